@@ -5,9 +5,14 @@
 //! - [`wire`]: varints, HTTP/3 frames, QPACK (pure);
 //! - [`priority`]: RFC 9218 priority parameters (pure);
 //! - [`sched`]: the user-space send queue (pure);
+//! - [`site`]: the site model, demo site and `site.toml`;
+//! - [`core`]: the request-handling core shared by HTTP/3 and HTTP/2;
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod priority;
 pub mod sched;
 pub mod wire;
+pub mod core;
+pub mod site;
+pub mod units;
