@@ -131,13 +131,20 @@ fn text_reply(
     prio: (Priority, Option<String>, Option<PriorityError>),
 ) -> Reply {
     let body = Bytes::from(format!("{msg}\n"));
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Reply {
         status,
         headers,
-        body: if head { ReplyBody::Empty } else { ReplyBody::Bytes(body) },
+        body: if head {
+            ReplyBody::Empty
+        } else {
+            ReplyBody::Bytes(body)
+        },
         think: Duration::ZERO,
         priority: prio.0,
         client_priority: prio.1,
@@ -198,7 +205,10 @@ fn not_modified_since(headers: &HeaderMap, last_modified: SystemTime) -> bool {
 
 fn resource_headers(r: &Resource, h: &mut HeaderMap) {
     h.insert(header::ETAG, hv(&r.etag));
-    h.insert(header::LAST_MODIFIED, hv(&httpdate::fmt_http_date(r.last_modified)));
+    h.insert(
+        header::LAST_MODIFIED,
+        hv(&httpdate::fmt_http_date(r.last_modified)),
+    );
     h.insert(header::CACHE_CONTROL, hv(&r.cache_control));
     if let Some(v) = &r.vary {
         h.insert(header::VARY, hv(v));
@@ -244,9 +254,7 @@ pub fn respond(site: &Site, req: &RequestHead, opts: &CoreOptions) -> Reply {
                 prio,
             )
         }
-        Err(e) => {
-            return text_reply(StatusCode::BAD_REQUEST, e.to_string(), headers, head, prio)
-        }
+        Err(e) => return text_reply(StatusCode::BAD_REQUEST, e.to_string(), headers, head, prio),
     };
     let Some(res) = site.get(&path) else {
         return text_reply(
@@ -390,9 +398,16 @@ mod tests {
         assert_eq!(r2.status, StatusCode::NOT_MODIFIED);
         assert!(r2.body.is_empty());
         let weak = format!("W/{etag}");
-        let r3 = get(&site, "/css/style.css", &[("if-none-match", &format!("\"x\", {weak}"))]);
+        let r3 = get(
+            &site,
+            "/css/style.css",
+            &[("if-none-match", &format!("\"x\", {weak}"))],
+        );
         assert_eq!(r3.status, StatusCode::NOT_MODIFIED);
-        let lm = r.headers[header::LAST_MODIFIED].to_str().unwrap().to_string();
+        let lm = r.headers[header::LAST_MODIFIED]
+            .to_str()
+            .unwrap()
+            .to_string();
         let r4 = get(&site, "/css/style.css", &[("if-modified-since", &lm)]);
         assert_eq!(r4.status, StatusCode::NOT_MODIFIED);
         // If-None-Match wins over If-Modified-Since.
@@ -408,7 +423,10 @@ mod tests {
     fn refusals() {
         let site = Site::demo();
         assert_eq!(get(&site, "/nope", &[]).status, StatusCode::NOT_FOUND);
-        assert_eq!(get(&site, "/../etc/passwd", &[]).status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            get(&site, "/../etc/passwd", &[]).status,
+            StatusCode::BAD_REQUEST
+        );
         assert_eq!(get(&site, "/%2e%2e/x", &[]).status, StatusCode::BAD_REQUEST);
         let long = format!("/{}", "a".repeat(9000));
         assert_eq!(get(&site, &long, &[]).status, StatusCode::URI_TOO_LONG);
@@ -447,10 +465,17 @@ mod tests {
 
     #[test]
     fn priority_from_header_and_server_override() {
-        let mut cfg = crate::site::SiteConfig::parse("[paths.\"/a.css\"]\npriority = \"u=0\"").unwrap();
+        let mut cfg =
+            crate::site::SiteConfig::parse("[paths.\"/a.css\"]\npriority = \"u=0\"").unwrap();
         cfg.set("/b.js", Default::default());
         let mut site = Site::empty("t", cfg);
-        site.insert("/a.css".into(), Body::Static(Bytes::from_static(b"x")), 1, "\"a\"".into(), SystemTime::now());
+        site.insert(
+            "/a.css".into(),
+            Body::Static(Bytes::from_static(b"x")),
+            1,
+            "\"a\"".into(),
+            SystemTime::now(),
+        );
         let r = get(&site, "/a.css", &[("priority", "u=5, i")]);
         assert_eq!(r.priority, Priority::new(0, true));
         assert_eq!(r.client_priority.as_deref(), Some("u=5, i"));
@@ -469,6 +494,9 @@ mod tests {
         while let Some(c) = reader.next(16_384).await.unwrap() {
             all.extend_from_slice(&c);
         }
-        assert_eq!(&all[..], &crate::site::generated_chunk(crate::site::BYTES_SEED, 0, 200_000)[..]);
+        assert_eq!(
+            &all[..],
+            &crate::site::generated_chunk(crate::site::BYTES_SEED, 0, 200_000)[..]
+        );
     }
 }

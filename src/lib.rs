@@ -10,9 +10,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod priority;
-pub mod sched;
-pub mod wire;
+pub mod client;
 pub mod core;
+pub mod http3;
+pub mod priority;
+pub mod push;
+pub mod sched;
+pub mod server;
 pub mod site;
+pub mod tls;
 pub mod units;
+pub mod wire;

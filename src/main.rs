@@ -1,1 +1,470 @@
-fn main() {}
+//! The `pushlab` command: `serve`, `get`, and the research tools.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use pushlab::client::h3::{parse_url, Client, ClientOptions, Response};
+use pushlab::http3::sendq::SendConfig;
+use pushlab::http3::server::{H3Options, SchedulerMode};
+use pushlab::sched::Policy;
+use pushlab::server::{RunningServer, ServerOptions};
+use pushlab::site::Site;
+use pushlab::tls::Identity;
+use pushlab::units::{fmt_bytes, parse_bytes, parse_duration};
+
+#[derive(Parser)]
+#[command(
+    name = "pushlab",
+    version,
+    about = "An HTTP/3 research server for server push, 103 Early Hints and stream prioritisation"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve a site (the built-in demo unless --site is given) over HTTP/3.
+    Serve(ServeArgs),
+    /// Fetch URLs over HTTP/3 on one connection and report what arrived.
+    Get(GetArgs),
+}
+
+fn duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn bytes_arg(s: &str) -> Result<u64, String> {
+    parse_bytes(s).map_err(|e| e.to_string())
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Address to listen on (UDP).
+    #[arg(long, default_value = "127.0.0.1:4433")]
+    addr: SocketAddr,
+    /// Serve this directory (with its optional site.toml) instead of the demo site.
+    #[arg(long)]
+    site: Option<PathBuf>,
+    /// Certificate chain (PEM); without it a self-signed certificate is made.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// Private key (PEM).
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// Write the certificate (PEM) here, for clients' --ca.
+    #[arg(long)]
+    write_cert: Option<PathBuf>,
+    /// Send scheduling: rfc9218, fifo, round-robin, or off (plain h3-quinn, no queue).
+    #[arg(long, default_value = "rfc9218")]
+    scheduler: String,
+    /// Bytes per scheduling decision.
+    #[arg(long, default_value = "16KiB", value_parser = bytes_arg)]
+    quantum: u64,
+    /// Bytes quinn may hold beyond the congestion window (low-water mark).
+    #[arg(long, default_value = "32KiB", value_parser = bytes_arg)]
+    lowat: u64,
+    /// Per-stream user-space queue bound.
+    #[arg(long, default_value = "128KiB", value_parser = bytes_arg)]
+    stream_buffer: u64,
+    /// Do not map urgency to quinn's stream priority.
+    #[arg(long)]
+    no_quinn_priorities: bool,
+    /// Push and hint policy.
+    #[arg(long, default_value = "none")]
+    push_policy: String,
+    /// Largest request header section accepted.
+    #[arg(long, default_value = "16KiB", value_parser = bytes_arg)]
+    max_field_section_size: u64,
+    /// Concurrent request streams per connection.
+    #[arg(long, default_value_t = 100)]
+    max_streams: u64,
+    /// Body bytes per DATA frame.
+    #[arg(long, default_value = "16KiB", value_parser = bytes_arg)]
+    body_chunk: u64,
+    /// Write one qlog file per connection into this directory.
+    #[arg(long)]
+    qlog_dir: Option<PathBuf>,
+    /// Connection idle timeout.
+    #[arg(long, default_value = "30s", value_parser = duration_arg)]
+    idle_timeout: Duration,
+    /// Reset a response that makes no progress for this long.
+    #[arg(long, default_value = "60s", value_parser = duration_arg)]
+    stall_timeout: Duration,
+    /// On Ctrl-C, wait at most this long for in-flight responses.
+    #[arg(long, default_value = "5s", value_parser = duration_arg)]
+    shutdown_timeout: Duration,
+}
+
+#[derive(Args)]
+struct GetArgs {
+    /// URLs (https://host:port/path), all on one connection.
+    #[arg(required = true)]
+    urls: Vec<String>,
+    /// Accept any server certificate.
+    #[arg(short = 'k', long)]
+    insecure: bool,
+    /// Trust this CA certificate (PEM).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// Save the body of the (first) response here.
+    #[arg(short = 'o', long)]
+    output: Option<PathBuf>,
+    /// Fetch every URL this many times.
+    #[arg(short = 'n', long, default_value_t = 1)]
+    repeat: u32,
+    /// Send this `priority` header, e.g. "u=1, i".
+    #[arg(long)]
+    priority: Option<String>,
+    /// Extra request header fields, "name: value".
+    #[arg(short = 'H', long = "header")]
+    headers: Vec<String>,
+    /// Send HEAD instead of GET.
+    #[arg(long)]
+    head: bool,
+    /// Fetch one after another instead of concurrently.
+    #[arg(long)]
+    sequential: bool,
+    /// Allow pushes: send MAX_PUSH_ID with this value.
+    #[arg(long)]
+    accept_push: Option<u64>,
+    /// Cancel promised pushes whose path contains this.
+    #[arg(long)]
+    cancel_push: Option<String>,
+    /// Save pushed bodies into this directory.
+    #[arg(long)]
+    save_pushes: Option<PathBuf>,
+    /// Wait this long for promised pushes after the responses.
+    #[arg(long, default_value = "2s", value_parser = duration_arg)]
+    push_wait: Duration,
+    /// Connection receive window (slows a transfer down).
+    #[arg(long, value_parser = bytes_arg)]
+    recv_window: Option<u64>,
+    /// Per-stream receive window.
+    #[arg(long, value_parser = bytes_arg)]
+    stream_recv_window: Option<u64>,
+    /// Print header fields.
+    #[arg(short = 'i', long)]
+    include: bool,
+    /// Print one JSON report instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Overall timeout.
+    #[arg(long, default_value = "30s", value_parser = duration_arg)]
+    timeout: Duration,
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        match cli.cmd {
+            Cmd::Serve(a) => serve(a).await,
+            Cmd::Get(a) => get(a).await,
+        }
+    })
+}
+
+fn h3_options(a: &ServeArgs) -> Result<H3Options> {
+    let site = match &a.site {
+        Some(dir) => Site::load(dir).with_context(|| format!("loading site {}", dir.display()))?,
+        None => Site::demo(),
+    };
+    let mode = if a.scheduler == "off" {
+        SchedulerMode::Off
+    } else {
+        let policy: Policy = a
+            .scheduler
+            .parse()
+            .map_err(|e| anyhow!("--scheduler: {e} (or off)"))?;
+        if a.quantum == 0 || a.stream_buffer == 0 {
+            bail!("--quantum and --stream-buffer must be positive");
+        }
+        SchedulerMode::Queue(SendConfig {
+            policy,
+            quantum: a.quantum as usize,
+            lowat: a.lowat,
+            stream_buffer: a.stream_buffer as usize,
+            quinn_priorities: !a.no_quinn_priorities,
+            ..SendConfig::default()
+        })
+    };
+    let policy = pushlab::push::policy_by_name(&a.push_policy).ok_or_else(|| {
+        anyhow!(
+            "--push-policy {:?}: expected one of {}",
+            a.push_policy,
+            pushlab::push::POLICY_NAMES.join(", ")
+        )
+    })?;
+    if a.body_chunk == 0 {
+        bail!("--body-chunk must be positive");
+    }
+    Ok(H3Options {
+        site: Arc::new(site),
+        mode,
+        max_field_section_size: a.max_field_section_size,
+        body_chunk: a.body_chunk as usize,
+        stall_timeout: a.stall_timeout,
+        max_concurrent_bidi: a.max_streams,
+        qlog_dir: a.qlog_dir.clone(),
+        idle_timeout: a.idle_timeout,
+        shutdown_timeout: a.shutdown_timeout,
+        policy,
+        ..H3Options::default()
+    })
+}
+
+async fn serve(a: ServeArgs) -> Result<()> {
+    let h3 = h3_options(&a)?;
+    if let Some(dir) = &a.qlog_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let identity = match (&a.cert, &a.key) {
+        (Some(c), Some(k)) => Identity::from_pem(c, k)?,
+        _ => Identity::self_signed()?,
+    };
+    if let Some(p) = &a.write_cert {
+        std::fs::write(p, &identity.cert_pem)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    let site_name = h3.site.name.clone();
+    let files = h3.site.len();
+    let sched = match &h3.mode {
+        SchedulerMode::Off => "off (h3-quinn, no queue)".to_string(),
+        SchedulerMode::Queue(c) => {
+            format!("{} (quantum {}, lowat {})", c.policy, c.quantum, c.lowat)
+        }
+    };
+    let server = RunningServer::start(ServerOptions {
+        addr: a.addr,
+        identity,
+        h3,
+    })
+    .await?;
+    let port = server.addr.port();
+    let host = match server.addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_string(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    println!(
+        "pushlab {} serving {site_name} ({files} files) on https://{host}:{port}/ over HTTP/3",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("scheduler: {sched}; push policy: {}", a.push_policy);
+    println!("certificate SPKI SHA-256 (base64): {}", server.spki_sha256);
+    println!(
+        "chromium --headless=new --no-sandbox --disable-gpu --disable-background-networking \\\n  --disable-component-update --disable-sync --no-first-run --user-data-dir=$(mktemp -d) \\\n  --enable-quic --origin-to-force-quic-on={host}:{port} \\\n  --ignore-certificate-errors-spki-list={} \\\n  https://{host}:{port}/",
+        server.spki_sha256
+    );
+    println!("fetch with: pushlab get -k https://{host}:{port}/");
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    eprintln!(
+        "shutting down: GOAWAY sent, waiting for in-flight responses (at most {:?})",
+        a.shutdown_timeout
+    );
+    let stats = server.stats.clone();
+    server.shutdown().await;
+    eprintln!(
+        "served {} requests ({} failed) on {} connections",
+        stats.requests.load(std::sync::atomic::Ordering::Relaxed),
+        stats.failed.load(std::sync::atomic::Ordering::Relaxed),
+        stats.connections.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    Ok(())
+}
+
+fn print_response(r: &Response, include: bool) {
+    for i in &r.informational {
+        println!("<- {} (informational) at {:.1} ms", i.status, i.at_ms);
+        if include {
+            for (n, v) in &i.headers {
+                println!("   {n}: {v}");
+            }
+        }
+    }
+    match &r.error {
+        Some(e) => println!("{} -> error: {e}", r.path),
+        None => println!(
+            "{} -> {} {} in {:.1} ms (headers {:.1} ms) stream {} sha256 {}",
+            r.path,
+            r.status,
+            fmt_bytes(r.body_len),
+            r.done_ms.unwrap_or(0.0),
+            r.headers_ms.unwrap_or(0.0),
+            r.stream_id,
+            &r.sha256.get(..16).unwrap_or("")
+        ),
+    }
+    if include {
+        for (n, v) in &r.headers {
+            println!("   {n}: {v}");
+        }
+    }
+}
+
+async fn get(a: GetArgs) -> Result<()> {
+    let (host, port, _) = parse_url(&a.urls[0])?;
+    let mut paths = Vec::new();
+    for u in &a.urls {
+        let (h, p, path) = parse_url(u)?;
+        if h != host || p != port {
+            bail!("all URLs must share one origin ({host}:{port}); {u} does not");
+        }
+        paths.push(path);
+    }
+    let keep = a.output.is_some() || a.save_pushes.is_some();
+    let opts = ClientOptions {
+        insecure: a.insecure,
+        ca: a.ca.clone(),
+        max_push_id: a.accept_push,
+        keep_bodies: keep,
+        receive_window: a.recv_window,
+        stream_receive_window: a.stream_recv_window,
+        timeout: a.timeout,
+        cancel_push: a.cancel_push.clone(),
+        ..ClientOptions::default()
+    };
+    let mut extra: Vec<(String, String)> = Vec::new();
+    if let Some(p) = &a.priority {
+        extra.push(("priority".into(), p.clone()));
+    }
+    for h in &a.headers {
+        let (n, v) = h
+            .split_once(':')
+            .ok_or_else(|| anyhow!("-H {h:?}: expected \"name: value\""))?;
+        extra.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let method = if a.head { "HEAD" } else { "GET" };
+    let work = async {
+        let client = Arc::new(Client::connect(&host, port, opts).await?);
+        let mut responses = Vec::new();
+        let all: Vec<String> = (0..a.repeat).flat_map(|_| paths.clone()).collect();
+        if a.sequential {
+            for p in &all {
+                let pending = client.send_request(method, p, &extra).await?;
+                responses.push(client.read_response(pending).await);
+            }
+        } else {
+            let mut tasks = Vec::new();
+            for p in &all {
+                let pending = client.send_request(method, p, &extra).await?;
+                let c = client.clone();
+                tasks.push(tokio::spawn(async move { c.read_response(pending).await }));
+            }
+            for t in tasks {
+                responses.push(t.await?);
+            }
+        }
+        if a.accept_push.is_some() {
+            client.wait_pushes(a.push_wait).await;
+        }
+        anyhow::Ok((client, responses))
+    };
+    let (client, responses) = tokio::time::timeout(a.timeout, work)
+        .await
+        .map_err(|_| anyhow!("timed out after {:?}", a.timeout))??;
+    let pushes = client.pushes();
+    if let Some(out) = &a.output {
+        if let Some(body) = responses.first().and_then(|r| r.body.as_ref()) {
+            std::fs::write(out, body).with_context(|| format!("writing {}", out.display()))?;
+        }
+    }
+    if let Some(dir) = &a.save_pushes {
+        std::fs::create_dir_all(dir)?;
+        for p in &pushes {
+            if let Some(body) = &p.body {
+                let name = p
+                    .path
+                    .rsplit('/')
+                    .next()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or("index.html");
+                let name: String = name
+                    .chars()
+                    .map(|c| {
+                        if c.is_alphanumeric() || ".-_".contains(c) {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                std::fs::write(dir.join(format!("push-{}-{name}", p.push_id)), body)?;
+            }
+        }
+    }
+    let failed = responses
+        .iter()
+        .filter(|r| r.error.is_some() || r.status == 0)
+        .count();
+    if a.json {
+        let report = serde_json::json!({
+            "handshake_ms": client.handshake.as_secs_f64() * 1e3,
+            "responses": responses,
+            "pushes": pushes,
+            "server_settings": client.server_settings(),
+            "goaway": client.goaway(),
+            "error": client.error(),
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "connected in {:.1} ms",
+            client.handshake.as_secs_f64() * 1e3
+        );
+        for r in &responses {
+            print_response(r, a.include);
+        }
+        for p in &pushes {
+            let state = if p.cancelled {
+                "cancelled".to_string()
+            } else if p.complete {
+                format!("{} {}", p.status, fmt_bytes(p.body_len))
+            } else {
+                p.error.clone().unwrap_or_else(|| "incomplete".into())
+            };
+            println!(
+                "push {} {} -> {state} (promised at {:.1} ms on stream {}, done at {:.1} ms)",
+                p.push_id,
+                p.path,
+                p.promised_ms.unwrap_or(0.0),
+                p.promised_on
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "?".into()),
+                p.done_ms.unwrap_or(0.0)
+            );
+        }
+    }
+    match Arc::try_unwrap(client) {
+        Ok(c) => c.close().await,
+        Err(c) => c.conn.close(quinn::VarInt::from_u32(0x100), b""),
+    }
+    if failed > 0 {
+        bail!("{failed} of {} requests failed", responses.len());
+    }
+    Ok(())
+}

@@ -169,14 +169,13 @@ impl Ord for Rank {
     fn cmp(&self, other: &Self) -> Ordering {
         // Reversed: the smallest tuple is the most urgent, and the priority
         // queue pops its greatest element.
-        (
-            other.urgency,
-            other.class,
-            other.a,
-            other.b,
-            other.stream,
-        )
-            .cmp(&(self.urgency, self.class, self.a, self.b, self.stream))
+        (other.urgency, other.class, other.a, other.b, other.stream).cmp(&(
+            self.urgency,
+            self.class,
+            self.a,
+            self.b,
+            self.stream,
+        ))
     }
 }
 

@@ -36,7 +36,8 @@ fn runs(v: &[StreamKey]) -> Vec<StreamKey> {
 }
 
 fn open_with(s: &mut Scheduler, id: StreamKey, u: u8, i: bool, group: u64, len: usize) {
-    s.open(id, Priority::new(u, i), Order::request(group)).unwrap();
+    s.open(id, Priority::new(u, i), Order::request(group))
+        .unwrap();
     s.enqueue(id, bytes(id as u8, len), t0()).unwrap();
     s.finish(id).unwrap();
 }
@@ -72,8 +73,10 @@ fn rfc9218_incremental_round_robin() {
 fn fifo_is_enqueue_order() {
     let mut s = Scheduler::new(Policy::Fifo);
     let now = t0();
-    s.open(0, Priority::new(7, false), Order::request(0)).unwrap();
-    s.open(4, Priority::new(0, false), Order::request(1)).unwrap();
+    s.open(0, Priority::new(7, false), Order::request(0))
+        .unwrap();
+    s.open(4, Priority::new(0, false), Order::request(1))
+        .unwrap();
     s.enqueue(0, bytes(0, 20), now).unwrap();
     s.enqueue(4, bytes(4, 10), now).unwrap();
     s.enqueue(0, bytes(0, 10), now).unwrap();
@@ -98,13 +101,15 @@ fn round_robin_ignores_urgency() {
 fn urgent_stream_preempts_large_queued_one() {
     let now = t0();
     let mut s = Scheduler::new(Policy::Rfc9218);
-    s.open(0, Priority::new(7, false), Order::request(0)).unwrap();
+    s.open(0, Priority::new(7, false), Order::request(0))
+        .unwrap();
     s.enqueue(0, bytes(0, 20_000_000), now).unwrap();
     s.finish(0).unwrap();
     for _ in 0..3 {
         assert_eq!(s.pop(1200, now).unwrap().stream, 0);
     }
-    s.open(4, Priority::new(0, false), Order::request(1)).unwrap();
+    s.open(4, Priority::new(0, false), Order::request(1))
+        .unwrap();
     s.enqueue(4, bytes(4, 10_000), now).unwrap();
     s.finish(4).unwrap();
     let mut next = Vec::new();
@@ -118,11 +123,13 @@ fn urgent_stream_preempts_large_queued_one() {
     assert_eq!(next, vec![4, 4, 4, 4, 4, 4, 4, 4, 4, 0]);
     // The same situation under FIFO: the urgent bytes wait for all 20 MB.
     let mut f = Scheduler::new(Policy::Fifo);
-    f.open(0, Priority::new(7, false), Order::request(0)).unwrap();
+    f.open(0, Priority::new(7, false), Order::request(0))
+        .unwrap();
     f.enqueue(0, bytes(0, 20_000), now).unwrap();
     f.finish(0).unwrap();
     f.pop(1200, now).unwrap();
-    f.open(4, Priority::new(0, false), Order::request(1)).unwrap();
+    f.open(4, Priority::new(0, false), Order::request(1))
+        .unwrap();
     f.enqueue(4, bytes(4, 10_000), now).unwrap();
     f.finish(4).unwrap();
     let order = runs(&drain(&mut f, 1200, now));
@@ -171,8 +178,10 @@ fn pushes_follow_parent_and_parent_preempts_them() {
     let a = Order::request(0);
     s.open(0, Priority::default(), a).unwrap(); // A, still thinking
     s.open(4, Priority::default(), Order::request(1)).unwrap(); // B
-    s.open(3, Priority::default(), Order::push_of(a, 0)).unwrap(); // C
-    s.open(7, Priority::default(), Order::push_of(a, 1)).unwrap(); // D
+    s.open(3, Priority::default(), Order::push_of(a, 0))
+        .unwrap(); // C
+    s.open(7, Priority::default(), Order::push_of(a, 1))
+        .unwrap(); // D
     s.enqueue(4, bytes(4, 20), now).unwrap();
     s.enqueue(7, bytes(7, 20), now).unwrap();
     s.enqueue(3, bytes(3, 20), now).unwrap();
@@ -195,7 +204,8 @@ fn push_priority_update() {
     let mut s = Scheduler::new(Policy::Rfc9218);
     let a = Order::request(0);
     open_with(&mut s, 4, 3, false, 1, 20);
-    s.open(3, Priority::default(), Order::push_of(a, 0)).unwrap();
+    s.open(3, Priority::default(), Order::push_of(a, 0))
+        .unwrap();
     s.enqueue(3, bytes(3, 20), now).unwrap();
     s.finish(3).unwrap();
     s.set_priority(3, Priority::new(6, true));
@@ -248,7 +258,10 @@ fn fin_only_and_after_fin() {
     let c = s.pop(10, now).unwrap();
     assert!(c.fin && c.data.is_empty());
     assert_eq!(s.enqueue(0, bytes(1, 1), now), Err(SchedError::AfterFin(0)));
-    assert_eq!(s.enqueue(9, bytes(1, 1), now), Err(SchedError::UnknownStream(9)));
+    assert_eq!(
+        s.enqueue(9, bytes(1, 1), now),
+        Err(SchedError::UnknownStream(9))
+    );
     assert_eq!(
         s.open(0, Priority::default(), Order::default()),
         Err(SchedError::AlreadyOpen(0))
@@ -313,7 +326,8 @@ fn op() -> impl Strategy<Value = Op> {
         (0u8..6, 1u16..3000).prop_map(|(id, len)| Op::Enqueue { id, len }),
         (0u8..6).prop_map(|id| Op::Finish { id }),
         (0u8..6, 0u8..8, any::<bool>()).prop_map(|(id, u, i)| Op::Reprio { id, u, i }),
-        (1u16..2000, proptest::option::of(0u16..2000)).prop_map(|(max, take)| Op::Pop { max, take }),
+        (1u16..2000, proptest::option::of(0u16..2000))
+            .prop_map(|(max, take)| Op::Pop { max, take }),
         (0u8..6).prop_map(|id| Op::Block { id }),
         Just(Op::UnblockAll),
     ]

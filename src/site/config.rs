@@ -97,15 +97,23 @@ impl PathConfig {
         for (name, value) in raw.headers.iter().flatten() {
             let lname = name.to_ascii_lowercase();
             if http::HeaderName::from_bytes(lname.as_bytes()).is_err() {
-                return Err(format!("[{key}] headers: {name:?} is not a valid field name"));
+                return Err(format!(
+                    "[{key}] headers: {name:?} is not a valid field name"
+                ));
             }
             if http::HeaderValue::from_str(value).is_err() {
-                return Err(format!("[{key}] headers: value of {name:?} is not a valid field value"));
+                return Err(format!(
+                    "[{key}] headers: value of {name:?} is not a valid field value"
+                ));
             }
             if lname.starts_with(':')
                 || matches!(
                     lname.as_str(),
-                    "connection" | "transfer-encoding" | "keep-alive" | "upgrade" | "content-length"
+                    "connection"
+                        | "transfer-encoding"
+                        | "keep-alive"
+                        | "upgrade"
+                        | "content-length"
                 )
             {
                 return Err(format!(
@@ -208,7 +216,8 @@ impl SiteConfig {
                 }
             }
         }
-        cfg.prefixes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        cfg.prefixes
+            .sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
         Ok(cfg)
     }
 
@@ -220,7 +229,11 @@ impl SiteConfig {
     /// The effective settings for a path.
     pub fn for_path(&self, path: &str) -> PathConfig {
         let mut out = self.defaults.clone();
-        if let Some((_, pc)) = self.prefixes.iter().find(|(p, _)| path.starts_with(p.as_str())) {
+        if let Some((_, pc)) = self
+            .prefixes
+            .iter()
+            .find(|(p, _)| path.starts_with(p.as_str()))
+        {
             out = out.overlay(pc);
         }
         if let Some(pc) = self.exact.get(path) {
@@ -277,8 +290,14 @@ mod tests {
             ("[paths.\"/a\"]\nthink = \"soon\"", "think"),
             ("[paths.\"/a\"]\npriority = \"u=\"", "priority"),
             ("[paths.\"a\"]\nthink = \"1ms\"", "must start with '/'"),
-            ("[paths.\"/a\"]\nheaders = { \"bad name\" = \"x\" }", "not a valid field name"),
-            ("[paths.\"/a\"]\nheaders = { \"content-length\" = \"1\" }", "set by the server"),
+            (
+                "[paths.\"/a\"]\nheaders = { \"bad name\" = \"x\" }",
+                "not a valid field name",
+            ),
+            (
+                "[paths.\"/a\"]\nheaders = { \"content-length\" = \"1\" }",
+                "set by the server",
+            ),
             ("[paths.\"/a\"]\nspeed = 1", "unknown field"),
             ("[paths.\"/a\"]\nloads = [\"x.js\"]", "absolute path"),
         ] {

@@ -157,7 +157,10 @@ pub(super) fn build() -> Site {
         ("/css/theme.css", THEME.as_bytes().to_vec()),
         ("/fonts/body.woff2", synthetic_font(40_000)),
         ("/js/app.js", pad_js(APP, 30_000, "pushlabApp").into_bytes()),
-        ("/js/lazy.js", pad_js(LAZY, 12_000, "pushlabLazy").into_bytes()),
+        (
+            "/js/lazy.js",
+            pad_js(LAZY, 12_000, "pushlabLazy").into_bytes(),
+        ),
         ("/img/logo.svg", LOGO.as_bytes().to_vec()),
         ("/img/hero.png", image(400, 416, 1)),
         ("/img/thumb-1.png", image(96, 96, 2)),
@@ -169,7 +172,13 @@ pub(super) fn build() -> Site {
     for (path, data) in statics {
         let etag = etag_of(&data);
         let len = data.len() as u64;
-        site.insert(path.to_string(), Body::Static(Bytes::from(data)), len, etag, when);
+        site.insert(
+            path.to_string(),
+            Body::Static(Bytes::from(data)),
+            len,
+            etag,
+            when,
+        );
     }
     for (path, len, seed) in [
         ("/files/1M.bin", 1_000_000u64, 1u64),
@@ -201,8 +210,15 @@ mod tests {
         assert!((480_000..520_000).contains(&size("/img/hero.png")));
         assert_eq!(size("/fonts/body.woff2"), 40_000);
         assert_eq!(size("/files/100M.bin"), 100_000_000);
-        assert_eq!(site.get("/slow.html").unwrap().think, Duration::from_millis(300));
+        assert_eq!(
+            site.get("/slow.html").unwrap().think,
+            Duration::from_millis(300)
+        );
         assert_eq!(site.get("/index.html").unwrap().cache_control, "no-cache");
-        assert!(site.get("/css/style.css").unwrap().cache_control.contains("max-age"));
+        assert!(site
+            .get("/css/style.css")
+            .unwrap()
+            .cache_control
+            .contains("max-age"));
     }
 }

@@ -449,7 +449,10 @@ mod tests {
         assert_eq!(content_type_for("/a/B.CSS"), "text/css; charset=utf-8");
         assert_eq!(content_type_for("/x"), "application/octet-stream");
         assert_eq!(Kind::from_content_type("font/woff2"), Kind::Font);
-        assert_eq!(Kind::from_content_type("text/html; charset=utf-8"), Kind::Document);
+        assert_eq!(
+            Kind::from_content_type("text/html; charset=utf-8"),
+            Kind::Document
+        );
     }
 
     #[test]

@@ -57,7 +57,10 @@ pub fn normalize(target: &str) -> Result<String, PathError> {
             if !ok {
                 return Err(PathError::BadEncoding);
             }
-            let esc = [bytes[i + 1].to_ascii_lowercase(), bytes[i + 2].to_ascii_lowercase()];
+            let esc = [
+                bytes[i + 1].to_ascii_lowercase(),
+                bytes[i + 2].to_ascii_lowercase(),
+            ];
             if esc == *b"2f" || esc == *b"5c" {
                 return Err(PathError::EncodedSeparator);
             }
@@ -122,7 +125,10 @@ mod tests {
         for (target, err) in cases {
             assert_eq!(normalize(target), Err(err), "{target}");
         }
-        assert_eq!(normalize(&format!("/{}", "a".repeat(MAX_PATH))), Err(PathError::TooLong));
+        assert_eq!(
+            normalize(&format!("/{}", "a".repeat(MAX_PATH))),
+            Err(PathError::TooLong)
+        );
     }
 
     proptest::proptest! {

@@ -370,6 +370,13 @@ pub enum Event {
     DataStart(u64),
     /// A piece of a DATA frame's payload.
     Data(Bytes),
+    /// A frame whose payload is being skipped ([`FrameDecoder::headers_only`]).
+    Skipped {
+        /// The frame type.
+        ty: u64,
+        /// Its declared payload length.
+        len: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -380,6 +387,8 @@ enum State {
     Data { remaining: u64 },
     /// Buffering a non-DATA payload.
     Payload { ty: u64, remaining: usize },
+    /// Skipping a payload.
+    Skip { remaining: u64 },
 }
 
 /// Follows frame boundaries on one stream across read chunks of any size.
@@ -392,6 +401,7 @@ pub struct FrameDecoder {
     header: Vec<u8>,
     payload: BytesMut,
     max_frame: usize,
+    skip_all: bool,
     /// Bytes consumed so far (for diagnostics).
     pub consumed: u64,
 }
@@ -404,7 +414,17 @@ impl FrameDecoder {
             header: Vec::with_capacity(16),
             payload: BytesMut::new(),
             max_frame,
+            skip_all: false,
             consumed: 0,
+        }
+    }
+
+    /// A decoder that only follows frame boundaries: every frame is reported
+    /// as [`Event::Skipped`] and no payload is buffered or passed on.
+    pub fn headers_only() -> Self {
+        FrameDecoder {
+            skip_all: true,
+            ..FrameDecoder::new(0)
         }
     }
 
@@ -445,7 +465,10 @@ impl FrameDecoder {
                     if ty::is_reserved_h2(t) {
                         return Err(FrameError::ReservedType(t));
                     }
-                    if t == ty::DATA {
+                    if self.skip_all {
+                        out.push(Event::Skipped { ty: t, len });
+                        self.state = State::Skip { remaining: len };
+                    } else if t == ty::DATA {
                         out.push(Event::DataStart(len));
                         self.state = State::Data { remaining: len };
                     } else {
@@ -475,10 +498,17 @@ impl FrameDecoder {
                     self.payload.extend_from_slice(&input.split_to(take));
                     *remaining -= take;
                 }
+                State::Skip { remaining } => {
+                    let take = (*remaining).min(input.len() as u64) as usize;
+                    input.advance(take);
+                    *remaining -= take as u64;
+                }
             }
             // Complete states.
             match self.state {
-                State::Data { remaining: 0 } => self.state = State::Header,
+                State::Data { remaining: 0 } | State::Skip { remaining: 0 } => {
+                    self.state = State::Header
+                }
                 State::Payload { ty, remaining: 0 } => {
                     let payload = self.payload.split().freeze();
                     self.state = State::Header;
@@ -493,7 +523,7 @@ impl FrameDecoder {
             self.state = State::Header;
             out.push(Event::Frame(parse(ty, payload)?));
         }
-        if let State::Data { remaining: 0 } = self.state {
+        if let State::Data { remaining: 0 } | State::Skip { remaining: 0 } = self.state {
             self.state = State::Header;
         }
         Ok(())
@@ -593,7 +623,8 @@ mod tests {
     fn empty_payloads_complete() {
         let mut d = FrameDecoder::new(100);
         let mut out = Vec::new();
-        d.push(Bytes::from_static(&[0x04, 0x00, 0x00, 0x00]), &mut out).unwrap();
+        d.push(Bytes::from_static(&[0x04, 0x00, 0x00, 0x00]), &mut out)
+            .unwrap();
         assert_eq!(
             out,
             vec![Event::Frame(Frame::Settings(vec![])), Event::DataStart(0)]
@@ -605,7 +636,9 @@ mod tests {
     fn errors_carry_rfc_codes() {
         let mut d = FrameDecoder::new(100);
         // A reserved HTTP/2 frame type (PRIORITY, 0x02).
-        let e = d.push(Bytes::from_static(&[0x02, 0x00]), &mut Vec::new()).unwrap_err();
+        let e = d
+            .push(Bytes::from_static(&[0x02, 0x00]), &mut Vec::new())
+            .unwrap_err();
         assert_eq!(e.code(), code::H3_FRAME_UNEXPECTED);
         // MAX_PUSH_ID with trailing bytes.
         let e = parse(ty::MAX_PUSH_ID, Bytes::from_static(&[0x01, 0x02])).unwrap_err();
@@ -627,8 +660,47 @@ mod tests {
         assert_eq!(e.code(), code::H3_EXCESSIVE_LOAD);
         // A truncated frame at the end of a stream.
         let mut d = FrameDecoder::new(100);
-        d.push(Bytes::from_static(&[0x01, 0x05, 0x00]), &mut Vec::new()).unwrap();
+        d.push(Bytes::from_static(&[0x01, 0x05, 0x00]), &mut Vec::new())
+            .unwrap();
         assert_eq!(d.finish().unwrap_err().code(), code::H3_FRAME_ERROR);
+    }
+
+    /// The headers-only decoder reports every frame and buffers nothing.
+    #[test]
+    fn headers_only_skips_payloads() {
+        let mut wire = BytesMut::new();
+        wire.extend_from_slice(&encode(&Frame::Headers(Bytes::from_static(b"abc"))));
+        wire.extend_from_slice(&data_header(4));
+        wire.extend_from_slice(b"body");
+        wire.extend_from_slice(&encode(&Frame::PriorityUpdate {
+            push: false,
+            id: 0,
+            value: Bytes::from_static(b"u=1"),
+        }));
+        let wire = wire.freeze();
+        let mut d = FrameDecoder::headers_only();
+        let mut out = Vec::new();
+        for i in 0..wire.len() {
+            d.push(wire.slice(i..i + 1), &mut out).unwrap();
+        }
+        assert_eq!(
+            out,
+            vec![
+                Event::Skipped {
+                    ty: ty::HEADERS,
+                    len: 3
+                },
+                Event::Skipped {
+                    ty: ty::DATA,
+                    len: 4
+                },
+                Event::Skipped {
+                    ty: ty::PRIORITY_UPDATE_REQUEST,
+                    len: 4
+                },
+            ]
+        );
+        assert!(d.at_boundary());
     }
 
     #[test]

@@ -307,7 +307,10 @@ pub fn decode(block: &[u8], limit: u64) -> Result<Vec<Field>, QpackError> {
             }
             let i = get_int(block, &mut pos, 6)?;
             let (n, v) = static_entry(i)?;
-            (Bytes::from_static(n.as_bytes()), Bytes::from_static(v.as_bytes()))
+            (
+                Bytes::from_static(n.as_bytes()),
+                Bytes::from_static(v.as_bytes()),
+            )
         } else if b & 0x40 != 0 {
             // Literal with name reference; N 0x20, T 0x10.
             if b & 0x10 == 0 {
@@ -371,7 +374,10 @@ mod tests {
         let mut pos = 0;
         assert_eq!(get_int(&out, &mut pos, 5).unwrap(), 1337);
         let mut pos = 0;
-        assert_eq!(get_int(&[0xff; 20], &mut pos, 8), Err(QpackError::IntegerOverflow));
+        assert_eq!(
+            get_int(&[0xff; 20], &mut pos, 8),
+            Err(QpackError::IntegerOverflow)
+        );
     }
 
     #[test]
@@ -380,9 +386,15 @@ mod tests {
         assert_eq!(huffman_decode(&[0b0001_1000]), Err(QpackError::Huffman));
         assert_eq!(huffman_decode(&[0b0001_1111]).unwrap(), b"a");
         // A full byte of padding is too long.
-        assert_eq!(huffman_decode(&[0b0001_1111, 0xff]), Err(QpackError::Huffman));
+        assert_eq!(
+            huffman_decode(&[0b0001_1111, 0xff]),
+            Err(QpackError::Huffman)
+        );
         // EOS (30 ones) inside the string.
-        assert_eq!(huffman_decode(&[0xff, 0xff, 0xff, 0xfc]), Err(QpackError::Huffman));
+        assert_eq!(
+            huffman_decode(&[0xff, 0xff, 0xff, 0xfc]),
+            Err(QpackError::Huffman)
+        );
     }
 
     /// Every byte value round-trips through the Huffman code.
@@ -415,20 +427,35 @@ mod tests {
     #[test]
     fn decode_refuses_dynamic_references_and_oversize() {
         // Required Insert Count 1.
-        assert_eq!(decode(&[0x01, 0x00], 100), Err(QpackError::DynamicReference));
+        assert_eq!(
+            decode(&[0x01, 0x00], 100),
+            Err(QpackError::DynamicReference)
+        );
         // Indexed field line with T=0 (dynamic).
-        assert_eq!(decode(&[0x00, 0x00, 0x81], 100), Err(QpackError::DynamicReference));
+        assert_eq!(
+            decode(&[0x00, 0x00, 0x81], 100),
+            Err(QpackError::DynamicReference)
+        );
         // Post-base index.
-        assert_eq!(decode(&[0x00, 0x00, 0x10], 100), Err(QpackError::DynamicReference));
+        assert_eq!(
+            decode(&[0x00, 0x00, 0x10], 100),
+            Err(QpackError::DynamicReference)
+        );
         // Static index 99 does not exist.
         assert_eq!(
             decode(&[0x00, 0x00, 0xff, 0x24], 100),
             Err(QpackError::BadStaticIndex(99))
         );
         // Truncated literal.
-        assert_eq!(decode(&[0x00, 0x00, 0x5f, 0x1d, 0x05, b'a'], 100), Err(QpackError::Truncated));
+        assert_eq!(
+            decode(&[0x00, 0x00, 0x5f, 0x1d, 0x05, b'a'], 100),
+            Err(QpackError::Truncated)
+        );
         let block = encode([(b"x-a".as_slice(), [b'v'; 100].as_slice())]);
-        assert!(matches!(decode(&block, 100), Err(QpackError::TooLarge { .. })));
+        assert!(matches!(
+            decode(&block, 100),
+            Err(QpackError::TooLarge { .. })
+        ));
     }
 
     proptest::proptest! {

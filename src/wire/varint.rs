@@ -75,7 +75,10 @@ mod tests {
     #[test]
     fn rfc9000_examples() {
         let cases: [(&[u8], u64); 4] = [
-            (&[0xc2, 0x19, 0x7c, 0x5e, 0xff, 0x14, 0xe8, 0x8c], 151_288_809_941_952_652),
+            (
+                &[0xc2, 0x19, 0x7c, 0x5e, 0xff, 0x14, 0xe8, 0x8c],
+                151_288_809_941_952_652,
+            ),
             (&[0x9d, 0x7f, 0x3e, 0x7d], 494_878_333),
             (&[0x7b, 0xbd], 15_293),
             (&[0x25], 37),
@@ -94,7 +97,10 @@ mod tests {
     fn incomplete_and_too_large() {
         assert_eq!(decode(&[]), Err(VarIntError::Incomplete));
         assert_eq!(decode(&[0x9d, 0x7f]), Err(VarIntError::Incomplete));
-        assert_eq!(encode(MAX + 1, &mut Vec::new()), Err(VarIntError::TooLarge(MAX + 1)));
+        assert_eq!(
+            encode(MAX + 1, &mut Vec::new()),
+            Err(VarIntError::TooLarge(MAX + 1))
+        );
     }
 
     #[test]

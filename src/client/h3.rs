@@ -1,0 +1,915 @@
+//! pushlab's HTTP/3 client: its own framing and QPACK over quinn, because
+//! the h3 client can neither receive pushes nor send MAX_PUSH_ID or
+//! PRIORITY_UPDATE. It records every frame of interest with its time, so
+//! tests and benchmarks can check orders and delays.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::wire::frame::{self, code, setting, stream_type, Event, Frame, FrameDecoder};
+use crate::wire::{qpack, varint};
+
+/// Errors of the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// A URL that cannot be used.
+    #[error("bad URL {0:?}: {1}")]
+    Url(String, String),
+    /// Name resolution or socket set-up failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// TLS configuration.
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
+    /// The QUIC handshake failed.
+    #[error("connecting: {0}")]
+    Connect(String),
+    /// The connection failed.
+    #[error("connection: {0}")]
+    Connection(#[from] quinn::ConnectionError),
+    /// Writing to a stream failed.
+    #[error("write: {0}")]
+    Write(#[from] quinn::WriteError),
+    /// Reading from a stream failed.
+    #[error("read: {0}")]
+    Read(#[from] quinn::ReadError),
+    /// The server violated HTTP/3.
+    #[error("protocol error ({name}): {1}", name = code::name(*.0))]
+    Protocol(u64, String),
+    /// No answer in time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Accept any server certificate.
+    pub insecure: bool,
+    /// Trust this PEM CA file.
+    pub ca: Option<PathBuf>,
+    /// Send MAX_PUSH_ID with this value (allowing pushes 0..=N).
+    pub max_push_id: Option<u64>,
+    /// Limit on response header sections (SETTINGS_MAX_FIELD_SECTION_SIZE).
+    pub max_field_section_size: u64,
+    /// Keep bodies in memory (otherwise only length and SHA-256).
+    pub keep_bodies: bool,
+    /// Connection-level receive window (bytes), to slow a transfer down.
+    pub receive_window: Option<u64>,
+    /// Per-stream receive window (bytes).
+    pub stream_receive_window: Option<u64>,
+    /// ALPN to offer.
+    pub alpn: Vec<Vec<u8>>,
+    /// Give up on the whole exchange after this long.
+    pub timeout: Duration,
+    /// Cancel (CANCEL_PUSH) promises whose path contains this.
+    pub cancel_push: Option<String>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            insecure: false,
+            ca: None,
+            max_push_id: None,
+            max_field_section_size: 64 * 1024,
+            keep_bodies: false,
+            receive_window: None,
+            stream_receive_window: None,
+            alpn: vec![b"h3".to_vec()],
+            timeout: Duration::from_secs(30),
+            cancel_push: None,
+        }
+    }
+}
+
+/// A 1xx response.
+#[derive(Debug, Clone, Serialize)]
+pub struct Informational {
+    /// Status code (103 for Early Hints).
+    pub status: u16,
+    /// Header fields.
+    pub headers: Vec<(String, String)>,
+    /// Arrival, ms since the request was sent.
+    pub at_ms: f64,
+}
+
+/// One response.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Response {
+    /// Request stream ID.
+    pub stream_id: u64,
+    /// Requested path.
+    pub path: String,
+    /// Final status (0 if none arrived).
+    pub status: u16,
+    /// Final header fields.
+    pub headers: Vec<(String, String)>,
+    /// 1xx responses, in order.
+    pub informational: Vec<Informational>,
+    /// Push IDs promised on this stream, in order.
+    pub promises: Vec<u64>,
+    /// Body length.
+    pub body_len: u64,
+    /// SHA-256 of the body, hex.
+    pub sha256: String,
+    /// The body, if kept.
+    #[serde(skip)]
+    pub body: Option<Bytes>,
+    /// Request sent, ms since connection start.
+    pub sent_ms: f64,
+    /// Final HEADERS, ms after the request was sent.
+    pub headers_ms: Option<f64>,
+    /// First body byte, ms after the request was sent.
+    pub first_byte_ms: Option<f64>,
+    /// Stream end, ms after the request was sent.
+    pub done_ms: Option<f64>,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+/// One pushed response.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Pushed {
+    /// The push ID.
+    pub push_id: u64,
+    /// The promised request's `:path`.
+    pub path: String,
+    /// The promised request's header fields.
+    pub promised_headers: Vec<(String, String)>,
+    /// The request stream that carried the PUSH_PROMISE.
+    pub promised_on: Option<u64>,
+    /// PUSH_PROMISE arrival, ms since connection start.
+    pub promised_ms: Option<f64>,
+    /// Response status (0 if none).
+    pub status: u16,
+    /// Response header fields.
+    pub headers: Vec<(String, String)>,
+    /// Body length.
+    pub body_len: u64,
+    /// SHA-256 of the body, hex.
+    pub sha256: String,
+    /// The body, if kept.
+    #[serde(skip)]
+    pub body: Option<Bytes>,
+    /// Push stream opened, ms since connection start.
+    pub stream_ms: Option<f64>,
+    /// Push stream ended, ms since connection start.
+    pub done_ms: Option<f64>,
+    /// The client cancelled it.
+    pub cancelled: bool,
+    /// The stream completed with a FIN.
+    pub complete: bool,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    pushes: HashMap<u64, Pushed>,
+    server_settings: Vec<(u64, u64)>,
+    goaway: Option<u64>,
+    error: Option<String>,
+}
+
+/// An HTTP/3 connection.
+pub struct Client {
+    /// The QUIC connection.
+    pub conn: quinn::Connection,
+    endpoint: quinn::Endpoint,
+    control: tokio::sync::Mutex<quinn::SendStream>,
+    shared: Arc<Mutex<Shared>>,
+    changed: Arc<Notify>,
+    start: Instant,
+    authority: String,
+    opts: ClientOptions,
+    /// Handshake duration.
+    pub handshake: Duration,
+}
+
+fn ms_since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3
+}
+
+fn hex(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn fields_to_strings(fields: &[qpack::Field]) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .map(|(n, v)| {
+            (
+                String::from_utf8_lossy(n).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Splits `https://host:port/path` into (host, port, path).
+pub fn parse_url(url: &str) -> Result<(String, u16, String), ClientError> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| ClientError::Url(url.into(), e.to_string()))?;
+    if uri.scheme_str() != Some("https") {
+        return Err(ClientError::Url(url.into(), "only https:// URLs".into()));
+    }
+    let host = uri
+        .host()
+        .ok_or_else(|| ClientError::Url(url.into(), "no host".into()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(443);
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    Ok((host, port, path))
+}
+
+impl Client {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Connects to `host:port` (resolved) and sets up HTTP/3.
+    pub async fn connect(
+        host: &str,
+        port: u16,
+        opts: ClientOptions,
+    ) -> Result<Client, ClientError> {
+        let addr: SocketAddr = tokio::net::lookup_host((host, port))
+            .await?
+            .next()
+            .ok_or_else(|| ClientError::Url(host.into(), "does not resolve".into()))?;
+        let alpn: Vec<&[u8]> = opts.alpn.iter().map(|a| a.as_slice()).collect();
+        let tls = crate::tls::client_config(opts.insecure, opts.ca.as_deref(), &alpn)?;
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+            .map_err(|e| ClientError::Connect(e.to_string()))?;
+        let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));
+        let mut t = quinn::TransportConfig::default();
+        if let Some(w) = opts.receive_window {
+            t.receive_window(quinn::VarInt::from_u64(w).unwrap_or(quinn::VarInt::MAX));
+        }
+        if let Some(w) = opts.stream_receive_window {
+            t.stream_receive_window(quinn::VarInt::from_u64(w).unwrap_or(quinn::VarInt::MAX));
+        }
+        t.max_concurrent_uni_streams(quinn::VarInt::from_u32(1000));
+        cfg.transport_config(Arc::new(t));
+        let bind: SocketAddr = if addr.is_ipv6() {
+            "[::]:0"
+                .parse()
+                .map_err(|_| ClientError::Connect("bind".into()))?
+        } else {
+            "0.0.0.0:0"
+                .parse()
+                .map_err(|_| ClientError::Connect("bind".into()))?
+        };
+        let mut endpoint = quinn::Endpoint::client(bind)?;
+        endpoint.set_default_client_config(cfg);
+        let server_name = if host.parse::<std::net::IpAddr>().is_ok() {
+            "localhost"
+        } else {
+            host
+        };
+        let start = Instant::now();
+        let connecting = endpoint
+            .connect(addr, server_name)
+            .map_err(|e| ClientError::Connect(e.to_string()))?;
+        let conn = tokio::time::timeout(opts.timeout, connecting)
+            .await
+            .map_err(|_| ClientError::Timeout(opts.timeout))?
+            .map_err(|e| ClientError::Connect(e.to_string()))?;
+        let handshake = start.elapsed();
+        // Our control stream: type, SETTINGS, then MAX_PUSH_ID if pushes are welcome.
+        let mut control = conn.open_uni().await?;
+        control.set_priority(100).ok();
+        let mut buf = BytesMut::new();
+        varint::put(stream_type::CONTROL, &mut buf);
+        //= https://www.rfc-editor.org/rfc/rfc9114#section-6.2.1
+        //# Each side MUST initiate a single control stream at the beginning of
+        //# the connection and send its SETTINGS frame as the first frame on
+        //# this stream.
+        buf.extend_from_slice(&frame::encode(&Frame::Settings(vec![
+            (setting::QPACK_MAX_TABLE_CAPACITY, 0),
+            (setting::QPACK_BLOCKED_STREAMS, 0),
+            (setting::MAX_FIELD_SECTION_SIZE, opts.max_field_section_size),
+        ])));
+        if let Some(n) = opts.max_push_id {
+            buf.extend_from_slice(&frame::encode(&Frame::MaxPushId(n)));
+        }
+        control.write_all(&buf).await?;
+        let authority = if port == 443 {
+            host.to_string()
+        } else if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let client = Client {
+            conn: conn.clone(),
+            endpoint,
+            control: tokio::sync::Mutex::new(control),
+            shared: Arc::new(Mutex::new(Shared::default())),
+            changed: Arc::new(Notify::new()),
+            start,
+            authority,
+            opts,
+            handshake,
+        };
+        client.spawn_uni_acceptor();
+        Ok(client)
+    }
+
+    fn spawn_uni_acceptor(&self) {
+        let conn = self.conn.clone();
+        let shared = self.shared.clone();
+        let changed = self.changed.clone();
+        let start = self.start;
+        let keep = self.opts.keep_bodies;
+        let limit = self.opts.max_field_section_size;
+        tokio::spawn(async move {
+            while let Ok(recv) = conn.accept_uni().await {
+                let shared = shared.clone();
+                let changed = changed.clone();
+                let conn = conn.clone();
+                tokio::spawn(async move {
+                    let r = read_uni(recv, &shared, &changed, start, keep, limit).await;
+                    if let Err(ClientError::Protocol(c, why)) = r {
+                        shared.lock().unwrap_or_else(|e| e.into_inner()).error = Some(why.clone());
+                        conn.close(
+                            quinn::VarInt::from_u64(c).unwrap_or(quinn::VarInt::MAX),
+                            why.as_bytes(),
+                        );
+                    }
+                    changed.notify_waiters();
+                });
+            }
+            changed.notify_waiters();
+        });
+    }
+
+    /// Sends a raw frame on the client's control stream (for experiments and
+    /// tests that exercise the server's handling of odd input).
+    pub async fn send_control_frame(&self, f: &Frame) -> Result<(), ClientError> {
+        self.control
+            .lock()
+            .await
+            .write_all(&frame::encode(f))
+            .await?;
+        Ok(())
+    }
+
+    /// Sends a PRIORITY_UPDATE for a request stream.
+    pub async fn priority_update(&self, stream_id: u64, value: &str) -> Result<(), ClientError> {
+        self.send_control_frame(&Frame::PriorityUpdate {
+            push: false,
+            id: stream_id,
+            value: Bytes::copy_from_slice(value.as_bytes()),
+        })
+        .await
+    }
+
+    /// Sends CANCEL_PUSH for a push ID.
+    pub async fn cancel_push(&self, push_id: u64) -> Result<(), ClientError> {
+        self.send_control_frame(&Frame::CancelPush(push_id)).await
+    }
+
+    /// Opens a request stream and sends a GET (or `method`) with extra header fields.
+    pub async fn send_request(
+        &self,
+        method: &str,
+        path: &str,
+        extra: &[(String, String)],
+    ) -> Result<PendingResponse, ClientError> {
+        let (mut send, recv) = self.conn.open_bi().await?;
+        let mut fields: Vec<(&[u8], &[u8])> = vec![
+            (b":method", method.as_bytes()),
+            (b":scheme", b"https"),
+            (b":authority", self.authority.as_bytes()),
+            (b":path", path.as_bytes()),
+            (b"user-agent", crate::core::SERVER.as_bytes()),
+        ];
+        for (n, v) in extra {
+            fields.push((n.as_bytes(), v.as_bytes()));
+        }
+        let block = qpack::encode(fields);
+        let sent = Instant::now();
+        send.write_all(&frame::encode(&Frame::Headers(block)))
+            .await?;
+        send.finish().ok();
+        let stream_id: u64 = send.id().into();
+        Ok(PendingResponse {
+            recv,
+            _send: send,
+            response: Response {
+                stream_id,
+                path: path.to_string(),
+                sent_ms: sent.saturating_duration_since(self.start).as_secs_f64() * 1e3,
+                ..Default::default()
+            },
+            sent,
+        })
+    }
+
+    /// Reads a response to its end, recording promises.
+    pub async fn read_response(&self, mut p: PendingResponse) -> Response {
+        let r = self.read_response_inner(&mut p).await;
+        if let Err(e) = r {
+            p.response.error = Some(e.to_string());
+        }
+        p.response
+    }
+
+    async fn read_response_inner(&self, p: &mut PendingResponse) -> Result<(), ClientError> {
+        let mut dec = FrameDecoder::new(self.opts.max_field_section_size as usize + 1024);
+        let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut body = BytesMut::new();
+        let mut events = Vec::new();
+        let mut final_seen = false;
+        loop {
+            let chunk = p.recv.read_chunk(usize::MAX, true).await?;
+            let Some(chunk) = chunk else { break };
+            dec.push(chunk.bytes, &mut events)
+                .map_err(|e| ClientError::Protocol(e.code(), e.to_string()))?;
+            for ev in events.drain(..) {
+                match ev {
+                    Event::Frame(Frame::Headers(block)) => {
+                        let fields = qpack::decode(&block, self.opts.max_field_section_size)
+                            .map_err(|e| {
+                                ClientError::Protocol(
+                                    code::QPACK_DECOMPRESSION_FAILED,
+                                    e.to_string(),
+                                )
+                            })?;
+                        let fs = fields_to_strings(&fields);
+                        let status: u16 = fs
+                            .iter()
+                            .find(|(n, _)| n == ":status")
+                            .and_then(|(_, v)| v.parse().ok())
+                            .unwrap_or(0);
+                        let headers: Vec<(String, String)> = fs
+                            .into_iter()
+                            .filter(|(n, _)| !n.starts_with(':'))
+                            .collect();
+                        if final_seen {
+                            // Trailers: ignored.
+                            continue;
+                        }
+                        if (100..200).contains(&status) {
+                            p.response.informational.push(Informational {
+                                status,
+                                headers,
+                                at_ms: p.sent.elapsed().as_secs_f64() * 1e3,
+                            });
+                        } else {
+                            final_seen = true;
+                            p.response.status = status;
+                            p.response.headers = headers;
+                            p.response.headers_ms = Some(p.sent.elapsed().as_secs_f64() * 1e3);
+                        }
+                    }
+                    Event::Frame(Frame::PushPromise { push_id, block }) => {
+                        let fields = qpack::decode(&block, self.opts.max_field_section_size)
+                            .map_err(|e| {
+                                ClientError::Protocol(
+                                    code::QPACK_DECOMPRESSION_FAILED,
+                                    e.to_string(),
+                                )
+                            })?;
+                        self.on_promise(push_id, p.response.stream_id, fields_to_strings(&fields))
+                            .await?;
+                        p.response.promises.push(push_id);
+                    }
+                    Event::Frame(Frame::Unknown { .. }) => {}
+                    Event::Frame(other) => {
+                        return Err(ClientError::Protocol(
+                            code::H3_FRAME_UNEXPECTED,
+                            format!("unexpected frame on a request stream: {other:?}"),
+                        ))
+                    }
+                    Event::DataStart(_) => {
+                        if !final_seen {
+                            return Err(ClientError::Protocol(
+                                code::H3_FRAME_UNEXPECTED,
+                                "DATA before HEADERS".into(),
+                            ));
+                        }
+                    }
+                    Event::Data(d) => {
+                        if p.response.first_byte_ms.is_none() {
+                            p.response.first_byte_ms = Some(p.sent.elapsed().as_secs_f64() * 1e3);
+                        }
+                        hasher.update(&d);
+                        p.response.body_len += d.len() as u64;
+                        if self.opts.keep_bodies {
+                            body.extend_from_slice(&d);
+                        }
+                    }
+                    Event::Skipped { .. } => {}
+                }
+            }
+        }
+        dec.finish()
+            .map_err(|e| ClientError::Protocol(e.code(), e.to_string()))?;
+        p.response.done_ms = Some(p.sent.elapsed().as_secs_f64() * 1e3);
+        p.response.sha256 = hex(hasher.finish().as_ref());
+        if self.opts.keep_bodies {
+            p.response.body = Some(body.freeze());
+        }
+        if !final_seen {
+            return Err(ClientError::Protocol(
+                code::H3_REQUEST_INCOMPLETE,
+                "stream ended without a final response".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn on_promise(
+        &self,
+        push_id: u64,
+        stream: u64,
+        fields: Vec<(String, String)>,
+    ) -> Result<(), ClientError> {
+        //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.5
+        //# A client MUST treat receipt of a PUSH_PROMISE frame that contains a
+        //# larger push ID than the client has advertised as a connection error
+        //# of H3_ID_ERROR.
+        if self.opts.max_push_id.is_none_or(|m| push_id > m) {
+            self.conn.close(
+                quinn::VarInt::from_u64(code::H3_ID_ERROR).unwrap_or(quinn::VarInt::MAX),
+                b"push ID beyond MAX_PUSH_ID",
+            );
+            return Err(ClientError::Protocol(
+                code::H3_ID_ERROR,
+                format!("push ID {push_id} beyond MAX_PUSH_ID"),
+            ));
+        }
+        let path = fields
+            .iter()
+            .find(|(n, _)| n == ":path")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let cancel = self
+            .opts
+            .cancel_push
+            .as_ref()
+            .is_some_and(|s| path.contains(s.as_str()));
+        {
+            let mut sh = self.lock();
+            let e = sh.pushes.entry(push_id).or_insert_with(|| Pushed {
+                push_id,
+                ..Default::default()
+            });
+            e.path = path;
+            e.promised_headers = fields;
+            e.promised_on = Some(stream);
+            e.promised_ms = Some(ms_since(self.start));
+            if cancel {
+                e.cancelled = true;
+            }
+        }
+        self.changed.notify_waiters();
+        if cancel {
+            self.cancel_push(push_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Snapshot of the pushes seen so far.
+    pub fn pushes(&self) -> Vec<Pushed> {
+        let mut v: Vec<Pushed> = self.lock().pushes.values().cloned().collect();
+        v.sort_by_key(|p| p.push_id);
+        v
+    }
+
+    /// Waits until every promised push has finished or was cancelled, or
+    /// until nothing changed for `quiet`.
+    pub async fn wait_pushes(&self, quiet: Duration) {
+        loop {
+            let pending = self
+                .lock()
+                .pushes
+                .values()
+                .any(|p| p.done_ms.is_none() && !p.cancelled);
+            if !pending {
+                return;
+            }
+            let notified = self.changed.notified();
+            if tokio::time::timeout(quiet, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The server's SETTINGS.
+    pub fn server_settings(&self) -> Vec<(u64, u64)> {
+        self.lock().server_settings.clone()
+    }
+
+    /// GOAWAY received from the server, if any.
+    pub fn goaway(&self) -> Option<u64> {
+        self.lock().goaway
+    }
+
+    /// A protocol error the client detected on a server stream.
+    pub fn error(&self) -> Option<String> {
+        self.lock().error.clone()
+    }
+
+    /// Milliseconds since the connection started.
+    pub fn elapsed_ms(&self) -> f64 {
+        ms_since(self.start)
+    }
+
+    /// Closes the connection cleanly and waits briefly for the close to be sent.
+    pub async fn close(self) {
+        self.conn.close(
+            quinn::VarInt::from_u64(code::H3_NO_ERROR).unwrap_or(quinn::VarInt::MAX),
+            b"",
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(500), self.endpoint.wait_idle()).await;
+    }
+}
+
+/// A request whose response has not been read yet.
+pub struct PendingResponse {
+    recv: quinn::RecvStream,
+    _send: quinn::SendStream,
+    response: Response,
+    sent: Instant,
+}
+
+impl PendingResponse {
+    /// The request stream ID.
+    pub fn stream_id(&self) -> u64 {
+        self.response.stream_id
+    }
+
+    /// Aborts the request: STOP_SENDING with H3_REQUEST_CANCELLED.
+    pub fn cancel(mut self) {
+        let _ = self.recv.stop(
+            quinn::VarInt::from_u64(code::H3_REQUEST_CANCELLED).unwrap_or(quinn::VarInt::MAX),
+        );
+    }
+}
+
+async fn read_uni(
+    mut recv: quinn::RecvStream,
+    shared: &Arc<Mutex<Shared>>,
+    changed: &Notify,
+    start: Instant,
+    keep: bool,
+    limit: u64,
+) -> Result<(), ClientError> {
+    let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
+    let opened = ms_since(start);
+    // Stream type, then (for push) the push ID.
+    let mut head = BytesMut::new();
+    let (ty, n) = loop {
+        match varint::decode(&head) {
+            Ok(v) => break v,
+            Err(_) => match recv.read_chunk(8, true).await? {
+                Some(c) => head.extend_from_slice(&c.bytes),
+                None => return Ok(()),
+            },
+        }
+    };
+    let mut rest = head.split_off(n);
+    match ty {
+        stream_type::CONTROL => {
+            let mut dec = FrameDecoder::new(64 * 1024);
+            let mut events = Vec::new();
+            let mut first = true;
+            let mut input = rest.freeze();
+            loop {
+                dec.push(input, &mut events)
+                    .map_err(|e| ClientError::Protocol(e.code(), e.to_string()))?;
+                for ev in events.drain(..) {
+                    let f = match ev {
+                        Event::Frame(f) => f,
+                        _ => {
+                            return Err(ClientError::Protocol(
+                                code::H3_FRAME_UNEXPECTED,
+                                "DATA on the control stream".into(),
+                            ))
+                        }
+                    };
+                    if first && !matches!(f, Frame::Settings(_)) {
+                        return Err(ClientError::Protocol(
+                            code::H3_MISSING_SETTINGS,
+                            "control stream must start with SETTINGS".into(),
+                        ));
+                    }
+                    first = false;
+                    match f {
+                        Frame::Settings(s) => lock().server_settings = s,
+                        Frame::Goaway(id) => lock().goaway = Some(id),
+                        //= https://www.rfc-editor.org/rfc/rfc9218#section-7.2
+                        //# If a client receives a PRIORITY_UPDATE frame, this MUST
+                        //# be treated as a connection error of type
+                        //# H3_FRAME_UNEXPECTED.
+                        Frame::PriorityUpdate { .. }
+                        | Frame::MaxPushId(_)
+                        | Frame::Headers(_)
+                        | Frame::PushPromise { .. } => {
+                            return Err(ClientError::Protocol(
+                                code::H3_FRAME_UNEXPECTED,
+                                format!("{f:?} on the server control stream"),
+                            ))
+                        }
+                        Frame::CancelPush(id) => {
+                            let mut sh = lock();
+                            let e = sh.pushes.entry(id).or_insert_with(|| Pushed {
+                                push_id: id,
+                                ..Default::default()
+                            });
+                            e.error = Some("cancelled by server".into());
+                            e.done_ms = Some(ms_since(start));
+                        }
+                        Frame::Unknown { .. } => {}
+                    }
+                    changed.notify_waiters();
+                }
+                match recv.read_chunk(usize::MAX, true).await {
+                    Ok(Some(c)) => input = c.bytes,
+                    Ok(None) => {
+                        return Err(ClientError::Protocol(
+                            code::H3_CLOSED_CRITICAL_STREAM,
+                            "server closed its control stream".into(),
+                        ))
+                    }
+                    Err(quinn::ReadError::ConnectionLost(_)) => return Ok(()),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        stream_type::PUSH => {
+            let push_id = loop {
+                match varint::decode(&rest) {
+                    Ok((id, n)) => {
+                        let _ = rest.split_to(n);
+                        break id;
+                    }
+                    Err(_) => match recv.read_chunk(usize::MAX, true).await? {
+                        Some(c) => rest.extend_from_slice(&c.bytes),
+                        None => return Ok(()),
+                    },
+                }
+            };
+            let cancelled = {
+                let mut sh = lock();
+                let e = sh.pushes.entry(push_id).or_insert_with(|| Pushed {
+                    push_id,
+                    ..Default::default()
+                });
+                e.stream_ms = Some(opened);
+                e.cancelled
+            };
+            changed.notify_waiters();
+            if cancelled {
+                //= https://www.rfc-editor.org/rfc/rfc9114#section-4.6
+                //# If a push stream arrives for a push that the client has
+                //# cancelled ... the client SHOULD abort reading the stream
+                let _ = recv.stop(
+                    quinn::VarInt::from_u64(code::H3_REQUEST_CANCELLED)
+                        .unwrap_or(quinn::VarInt::MAX),
+                );
+                return Ok(());
+            }
+            let result = read_push_body(
+                &mut recv,
+                rest.freeze(),
+                push_id,
+                shared,
+                start,
+                keep,
+                limit,
+            )
+            .await;
+            {
+                let mut sh = lock();
+                if let Some(e) = sh.pushes.get_mut(&push_id) {
+                    e.done_ms = Some(ms_since(start));
+                    match &result {
+                        Ok(()) => e.complete = true,
+                        Err(err) => e.error = Some(err.to_string()),
+                    }
+                }
+            }
+            match result {
+                Err(ClientError::Protocol(c, w)) => Err(ClientError::Protocol(c, w)),
+                _ => Ok(()),
+            }
+        }
+        stream_type::QPACK_ENCODER | stream_type::QPACK_DECODER => {
+            // The server may not use a dynamic table (capacity 0); drain.
+            while recv.read_chunk(usize::MAX, true).await?.is_some() {}
+            Ok(())
+        }
+        _ => {
+            //= https://www.rfc-editor.org/rfc/rfc9114#section-6.2
+            //# Recipients of unknown stream types MUST either abort reading of
+            //# the stream or discard incoming data without further processing.
+            let _ = recv.stop(
+                quinn::VarInt::from_u64(code::H3_STREAM_CREATION_ERROR)
+                    .unwrap_or(quinn::VarInt::MAX),
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn read_push_body(
+    recv: &mut quinn::RecvStream,
+    first: Bytes,
+    push_id: u64,
+    shared: &Arc<Mutex<Shared>>,
+    _start: Instant,
+    keep: bool,
+    limit: u64,
+) -> Result<(), ClientError> {
+    let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
+    let mut dec = FrameDecoder::new(limit as usize + 1024);
+    let mut events = Vec::new();
+    let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut body = BytesMut::new();
+    let mut len = 0u64;
+    let mut headers_seen = false;
+    let mut input = Some(first);
+    loop {
+        let data = match input.take() {
+            Some(d) => d,
+            None => match recv.read_chunk(usize::MAX, true).await? {
+                Some(c) => c.bytes,
+                None => break,
+            },
+        };
+        dec.push(data, &mut events)
+            .map_err(|e| ClientError::Protocol(e.code(), e.to_string()))?;
+        for ev in events.drain(..) {
+            match ev {
+                Event::Frame(Frame::Headers(block)) => {
+                    if headers_seen {
+                        continue;
+                    }
+                    let fields = qpack::decode(&block, limit).map_err(|e| {
+                        ClientError::Protocol(code::QPACK_DECOMPRESSION_FAILED, e.to_string())
+                    })?;
+                    let fs = fields_to_strings(&fields);
+                    let status = fs
+                        .iter()
+                        .find(|(n, _)| n == ":status")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut sh = lock();
+                    if let Some(e) = sh.pushes.get_mut(&push_id) {
+                        e.status = status;
+                        e.headers = fs
+                            .into_iter()
+                            .filter(|(n, _)| !n.starts_with(':'))
+                            .collect();
+                    }
+                    headers_seen = true;
+                }
+                Event::Data(d) => {
+                    hasher.update(&d);
+                    len += d.len() as u64;
+                    if keep {
+                        body.extend_from_slice(&d);
+                    }
+                }
+                Event::DataStart(_)
+                | Event::Skipped { .. }
+                | Event::Frame(Frame::Unknown { .. }) => {}
+                Event::Frame(other) => {
+                    return Err(ClientError::Protocol(
+                        code::H3_FRAME_UNEXPECTED,
+                        format!("{other:?} on a push stream"),
+                    ))
+                }
+            }
+        }
+    }
+    dec.finish()
+        .map_err(|e| ClientError::Protocol(e.code(), e.to_string()))?;
+    let mut sh = lock();
+    if let Some(e) = sh.pushes.get_mut(&push_id) {
+        e.body_len = len;
+        e.sha256 = hex(hasher.finish().as_ref());
+        if keep {
+            e.body = Some(body.freeze());
+        }
+    }
+    Ok(())
+}

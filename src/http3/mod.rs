@@ -1,0 +1,8 @@
+//! HTTP/3: pushlab's h3 QUIC backend over quinn with the user-space send
+//! queue, control-stream capture, push, and the server glue.
+
+pub mod backend;
+pub mod control;
+pub mod push;
+pub mod sendq;
+pub mod server;

@@ -1,0 +1,239 @@
+//! Carrying out pushes on HTTP/3 (RFC 9114 section 4.6): PUSH_PROMISE on
+//! the request stream, then a push stream whose bytes go through the same
+//! send queue as every response, placed right after its parent.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, Method, StatusCode};
+use tokio::task::JoinHandle;
+use tracing::debug;
+
+use super::control::ControlSink;
+use super::sendq::{SendQueue, WriteFailure};
+use super::server::ConnCtx;
+use crate::core::{self, CoreOptions, RequestHead};
+use crate::push::{ConnView, PushItem};
+use crate::sched::{Order, StreamKey};
+use crate::site::Site;
+use crate::wire::frame::{self, code, stream_type, Frame};
+use crate::wire::{qpack, varint};
+
+/// What the push code needs from the connection.
+#[derive(Clone)]
+pub struct PushContext {
+    /// The connection's send queue.
+    pub queue: Arc<SendQueue>,
+    /// Push ID state.
+    pub control: Arc<ControlSink>,
+    /// The QUIC connection (to open push streams).
+    pub conn: quinn::Connection,
+    /// The site.
+    pub site: Arc<Site>,
+    /// Core options.
+    pub core: CoreOptions,
+    /// Body bytes per DATA frame.
+    pub body_chunk: usize,
+    /// A push that makes no progress this long is reset.
+    pub stall_timeout: Duration,
+}
+
+/// What a push policy may know about an HTTP/3 connection.
+pub fn conn_view(ctx: &ConnCtx) -> ConnView {
+    let stats = ctx.conn.stats();
+    ConnView {
+        protocol: "h3",
+        push_allowed: ctx.control.as_ref().is_some_and(|c| c.push_enabled()),
+        cwnd: Some(stats.path.cwnd),
+        in_flight: None,
+    }
+}
+
+fn encode_fields(
+    status: Option<StatusCode>,
+    pseudo: &[(&str, &str)],
+    headers: &HeaderMap,
+) -> Bytes {
+    let status_s = status.map(|s| s.as_u16().to_string());
+    let mut fields: Vec<(&[u8], &[u8])> = Vec::new();
+    if let Some(s) = &status_s {
+        fields.push((b":status", s.as_bytes()));
+    }
+    for (n, v) in pseudo {
+        fields.push((n.as_bytes(), v.as_bytes()));
+    }
+    for (n, v) in headers {
+        fields.push((n.as_str().as_bytes(), v.as_bytes()));
+    }
+    qpack::encode(fields)
+}
+
+async fn write(queue: &SendQueue, id: StreamKey, data: Bytes) -> Result<(), WriteFailure> {
+    queue.enqueue(id, data)?;
+    poll_fn(|cx| queue.poll_writable(id, cx)).await
+}
+
+/// Promises and starts each push in order; returns the tasks that send
+/// the pushed responses. Stops early when the client's MAX_PUSH_ID is
+/// reached.
+pub async fn start_pushes(
+    ctx: &PushContext,
+    parent: StreamKey,
+    authority: Option<&str>,
+    items: &[PushItem],
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let parent_prio = ctx.queue.priority(parent).unwrap_or_default();
+    for (index, item) in items.iter().enumerate() {
+        let head = RequestHead {
+            method: Method::GET,
+            target: item.path.clone(),
+            headers: HeaderMap::new(),
+        };
+        let reply = core::respond(&ctx.site, &head, &ctx.core);
+        if reply.status != StatusCode::OK {
+            debug!(path = %item.path, status = %reply.status, "not pushing a non-200 response");
+            continue;
+        }
+        let Some(push_id) = ctx.control.allocate_push(&item.path) else {
+            debug!(path = %item.path, "no push ID available (MAX_PUSH_ID)");
+            break;
+        };
+        //= https://www.rfc-editor.org/rfc/rfc9114#section-4.6
+        //# The PUSH_PROMISE frame is sent on the request stream that generated
+        //# the push.  This allows the server push to be associated with a
+        //# client request.
+        //= https://www.rfc-editor.org/rfc/rfc9114#section-4.6
+        //# Push streams carry only the promised request's
+        //# pseudo-header fields and
+        let authority = authority.unwrap_or("localhost");
+        let promised = encode_fields(
+            None,
+            &[
+                (":method", "GET"),
+                (":scheme", "https"),
+                (":authority", authority),
+                (":path", &item.path),
+            ],
+            &HeaderMap::new(),
+        );
+        let pp = frame::encode(&Frame::PushPromise {
+            push_id,
+            block: promised,
+        });
+        if ctx.queue.enqueue(parent, pp).is_err() {
+            ctx.control.cancel_by_server(push_id);
+            break;
+        }
+        // Open the push stream now, so its bytes can be queued at once.
+        let send = match tokio::time::timeout(ctx.stall_timeout, ctx.conn.open_uni()).await {
+            Ok(Ok(s)) => s,
+            _ => {
+                cancel_promise(ctx, push_id);
+                continue;
+            }
+        };
+        let order = Order::push_of(Order::request(parent / 4), index as u32);
+        let prio = item.priority.unwrap_or(parent_prio);
+        let key = ctx.queue.register(send, order, prio);
+        if !ctx.control.attach_push_stream(push_id, key) {
+            ctx.queue.reset(key, code::H3_REQUEST_CANCELLED);
+            ctx.queue.release(key);
+            continue;
+        }
+        let ctx2 = ctx.clone();
+        let path = item.path.clone();
+        tasks.push(tokio::spawn(async move {
+            send_pushed(ctx2, key, push_id, path, reply).await;
+        }));
+    }
+    tasks
+}
+
+fn cancel_promise(ctx: &PushContext, push_id: u64) {
+    //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
+    //# The CANCEL_PUSH frame (type=0x03) is used to request cancellation of a
+    //# server push prior to the push stream being received.
+    // A server that cannot open the stream tells the client with CANCEL_PUSH
+    // on its control stream; h3 owns that stream, so pushlab only records it
+    // and the client sees the promise go unfulfilled until the connection ends.
+    ctx.control.cancel_by_server(push_id);
+}
+
+/// Bytes a body of `total` bytes takes as DATA frames of `chunk` bytes.
+fn framed_len(total: u64, chunk: u64) -> u64 {
+    let frame = |n: u64| 1 + varint::size(n) as u64 + n;
+    let full = total / chunk;
+    let rem = total % chunk;
+    full * frame(chunk) + if rem > 0 { frame(rem) } else { 0 }
+}
+
+async fn send_pushed(
+    ctx: PushContext,
+    key: StreamKey,
+    push_id: u64,
+    path: String,
+    reply: core::Reply,
+) {
+    let total_body = reply.body.len();
+    let mut header = BytesMut::new();
+    //= https://www.rfc-editor.org/rfc/rfc9114#section-4.6
+    //# Push streams are indicated by a stream type of 0x01 (see
+    //# Section 6.2.2), followed by the push ID of the promise that they
+    //# fulfill, encoded as a variable-length integer.
+    varint::put(stream_type::PUSH, &mut header);
+    varint::put(push_id, &mut header);
+    let block = encode_fields(Some(reply.status), &[], &reply.headers);
+    frame::encode_raw(frame::ty::HEADERS, &block, &mut header);
+    let head_len = header.len() as u64;
+    let mut sent_body = 0u64;
+    let result: Result<(), WriteFailure> = async {
+        tokio::time::timeout(ctx.stall_timeout, write(&ctx.queue, key, header.freeze()))
+            .await
+            .map_err(|_| WriteFailure::Reset(code::H3_REQUEST_CANCELLED))??;
+        let mut reader = core::BodyReader::new(reply.body.clone());
+        loop {
+            let chunk = reader
+                .next(ctx.body_chunk)
+                .await
+                .map_err(|_| WriteFailure::Reset(code::H3_INTERNAL_ERROR))?;
+            let Some(chunk) = chunk else { break };
+            let n = chunk.len() as u64;
+            let mut buf = BytesMut::with_capacity(chunk.len() + 16);
+            buf.extend_from_slice(&frame::data_header(n));
+            buf.extend_from_slice(&chunk);
+            tokio::time::timeout(ctx.stall_timeout, write(&ctx.queue, key, buf.freeze()))
+                .await
+                .map_err(|_| WriteFailure::Reset(code::H3_REQUEST_CANCELLED))??;
+            sent_body += n;
+        }
+        ctx.queue.finish(key)?;
+        tokio::time::timeout(
+            ctx.stall_timeout,
+            poll_fn(|cx| ctx.queue.poll_finished(key, cx)),
+        )
+        .await
+        .map_err(|_| WriteFailure::Reset(code::H3_REQUEST_CANCELLED))?
+    }
+    .await;
+    if let Err(WriteFailure::Reset(c)) = &result {
+        ctx.queue.reset(key, *c);
+    }
+    let stats = ctx.queue.release(key);
+    let written = stats.map(|s| s.written).unwrap_or(0);
+    let planned = head_len + framed_len(total_body, ctx.body_chunk.max(1) as u64);
+    let completed = result.is_ok();
+    ctx.control.push_finished(
+        push_id,
+        completed,
+        written,
+        if completed {
+            0
+        } else {
+            planned.saturating_sub(written)
+        },
+    );
+    debug!(push_id, %path, completed, written, sent_body, ?result, "push finished");
+}

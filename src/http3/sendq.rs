@@ -1,0 +1,627 @@
+//! The connection's send queue glue: owns the quinn send streams of
+//! responses (and pushes), the pure [`Scheduler`], and the pump that moves
+//! small chunks from the scheduler into quinn.
+//!
+//! Writers (h3 through the backend's `SendStream`, or the push code) enqueue
+//! bytes and wait while their stream holds more than `stream_buffer` bytes;
+//! the pump pops chunks in scheduling order and writes them to quinn. quinn
+//! may hold at most about `congestion window + lowat` unacknowledged bytes
+//! (its connection send window is kept there as the window changes), so
+//! what waits inside quinn, beyond the scheduler's reach, stays small, and
+//! quinn's own stream priority (set from urgency) orders even that.
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use quinn::VarInt;
+
+use crate::priority::{Priority, PriorityParams};
+use crate::sched::{Order, Policy, Scheduler, StreamKey};
+use crate::wire::frame::code;
+
+/// How the send queue behaves; see `pushlab serve --help`.
+#[derive(Debug, Clone)]
+pub struct SendConfig {
+    /// Scheduling policy.
+    pub policy: Policy,
+    /// Bytes per scheduling decision.
+    pub quantum: usize,
+    /// Bytes quinn may hold beyond the congestion window.
+    pub lowat: u64,
+    /// Per-stream user-space queue bound (backpressure to the writer).
+    pub stream_buffer: usize,
+    /// Map RFC 9218 urgency to quinn's stream priority (rfc9218 policy only).
+    pub quinn_priorities: bool,
+    /// How many PRIORITY_UPDATE frames for unopened streams to keep.
+    pub max_buffered_updates: usize,
+}
+
+impl Default for SendConfig {
+    fn default() -> Self {
+        SendConfig {
+            policy: Policy::Rfc9218,
+            quantum: 16 * 1024,
+            lowat: 32 * 1024,
+            stream_buffer: 128 * 1024,
+            quinn_priorities: true,
+            max_buffered_updates: 256,
+        }
+    }
+}
+
+/// Why a stream can no longer be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteFailure {
+    /// The peer sent STOP_SENDING with this code.
+    Stopped(u64),
+    /// The connection is gone.
+    ConnectionLost(String),
+    /// The stream was reset or released locally.
+    Reset(u64),
+}
+
+impl std::fmt::Display for WriteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteFailure::Stopped(c) => write!(f, "peer stopped the stream ({})", code::name(*c)),
+            WriteFailure::ConnectionLost(e) => write!(f, "connection lost: {e}"),
+            WriteFailure::Reset(c) => write!(f, "stream reset locally ({})", code::name(*c)),
+        }
+    }
+}
+
+/// Timing and volume of one stream's writes into quinn.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamStats {
+    /// When the stream was registered.
+    pub opened: Instant,
+    /// When its first byte was handed to quinn.
+    pub first_write: Option<Instant>,
+    /// When its FIN was handed to quinn.
+    pub fin_write: Option<Instant>,
+    /// Bytes handed to quinn.
+    pub written: u64,
+    /// Bytes dropped from the queue (reset, cancel, stop).
+    pub dropped: u64,
+    /// Longest time a chunk waited in the queue.
+    pub max_wait: Duration,
+}
+
+/// The client's latest priority signal and the server's override for a stream.
+#[derive(Debug, Clone, Copy, Default)]
+struct PrioState {
+    client: Priority,
+    /// A PRIORITY_UPDATE arrived: it overrides the header.
+    from_update: bool,
+    server: PriorityParams,
+}
+
+struct Slot {
+    send: quinn::SendStream,
+    writer: Option<Waker>,
+    failure: Option<WriteFailure>,
+    finished: bool,
+    fin_requested: bool,
+    prio: PrioState,
+    stats: StreamStats,
+}
+
+/// Counters over the connection's life.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueCounters {
+    /// PRIORITY_UPDATE frames applied.
+    pub priority_updates: u64,
+    /// PRIORITY_UPDATE frames whose value failed to parse (ignored).
+    pub priority_updates_invalid: u64,
+    /// PRIORITY_UPDATE frames buffered for streams not yet open.
+    pub priority_updates_buffered: u64,
+    /// Buffered updates dropped because the buffer was full.
+    pub priority_updates_dropped: u64,
+    /// Times the send window was adjusted.
+    pub window_updates: u64,
+}
+
+struct Inner {
+    sched: Scheduler,
+    slots: HashMap<StreamKey, Slot>,
+    pump: Option<Waker>,
+    closed: Option<String>,
+    /// PRIORITY_UPDATEs for request streams not yet open, oldest first.
+    early_updates: VecDeque<(StreamKey, Priority)>,
+    send_window: u64,
+    last_window_check: Option<Instant>,
+    counters: QueueCounters,
+}
+
+/// One connection's send queue. Shared by the backend streams, the push
+/// code and the pump task.
+pub struct SendQueue {
+    cfg: SendConfig,
+    conn: quinn::Connection,
+    inner: Mutex<Inner>,
+}
+
+/// The quinn stream priority for an urgency: higher is sent first.
+fn quinn_priority(p: Priority) -> i32 {
+    i32::from(crate::priority::MAX_URGENCY - p.urgency.min(crate::priority::MAX_URGENCY))
+}
+
+/// Priority quinn gives to streams outside the queue (control, QPACK).
+pub const CONTROL_PRIORITY: i32 = 100;
+
+impl SendQueue {
+    /// A queue for a connection.
+    pub fn new(conn: quinn::Connection, cfg: SendConfig) -> Arc<Self> {
+        let q = Arc::new(SendQueue {
+            inner: Mutex::new(Inner {
+                sched: Scheduler::new(cfg.policy),
+                slots: HashMap::new(),
+                pump: None,
+                closed: None,
+                early_updates: VecDeque::new(),
+                send_window: 0,
+                last_window_check: None,
+                counters: QueueCounters::default(),
+            }),
+            cfg,
+            conn,
+        });
+        q.adjust_window(&mut q.lock(), Instant::now());
+        q
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A poisoned lock means a panic elsewhere already took the
+        // connection down; keep serving what is left.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SendConfig {
+        &self.cfg
+    }
+
+    /// The quinn connection.
+    pub fn connection(&self) -> &quinn::Connection {
+        &self.conn
+    }
+
+    /// Registers a send stream under its QUIC stream ID, at a place in request order.
+    pub fn register(&self, send: quinn::SendStream, order: Order, prio: Priority) -> StreamKey {
+        let id: StreamKey = send.id().into();
+        let mut inner = self.lock();
+        let mut state = PrioState {
+            client: prio,
+            ..Default::default()
+        };
+        if let Some(pos) = inner.early_updates.iter().rposition(|(s, _)| *s == id) {
+            if let Some((_, p)) = inner.early_updates.remove(pos) {
+                state.client = p;
+                state.from_update = true;
+            }
+            inner.early_updates.retain(|(s, _)| *s != id);
+        }
+        let effective = state.server.merge_onto(state.client);
+        if self.cfg.quinn_priorities && self.cfg.policy == Policy::Rfc9218 {
+            let _ = send.set_priority(quinn_priority(effective));
+        }
+        // Cannot fail: stream IDs are unique per connection.
+        let _ = inner.sched.open(id, effective, order);
+        inner.slots.insert(
+            id,
+            Slot {
+                send,
+                writer: None,
+                failure: None,
+                finished: false,
+                fin_requested: false,
+                prio: state,
+                stats: StreamStats {
+                    opened: Instant::now(),
+                    first_write: None,
+                    fin_write: None,
+                    written: 0,
+                    dropped: 0,
+                    max_wait: Duration::ZERO,
+                },
+            },
+        );
+        id
+    }
+
+    fn apply_priority(&self, inner: &mut Inner, id: StreamKey) {
+        if let Some(slot) = inner.slots.get(&id) {
+            let effective = slot.prio.server.merge_onto(slot.prio.client);
+            if self.cfg.quinn_priorities && self.cfg.policy == Policy::Rfc9218 {
+                let _ = slot.send.set_priority(quinn_priority(effective));
+            }
+            inner.sched.set_priority(id, effective);
+        }
+    }
+
+    /// The client's priority from the request's `priority` header, unless a
+    /// PRIORITY_UPDATE already arrived for the stream.
+    //= https://www.rfc-editor.org/rfc/rfc9218#section-7
+    //# To solve this condition, for the purposes of scheduling, the most
+    //# recently received PRIORITY_UPDATE frame can be considered as the most
+    //# up-to-date information that overrides any other signal.
+    pub fn set_header_priority(&self, id: StreamKey, prio: Priority, server: PriorityParams) {
+        let mut inner = self.lock();
+        if let Some(slot) = inner.slots.get_mut(&id) {
+            if !slot.prio.from_update {
+                slot.prio.client = prio;
+            }
+            slot.prio.server = server;
+        }
+        self.apply_priority(&mut inner, id);
+        self.wake_pump(&mut inner);
+    }
+
+    /// Applies a PRIORITY_UPDATE for a request stream (buffered if the
+    /// stream is not open yet).
+    //= https://www.rfc-editor.org/rfc/rfc9218#section-7
+    //# Servers SHOULD buffer the most recently received PRIORITY_UPDATE
+    //# frame and apply it once the referenced stream is opened.  Holding
+    //# PRIORITY_UPDATE frames for each stream requires server resources,
+    //# which can be bounded by local implementation policy.
+    pub fn priority_update(&self, id: StreamKey, prio: Priority, known_stream: bool) {
+        let mut inner = self.lock();
+        if let Some(slot) = inner.slots.get_mut(&id) {
+            slot.prio.client = prio;
+            slot.prio.from_update = true;
+            inner.counters.priority_updates += 1;
+            self.apply_priority(&mut inner, id);
+            self.wake_pump(&mut inner);
+        } else if !known_stream {
+            inner.early_updates.retain(|(s, _)| *s != id);
+            inner.early_updates.push_back((id, prio));
+            inner.counters.priority_updates_buffered += 1;
+            while inner.early_updates.len() > self.cfg.max_buffered_updates {
+                inner.early_updates.pop_front();
+                inner.counters.priority_updates_dropped += 1;
+            }
+        }
+        // A stream that was open and has finished: nothing to reprioritise.
+    }
+
+    /// Counts a PRIORITY_UPDATE whose value did not parse.
+    pub fn count_invalid_update(&self) {
+        self.lock().counters.priority_updates_invalid += 1;
+    }
+
+    /// Sets a pushed or other stream's priority directly (server side).
+    pub fn set_priority(&self, id: StreamKey, prio: Priority) {
+        let mut inner = self.lock();
+        if let Some(slot) = inner.slots.get_mut(&id) {
+            slot.prio.client = prio;
+            slot.prio.from_update = true;
+        }
+        self.apply_priority(&mut inner, id);
+        self.wake_pump(&mut inner);
+    }
+
+    /// The effective priority of a stream.
+    pub fn priority(&self, id: StreamKey) -> Option<Priority> {
+        self.lock().sched.priority(id)
+    }
+
+    fn wake_pump(&self, inner: &mut Inner) {
+        if let Some(w) = inner.pump.take() {
+            w.wake();
+        }
+    }
+
+    /// Appends bytes to a stream's queue.
+    pub fn enqueue(&self, id: StreamKey, data: Bytes) -> Result<(), WriteFailure> {
+        let mut inner = self.lock();
+        if let Some(reason) = &inner.closed {
+            return Err(WriteFailure::ConnectionLost(reason.clone()));
+        }
+        let slot = inner
+            .slots
+            .get(&id)
+            .ok_or(WriteFailure::Reset(code::H3_INTERNAL_ERROR))?;
+        if let Some(f) = &slot.failure {
+            return Err(f.clone());
+        }
+        inner
+            .sched
+            .enqueue(id, data, Instant::now())
+            .map_err(|_| WriteFailure::Reset(code::H3_INTERNAL_ERROR))?;
+        self.wake_pump(&mut inner);
+        Ok(())
+    }
+
+    /// Ready when the stream's queue is below its bound (or it failed).
+    pub fn poll_writable(
+        &self,
+        id: StreamKey,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), WriteFailure>> {
+        let mut inner = self.lock();
+        let closed = inner.closed.clone();
+        let queued = inner.sched.queued(id);
+        let Some(slot) = inner.slots.get_mut(&id) else {
+            return Poll::Ready(Err(WriteFailure::Reset(code::H3_INTERNAL_ERROR)));
+        };
+        if let Some(f) = &slot.failure {
+            return Poll::Ready(Err(f.clone()));
+        }
+        if let Some(reason) = closed {
+            return Poll::Ready(Err(WriteFailure::ConnectionLost(reason)));
+        }
+        if queued <= self.cfg.stream_buffer {
+            return Poll::Ready(Ok(()));
+        }
+        slot.writer = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Marks the end of a stream's data.
+    pub fn finish(&self, id: StreamKey) -> Result<(), WriteFailure> {
+        let mut inner = self.lock();
+        let slot = inner
+            .slots
+            .get_mut(&id)
+            .ok_or(WriteFailure::Reset(code::H3_INTERNAL_ERROR))?;
+        if let Some(f) = &slot.failure {
+            return Err(f.clone());
+        }
+        slot.fin_requested = true;
+        let _ = inner.sched.finish(id);
+        self.wake_pump(&mut inner);
+        Ok(())
+    }
+
+    /// Ready once the FIN has been handed to quinn (or the stream failed).
+    pub fn poll_finished(
+        &self,
+        id: StreamKey,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), WriteFailure>> {
+        let mut inner = self.lock();
+        let closed = inner.closed.clone();
+        let Some(slot) = inner.slots.get_mut(&id) else {
+            return Poll::Ready(Err(WriteFailure::Reset(code::H3_INTERNAL_ERROR)));
+        };
+        if slot.finished {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(f) = &slot.failure {
+            return Poll::Ready(Err(f.clone()));
+        }
+        if let Some(reason) = closed {
+            return Poll::Ready(Err(WriteFailure::ConnectionLost(reason)));
+        }
+        slot.writer = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Resets a stream: drops its queued bytes and sends RESET_STREAM.
+    /// Returns the number of queued bytes dropped.
+    pub fn reset(&self, id: StreamKey, error_code: u64) -> usize {
+        let mut inner = self.lock();
+        let dropped = inner.sched.remove(id);
+        if let Some(slot) = inner.slots.get_mut(&id) {
+            slot.stats.dropped += dropped as u64;
+            if !slot.finished && slot.failure.is_none() {
+                let _ = slot
+                    .send
+                    .reset(VarInt::from_u64(error_code).unwrap_or(VarInt::MAX));
+                slot.failure = Some(WriteFailure::Reset(error_code));
+            }
+            if let Some(w) = slot.writer.take() {
+                w.wake();
+            }
+        }
+        dropped
+    }
+
+    /// Marks a stream as stopped by the peer (STOP_SENDING seen outside a
+    /// write, e.g. by a push watcher); drops its queued bytes.
+    pub fn stopped(&self, id: StreamKey, error_code: u64) -> usize {
+        let mut inner = self.lock();
+        let dropped = inner.sched.remove(id);
+        if let Some(slot) = inner.slots.get_mut(&id) {
+            slot.stats.dropped += dropped as u64;
+            if !slot.finished && slot.failure.is_none() {
+                slot.failure = Some(WriteFailure::Stopped(error_code));
+            }
+            if let Some(w) = slot.writer.take() {
+                w.wake();
+            }
+        }
+        dropped
+    }
+
+    /// Forgets a stream once its writer is done with it. A stream that was
+    /// neither finished nor failed is reset, never left to look complete.
+    pub fn release(&self, id: StreamKey) -> Option<StreamStats> {
+        let mut inner = self.lock();
+        let dropped = inner.sched.remove(id);
+        let mut slot = inner.slots.remove(&id)?;
+        slot.stats.dropped += dropped as u64;
+        if !slot.finished && slot.failure.is_none() {
+            let _ = slot
+                .send
+                .reset(VarInt::from_u64(code::H3_INTERNAL_ERROR).unwrap_or(VarInt::MAX));
+        }
+        Some(slot.stats)
+    }
+
+    /// A stream's write statistics.
+    pub fn stats(&self, id: StreamKey) -> Option<StreamStats> {
+        self.lock().slots.get(&id).map(|s| s.stats)
+    }
+
+    /// Connection-wide counters.
+    pub fn counters(&self) -> QueueCounters {
+        self.lock().counters
+    }
+
+    /// Bytes waiting in the user-space queue, all streams.
+    pub fn queued_bytes(&self) -> usize {
+        self.lock().sched.total_queued()
+    }
+
+    /// Bytes waiting in the queue for one stream.
+    pub fn queued(&self, id: StreamKey) -> usize {
+        self.lock().sched.queued(id)
+    }
+
+    /// Whether the stream is known.
+    pub fn contains(&self, id: StreamKey) -> bool {
+        self.lock().slots.contains_key(&id)
+    }
+
+    /// Stops the pump and fails every waiting writer.
+    pub fn close(&self, reason: &str) {
+        let mut inner = self.lock();
+        if inner.closed.is_none() {
+            inner.closed = Some(reason.to_string());
+        }
+        for slot in inner.slots.values_mut() {
+            if let Some(w) = slot.writer.take() {
+                w.wake();
+            }
+        }
+        self.wake_pump(&mut inner);
+    }
+
+    /// Keeps quinn's send window at congestion window + low-water mark.
+    fn adjust_window(&self, inner: &mut Inner, now: Instant) {
+        if let Some(last) = inner.last_window_check {
+            if now.duration_since(last) < Duration::from_millis(2) {
+                return;
+            }
+        }
+        inner.last_window_check = Some(now);
+        let cwnd = self.conn.stats().path.cwnd;
+        let want = cwnd.saturating_add(self.cfg.lowat);
+        // Avoid churning on small changes.
+        let cur = inner.send_window;
+        if cur == 0 || want > cur + cur / 8 || want + want / 8 < cur {
+            self.conn.set_send_window(want);
+            inner.send_window = want;
+            inner.counters.window_updates += 1;
+        }
+    }
+
+    /// The pump: moves chunks from the scheduler into quinn until the
+    /// scheduler is empty or every ready stream is blocked. Returns Ready
+    /// when the queue is closed.
+    pub fn poll_pump(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut inner = self.lock();
+        if inner.closed.is_some() {
+            return Poll::Ready(());
+        }
+        inner.pump = Some(cx.waker().clone());
+        let now = Instant::now();
+        self.adjust_window(&mut inner, now);
+        inner.sched.unblock_all();
+        let mut decisions = 0u32;
+        while let Some(chunk) = inner.sched.pop(self.cfg.quantum, now) {
+            decisions += 1;
+            let id = chunk.stream;
+            let inner = &mut *inner;
+            let Some(slot) = inner.slots.get_mut(&id) else {
+                inner.sched.remove(id);
+                continue;
+            };
+            slot.stats.max_wait = slot.stats.max_wait.max(chunk.waited);
+            let mut written = 0usize;
+            let mut failure = None;
+            let mut blocked = false;
+            while written < chunk.data.len() {
+                match Pin::new(&mut slot.send).poll_write(cx, &chunk.data[written..]) {
+                    Poll::Ready(Ok(n)) => written += n,
+                    Poll::Ready(Err(e)) => {
+                        failure = Some(match e {
+                            quinn::WriteError::Stopped(c) => WriteFailure::Stopped(c.into_inner()),
+                            quinn::WriteError::ConnectionLost(e) => {
+                                WriteFailure::ConnectionLost(e.to_string())
+                            }
+                            quinn::WriteError::ClosedStream
+                            | quinn::WriteError::ZeroRttRejected => {
+                                WriteFailure::Reset(code::H3_INTERNAL_ERROR)
+                            }
+                        });
+                        break;
+                    }
+                    Poll::Pending => {
+                        blocked = true;
+                        break;
+                    }
+                }
+            }
+            if written > 0 {
+                slot.stats.first_write.get_or_insert(now);
+                slot.stats.written += written as u64;
+            }
+            if let Some(f) = failure {
+                let dropped = inner.sched.remove(id);
+                slot.stats.dropped += (dropped + chunk.data.len() - written) as u64;
+                slot.failure = Some(f);
+                if let Some(w) = slot.writer.take() {
+                    w.wake();
+                }
+                continue;
+            }
+            if blocked {
+                let _ = inner
+                    .sched
+                    .unsend(id, chunk.data.slice(written..), chunk.fin, now);
+                inner.sched.block(id);
+            } else if chunk.fin {
+                let _ = slot.send.finish();
+                slot.finished = true;
+                slot.stats.fin_write = Some(now);
+                slot.stats.first_write.get_or_insert(now);
+                inner.sched.remove(id);
+                if let Some(w) = slot.writer.take() {
+                    w.wake();
+                }
+                continue;
+            }
+            if inner.sched.queued(id) <= self.cfg.stream_buffer {
+                if let Some(w) = slot.writer.take() {
+                    w.wake();
+                }
+            }
+            if decisions >= 512 {
+                // Let other tasks run; come back immediately.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Runs the pump until the connection closes.
+    pub async fn run_pump(self: Arc<Self>) {
+        let conn = self.conn.clone();
+        let pump = std::future::poll_fn(|cx| self.poll_pump(cx));
+        tokio::select! {
+            _ = pump => {}
+            e = conn.closed() => self.close(&e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urgency_maps_to_quinn_priority_order() {
+        let p: Vec<i32> = (0..=7)
+            .map(|u| quinn_priority(Priority::new(u, false)))
+            .collect();
+        assert!(p.windows(2).all(|w| w[0] > w[1]));
+        assert!(CONTROL_PRIORITY > p[0]);
+    }
+}

@@ -1,0 +1,566 @@
+//! The HTTP/3 server: accepts QUIC connections, runs h3 over pushlab's
+//! backend (or plain h3-quinn for `--scheduler off`), and hands each request
+//! to the shared core.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use h3::quic;
+use h3::server::RequestResolver;
+use http::{HeaderMap, Method};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use super::backend;
+use super::control::ControlSink;
+use super::push::{self, PushContext};
+use super::sendq::{SendConfig, SendQueue};
+use crate::core::{self, CoreOptions, Reply, RequestHead};
+use crate::push::{PlanInput, PushPolicy};
+use crate::site::Site;
+
+/// `--scheduler`: the user-space queue with a policy, or plain h3-quinn.
+#[derive(Debug, Clone)]
+pub enum SchedulerMode {
+    /// No user-space queue: h3-quinn writes straight into quinn.
+    Off,
+    /// The send queue with its configuration.
+    Queue(SendConfig),
+}
+
+/// Everything the HTTP/3 server needs besides the socket and TLS.
+#[derive(Clone)]
+pub struct H3Options {
+    /// What to serve.
+    pub site: Arc<Site>,
+    /// Send queue or baseline.
+    pub mode: SchedulerMode,
+    /// Largest request header section accepted (SETTINGS_MAX_FIELD_SECTION_SIZE).
+    pub max_field_section_size: u64,
+    /// Body bytes per h3 DATA frame.
+    pub body_chunk: usize,
+    /// A response that makes no progress for this long is reset.
+    pub stall_timeout: Duration,
+    /// Core options.
+    pub core: CoreOptions,
+    /// Concurrent request streams per connection.
+    pub max_concurrent_bidi: u64,
+    /// Write one qlog file per connection here.
+    pub qlog_dir: Option<PathBuf>,
+    /// Idle timeout.
+    pub idle_timeout: Duration,
+    /// Bounded wait for in-flight responses on shutdown.
+    pub shutdown_timeout: Duration,
+    /// The push and hint policy.
+    pub policy: Arc<dyn PushPolicy>,
+}
+
+impl Default for H3Options {
+    fn default() -> Self {
+        H3Options {
+            site: Arc::new(Site::demo()),
+            mode: SchedulerMode::Queue(SendConfig::default()),
+            max_field_section_size: 16 * 1024,
+            body_chunk: 16 * 1024,
+            stall_timeout: Duration::from_secs(60),
+            core: CoreOptions::default(),
+            max_concurrent_bidi: 100,
+            qlog_dir: None,
+            idle_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(5),
+            policy: crate::push::policy_by_name("none")
+                .unwrap_or_else(|| Arc::new(crate::push::NoPush)),
+        }
+    }
+}
+
+/// Server-wide counters.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    /// Connections accepted.
+    pub connections: AtomicU64,
+    /// Requests answered.
+    pub requests: AtomicU64,
+    /// Requests that failed (reset, stall, connection loss).
+    pub failed: AtomicU64,
+}
+
+/// The QUIC transport configuration for the server.
+pub fn transport_config(opts: &H3Options) -> quinn::TransportConfig {
+    let mut t = quinn::TransportConfig::default();
+    t.max_concurrent_bidi_streams(
+        quinn::VarInt::from_u64(opts.max_concurrent_bidi).unwrap_or(quinn::VarInt::MAX),
+    );
+    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(16));
+    t.max_idle_timeout(quinn::IdleTimeout::try_from(opts.idle_timeout).ok());
+    t
+}
+
+/// Builds the quinn server configuration.
+pub fn quinn_server_config(
+    tls: rustls::ServerConfig,
+    opts: &H3Options,
+) -> Result<quinn::ServerConfig, rustls::Error> {
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
+        .map_err(|e| rustls::Error::General(e.to_string()))?;
+    let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    cfg.transport_config(Arc::new(transport_config(opts)));
+    Ok(cfg)
+}
+
+fn qlog_config(
+    dir: &std::path::Path,
+    remote: SocketAddr,
+    opts: &H3Options,
+) -> Option<quinn::TransportConfig> {
+    let ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let name = format!("{ms}-{}-{}.sqlog", remote.ip(), remote.port()).replace(':', "_");
+    let path = dir.join(name);
+    let file = match std::fs::File::create(&path) {
+        Ok(f) => f,
+        Err(e) => {
+            warn!(path = %path.display(), %e, "cannot create qlog file");
+            return None;
+        }
+    };
+    let mut q = quinn::QlogConfig::default();
+    q.writer(Box::new(std::io::BufWriter::new(file)))
+        .title(Some(format!("pushlab server, client {remote}")));
+    let mut t = transport_config(opts);
+    t.qlog_stream(q.into_stream());
+    Some(t)
+}
+
+/// Serves HTTP/3 on `endpoint` until `shutdown` turns true, then drains.
+pub async fn serve(
+    endpoint: quinn::Endpoint,
+    server_config: quinn::ServerConfig,
+    opts: Arc<H3Options>,
+    stats: Arc<ServerStats>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            incoming = endpoint.accept() => {
+                let Some(incoming) = incoming else { break };
+                let remote = incoming.remote_address();
+                let connecting = match &opts.qlog_dir {
+                    Some(dir) => match qlog_config(dir, remote, &opts) {
+                        Some(t) => {
+                            let mut sc = server_config.clone();
+                            sc.transport_config(Arc::new(t));
+                            incoming.accept_with(Arc::new(sc))
+                        }
+                        None => incoming.accept(),
+                    },
+                    None => incoming.accept(),
+                };
+                let connecting = match connecting {
+                    Ok(c) => c,
+                    Err(e) => {
+                        debug!(%remote, %e, "refused connection");
+                        continue;
+                    }
+                };
+                stats.connections.fetch_add(1, Ordering::Relaxed);
+                let opts = opts.clone();
+                let stats = stats.clone();
+                let shutdown = shutdown.clone();
+                conns.spawn(async move {
+                    match connecting.await {
+                        Ok(conn) => run_connection(conn, opts, stats, shutdown).await,
+                        Err(e) => debug!(%remote, %e, "handshake failed"),
+                    }
+                });
+            }
+            _ = shutdown.changed() => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    // Graceful: connection tasks saw the shutdown too; give them a bounded wait.
+    let deadline = tokio::time::sleep(opts.shutdown_timeout + Duration::from_millis(500));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            r = conns.join_next() => if r.is_none() { break },
+            _ = &mut deadline => {
+                warn!(remaining = conns.len(), "shutdown timeout: closing remaining connections");
+                conns.abort_all();
+                break;
+            }
+        }
+    }
+    endpoint.close(quinn::VarInt::from_u32(0x100), b"shutdown");
+    let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+}
+
+/// Per-connection context handed to request tasks.
+pub struct ConnCtx {
+    /// Options.
+    pub opts: Arc<H3Options>,
+    /// The QUIC connection.
+    pub conn: quinn::Connection,
+    /// The send queue (absent with `--scheduler off`).
+    pub queue: Option<Arc<SendQueue>>,
+    /// Control stream state (absent with `--scheduler off`).
+    pub control: Option<Arc<ControlSink>>,
+    /// Server-wide counters.
+    pub stats: Arc<ServerStats>,
+}
+
+async fn run_connection(
+    conn: quinn::Connection,
+    opts: Arc<H3Options>,
+    stats: Arc<ServerStats>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let remote = conn.remote_address();
+    debug!(%remote, "connection established");
+    match opts.mode.clone() {
+        SchedulerMode::Off => {
+            let ctx = Arc::new(ConnCtx {
+                opts: opts.clone(),
+                conn: conn.clone(),
+                queue: None,
+                control: None,
+                stats,
+            });
+            let h3c = h3::server::builder()
+                .max_field_section_size(opts.max_field_section_size)
+                .build(h3_quinn::Connection::new(conn.clone()))
+                .await;
+            match h3c {
+                Ok(h3c) => accept_loop(h3c, ctx, shutdown).await,
+                Err(e) => debug!(%remote, %e, "h3 setup failed"),
+            }
+        }
+        SchedulerMode::Queue(cfg) => {
+            let queue = SendQueue::new(conn.clone(), cfg);
+            let control = ControlSink::new(conn.clone(), queue.clone(), opts.max_concurrent_bidi);
+            let pump = tokio::spawn(queue.clone().run_pump());
+            let ctx = Arc::new(ConnCtx {
+                opts: opts.clone(),
+                conn: conn.clone(),
+                queue: Some(queue.clone()),
+                control: Some(control.clone()),
+                stats,
+            });
+            let backend = backend::Connection::new(conn.clone(), queue.clone(), control.clone());
+            let h3c = h3::server::builder()
+                .max_field_section_size(opts.max_field_section_size)
+                .build(backend)
+                .await;
+            match h3c {
+                Ok(h3c) => accept_loop(h3c, ctx, shutdown).await,
+                Err(e) => debug!(%remote, %e, "h3 setup failed"),
+            }
+            queue.close("connection finished");
+            let _ = pump.await;
+            let pc = control.push_counters();
+            let qc = queue.counters();
+            debug!(
+                %remote,
+                promised = pc.promised,
+                pushes_completed = pc.completed,
+                pushes_cancelled = pc.cancelled_by_client,
+                refused_bytes = pc.refused_bytes,
+                priority_updates = qc.priority_updates,
+                invalid_priority_updates = qc.priority_updates_invalid,
+                "connection closed"
+            );
+        }
+    }
+}
+
+async fn accept_loop<C>(
+    mut h3c: h3::server::Connection<C, Bytes>,
+    ctx: Arc<ConnCtx>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    C: quic::Connection<Bytes> + Send + 'static,
+    C::BidiStream: Send + 'static,
+    <C::BidiStream as quic::RecvStream>::Buf: Send,
+    C::OpenStreams: Send,
+    C::RecvStream: Send,
+{
+    let remote = ctx.conn.remote_address();
+    let mut requests = JoinSet::new();
+    let mut draining = *shutdown.borrow();
+    if draining {
+        let _ = h3c.shutdown(0).await;
+    }
+    loop {
+        tokio::select! {
+            r = h3c.accept() => match r {
+                Ok(Some(resolver)) => {
+                    let ctx = ctx.clone();
+                    requests.spawn(handle_request(resolver, ctx));
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    if !e.is_h3_no_error() {
+                        debug!(%remote, %e, "connection ended");
+                    }
+                    break;
+                }
+            },
+            _ = shutdown.changed(), if !draining => {
+                draining = true;
+                //= https://www.rfc-editor.org/rfc/rfc9114#section-5.2
+                //# Servers initiate the shutdown of a connection by sending a
+                //# GOAWAY frame.
+                if let Err(e) = h3c.shutdown(1).await {
+                    debug!(%remote, %e, "GOAWAY failed");
+                }
+            }
+            Some(_) = requests.join_next(), if !requests.is_empty() => {}
+        }
+    }
+    let wait = async { while requests.join_next().await.is_some() {} };
+    if tokio::time::timeout(ctx.opts.shutdown_timeout, wait)
+        .await
+        .is_err()
+    {
+        warn!(%remote, "in-flight responses did not finish in time");
+    }
+    ctx.conn.close(quinn::VarInt::from_u32(0x100), b"");
+}
+
+/// What a request produced, for the log line.
+#[derive(Debug, Default)]
+struct Outcome {
+    bytes: u64,
+    ttfb: Option<Duration>,
+    done: Option<Duration>,
+    error: Option<String>,
+    hints: usize,
+    pushes: usize,
+}
+
+async fn handle_request<C>(resolver: RequestResolver<C, Bytes>, ctx: Arc<ConnCtx>)
+where
+    C: quic::Connection<Bytes>,
+    C::BidiStream: Send + 'static,
+{
+    let (req, mut stream) = match resolver.resolve_request().await {
+        Ok(r) => r,
+        Err(e) => {
+            debug!(remote = %ctx.conn.remote_address(), %e, "request not resolved");
+            return;
+        }
+    };
+    let arrived = Instant::now();
+    let stream_id: u64 = stream.id().into_inner();
+    let (parts, ()) = req.into_parts();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".to_string());
+    let authority = parts.uri.authority().map(|a| a.to_string());
+    let head = RequestHead {
+        method: parts.method.clone(),
+        target,
+        headers: parts.headers,
+    };
+    let reply = core::respond(&ctx.opts.site, &head, &ctx.opts.core);
+    if let Some(q) = &ctx.queue {
+        let server = reply
+            .resource
+            .as_ref()
+            .map(|r| r.server_priority)
+            .unwrap_or_default();
+        let (client, _, _) = core::client_priority(&head.headers);
+        q.set_header_priority(stream_id, client, server);
+    }
+    let mut outcome = Outcome::default();
+    let result = respond(
+        &mut stream,
+        &ctx,
+        &head,
+        authority.as_deref(),
+        &reply,
+        stream_id,
+        arrived,
+        &mut outcome,
+    )
+    .await;
+    if let Err(e) = result {
+        outcome.error = Some(e);
+    }
+    // Timing from the queue when it exists (first byte and FIN handed to quinn).
+    if let Some(q) = &ctx.queue {
+        if let Some(s) = q.stats(stream_id) {
+            outcome.ttfb = s.first_write.map(|t| t.saturating_duration_since(arrived));
+            outcome.done = s.fin_write.map(|t| t.saturating_duration_since(arrived));
+        }
+    }
+    drop(stream);
+    log_request(&ctx, &head, &reply, stream_id, &outcome);
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn respond<S>(
+    stream: &mut h3::server::RequestStream<S, Bytes>,
+    ctx: &Arc<ConnCtx>,
+    head: &RequestHead,
+    authority: Option<&str>,
+    reply: &Reply,
+    stream_id: u64,
+    arrived: Instant,
+    outcome: &mut Outcome,
+) -> Result<(), String>
+where
+    S: quic::SendStream<Bytes>,
+{
+    // Early hints and pushes, as the policy decides (never after the final response).
+    let plan = ctx.opts.policy.plan(&PlanInput {
+        site: &ctx.opts.site,
+        request: head,
+        reply,
+        conn: push::conn_view(ctx),
+    });
+    if !plan.hints.is_empty() && head.method == Method::GET {
+        let mut hints = HeaderMap::new();
+        for link in &plan.hints {
+            if let Ok(v) = http::HeaderValue::from_str(link) {
+                hints.append(http::header::LINK, v);
+            }
+        }
+        //= https://www.rfc-editor.org/rfc/rfc8297#section-2
+        //# A server MAY send multiple 103 (Early Hints) responses in a row
+        //# before the final response
+        let mut resp = http::Response::builder().status(http::StatusCode::EARLY_HINTS);
+        if let Some(h) = resp.headers_mut() {
+            *h = hints;
+        }
+        let resp = resp.body(()).map_err(|e| e.to_string())?;
+        stream
+            .send_response(resp)
+            .await
+            .map_err(|e| format!("sending 103: {e}"))?;
+        outcome.hints = plan.hints.len();
+    }
+    let mut push_tasks = Vec::new();
+    if let (Some(q), Some(c)) = (&ctx.queue, &ctx.control) {
+        if !plan.pushes.is_empty() {
+            let pctx = PushContext {
+                queue: q.clone(),
+                control: c.clone(),
+                conn: ctx.conn.clone(),
+                site: ctx.opts.site.clone(),
+                core: ctx.opts.core.clone(),
+                body_chunk: ctx.opts.body_chunk,
+                stall_timeout: ctx.opts.stall_timeout,
+            };
+            push_tasks = push::start_pushes(&pctx, stream_id, authority, &plan.pushes).await;
+            outcome.pushes = push_tasks.len();
+        }
+    }
+    if !reply.think.is_zero() {
+        let elapsed = arrived.elapsed();
+        if reply.think > elapsed {
+            tokio::time::sleep(reply.think - elapsed).await;
+        }
+    }
+    let mut resp = http::Response::builder().status(reply.status);
+    if let Some(h) = resp.headers_mut() {
+        *h = reply.headers.clone();
+    }
+    let resp = resp.body(()).map_err(|e| e.to_string())?;
+    stream
+        .send_response(resp)
+        .await
+        .map_err(|e| format!("sending response: {e}"))?;
+    if ctx.queue.is_none() {
+        outcome.ttfb = Some(arrived.elapsed());
+    }
+    let mut reader = core::BodyReader::new(reply.body.clone());
+    loop {
+        let chunk = reader
+            .next(ctx.opts.body_chunk)
+            .await
+            .map_err(|e| format!("reading body: {e}"))?;
+        let Some(chunk) = chunk else { break };
+        let n = chunk.len() as u64;
+        match tokio::time::timeout(ctx.opts.stall_timeout, stream.send_data(chunk)).await {
+            Ok(Ok(())) => outcome.bytes += n,
+            Ok(Err(e)) => return Err(format!("sending body: {e}")),
+            Err(_) => {
+                stream.stop_stream(h3::error::Code::H3_REQUEST_CANCELLED);
+                return Err(format!(
+                    "no progress for {:?}, stream reset",
+                    ctx.opts.stall_timeout
+                ));
+            }
+        }
+    }
+    match tokio::time::timeout(ctx.opts.stall_timeout, stream.finish()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(format!("finishing: {e}")),
+        Err(_) => {
+            stream.stop_stream(h3::error::Code::H3_REQUEST_CANCELLED);
+            return Err(format!(
+                "no progress for {:?}, stream reset",
+                ctx.opts.stall_timeout
+            ));
+        }
+    }
+    if ctx.queue.is_none() {
+        outcome.done = Some(arrived.elapsed());
+    }
+    // Pushes run on; the request is done once its own response is.
+    for t in push_tasks {
+        drop(t);
+    }
+    Ok(())
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map(|d| format!("{:.2}", d.as_secs_f64() * 1e3))
+        .unwrap_or_else(|| "-".to_string())
+}
+
+fn log_request(ctx: &ConnCtx, head: &RequestHead, reply: &Reply, stream_id: u64, o: &Outcome) {
+    ctx.stats.requests.fetch_add(1, Ordering::Relaxed);
+    if o.error.is_some() {
+        ctx.stats.failed.fetch_add(1, Ordering::Relaxed);
+    }
+    let pc = ctx
+        .control
+        .as_ref()
+        .map(|c| c.push_counters())
+        .unwrap_or_default();
+    info!(
+        target: "pushlab::request",
+        proto = "h3",
+        remote = %ctx.conn.remote_address(),
+        stream = stream_id,
+        method = %head.method,
+        path = %head.target,
+        status = reply.status.as_u16(),
+        bytes = o.bytes,
+        urgency = reply.priority.urgency,
+        incremental = reply.priority.incremental,
+        priority_header = reply.client_priority.as_deref().unwrap_or("-"),
+        ttfb_ms = %ms(o.ttfb),
+        duration_ms = %ms(o.done),
+        hints = o.hints,
+        pushes = o.pushes,
+        conn_promised = pc.promised,
+        conn_pushed = pc.completed,
+        conn_push_cancelled = pc.cancelled_by_client,
+        conn_refused_bytes = pc.refused_bytes,
+        error = o.error.as_deref().unwrap_or("-"),
+        "request"
+    );
+}
