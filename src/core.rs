@@ -72,6 +72,8 @@ pub struct Reply {
     pub priority: Priority,
     /// The client's `priority` field value as sent, for the log.
     pub client_priority: Option<String>,
+    /// The client's priority as parsed (defaults when absent or invalid).
+    pub client_priority_parsed: Priority,
     /// A client `priority` value that failed to parse (then ignored).
     pub priority_error: Option<PriorityError>,
     /// The resource served, if any.
@@ -147,6 +149,7 @@ fn text_reply(
         },
         think: Duration::ZERO,
         priority: prio.0,
+        client_priority_parsed: prio.0,
         client_priority: prio.1,
         priority_error: prio.2,
         resource: None,
@@ -289,6 +292,7 @@ pub fn respond(site: &Site, req: &RequestHead, opts: &CoreOptions) -> Reply {
         body,
         think: res.think,
         priority: effective,
+        client_priority_parsed: prio.0,
         client_priority: prio.1,
         priority_error: prio.2,
         resource: Some(res),

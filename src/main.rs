@@ -25,6 +25,9 @@ use pushlab::units::{fmt_bytes, parse_bytes, parse_duration};
     about = "An HTTP/3 research server for server push, 103 Early Hints and stream prioritisation"
 )]
 struct Cli {
+    /// Worker threads of the async runtime (default: one per core).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -35,6 +38,27 @@ enum Cmd {
     Serve(ServeArgs),
     /// Fetch URLs over HTTP/3 on one connection and report what arrived.
     Get(GetArgs),
+    /// Benchmarks that print figures (never run as tests).
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Which benchmark: h3 (bulk, small responses, preemption).
+    #[arg(default_value = "h3")]
+    which: String,
+    /// A small, fast version.
+    #[arg(long)]
+    quick: bool,
+    /// Runs per configuration.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Also write the rows as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Server logs go here.
+    #[arg(long, default_value = "results/bench-logs")]
+    log_dir: PathBuf,
 }
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
@@ -173,7 +197,14 @@ fn init_logging() {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging();
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        builder.worker_threads(n);
+    }
+    let rt = builder
         .enable_all()
         .build()
         .context("starting the async runtime")?;
@@ -181,6 +212,7 @@ fn main() -> Result<()> {
         match cli.cmd {
             Cmd::Serve(a) => serve(a).await,
             Cmd::Get(a) => get(a).await,
+            Cmd::Bench(a) => bench(a).await,
         }
     })
 }
@@ -465,6 +497,44 @@ async fn get(a: GetArgs) -> Result<()> {
     }
     if failed > 0 {
         bail!("{failed} of {} requests failed", responses.len());
+    }
+    Ok(())
+}
+
+async fn bench(a: BenchArgs) -> Result<()> {
+    if a.which != "h3" {
+        bail!("unknown benchmark {:?} (expected h3)", a.which);
+    }
+    let exe = std::env::current_exe().context("locating the pushlab binary")?;
+    let opts = pushlab::bench::BenchOptions {
+        exe,
+        quick: a.quick,
+        runs: a.runs,
+        log_dir: a.log_dir.clone(),
+    };
+    let started = std::time::Instant::now();
+    let rows = pushlab::bench::run_h3(&opts).await?;
+    println!(
+        "pushlab {} bench h3{} on {} ({} runs per row, {:.0} s)",
+        env!("CARGO_PKG_VERSION"),
+        if a.quick { " --quick" } else { "" },
+        pushlab::bench::machine(),
+        if a.quick { 1 } else { a.runs },
+        started.elapsed().as_secs_f64()
+    );
+    pushlab::bench::print_table(&rows);
+    for test in ["bulk", "1 KB"] {
+        let get = |s: &str| {
+            rows.iter()
+                .find(|r| r.test.starts_with(test) && r.scheduler == s)
+                .map(|r| r.value)
+        };
+        if let (Some(on), Some(off)) = (get("rfc9218"), get("off")) {
+            println!("{test}: queue on / off = {:.2}", on / off);
+        }
+    }
+    if let Some(p) = &a.json {
+        std::fs::write(p, serde_json::to_string_pretty(&rows)?)?;
     }
     Ok(())
 }

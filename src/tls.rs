@@ -82,8 +82,11 @@ fn der_header(input: &[u8]) -> Result<(u8, usize, usize), TlsError> {
     Ok((tag, 2 + n, len))
 }
 
-/// Splits the first DER element off `input`: (element with header, rest).
-fn der_element(input: &[u8]) -> Result<(u8, &[u8], &[u8], &[u8]), TlsError> {
+/// A DER element: (tag, element with header, contents, rest of the input).
+type DerElement<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+/// Splits the first DER element off `input`.
+fn der_element(input: &[u8]) -> Result<DerElement<'_>, TlsError> {
     let (tag, hlen, len) = der_header(input)?;
     let end = hlen
         .checked_add(len)

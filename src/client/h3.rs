@@ -61,6 +61,10 @@ pub struct ClientOptions {
     pub max_field_section_size: u64,
     /// Keep bodies in memory (otherwise only length and SHA-256).
     pub keep_bodies: bool,
+    /// Compute SHA-256 of bodies (off for throughput measurements).
+    pub hash_bodies: bool,
+    /// Read response bodies no faster than this many bytes per second.
+    pub read_rate: Option<u64>,
     /// Connection-level receive window (bytes), to slow a transfer down.
     pub receive_window: Option<u64>,
     /// Per-stream receive window (bytes).
@@ -81,6 +85,8 @@ impl Default for ClientOptions {
             max_push_id: None,
             max_field_section_size: 64 * 1024,
             keep_bodies: false,
+            hash_bodies: true,
+            read_rate: None,
             receive_window: None,
             stream_receive_window: None,
             alpn: vec![b"h3".to_vec()],
@@ -436,9 +442,24 @@ impl Client {
         let mut body = BytesMut::new();
         let mut events = Vec::new();
         let mut final_seen = false;
+        let read_start = Instant::now();
+        let mut read_total = 0u64;
         loop {
-            let chunk = p.recv.read_chunk(usize::MAX, true).await?;
+            if let Some(rate) = self.opts.read_rate {
+                // Pace reads: never ahead of `rate` bytes per second.
+                let due = Duration::from_secs_f64(read_total as f64 / rate.max(1) as f64);
+                let elapsed = read_start.elapsed();
+                if due > elapsed {
+                    tokio::time::sleep(due - elapsed).await;
+                }
+            }
+            let max = match self.opts.read_rate {
+                Some(rate) => ((rate / 100).max(1200)) as usize,
+                None => usize::MAX,
+            };
+            let chunk = p.recv.read_chunk(max, true).await?;
             let Some(chunk) = chunk else { break };
+            read_total += chunk.bytes.len() as u64;
             dec.push(chunk.bytes, &mut events)
                 .map_err(|e| ClientError::Protocol(e.code(), e.to_string()))?;
             for ev in events.drain(..) {
@@ -509,7 +530,9 @@ impl Client {
                         if p.response.first_byte_ms.is_none() {
                             p.response.first_byte_ms = Some(p.sent.elapsed().as_secs_f64() * 1e3);
                         }
-                        hasher.update(&d);
+                        if self.opts.hash_bodies {
+                            hasher.update(&d);
+                        }
                         p.response.body_len += d.len() as u64;
                         if self.opts.keep_bodies {
                             body.extend_from_slice(&d);

@@ -134,7 +134,7 @@ impl quic::Connection<Bytes> for Connection {
             Poll::Ready(Err(e)) => return Poll::Ready(Err(conn_error(e))),
             Poll::Pending => return Poll::Pending,
         };
-        let group = u64::from(send.id().index());
+        let group = send.id().index();
         let id = self
             .queue
             .register(send, Order::request(group), Priority::default());
@@ -329,7 +329,7 @@ pub enum SendStream {
     /// Response bytes, scheduled by the connection's [`SendQueue`].
     Queued(QueuedSend),
     /// h3's control and QPACK streams.
-    Direct(DirectSend),
+    Direct(Box<DirectSend>),
 }
 
 /// The queued half of a request stream.
@@ -533,20 +533,20 @@ impl RecvStream {
         for ev in events {
             match ev {
                 Event::Frame(f) if on_control => control.on_control_frame(f),
-                Event::Skipped { ty, .. } if !on_control => {
-                    //= https://www.rfc-editor.org/rfc/rfc9218#section-7.2
-                    //# Receiving a PRIORITY_UPDATE frame on a stream other than
-                    //# the client control stream MUST be treated as a
-                    //# connection error of type H3_FRAME_UNEXPECTED.
-                    if ty == frame::ty::PRIORITY_UPDATE_REQUEST
-                        || ty == frame::ty::PRIORITY_UPDATE_PUSH
-                    {
-                        control.connection_error(
-                            code::H3_FRAME_UNEXPECTED,
-                            "PRIORITY_UPDATE on a request stream",
-                        );
-                        self.failed = true;
-                    }
+                //= https://www.rfc-editor.org/rfc/rfc9218#section-7.2
+                //# Receiving a PRIORITY_UPDATE frame on a stream other than
+                //# the client control stream MUST be treated as a
+                //# connection error of type H3_FRAME_UNEXPECTED.
+                Event::Skipped { ty, .. }
+                    if !on_control
+                        && (ty == frame::ty::PRIORITY_UPDATE_REQUEST
+                            || ty == frame::ty::PRIORITY_UPDATE_PUSH) =>
+                {
+                    control.connection_error(
+                        code::H3_FRAME_UNEXPECTED,
+                        "PRIORITY_UPDATE on a request stream",
+                    );
+                    self.failed = true;
                 }
                 _ => {}
             }

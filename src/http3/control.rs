@@ -3,7 +3,9 @@
 //! they govern. The backend feeds frames here as they pass to h3.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use quinn::VarInt;
 use tokio::sync::Notify;
@@ -87,7 +89,7 @@ impl ControlSink {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     /// Largest control frame accepted (buffered before parsing).
@@ -233,7 +235,7 @@ impl ControlSink {
         //# If a server receives a PRIORITY_UPDATE (type=0xF0700) for a stream
         //# ID that is not a request stream, this MUST be treated as a
         //# connection error of type H3_ID_ERROR.
-        if id % 4 != 0 {
+        if !id.is_multiple_of(4) {
             self.connection_error(
                 code::H3_ID_ERROR,
                 "PRIORITY_UPDATE for a stream that is not a request stream",

@@ -41,12 +41,11 @@ pub struct PushContext {
 }
 
 /// What a push policy may know about an HTTP/3 connection.
-pub fn conn_view(ctx: &ConnCtx) -> ConnView {
-    let stats = ctx.conn.stats();
+pub fn conn_view(ctx: &ConnCtx, with_stats: bool) -> ConnView {
     ConnView {
         protocol: "h3",
         push_allowed: ctx.control.as_ref().is_some_and(|c| c.push_enabled()),
-        cwnd: Some(stats.path.cwnd),
+        cwnd: with_stats.then(|| ctx.conn.stats().path.cwnd),
         in_flight: None,
     }
 }

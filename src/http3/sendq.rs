@@ -12,7 +12,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -20,7 +22,7 @@ use bytes::Bytes;
 use quinn::VarInt;
 
 use crate::priority::{Priority, PriorityParams};
-use crate::sched::{Order, Policy, Scheduler, StreamKey};
+use crate::sched::{KeyBuild, Order, Policy, Scheduler, StreamKey};
 use crate::wire::frame::code;
 
 /// How the send queue behaves; see `pushlab serve --help`.
@@ -102,6 +104,8 @@ struct PrioState {
 
 struct Slot {
     send: quinn::SendStream,
+    /// The priority last given to quinn (0 is quinn's default).
+    quinn_prio: i32,
     writer: Option<Waker>,
     failure: Option<WriteFailure>,
     finished: bool,
@@ -127,13 +131,17 @@ pub struct QueueCounters {
 
 struct Inner {
     sched: Scheduler,
-    slots: HashMap<StreamKey, Slot>,
+    slots: HashMap<StreamKey, Slot, KeyBuild>,
     pump: Option<Waker>,
     closed: Option<String>,
     /// PRIORITY_UPDATEs for request streams not yet open, oldest first.
     early_updates: VecDeque<(StreamKey, Priority)>,
     send_window: u64,
     last_window_check: Option<Instant>,
+    /// When a pass last found quinn refusing data for the whole connection.
+    /// Until the pump runs again (quinn wakes it when it can send), passes
+    /// from writers' tasks would only pop and re-block streams, so they skip.
+    conn_blocked_since: Option<Instant>,
     counters: QueueCounters,
 }
 
@@ -146,8 +154,20 @@ pub struct SendQueue {
 }
 
 /// The quinn stream priority for an urgency: higher is sent first.
+/// The default urgency maps to quinn's default priority 0, so the common
+/// case needs no call into quinn at all.
 fn quinn_priority(p: Priority) -> i32 {
-    i32::from(crate::priority::MAX_URGENCY - p.urgency.min(crate::priority::MAX_URGENCY))
+    i32::from(crate::priority::DEFAULT_URGENCY)
+        - i32::from(p.urgency.min(crate::priority::MAX_URGENCY))
+}
+
+/// How a pump pass ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PassEnd {
+    /// Nothing ready to send (empty, or every ready stream blocked).
+    Idle,
+    /// Stopped after its budget of decisions; more may be ready.
+    Budget,
 }
 
 /// Priority quinn gives to streams outside the queue (control, QPACK).
@@ -159,12 +179,13 @@ impl SendQueue {
         let q = Arc::new(SendQueue {
             inner: Mutex::new(Inner {
                 sched: Scheduler::new(cfg.policy),
-                slots: HashMap::new(),
+                slots: HashMap::default(),
                 pump: None,
                 closed: None,
                 early_updates: VecDeque::new(),
                 send_window: 0,
                 last_window_check: None,
+                conn_blocked_since: None,
                 counters: QueueCounters::default(),
             }),
             cfg,
@@ -175,9 +196,9 @@ impl SendQueue {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A poisoned lock means a panic elsewhere already took the
-        // connection down; keep serving what is left.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        // parking_lot: spins briefly before parking, which matters here (the
+        // lock is taken several times per response from two worker threads).
+        self.inner.lock()
     }
 
     /// The configuration.
@@ -206,8 +227,12 @@ impl SendQueue {
             inner.early_updates.retain(|(s, _)| *s != id);
         }
         let effective = state.server.merge_onto(state.client);
+        let mut quinn_prio = 0;
         if self.cfg.quinn_priorities && self.cfg.policy == Policy::Rfc9218 {
-            let _ = send.set_priority(quinn_priority(effective));
+            quinn_prio = quinn_priority(effective);
+            if quinn_prio != 0 {
+                let _ = send.set_priority(quinn_prio);
+            }
         }
         // Cannot fail: stream IDs are unique per connection.
         let _ = inner.sched.open(id, effective, order);
@@ -215,6 +240,7 @@ impl SendQueue {
             id,
             Slot {
                 send,
+                quinn_prio,
                 writer: None,
                 failure: None,
                 finished: false,
@@ -234,14 +260,24 @@ impl SendQueue {
     }
 
     fn apply_priority(&self, inner: &mut Inner, id: StreamKey) {
-        if let Some(slot) = inner.slots.get(&id) {
+        if let Some(slot) = inner.slots.get_mut(&id) {
             let effective = slot.prio.server.merge_onto(slot.prio.client);
             if self.cfg.quinn_priorities && self.cfg.policy == Policy::Rfc9218 {
-                let _ = slot.send.set_priority(quinn_priority(effective));
+                let qp = quinn_priority(effective);
+                if qp != slot.quinn_prio {
+                    let _ = slot.send.set_priority(qp);
+                    slot.quinn_prio = qp;
+                }
             }
-            inner.sched.set_priority(id, effective);
+            if inner.sched.priority(id) != Some(effective) {
+                inner.sched.set_priority(id, effective);
+            }
         }
     }
+
+    // Priority changes never wake the pump: queued bytes that are not
+    // blocked were already written by the last pass, and blocked ones are
+    // retried, in the new order, when quinn wakes the pump.
 
     /// The client's priority from the request's `priority` header, unless a
     /// PRIORITY_UPDATE already arrived for the stream.
@@ -258,7 +294,6 @@ impl SendQueue {
             slot.prio.server = server;
         }
         self.apply_priority(&mut inner, id);
-        self.wake_pump(&mut inner);
     }
 
     /// Applies a PRIORITY_UPDATE for a request stream (buffered if the
@@ -275,7 +310,6 @@ impl SendQueue {
             slot.prio.from_update = true;
             inner.counters.priority_updates += 1;
             self.apply_priority(&mut inner, id);
-            self.wake_pump(&mut inner);
         } else if !known_stream {
             inner.early_updates.retain(|(s, _)| *s != id);
             inner.early_updates.push_back((id, prio));
@@ -301,7 +335,6 @@ impl SendQueue {
             slot.prio.from_update = true;
         }
         self.apply_priority(&mut inner, id);
-        self.wake_pump(&mut inner);
     }
 
     /// The effective priority of a stream.
@@ -310,6 +343,9 @@ impl SendQueue {
     }
 
     fn wake_pump(&self, inner: &mut Inner) {
+        if !inner.sched.has_ready() && inner.closed.is_none() {
+            return;
+        }
         if let Some(w) = inner.pump.take() {
             w.wake();
         }
@@ -317,6 +353,16 @@ impl SendQueue {
 
     /// Appends bytes to a stream's queue.
     pub fn enqueue(&self, id: StreamKey, data: Bytes) -> Result<(), WriteFailure> {
+        self.enqueue_all(id, [data])
+    }
+
+    /// Appends several pieces (a frame header and its payload) in one go,
+    /// without copying them.
+    pub fn enqueue_all<const N: usize>(
+        &self,
+        id: StreamKey,
+        parts: [Bytes; N],
+    ) -> Result<(), WriteFailure> {
         let mut inner = self.lock();
         if let Some(reason) = &inner.closed {
             return Err(WriteFailure::ConnectionLost(reason.clone()));
@@ -328,12 +374,23 @@ impl SendQueue {
         if let Some(f) = &slot.failure {
             return Err(f.clone());
         }
-        inner
-            .sched
-            .enqueue(id, data, Instant::now())
-            .map_err(|_| WriteFailure::Reset(code::H3_INTERNAL_ERROR))?;
-        self.wake_pump(&mut inner);
+        let now = Instant::now();
+        for data in parts {
+            inner
+                .sched
+                .enqueue(id, data, now)
+                .map_err(|_| WriteFailure::Reset(code::H3_INTERNAL_ERROR))?;
+        }
+        self.pass_inline(&mut inner);
         Ok(())
+    }
+
+    /// Writes one DATA frame carrying `payload` (no copy) and waits until
+    /// the stream's queue is below its bound again.
+    pub async fn send_data_frame(&self, id: StreamKey, payload: Bytes) -> Result<(), WriteFailure> {
+        let header = crate::wire::frame::data_header(payload.len() as u64);
+        self.enqueue_all(id, [header, payload])?;
+        std::future::poll_fn(|cx| self.poll_writable(id, cx)).await
     }
 
     /// Ready when the stream's queue is below its bound (or it failed).
@@ -373,7 +430,7 @@ impl SendQueue {
         }
         slot.fin_requested = true;
         let _ = inner.sched.finish(id);
-        self.wake_pump(&mut inner);
+        self.pass_inline(&mut inner);
         Ok(())
     }
 
@@ -511,9 +568,8 @@ impl SendQueue {
         }
     }
 
-    /// The pump: moves chunks from the scheduler into quinn until the
-    /// scheduler is empty or every ready stream is blocked. Returns Ready
-    /// when the queue is closed.
+    /// The pump task's poll: records its waker, retries blocked streams and
+    /// runs a pass. Returns Ready when the queue is closed.
     pub fn poll_pump(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut inner = self.lock();
         if inner.closed.is_some() {
@@ -521,13 +577,51 @@ impl SendQueue {
         }
         inner.pump = Some(cx.waker().clone());
         let now = Instant::now();
+        inner.conn_blocked_since = None;
         self.adjust_window(&mut inner, now);
+        // quinn woke us: streams it had blocked may take data again.
         inner.sched.unblock_all();
+        if self.pass(&mut inner, cx.waker(), now) == PassEnd::Budget {
+            // Let other tasks run; come back immediately.
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+
+    /// Runs a pass on behalf of the pump from a writer's task, right after
+    /// it enqueued: with nothing more urgent waiting this writes the new
+    /// bytes at once, saving two task switches per response. quinn is given
+    /// the pump's waker, so blocked streams still wake the pump.
+    fn pass_inline(&self, inner: &mut Inner) {
+        let Some(waker) = inner.pump.clone() else {
+            return;
+        };
+        let now = Instant::now();
+        if let Some(since) = inner.conn_blocked_since {
+            // A safety net for a misjudged block (a peer granting no initial
+            // stream credit): after 50 ms, passes run again regardless.
+            if now.duration_since(since) < Duration::from_millis(50) {
+                return;
+            }
+            inner.conn_blocked_since = None;
+        }
+        self.adjust_window(inner, now);
+        // Blocked streams may have been unblocked by quinn while the pump has
+        // not run yet; retry them in order so this pass cannot overtake them.
+        inner.sched.unblock_all();
+        if self.pass(inner, &waker, now) == PassEnd::Budget {
+            waker.wake();
+        }
+    }
+
+    /// Moves chunks from the scheduler into quinn, in scheduling order,
+    /// until the scheduler has nothing ready or the budget is spent.
+    fn pass(&self, inner: &mut Inner, waker: &Waker, now: Instant) -> PassEnd {
+        let mut cx = Context::from_waker(waker);
         let mut decisions = 0u32;
         while let Some(chunk) = inner.sched.pop(self.cfg.quantum, now) {
             decisions += 1;
             let id = chunk.stream;
-            let inner = &mut *inner;
             let Some(slot) = inner.slots.get_mut(&id) else {
                 inner.sched.remove(id);
                 continue;
@@ -537,7 +631,7 @@ impl SendQueue {
             let mut failure = None;
             let mut blocked = false;
             while written < chunk.data.len() {
-                match Pin::new(&mut slot.send).poll_write(cx, &chunk.data[written..]) {
+                match Pin::new(&mut slot.send).poll_write(&mut cx, &chunk.data[written..]) {
                     Poll::Ready(Ok(n)) => written += n,
                     Poll::Ready(Err(e)) => {
                         failure = Some(match e {
@@ -572,10 +666,22 @@ impl SendQueue {
                 continue;
             }
             if blocked {
+                // A stream that never wrote a byte cannot be short of its
+                // own flow-control credit (peers grant an initial stream
+                // window), so quinn refused for the whole connection: its
+                // send window or the peer's connection credit. Every other
+                // stream would be refused too; stop here instead of popping
+                // and re-blocking them all. quinn wakes the pump (whose
+                // waker it was given) when the connection can send again.
+                let connection_blocked = written == 0 && slot.stats.written == 0;
                 let _ = inner
                     .sched
                     .unsend(id, chunk.data.slice(written..), chunk.fin, now);
                 inner.sched.block(id);
+                if connection_blocked {
+                    inner.conn_blocked_since = Some(now);
+                    return PassEnd::Idle;
+                }
             } else if chunk.fin {
                 let _ = slot.send.finish();
                 slot.finished = true;
@@ -592,13 +698,11 @@ impl SendQueue {
                     w.wake();
                 }
             }
-            if decisions >= 512 {
-                // Let other tasks run; come back immediately.
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
+            if decisions >= 256 {
+                return PassEnd::Budget;
             }
         }
-        Poll::Pending
+        PassEnd::Idle
     }
 
     /// Runs the pump until the connection closes.

@@ -379,7 +379,8 @@ where
             .as_ref()
             .map(|r| r.server_priority)
             .unwrap_or_default();
-        let (client, _, _) = core::client_priority(&head.headers);
+        // The core already parsed the client's field.
+        let client = reply.client_priority_parsed;
         q.set_header_priority(stream_id, client, server);
     }
     let mut outcome = Outcome::default();
@@ -427,7 +428,7 @@ where
         site: &ctx.opts.site,
         request: head,
         reply,
-        conn: push::conn_view(ctx),
+        conn: push::conn_view(ctx, ctx.opts.policy.wants_transport_stats()),
     });
     if !plan.hints.is_empty() && head.method == Method::GET {
         let mut hints = HeaderMap::new();
@@ -492,7 +493,20 @@ where
             .map_err(|e| format!("reading body: {e}"))?;
         let Some(chunk) = chunk else { break };
         let n = chunk.len() as u64;
-        match tokio::time::timeout(ctx.opts.stall_timeout, stream.send_data(chunk)).await {
+        // With the queue, body bytes go straight into it as DATA frames
+        // (no copy through h3's write buffer); h3 wrote the HEADERS before
+        // and will write the FIN after, all through the same queue, in order.
+        let sent = match &ctx.queue {
+            Some(q) => {
+                tokio::time::timeout(ctx.opts.stall_timeout, q.send_data_frame(stream_id, chunk))
+                    .await
+                    .map(|r| r.map_err(|e| e.to_string()))
+            }
+            None => tokio::time::timeout(ctx.opts.stall_timeout, stream.send_data(chunk))
+                .await
+                .map(|r| r.map_err(|e| e.to_string())),
+        };
+        match sent {
             Ok(Ok(())) => outcome.bytes += n,
             Ok(Err(e)) => return Err(format!("sending body: {e}")),
             Err(_) => {

@@ -60,6 +60,11 @@ pub trait PushPolicy: Send + Sync {
     fn name(&self) -> &'static str;
     /// Decides pushes and hints for one request.
     fn plan(&self, input: &PlanInput<'_>) -> Plan;
+    /// Whether [`ConnView::cwnd`] and friends are needed (reading them
+    /// costs a lock on the transport's state for every request).
+    fn wants_transport_stats(&self) -> bool {
+        false
+    }
 }
 
 /// No pushes, no hints.

@@ -18,14 +18,16 @@
 //! - [`Policy::Rfc9218`]: lower urgency value first; within one urgency,
 //!   non-incremental responses one at a time in request order, then
 //!   incremental ones round-robin, one quantum per turn;
-//! - [`Policy::Fifo`]: bytes leave in the order they were enqueued, whatever
-//!   their priority (what a plain socket buffer does);
+//! - [`Policy::Fifo`]: responses one at a time in request order, priorities
+//!   ignored (a server without prioritisation that serves first come, first
+//!   served);
 //! - [`Policy::RoundRobin`]: every stream with data gets one quantum per turn,
 //!   priorities ignored (what many QUIC stacks do by default).
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -36,6 +38,30 @@ use crate::priority::Priority;
 
 /// Identifies a stream inside one connection's scheduler.
 pub type StreamKey = u64;
+
+/// A cheap hasher for stream keys. Keys are transport stream IDs, bounded
+/// by the connection's stream limits, so hash flooding is not a concern and
+/// SipHash's cost (visible in profiles) buys nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        let x = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = x ^ (x >> 29);
+    }
+}
+
+/// Builds [`KeyHasher`]s.
+pub type KeyBuild = BuildHasherDefault<KeyHasher>;
 
 /// Where a response sits in request order.
 ///
@@ -72,7 +98,7 @@ impl Order {
 pub enum Policy {
     /// RFC 9218 section 10 (the default).
     Rfc9218,
-    /// Enqueue order, priorities ignored.
+    /// Request order, one response at a time, priorities ignored.
     Fifo,
     /// One quantum per stream per turn, priorities ignored.
     RoundRobin,
@@ -190,7 +216,6 @@ impl PartialOrd for Rank {
 struct Pending {
     data: Bytes,
     at: Instant,
-    seq: u64,
 }
 
 #[derive(Debug)]
@@ -204,8 +229,6 @@ struct Entry {
     fin: bool,
     /// The FIN was popped (handed to the transport).
     fin_popped: bool,
-    /// Sequence number of the FIN, for FIFO ordering of a bare FIN.
-    fin_seq: u64,
     /// The transport cannot take data for this stream right now.
     blocked: bool,
     /// Round-robin position: the sequence number of its last turn.
@@ -239,9 +262,11 @@ pub struct SchedStats {
 pub struct Scheduler {
     policy: Policy,
     /// Streams that have something to send and are not blocked.
-    ready: PriorityQueue<StreamKey, Rank>,
-    streams: HashMap<StreamKey, Entry>,
-    /// Monotonic counter for enqueue sequence and round-robin turns.
+    ready: PriorityQueue<StreamKey, Rank, KeyBuild>,
+    streams: HashMap<StreamKey, Entry, KeyBuild>,
+    /// Streams currently blocked.
+    blocked: Vec<StreamKey>,
+    /// Monotonic counter for round-robin turns.
     seq: u64,
     total_queued: usize,
     stats: SchedStats,
@@ -263,8 +288,9 @@ impl Scheduler {
     pub fn new(policy: Policy) -> Self {
         Scheduler {
             policy,
-            ready: PriorityQueue::new(),
-            streams: HashMap::new(),
+            ready: PriorityQueue::with_default_hasher(),
+            streams: HashMap::default(),
+            blocked: Vec::new(),
             seq: 0,
             total_queued: 0,
             stats: SchedStats::default(),
@@ -300,7 +326,6 @@ impl Scheduler {
                 queued: 0,
                 fin: false,
                 fin_popped: false,
-                fin_seq: 0,
                 blocked: false,
                 turn: 0,
                 started: false,
@@ -322,7 +347,6 @@ impl Scheduler {
         data: Bytes,
         now: Instant,
     ) -> Result<(), SchedError> {
-        let seq = self.next_seq();
         let entry = self
             .streams
             .get_mut(&stream)
@@ -335,7 +359,7 @@ impl Scheduler {
         }
         entry.queued += data.len();
         self.total_queued += data.len();
-        entry.pending.push_back(Pending { data, at: now, seq });
+        entry.pending.push_back(Pending { data, at: now });
         self.stats.peak_queued = self.stats.peak_queued.max(self.total_queued);
         self.refresh(stream, false);
         Ok(())
@@ -344,15 +368,11 @@ impl Scheduler {
     /// Marks the end of a stream: once its queued bytes are popped, a chunk
     /// with `fin` set is returned.
     pub fn finish(&mut self, stream: StreamKey) -> Result<(), SchedError> {
-        let seq = self.next_seq();
         let entry = self
             .streams
             .get_mut(&stream)
             .ok_or(SchedError::UnknownStream(stream))?;
-        if !entry.fin {
-            entry.fin = true;
-            entry.fin_seq = seq;
-        }
+        entry.fin = true;
         self.refresh(stream, false);
         Ok(())
     }
@@ -379,7 +399,10 @@ impl Scheduler {
     /// (the transport's flow control cannot take its bytes now).
     pub fn block(&mut self, stream: StreamKey) {
         if let Some(entry) = self.streams.get_mut(&stream) {
-            entry.blocked = true;
+            if !entry.blocked {
+                entry.blocked = true;
+                self.blocked.push(stream);
+            }
             self.ready.remove(&stream);
         }
     }
@@ -389,6 +412,7 @@ impl Scheduler {
         if let Some(entry) = self.streams.get_mut(&stream) {
             if entry.blocked {
                 entry.blocked = false;
+                self.blocked.retain(|s| *s != stream);
                 self.refresh(stream, false);
             }
         }
@@ -396,16 +420,15 @@ impl Scheduler {
 
     /// Makes every blocked stream eligible again; returns how many were blocked.
     pub fn unblock_all(&mut self) -> usize {
-        let blocked: Vec<StreamKey> = self
-            .streams
-            .iter()
-            .filter(|(_, e)| e.blocked)
-            .map(|(k, _)| *k)
-            .collect();
-        for stream in &blocked {
-            self.unblock(*stream);
+        let blocked = std::mem::take(&mut self.blocked);
+        let n = blocked.len();
+        for stream in blocked {
+            if let Some(entry) = self.streams.get_mut(&stream) {
+                entry.blocked = false;
+                self.refresh(stream, false);
+            }
         }
-        blocked.len()
+        n
     }
 
     /// Recomputes a stream's place in the ready queue. `served` is true
@@ -442,7 +465,6 @@ impl Scheduler {
 
     fn rank(policy: Policy, stream: StreamKey, e: &Entry) -> Rank {
         let order = (e.order.group << 20) | u64::from(e.order.sub.min(0xF_FFFF));
-        let head_seq = e.pending.front().map(|p| p.seq).unwrap_or(e.fin_seq);
         match policy {
             //= https://www.rfc-editor.org/rfc/rfc9218#section-10
             //# It is RECOMMENDED that, when possible, servers respect the
@@ -477,8 +499,8 @@ impl Scheduler {
             Policy::Fifo => Rank {
                 urgency: 0,
                 class: 0,
-                a: head_seq,
-                b: order,
+                a: order,
+                b: 0,
                 stream,
             },
             Policy::RoundRobin => Rank {
@@ -515,23 +537,6 @@ impl Scheduler {
                 data = head.data.split_to(max);
             }
         }
-        // Coalesce following small pieces up to `max` so that many tiny
-        // enqueues (frame headers) do not cost a decision each.
-        while data.len() < max {
-            let Some(next) = entry.pending.front_mut() else {
-                break;
-            };
-            let room = max - data.len();
-            let mut merged = Vec::with_capacity(data.len() + room.min(next.data.len()));
-            merged.extend_from_slice(&data);
-            if next.data.len() <= room {
-                merged.extend_from_slice(&next.data);
-                entry.pending.pop_front();
-            } else {
-                merged.extend_from_slice(&next.data.split_to(room));
-            }
-            data = Bytes::from(merged);
-        }
         entry.queued -= data.len();
         entry.sent += data.len() as u64;
         self.total_queued -= data.len();
@@ -561,7 +566,6 @@ impl Scheduler {
         fin: bool,
         now: Instant,
     ) -> Result<(), SchedError> {
-        let seq = self.next_seq();
         let entry = self
             .streams
             .get_mut(&stream)
@@ -571,7 +575,7 @@ impl Scheduler {
             entry.sent -= (data.len() as u64).min(entry.sent);
             self.total_queued += data.len();
             self.stats.bytes -= (data.len() as u64).min(self.stats.bytes);
-            entry.pending.push_front(Pending { data, at: now, seq });
+            entry.pending.push_front(Pending { data, at: now });
         }
         if fin {
             entry.fin_popped = false;
@@ -586,6 +590,9 @@ impl Scheduler {
         self.ready.remove(&stream);
         match self.streams.remove(&stream) {
             Some(entry) => {
+                if entry.blocked {
+                    self.blocked.retain(|s| *s != stream);
+                }
                 self.total_queued -= entry.queued;
                 self.stats.dropped += entry.queued as u64;
                 entry.queued

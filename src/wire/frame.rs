@@ -43,7 +43,7 @@ pub mod ty {
 
     /// Grease frame types `0x1f * N + 0x21`.
     pub const fn is_grease(t: u64) -> bool {
-        t >= 0x21 && (t - 0x21) % 0x1f == 0
+        t >= 0x21 && (t - 0x21).is_multiple_of(0x1f)
     }
 }
 
@@ -398,7 +398,9 @@ enum State {
 #[derive(Debug)]
 pub struct FrameDecoder {
     state: State,
-    header: Vec<u8>,
+    /// Bytes of a frame header read so far (at most two 8-byte varints).
+    header: [u8; 16],
+    header_len: usize,
     payload: BytesMut,
     max_frame: usize,
     skip_all: bool,
@@ -411,7 +413,8 @@ impl FrameDecoder {
     pub fn new(max_frame: usize) -> Self {
         FrameDecoder {
             state: State::Header,
-            header: Vec::with_capacity(16),
+            header: [0; 16],
+            header_len: 0,
             payload: BytesMut::new(),
             max_frame,
             skip_all: false,
@@ -430,7 +433,7 @@ impl FrameDecoder {
 
     /// True when the decoder is between frames (a stream may end here).
     pub fn at_boundary(&self) -> bool {
-        matches!(self.state, State::Header) && self.header.is_empty()
+        matches!(self.state, State::Header) && self.header_len == 0
     }
 
     /// Feeds bytes; appends what they complete to `out`.
@@ -440,17 +443,20 @@ impl FrameDecoder {
             match &mut self.state {
                 State::Header => {
                     // Accumulate at most two varints (16 bytes).
-                    let need = 16 - self.header.len();
+                    let need = 16 - self.header_len;
                     let take = need.min(input.len());
-                    self.header.extend_from_slice(&input[..take]);
-                    let (t, n1) = match varint::decode(&self.header) {
+                    self.header[self.header_len..self.header_len + take]
+                        .copy_from_slice(&input[..take]);
+                    self.header_len += take;
+                    let header = &self.header[..self.header_len];
+                    let (t, n1) = match varint::decode(header) {
                         Ok(v) => v,
                         Err(_) => {
                             input.advance(take);
                             continue;
                         }
                     };
-                    let (len, n2) = match varint::decode(&self.header[n1..]) {
+                    let (len, n2) = match varint::decode(&header[n1..]) {
                         Ok(v) => v,
                         Err(_) => {
                             input.advance(take);
@@ -459,9 +465,9 @@ impl FrameDecoder {
                     };
                     // Give back what we over-read.
                     let used = n1 + n2;
-                    let over = self.header.len() - used;
+                    let over = self.header_len - used;
                     input.advance(take - over);
-                    self.header.clear();
+                    self.header_len = 0;
                     if ty::is_reserved_h2(t) {
                         return Err(FrameError::ReservedType(t));
                     }
