@@ -231,10 +231,10 @@ impl quic::OpenStreams<Bytes> for Opener {
             Poll::Pending => return Poll::Pending,
         };
         Poll::Ready(Ok(BidiStream {
-            send: SendStream::Direct(DirectSend {
+            send: SendStream::Direct(Box::new(DirectSend {
                 send,
                 writing: None,
-            }),
+            })),
             recv: RecvStream::plain(recv),
         }))
     }
@@ -261,10 +261,10 @@ impl quic::OpenStreams<Bytes> for Opener {
             Poll::Pending => return Poll::Pending,
         };
         let _ = send.set_priority(CONTROL_PRIORITY);
-        Poll::Ready(Ok(SendStream::Direct(DirectSend {
+        Poll::Ready(Ok(SendStream::Direct(Box::new(DirectSend {
             send,
             writing: None,
-        })))
+        }))))
     }
 
     fn close(&mut self, code: h3::error::Code, reason: &[u8]) {
