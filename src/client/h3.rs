@@ -63,7 +63,8 @@ pub struct ClientOptions {
     pub keep_bodies: bool,
     /// Compute SHA-256 of bodies (off for throughput measurements).
     pub hash_bodies: bool,
-    /// Read response bodies no faster than this many bytes per second.
+    /// Read from the connection (all streams together) no faster than this
+    /// many bytes per second, like an application behind a slow consumer.
     pub read_rate: Option<u64>,
     /// Connection-level receive window (bytes), to slow a transfer down.
     pub receive_window: Option<u64>,
@@ -185,6 +186,29 @@ struct Shared {
     error: Option<String>,
 }
 
+/// Paces reads of all streams of a connection to a byte rate.
+#[derive(Debug)]
+struct Pacer {
+    rate: u64,
+    start: Instant,
+    read: std::sync::atomic::AtomicU64,
+}
+
+impl Pacer {
+    async fn wait(&self) {
+        let done = self.read.load(std::sync::atomic::Ordering::Relaxed);
+        let due = Duration::from_secs_f64(done as f64 / self.rate.max(1) as f64);
+        let elapsed = self.start.elapsed();
+        if due > elapsed {
+            tokio::time::sleep(due - elapsed).await;
+        }
+    }
+
+    fn add(&self, n: u64) {
+        self.read.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// An HTTP/3 connection.
 pub struct Client {
     /// The QUIC connection.
@@ -196,6 +220,7 @@ pub struct Client {
     start: Instant,
     authority: String,
     opts: ClientOptions,
+    pacer: Option<Arc<Pacer>>,
     /// Handshake duration.
     pub handshake: Duration,
 }
@@ -329,6 +354,13 @@ impl Client {
             changed: Arc::new(Notify::new()),
             start,
             authority,
+            pacer: opts.read_rate.map(|rate| {
+                Arc::new(Pacer {
+                    rate,
+                    start: Instant::now(),
+                    read: std::sync::atomic::AtomicU64::new(0),
+                })
+            }),
             opts,
             handshake,
         };
@@ -427,6 +459,37 @@ impl Client {
         })
     }
 
+    /// Opens a request stream and writes raw bytes on it (for tests that
+    /// send frames a well-behaved client would not).
+    pub async fn send_raw(&self, bytes: &[u8], fin: bool) -> Result<PendingResponse, ClientError> {
+        let (mut send, recv) = self.conn.open_bi().await?;
+        let sent = Instant::now();
+        send.write_all(bytes).await?;
+        if fin {
+            send.finish().ok();
+        }
+        let stream_id: u64 = send.id().into();
+        Ok(PendingResponse {
+            recv,
+            _send: send,
+            response: Response {
+                stream_id,
+                path: String::new(),
+                sent_ms: sent.saturating_duration_since(self.start).as_secs_f64() * 1e3,
+                ..Default::default()
+            },
+            sent,
+        })
+    }
+
+    /// The application error code the connection was closed with, by either side.
+    pub fn close_code(&self) -> Option<u64> {
+        match self.conn.close_reason()? {
+            quinn::ConnectionError::ApplicationClosed(c) => Some(c.error_code.into_inner()),
+            _ => None,
+        }
+    }
+
     /// Reads a response to its end, recording promises.
     pub async fn read_response(&self, mut p: PendingResponse) -> Response {
         let r = self.read_response_inner(&mut p).await;
@@ -442,16 +505,9 @@ impl Client {
         let mut body = BytesMut::new();
         let mut events = Vec::new();
         let mut final_seen = false;
-        let read_start = Instant::now();
-        let mut read_total = 0u64;
         loop {
-            if let Some(rate) = self.opts.read_rate {
-                // Pace reads: never ahead of `rate` bytes per second.
-                let due = Duration::from_secs_f64(read_total as f64 / rate.max(1) as f64);
-                let elapsed = read_start.elapsed();
-                if due > elapsed {
-                    tokio::time::sleep(due - elapsed).await;
-                }
+            if let Some(p) = &self.pacer {
+                p.wait().await;
             }
             let max = match self.opts.read_rate {
                 Some(rate) => ((rate / 100).max(1200)) as usize,
@@ -459,7 +515,9 @@ impl Client {
             };
             let chunk = p.recv.read_chunk(max, true).await?;
             let Some(chunk) = chunk else { break };
-            read_total += chunk.bytes.len() as u64;
+            if let Some(pacer) = &self.pacer {
+                pacer.add(chunk.bytes.len() as u64);
+            }
             dec.push(chunk.bytes, &mut events)
                 .map_err(|e| ClientError::Protocol(e.code(), e.to_string()))?;
             for ev in events.drain(..) {

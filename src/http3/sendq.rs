@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
@@ -143,6 +144,9 @@ struct Inner {
     /// from writers' tasks would only pop and re-block streams, so they skip.
     conn_blocked_since: Option<Instant>,
     counters: QueueCounters,
+    /// What the gauges currently hold for this connection.
+    reported_queued: i64,
+    reported_streams: i64,
 }
 
 /// One connection's send queue. Shared by the backend streams, the push
@@ -151,6 +155,61 @@ pub struct SendQueue {
     cfg: SendConfig,
     conn: quinn::Connection,
     inner: Mutex<Inner>,
+    gauges: Arc<Gauges>,
+}
+
+/// Server-wide totals over all connections' queues (for monitoring and for
+/// tests that check memory stays bounded and everything is freed).
+#[derive(Debug, Default)]
+pub struct Gauges {
+    /// Bytes waiting in user-space queues.
+    pub queued_bytes: AtomicI64,
+    /// Streams registered in queues (responses and pushes in progress).
+    pub streams: AtomicI64,
+}
+
+/// The lock guard: on release, folds changes of this connection's queued
+/// bytes and stream count into the server-wide [`Gauges`].
+struct Locked<'a> {
+    guard: MutexGuard<'a, Inner>,
+    gauges: &'a Gauges,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.guard
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let inner = &mut *self.guard;
+        let q = inner.sched.total_queued() as i64;
+        if q != inner.reported_queued {
+            self.gauges.queued_bytes.fetch_add(q - inner.reported_queued, AtomicOrdering::Relaxed);
+            inner.reported_queued = q;
+        }
+        let n = inner.slots.len() as i64;
+        if n != inner.reported_streams {
+            self.gauges.streams.fetch_add(n - inner.reported_streams, AtomicOrdering::Relaxed);
+            inner.reported_streams = n;
+        }
+    }
+}
+
+impl Drop for SendQueue {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut();
+        self.gauges.queued_bytes.fetch_sub(inner.reported_queued, AtomicOrdering::Relaxed);
+        self.gauges.streams.fetch_sub(inner.reported_streams, AtomicOrdering::Relaxed);
+    }
 }
 
 /// The quinn stream priority for an urgency: higher is sent first.
@@ -175,7 +234,7 @@ pub const CONTROL_PRIORITY: i32 = 100;
 
 impl SendQueue {
     /// A queue for a connection.
-    pub fn new(conn: quinn::Connection, cfg: SendConfig) -> Arc<Self> {
+    pub fn new(conn: quinn::Connection, cfg: SendConfig, gauges: Arc<Gauges>) -> Arc<Self> {
         let q = Arc::new(SendQueue {
             inner: Mutex::new(Inner {
                 sched: Scheduler::new(cfg.policy),
@@ -187,18 +246,24 @@ impl SendQueue {
                 last_window_check: None,
                 conn_blocked_since: None,
                 counters: QueueCounters::default(),
+                reported_queued: 0,
+                reported_streams: 0,
             }),
             cfg,
             conn,
+            gauges,
         });
         q.adjust_window(&mut q.lock(), Instant::now());
         q
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> Locked<'_> {
         // parking_lot: spins briefly before parking, which matters here (the
         // lock is taken several times per response from two worker threads).
-        self.inner.lock()
+        Locked {
+            guard: self.inner.lock(),
+            gauges: &self.gauges,
+        }
     }
 
     /// The configuration.

@@ -19,7 +19,7 @@ use tracing::{debug, info, warn};
 use super::backend;
 use super::control::ControlSink;
 use super::push::{self, PushContext};
-use super::sendq::{SendConfig, SendQueue};
+use super::sendq::{Gauges, SendConfig, SendQueue};
 use crate::core::{self, CoreOptions, Reply, RequestHead};
 use crate::push::{PlanInput, PushPolicy};
 use crate::site::Site;
@@ -88,6 +88,8 @@ pub struct ServerStats {
     pub requests: AtomicU64,
     /// Requests that failed (reset, stall, connection loss).
     pub failed: AtomicU64,
+    /// Queue totals over all connections.
+    pub queues: Arc<Gauges>,
 }
 
 /// The QUIC transport configuration for the server.
@@ -244,7 +246,7 @@ async fn run_connection(
             }
         }
         SchedulerMode::Queue(cfg) => {
-            let queue = SendQueue::new(conn.clone(), cfg);
+            let queue = SendQueue::new(conn.clone(), cfg, stats.queues.clone());
             let control = ControlSink::new(conn.clone(), queue.clone(), opts.max_concurrent_bidi);
             let pump = tokio::spawn(queue.clone().run_pump());
             let ctx = Arc::new(ConnCtx {
@@ -323,6 +325,9 @@ async fn accept_loop<C>(
                 }
             }
             Some(_) = requests.join_next(), if !requests.is_empty() => {}
+            // h3 only ends accept() on the peer's GOAWAY; after ours, the
+            // connection is done once its in-flight requests are.
+            _ = tokio::time::sleep(Duration::from_millis(50)), if draining && requests.is_empty() => break,
         }
     }
     let wait = async { while requests.join_next().await.is_some() {} };

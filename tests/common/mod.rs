@@ -1,0 +1,106 @@
+//! Helpers shared by the integration tests: in-process servers, clients,
+//! and the loud-skip rule for tests that need tools or root.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pushlab::client::h3::{Client, ClientOptions};
+use pushlab::http3::server::H3Options;
+use pushlab::server::{RunningServer, ServerOptions};
+use pushlab::tls::Identity;
+
+/// Starts an in-process server on a free loopback port.
+pub async fn server(h3: H3Options) -> RunningServer {
+    RunningServer::start(ServerOptions {
+        addr: "127.0.0.1:0".parse().expect("address"),
+        identity: Identity::self_signed().expect("certificate"),
+        h3,
+    })
+    .await
+    .expect("server starts")
+}
+
+/// Client options for tests: accept the self-signed certificate.
+pub fn opts() -> ClientOptions {
+    ClientOptions {
+        insecure: true,
+        timeout: Duration::from_secs(20),
+        ..ClientOptions::default()
+    }
+}
+
+/// Connects to a test server.
+pub async fn client(addr: SocketAddr, opts: ClientOptions) -> Client {
+    Client::connect("127.0.0.1", addr.port(), opts).await.expect("client connects")
+}
+
+/// Connects and wraps in an Arc (for concurrent reads).
+pub async fn shared_client(addr: SocketAddr, opts: ClientOptions) -> Arc<Client> {
+    Arc::new(client(addr, opts).await)
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// True when running under CI (where every dependency must be present).
+pub fn in_ci() -> bool {
+    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+}
+
+/// Checks that an external tool exists. Outside CI a missing tool skips the
+/// test loudly; in CI it fails the test (the test command installs tools).
+pub fn require(what: &str, present: bool, test: &str) -> bool {
+    if present {
+        return true;
+    }
+    let msg = format!(
+        "SKIPPED {test}: {what} is not installed; run `interop/install-deps.sh` (the test command does)"
+    );
+    if in_ci() {
+        panic!("{msg} -- but CI=true, where it must be present");
+    }
+    eprintln!("\n*** {msg} ***\n");
+    false
+}
+
+/// Whether a command is on PATH.
+pub fn have(cmd: &str) -> bool {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {cmd} >/dev/null 2>&1"))
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// The project's Python venv interpreter, if set up.
+pub fn venv_python() -> Option<PathBuf> {
+    let p = root().join(".venv/bin/python");
+    p.exists().then_some(p)
+}
+
+/// Polls `f` every 20 ms until it returns true or `limit` passes.
+pub async fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Serialises timing-sensitive tests within one test binary, so that they
+/// do not compete for the two cores with each other.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
