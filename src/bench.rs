@@ -49,6 +49,18 @@ impl ServerProcess {
         log: PathBuf,
         cpu: Option<usize>,
     ) -> Result<Self, BenchError> {
+        let level = std::env::var("PUSHLAB_SERVER_LOG").unwrap_or_else(|_| "warn".into());
+        Self::spawn_logging(exe, args, log, cpu, &level).await
+    }
+
+    /// Like [`ServerProcess::spawn`], with the server's `RUST_LOG` level.
+    pub async fn spawn_logging(
+        exe: &Path,
+        args: &[String],
+        log: PathBuf,
+        cpu: Option<usize>,
+        level: &str,
+    ) -> Result<Self, BenchError> {
         let err = |e: std::io::Error| BenchError::Server(e.to_string());
         let logf = std::fs::File::create(&log).map_err(err)?;
         let mut cmd = match cpu {
@@ -68,10 +80,7 @@ impl ServerProcess {
             .arg("--addr")
             .arg("127.0.0.1:0")
             .args(args)
-            .env(
-                "RUST_LOG",
-                std::env::var("PUSHLAB_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-            )
+            .env("RUST_LOG", level)
             .stdout(std::process::Stdio::piped())
             .stderr(logf)
             .kill_on_drop(true)

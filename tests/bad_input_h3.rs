@@ -31,17 +31,28 @@ async fn hostile_paths_stay_inside_the_site() {
         ("/./index.html", 400),
     ];
     for (path, want) in cases {
-        let r = c.read_response(c.send_request("GET", path, &[]).await.unwrap()).await;
+        let r = c
+            .read_response(c.send_request("GET", path, &[]).await.unwrap())
+            .await;
         assert_eq!(r.status, want, "{path}: {:?}", r.error);
     }
     // Targets h3 itself refuses as malformed: a stream error, and the
     // connection stays usable.
     for path in ["/a b", "/\\..\\..\\etc\\passwd", "*", "etc/passwd"] {
-        let r = c.read_response(c.send_request("GET", path, &[]).await.unwrap()).await;
-        assert!(r.status == 400 || r.status == 404 || r.error.is_some(), "{path}: {} {:?}", r.status, r.error);
+        let r = c
+            .read_response(c.send_request("GET", path, &[]).await.unwrap())
+            .await;
+        assert!(
+            r.status == 400 || r.status == 404 || r.error.is_some(),
+            "{path}: {} {:?}",
+            r.status,
+            r.error
+        );
         assert_ne!(r.status, 200, "{path}");
     }
-    let r = c.read_response(c.send_request("GET", "/", &[]).await.unwrap()).await;
+    let r = c
+        .read_response(c.send_request("GET", "/", &[]).await.unwrap())
+        .await;
     assert_eq!(r.status, 200);
     c.close().await;
     srv.shutdown().await;
@@ -53,9 +64,14 @@ async fn other_methods_get_405() {
     let srv = server(H3Options::default()).await;
     let c = client(srv.addr, opts()).await;
     for m in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "BREW"] {
-        let r = c.read_response(c.send_request(m, "/", &[]).await.unwrap()).await;
+        let r = c
+            .read_response(c.send_request(m, "/", &[]).await.unwrap())
+            .await;
         assert_eq!(r.status, 405, "{m}: {:?}", r.error);
-        assert!(r.headers.iter().any(|(n, v)| n == "allow" && v == "GET, HEAD"));
+        assert!(r
+            .headers
+            .iter()
+            .any(|(n, v)| n == "allow" && v == "GET, HEAD"));
     }
     c.close().await;
     srv.shutdown().await;
@@ -73,11 +89,22 @@ async fn oversized_header_sections_are_refused() {
     let c = client(srv.addr, opts()).await;
     let big = "x".repeat(6000);
     let r = c
-        .read_response(c.send_request("GET", "/", &[("x-big".into(), big)]).await.unwrap())
+        .read_response(
+            c.send_request("GET", "/", &[("x-big".into(), big)])
+                .await
+                .unwrap(),
+        )
         .await;
-    assert!(r.status == 431 || r.error.is_some(), "got {} {:?}", r.status, r.error);
+    assert!(
+        r.status == 431 || r.error.is_some(),
+        "got {} {:?}",
+        r.status,
+        r.error
+    );
     assert_ne!(r.status, 200);
-    let r = c.read_response(c.send_request("GET", "/", &[]).await.unwrap()).await;
+    let r = c
+        .read_response(c.send_request("GET", "/", &[]).await.unwrap())
+        .await;
     assert_eq!(r.status, 200, "connection still serves: {:?}", r.error);
     c.close().await;
     srv.shutdown().await;
@@ -94,26 +121,54 @@ async fn stalled_reader_is_bounded_and_freed() {
     let stalled = client(srv.addr, opts()).await;
     let mut pending = Vec::new();
     for _ in 0..8 {
-        pending.push(stalled.send_request("GET", "/bytes/100000000", &[]).await.unwrap());
+        pending.push(
+            stalled
+                .send_request("GET", "/bytes/100000000", &[])
+                .await
+                .unwrap(),
+        );
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let queued = srv.stats.queues.queued_bytes.load(std::sync::atomic::Ordering::Relaxed);
+    let queued = srv
+        .stats
+        .queues
+        .queued_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
     // 8 streams x (128 KiB buffer + one 16 KiB frame) at most.
     assert!(queued <= 8 * (128 + 17) * 1024, "queued {queued} bytes");
     assert!(queued > 0, "the responses are really queued");
     let other = client(srv.addr, opts()).await;
     let t = Instant::now();
-    let r = other.read_response(other.send_request("GET", "/files/1M.bin", &[]).await.unwrap()).await;
+    let r = other
+        .read_response(
+            other
+                .send_request("GET", "/files/1M.bin", &[])
+                .await
+                .unwrap(),
+        )
+        .await;
     assert_eq!(r.body_len, 1_000_000);
-    assert!(t.elapsed() < Duration::from_secs(2), "other connection not stalled");
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "other connection not stalled"
+    );
     other.close().await;
     // Abrupt close: no CONNECTION_CLOSE, just gone.
     drop(pending);
     stalled.conn.close(quinn::VarInt::from_u32(0), b"");
     drop(stalled);
     let freed = eventually(Duration::from_secs(5), || {
-        srv.stats.queues.queued_bytes.load(std::sync::atomic::Ordering::Relaxed) == 0
-            && srv.stats.queues.streams.load(std::sync::atomic::Ordering::Relaxed) == 0
+        srv.stats
+            .queues
+            .queued_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 0
+            && srv
+                .stats
+                .queues
+                .streams
+                .load(std::sync::atomic::Ordering::Relaxed)
+                == 0
     })
     .await;
     assert!(freed, "queues freed after the close");
@@ -130,23 +185,39 @@ async fn reset_responses_are_freed() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     p.cancel();
     let freed = eventually(Duration::from_secs(5), || {
-        srv.stats.queues.streams.load(std::sync::atomic::Ordering::Relaxed) == 0
+        srv.stats
+            .queues
+            .streams
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 0
     })
     .await;
     assert!(freed, "stream released after STOP_SENDING");
-    let r = c.read_response(c.send_request("GET", "/", &[]).await.unwrap()).await;
+    let r = c
+        .read_response(c.send_request("GET", "/", &[]).await.unwrap())
+        .await;
     assert_eq!(r.status, 200);
     c.close().await;
     srv.shutdown().await;
 }
 
-async fn expect_close(h3: H3Options, send: impl AsyncFnOnce(&pushlab::client::h3::Client), want: u64, what: &str) {
+async fn expect_close(
+    h3: H3Options,
+    send: impl AsyncFnOnce(&pushlab::client::h3::Client),
+    want: u64,
+    what: &str,
+) {
     let srv = server(h3).await;
     let c = client(srv.addr, opts()).await;
     send(&c).await;
     let closed = eventually(Duration::from_secs(3), || c.close_code().is_some()).await;
     assert!(closed, "{what}: connection not closed");
-    assert_eq!(c.close_code(), Some(want), "{what}: closed with {}", code::name(c.close_code().unwrap_or(0)));
+    assert_eq!(
+        c.close_code(),
+        Some(want),
+        "{what}: closed with {}",
+        code::name(c.close_code().unwrap_or(0))
+    );
     srv.shutdown().await;
 }
 
@@ -254,7 +325,8 @@ async fn push_promise_from_client() {
     expect_close(
         H3Options::default(),
         async |c| {
-            let block = qpack::encode([(b":method".as_slice(), b"GET".as_slice()), (b":path", b"/")]);
+            let block =
+                qpack::encode([(b":method".as_slice(), b"GET".as_slice()), (b":path", b"/")]);
             let wire = frame::encode(&Frame::PushPromise { push_id: 0, block });
             let _p = c.send_raw(&wire, true).await.unwrap();
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -271,7 +343,11 @@ async fn push_promise_from_client() {
 #[tokio::test]
 async fn garbage_request_streams() {
     let srv = server(H3Options::default()).await;
-    for junk in [&b"\x00\x05hello"[..], b"\xff\xff\xff\xff\xff\xff\xff\xff\xff", b"\x01\x40"] {
+    for junk in [
+        &b"\x00\x05hello"[..],
+        b"\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+        b"\x01\x40",
+    ] {
         let c = client(srv.addr, opts()).await;
         let p = c.send_raw(junk, true).await.unwrap();
         let r = tokio::time::timeout(Duration::from_secs(3), c.read_response(p)).await;
@@ -286,7 +362,9 @@ async fn garbage_request_streams() {
         );
     }
     let other = client(srv.addr, opts()).await;
-    let r = other.read_response(other.send_request("GET", "/", &[]).await.unwrap()).await;
+    let r = other
+        .read_response(other.send_request("GET", "/", &[]).await.unwrap())
+        .await;
     assert_eq!(r.status, 200);
     other.close().await;
     srv.shutdown().await;

@@ -14,7 +14,10 @@ use pushlab::http3::server::{H3Options, SchedulerMode};
 use pushlab::site::{generated_chunk, Site, BYTES_SEED};
 
 fn header<'a>(r: &'a pushlab::client::h3::Response, name: &str) -> Option<&'a str> {
-    r.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    r.headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -30,7 +33,14 @@ fn sha256_hex(data: &[u8]) -> String {
 #[tokio::test]
 async fn demo_site_is_served_byte_exact() {
     let srv = server(H3Options::default()).await;
-    let c = client(srv.addr, ClientOptions { keep_bodies: true, ..opts() }).await;
+    let c = client(
+        srv.addr,
+        ClientOptions {
+            keep_bodies: true,
+            ..opts()
+        },
+    )
+    .await;
     let site = Site::demo();
     for (path, ct) in [
         ("/", "text/html; charset=utf-8"),
@@ -44,9 +54,14 @@ async fn demo_site_is_served_byte_exact() {
         let r = c.read_response(p).await;
         assert_eq!(r.status, 200, "{path}: {:?}", r.error);
         assert_eq!(header(&r, "content-type"), Some(ct), "{path}");
-        let res = site.get(if path == "/" { "/index.html" } else { path }).unwrap();
+        let res = site
+            .get(if path == "/" { "/index.html" } else { path })
+            .unwrap();
         assert_eq!(r.body_len, res.len, "{path}");
-        assert_eq!(header(&r, "content-length"), Some(res.len.to_string().as_str()));
+        assert_eq!(
+            header(&r, "content-length"),
+            Some(res.len.to_string().as_str())
+        );
     }
     let p = c.send_request("GET", "/files/10M.bin", &[]).await.unwrap();
     let r = c.read_response(p).await;
@@ -54,7 +69,10 @@ async fn demo_site_is_served_byte_exact() {
     assert_eq!(r.sha256, sha256_hex(&generated_chunk(10, 0, 10_000_000)));
     let p = c.send_request("GET", "/bytes/123457", &[]).await.unwrap();
     let r = c.read_response(p).await;
-    assert_eq!(r.body.as_deref(), Some(&generated_chunk(BYTES_SEED, 0, 123_457)[..]));
+    assert_eq!(
+        r.body.as_deref(),
+        Some(&generated_chunk(BYTES_SEED, 0, 123_457)[..])
+    );
     c.close().await;
     srv.shutdown().await;
 }
@@ -65,24 +83,46 @@ async fn demo_site_is_served_byte_exact() {
 async fn conditional_get_and_head() {
     let srv = server(H3Options::default()).await;
     let c = client(srv.addr, opts()).await;
-    let r = c.read_response(c.send_request("GET", "/css/style.css", &[]).await.unwrap()).await;
+    let r = c
+        .read_response(c.send_request("GET", "/css/style.css", &[]).await.unwrap())
+        .await;
     let etag = header(&r, "etag").unwrap().to_string();
     let lm = header(&r, "last-modified").unwrap().to_string();
     assert!(header(&r, "cache-control").unwrap().contains("max-age"));
     let r = c
-        .read_response(c.send_request("GET", "/css/style.css", &[("if-none-match".into(), etag.clone())]).await.unwrap())
+        .read_response(
+            c.send_request(
+                "GET",
+                "/css/style.css",
+                &[("if-none-match".into(), etag.clone())],
+            )
+            .await
+            .unwrap(),
+        )
         .await;
     assert_eq!(r.status, 304);
     assert_eq!(r.body_len, 0);
     assert_eq!(header(&r, "etag"), Some(etag.as_str()));
     let r = c
-        .read_response(c.send_request("GET", "/css/style.css", &[("if-modified-since".into(), lm)]).await.unwrap())
+        .read_response(
+            c.send_request("GET", "/css/style.css", &[("if-modified-since".into(), lm)])
+                .await
+                .unwrap(),
+        )
         .await;
     assert_eq!(r.status, 304);
-    let r = c.read_response(c.send_request("HEAD", "/img/hero.png", &[]).await.unwrap()).await;
+    let r = c
+        .read_response(c.send_request("HEAD", "/img/hero.png", &[]).await.unwrap())
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body_len, 0);
-    assert!(header(&r, "content-length").unwrap().parse::<u64>().unwrap() > 400_000);
+    assert!(
+        header(&r, "content-length")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 400_000
+    );
     c.close().await;
     srv.shutdown().await;
 }
@@ -95,7 +135,11 @@ async fn site_directory_with_site_toml() {
     let dir = std::env::temp_dir().join(format!("pushlab-site-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("js")).unwrap();
-    std::fs::write(dir.join("index.html"), "<!doctype html><script src=/js/a.js></script>").unwrap();
+    std::fs::write(
+        dir.join("index.html"),
+        "<!doctype html><script src=/js/a.js></script>",
+    )
+    .unwrap();
     std::fs::write(dir.join("js/a.js"), "console.log(1)").unwrap();
     std::fs::write(dir.join("data.json"), "{}").unwrap();
     std::fs::write(
@@ -119,18 +163,33 @@ async fn site_directory_with_site_toml() {
     })
     .await;
     let c = client(srv.addr, opts()).await;
-    let r = c.read_response(c.send_request("GET", "/", &[]).await.unwrap()).await;
+    let r = c
+        .read_response(c.send_request("GET", "/", &[]).await.unwrap())
+        .await;
     assert_eq!(r.status, 200);
-    assert!(r.headers_ms.unwrap() >= 245.0, "think time: headers after {:?} ms", r.headers_ms);
+    assert!(
+        r.headers_ms.unwrap() >= 245.0,
+        "think time: headers after {:?} ms",
+        r.headers_ms
+    );
     assert_eq!(header(&r, "x-experiment"), Some("think"));
     assert_eq!(header(&r, "cache-control"), Some("no-cache"));
-    let r = c.read_response(c.send_request("GET", "/js/a.js", &[]).await.unwrap()).await;
-    assert_eq!(header(&r, "content-type"), Some("text/javascript; charset=utf-8"));
+    let r = c
+        .read_response(c.send_request("GET", "/js/a.js", &[]).await.unwrap())
+        .await;
+    assert_eq!(
+        header(&r, "content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
     assert_eq!(header(&r, "priority"), Some("u=1"));
     assert_eq!(header(&r, "cache-control"), Some("public, max-age=60"));
-    let r = c.read_response(c.send_request("GET", "/data.json", &[]).await.unwrap()).await;
+    let r = c
+        .read_response(c.send_request("GET", "/data.json", &[]).await.unwrap())
+        .await;
     assert_eq!(header(&r, "content-type"), Some("application/json"));
-    let r = c.read_response(c.send_request("GET", "/site.toml", &[]).await.unwrap()).await;
+    let r = c
+        .read_response(c.send_request("GET", "/site.toml", &[]).await.unwrap())
+        .await;
     assert_eq!(r.status, 404, "site.toml itself is not served");
     c.close().await;
     srv.shutdown().await;
@@ -146,10 +205,14 @@ async fn scheduler_off_baseline_serves_the_same() {
     })
     .await;
     let c = client(srv.addr, opts()).await;
-    let r = c.read_response(c.send_request("GET", "/files/1M.bin", &[]).await.unwrap()).await;
+    let r = c
+        .read_response(c.send_request("GET", "/files/1M.bin", &[]).await.unwrap())
+        .await;
     assert_eq!(r.body_len, 1_000_000);
     assert_eq!(r.sha256, sha256_hex(&generated_chunk(1, 0, 1_000_000)));
-    let r = c.read_response(c.send_request("GET", "/nope", &[]).await.unwrap()).await;
+    let r = c
+        .read_response(c.send_request("GET", "/nope", &[]).await.unwrap())
+        .await;
     assert_eq!(r.status, 404);
     c.close().await;
     srv.shutdown().await;
@@ -179,7 +242,11 @@ async fn graceful_shutdown_completes_in_flight() {
     let t = Instant::now();
     srv.shutdown().await;
     let r = reader.await.unwrap();
-    assert_eq!(r.body_len, 2_000_000, "in-flight response completed: {:?}", r.error);
+    assert_eq!(
+        r.body_len, 2_000_000,
+        "in-flight response completed: {:?}",
+        r.error
+    );
     assert!(c.goaway().is_some(), "client saw GOAWAY");
     assert!(t.elapsed() < Duration::from_secs(7), "bounded wait");
 }

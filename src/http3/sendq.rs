@@ -193,12 +193,16 @@ impl Drop for Locked<'_> {
         let inner = &mut *self.guard;
         let q = inner.sched.total_queued() as i64;
         if q != inner.reported_queued {
-            self.gauges.queued_bytes.fetch_add(q - inner.reported_queued, AtomicOrdering::Relaxed);
+            self.gauges
+                .queued_bytes
+                .fetch_add(q - inner.reported_queued, AtomicOrdering::Relaxed);
             inner.reported_queued = q;
         }
         let n = inner.slots.len() as i64;
         if n != inner.reported_streams {
-            self.gauges.streams.fetch_add(n - inner.reported_streams, AtomicOrdering::Relaxed);
+            self.gauges
+                .streams
+                .fetch_add(n - inner.reported_streams, AtomicOrdering::Relaxed);
             inner.reported_streams = n;
         }
     }
@@ -207,8 +211,12 @@ impl Drop for Locked<'_> {
 impl Drop for SendQueue {
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
-        self.gauges.queued_bytes.fetch_sub(inner.reported_queued, AtomicOrdering::Relaxed);
-        self.gauges.streams.fetch_sub(inner.reported_streams, AtomicOrdering::Relaxed);
+        self.gauges
+            .queued_bytes
+            .fetch_sub(inner.reported_queued, AtomicOrdering::Relaxed);
+        self.gauges
+            .streams
+            .fetch_sub(inner.reported_streams, AtomicOrdering::Relaxed);
     }
 }
 

@@ -34,7 +34,9 @@ pub fn opts() -> ClientOptions {
 
 /// Connects to a test server.
 pub async fn client(addr: SocketAddr, opts: ClientOptions) -> Client {
-    Client::connect("127.0.0.1", addr.port(), opts).await.expect("client connects")
+    Client::connect("127.0.0.1", addr.port(), opts)
+        .await
+        .expect("client connects")
 }
 
 /// Connects and wraps in an Arc (for concurrent reads).
@@ -49,7 +51,9 @@ pub fn root() -> PathBuf {
 
 /// True when running under CI (where every dependency must be present).
 pub fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 /// Checks that an external tool exists. Outside CI a missing tool skips the
