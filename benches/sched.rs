@@ -37,9 +37,9 @@ fn run(policy: Policy, sc: &Scenario) -> (u64, Duration) {
             s.remove(c.stream);
         }
         if let Some(every) = sc.reprioritise_every {
-            if n % every == 0 {
+            if n.is_multiple_of(every) {
                 let id = (n / every % sc.streams) * 4;
-                s.set_priority(id, Priority::new((n % 8) as u8, n % 2 == 0));
+                s.set_priority(id, Priority::new((n % 8) as u8, n.is_multiple_of(2)));
             }
         }
         black_box(&c);

@@ -116,7 +116,7 @@ async fn oversized_header_sections_are_refused() {
 /// stalled client closes abruptly, everything is freed.
 #[tokio::test]
 async fn stalled_reader_is_bounded_and_freed() {
-    let _serial = serial();
+    let _serial = serial().await;
     let srv = server(H3Options::default()).await;
     let stalled = client(srv.addr, opts()).await;
     let mut pending = Vec::new();

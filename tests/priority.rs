@@ -67,7 +67,7 @@ fn end(r: &Response) -> f64 {
 /// responses of one urgency are served one after the other, in request order.
 #[tokio::test]
 async fn urgency_first_then_sequential_in_request_order() {
-    let _serial = serial();
+    let _serial = serial().await;
     let srv = server(with_policy(Policy::Rfc9218)).await;
     let c = shared_client(srv.addr, slow_reader()).await;
     let r = fetch_all(
@@ -95,7 +95,7 @@ async fn urgency_first_then_sequential_in_request_order() {
 /// finish close together.
 #[tokio::test]
 async fn incremental_responses_share() {
-    let _serial = serial();
+    let _serial = serial().await;
     let srv = server(with_policy(Policy::Rfc9218)).await;
     let c = shared_client(srv.addr, slow_reader()).await;
     let r = fetch_all(
@@ -118,7 +118,7 @@ async fn incremental_responses_share() {
 /// even though the later one asks for u=0.
 #[tokio::test]
 async fn fifo_ignores_priorities() {
-    let _serial = serial();
+    let _serial = serial().await;
     let srv = server(with_policy(Policy::Fifo)).await;
     let c = shared_client(srv.addr, slow_reader()).await;
     let r = fetch_all(
@@ -144,7 +144,7 @@ async fn fifo_ignores_priorities() {
 /// overtake the response that was ahead of it.
 #[tokio::test]
 async fn priority_update_reorders_mid_response() {
-    let _serial = serial();
+    let _serial = serial().await;
     let srv = server(with_policy(Policy::Rfc9218)).await;
     let c = shared_client(srv.addr, slow_reader()).await;
     let pa = c
@@ -176,7 +176,7 @@ async fn priority_update_reorders_mid_response() {
 /// and applied when the stream opens (RFC 9218 section 7).
 #[tokio::test]
 async fn priority_update_before_the_stream_opens() {
-    let _serial = serial();
+    let _serial = serial().await;
     let srv = server(with_policy(Policy::Rfc9218)).await;
     let c = shared_client(srv.addr, slow_reader()).await;
     // The client's request streams are 0, 4, 8: raise 8 before it exists.
@@ -207,7 +207,7 @@ async fn priority_update_before_the_stream_opens() {
 /// closing the connection or stalling it.
 #[tokio::test]
 async fn invalid_values_and_update_floods_are_absorbed() {
-    let _serial = serial();
+    let _serial = serial().await;
     let srv = server(with_policy(Policy::Rfc9218)).await;
     let c = shared_client(srv.addr, opts()).await;
     for bad in ["u=9, i=?2", "u=", "garbage;;", "u=-1", "i=\"yes\""] {

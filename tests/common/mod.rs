@@ -104,7 +104,7 @@ pub async fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 /// Serialises timing-sensitive tests within one test binary, so that they
 /// do not compete for the two cores with each other.
-pub fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
 }
