@@ -148,9 +148,9 @@ impl PriorityParams {
 /// list-based fields. A value that fails to parse as a dictionary is
 /// ignored as a whole and the defaults apply.
 //= https://www.rfc-editor.org/rfc/rfc8941#section-4.2
-//# If parsing fails, either the entire field value MUST be ignored (i.e.,
-//# treated as if the field were not present in the section), or
-//# alternatively the complete HTTP message MUST be treated as malformed.
+//# If parsing fails -- including when calling another algorithm -- the
+//# entire field value MUST be ignored (i.e., treated as if the field were
+//# not present in the section).
 pub fn from_request_header_lines<'a, I>(lines: I) -> (Priority, Option<PriorityError>)
 where
     I: IntoIterator<Item = &'a [u8]>,

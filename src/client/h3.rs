@@ -859,9 +859,11 @@ async fn read_uni(
             };
             changed.notify_waiters();
             if cancelled {
-                //= https://www.rfc-editor.org/rfc/rfc9114#section-4.6
-                //# If a push stream arrives for a push that the client has
-                //# cancelled ... the client SHOULD abort reading the stream
+                //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
+                //# A push stream could arrive after a client has sent a
+                //# CANCEL_PUSH frame, because a server might not have processed
+                //# the CANCEL_PUSH.  The client SHOULD abort reading the stream
+                //# with an error code of H3_REQUEST_CANCELLED.
                 let _ = recv.stop(
                     quinn::VarInt::from_u64(code::H3_REQUEST_CANCELLED)
                         .unwrap_or(quinn::VarInt::MAX),

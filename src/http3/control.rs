@@ -186,8 +186,8 @@ impl ControlSink {
         st.counters.cancelled_by_client += 1;
         drop(st);
         //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
-        //# If the push stream has been opened by the server, the server SHOULD
-        //# abruptly terminate that stream.
+        //# If the push stream is open, the server SHOULD abruptly terminate
+        //# that stream.
         if let Some(s) = stream {
             // The push's writer sees the reset and reports the refused bytes.
             self.queue.reset(s, code::H3_REQUEST_CANCELLED);
@@ -259,9 +259,12 @@ impl ControlSink {
     }
 
     /// Takes the next push ID if the client allows one more push.
+    //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.5
+    //# A server MUST NOT use a push ID that is larger than the client has
+    //# provided in a MAX_PUSH_ID frame (Section 7.2.7).
     //= https://www.rfc-editor.org/rfc/rfc9114#section-4.6
-    //# A server MUST NOT use a push ID greater than the maximum push ID the
-    //# client has provided.
+    //# In particular, a server is not able to push until after the client
+    //# sends a MAX_PUSH_ID frame.
     pub fn allocate_push(&self, path: &str) -> Option<u64> {
         let mut st = self.lock();
         let max = st.max_push_id?;

@@ -101,12 +101,14 @@ pub async fn start_pushes(
             break;
         };
         //= https://www.rfc-editor.org/rfc/rfc9114#section-4.6
-        //# The PUSH_PROMISE frame is sent on the request stream that generated
-        //# the push.  This allows the server push to be associated with a
-        //# client request.
+        //# The push ID is used in one or more PUSH_PROMISE frames that carry
+        //# the control data and header fields of the request message.  These
+        //# frames are sent on the request stream that generated the push.
+        //# This allows the server push to be associated with a client
+        //# request.
         //= https://www.rfc-editor.org/rfc/rfc9114#section-4.6
-        //# Push streams carry only the promised request's
-        //# pseudo-header fields and
+        //# The server MUST include a value in the :authority pseudo-header
+        //# field for which the server is authoritative.
         let authority = authority.unwrap_or("localhost");
         let promised = encode_fields(
             None,
@@ -153,8 +155,8 @@ pub async fn start_pushes(
 
 fn cancel_promise(ctx: &PushContext, push_id: u64) {
     //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
-    //# The CANCEL_PUSH frame (type=0x03) is used to request cancellation of a
-    //# server push prior to the push stream being received.
+    //# A server sends a CANCEL_PUSH frame to indicate that it will not be
+    //# fulfilling a promise that was previously sent.
     // A server that cannot open the stream tells the client with CANCEL_PUSH
     // on its control stream; h3 owns that stream, so pushlab only records it
     // and the client sees the promise go unfulfilled until the connection ends.
@@ -178,10 +180,10 @@ async fn send_pushed(
 ) {
     let total_body = reply.body.len();
     let mut header = BytesMut::new();
-    //= https://www.rfc-editor.org/rfc/rfc9114#section-4.6
-    //# Push streams are indicated by a stream type of 0x01 (see
-    //# Section 6.2.2), followed by the push ID of the promise that they
-    //# fulfill, encoded as a variable-length integer.
+    //= https://www.rfc-editor.org/rfc/rfc9114#section-6.2.2
+    //# A push stream is indicated by a stream type of 0x01, followed by the
+    //# push ID of the promise that it fulfills, encoded as a variable-length
+    //# integer.
     varint::put(stream_type::PUSH, &mut header);
     varint::put(push_id, &mut header);
     let block = encode_fields(Some(reply.status), &[], &reply.headers);

@@ -318,8 +318,8 @@ async fn accept_loop<C>(
             _ = shutdown.changed(), if !draining => {
                 draining = true;
                 //= https://www.rfc-editor.org/rfc/rfc9114#section-5.2
-                //# Servers initiate the shutdown of a connection by sending a
-                //# GOAWAY frame.
+                //# Endpoints initiate the graceful shutdown of an HTTP/3
+                //# connection by sending a GOAWAY frame.
                 if let Err(e) = h3c.shutdown(1).await {
                     debug!(%remote, %e, "GOAWAY failed");
                 }
@@ -443,8 +443,9 @@ where
             }
         }
         //= https://www.rfc-editor.org/rfc/rfc8297#section-2
-        //# A server MAY send multiple 103 (Early Hints) responses in a row
-        //# before the final response
+        //# The 103 (Early Hints) informational status code indicates to the
+        //# client that the server is likely to send a final response with the
+        //# header fields included in the informational response.
         let mut resp = http::Response::builder().status(http::StatusCode::EARLY_HINTS);
         if let Some(h) = resp.headers_mut() {
             *h = hints;

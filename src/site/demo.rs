@@ -193,6 +193,7 @@ pub(super) fn build() -> Site {
             when,
         );
     }
+    site.build_graph();
     site
 }
 

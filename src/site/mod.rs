@@ -9,8 +9,10 @@
 
 pub mod config;
 mod demo;
+pub mod graph;
 pub mod path;
 pub mod png;
+pub mod scan;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -22,6 +24,7 @@ use bytes::Bytes;
 
 use crate::priority::PriorityParams;
 pub use config::{PathConfig, SiteConfig};
+pub use graph::Graph;
 
 /// The largest `/bytes/N` response.
 pub const MAX_GENERATED: u64 = 4 << 30;
@@ -159,6 +162,7 @@ pub struct Site {
     resources: BTreeMap<String, Arc<Resource>>,
     config: SiteConfig,
     started: SystemTime,
+    graph: Graph,
 }
 
 /// Content type by file extension.
@@ -295,6 +299,7 @@ impl Site {
             resources: BTreeMap::new(),
             config,
             started: SystemTime::now(),
+            graph: Graph::default(),
         };
         let mut stack = vec![root.clone()];
         const MAX_FILES: usize = 200_000;
@@ -336,7 +341,19 @@ impl Site {
                 }
             }
         }
+        site.build_graph();
         Ok(site)
+    }
+
+    /// (Re)builds the fetch dependency graph from the current resources;
+    /// call after the last [`Site::insert`].
+    pub fn build_graph(&mut self) {
+        self.graph = Graph::build(self);
+    }
+
+    /// The fetch dependency graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
     }
 
     /// An empty site with a configuration; resources are added with [`Site::insert`].
@@ -346,6 +363,7 @@ impl Site {
             resources: BTreeMap::new(),
             config,
             started: SystemTime::now(),
+            graph: Graph::default(),
         }
     }
 
