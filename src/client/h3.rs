@@ -76,6 +76,9 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Cancel (CANCEL_PUSH) promises whose path contains this.
     pub cancel_push: Option<String>,
+    /// Refuse every push stream with STOP_SENDING (no CANCEL_PUSH), as a
+    /// client that resets all pushes would.
+    pub refuse_pushes: bool,
 }
 
 impl Default for ClientOptions {
@@ -93,6 +96,7 @@ impl Default for ClientOptions {
             alpn: vec![b"h3".to_vec()],
             timeout: Duration::from_secs(30),
             cancel_push: None,
+            refuse_pushes: false,
         }
     }
 }
@@ -180,6 +184,8 @@ pub struct Pushed {
 
 #[derive(Default)]
 struct Shared {
+    /// The MAX_PUSH_ID this client has sent (None: never).
+    max_push_id: Option<u64>,
     pushes: HashMap<u64, Pushed>,
     server_settings: Vec<(u64, u64)>,
     goaway: Option<u64>,
@@ -350,7 +356,10 @@ impl Client {
             conn: conn.clone(),
             endpoint,
             control: tokio::sync::Mutex::new(control),
-            shared: Arc::new(Mutex::new(Shared::default())),
+            shared: Arc::new(Mutex::new(Shared {
+                max_push_id: opts.max_push_id,
+                ..Shared::default()
+            })),
             changed: Arc::new(Notify::new()),
             start,
             authority,
@@ -375,13 +384,23 @@ impl Client {
         let start = self.start;
         let keep = self.opts.keep_bodies;
         let limit = self.opts.max_field_section_size;
+        let refuse = self.opts.refuse_pushes;
+        let pacer = self.pacer.clone();
         tokio::spawn(async move {
             while let Ok(recv) = conn.accept_uni().await {
                 let shared = shared.clone();
                 let changed = changed.clone();
                 let conn = conn.clone();
+                let pacer = pacer.clone();
                 tokio::spawn(async move {
-                    let r = read_uni(recv, &shared, &changed, start, keep, limit).await;
+                    let opts = UniOpts {
+                        start,
+                        keep,
+                        limit,
+                        refuse,
+                        pacer,
+                    };
+                    let r = read_uni(recv, &shared, &changed, opts).await;
                     if let Err(ClientError::Protocol(c, why)) = r {
                         shared.lock().unwrap_or_else(|e| e.into_inner()).error = Some(why.clone());
                         conn.close(
@@ -399,6 +418,10 @@ impl Client {
     /// Sends a raw frame on the client's control stream (for experiments and
     /// tests that exercise the server's handling of odd input).
     pub async fn send_control_frame(&self, f: &Frame) -> Result<(), ClientError> {
+        if let Frame::MaxPushId(n) = f {
+            let mut sh = self.lock();
+            sh.max_push_id = Some(sh.max_push_id.map_or(*n, |m| m.max(*n)));
+        }
         self.control
             .lock()
             .await
@@ -626,7 +649,7 @@ impl Client {
         //# A client MUST treat receipt of a PUSH_PROMISE frame that contains a
         //# larger push ID than the client has advertised as a connection error
         //# of H3_ID_ERROR.
-        if self.opts.max_push_id.is_none_or(|m| push_id > m) {
+        if self.lock().max_push_id.is_none_or(|m| push_id > m) {
             self.conn.close(
                 quinn::VarInt::from_u64(code::H3_ID_ERROR).unwrap_or(quinn::VarInt::MAX),
                 b"push ID beyond MAX_PUSH_ID",
@@ -745,14 +768,28 @@ impl PendingResponse {
     }
 }
 
+/// How unidirectional streams from the server are read.
+struct UniOpts {
+    start: Instant,
+    keep: bool,
+    limit: u64,
+    refuse: bool,
+    pacer: Option<Arc<Pacer>>,
+}
+
 async fn read_uni(
     mut recv: quinn::RecvStream,
     shared: &Arc<Mutex<Shared>>,
     changed: &Notify,
-    start: Instant,
-    keep: bool,
-    limit: u64,
+    opts: UniOpts,
 ) -> Result<(), ClientError> {
+    let UniOpts {
+        start,
+        keep,
+        limit,
+        refuse,
+        pacer,
+    } = opts;
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     let opened = ms_since(start);
     // Stream type, then (for push) the push ID.
@@ -858,7 +895,14 @@ async fn read_uni(
                 e.cancelled
             };
             changed.notify_waiters();
-            if cancelled {
+            if refuse {
+                let mut sh = lock();
+                if let Some(e) = sh.pushes.get_mut(&push_id) {
+                    e.cancelled = true;
+                    e.error = Some("refused with STOP_SENDING".into());
+                }
+            }
+            if cancelled || refuse {
                 //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
                 //# A push stream could arrive after a client has sent a
                 //# CANCEL_PUSH frame, because a server might not have processed
@@ -875,7 +919,7 @@ async fn read_uni(
                 rest.freeze(),
                 push_id,
                 shared,
-                start,
+                pacer.clone(),
                 keep,
                 limit,
             )
@@ -918,7 +962,7 @@ async fn read_push_body(
     first: Bytes,
     push_id: u64,
     shared: &Arc<Mutex<Shared>>,
-    _start: Instant,
+    pacer: Option<Arc<Pacer>>,
     keep: bool,
     limit: u64,
 ) -> Result<(), ClientError> {
@@ -933,10 +977,24 @@ async fn read_push_body(
     loop {
         let data = match input.take() {
             Some(d) => d,
-            None => match recv.read_chunk(usize::MAX, true).await? {
-                Some(c) => c.bytes,
-                None => break,
-            },
+            None => {
+                if let Some(p) = &pacer {
+                    p.wait().await;
+                }
+                let max = pacer
+                    .as_ref()
+                    .map(|p| ((p.rate / 100).max(1200)) as usize)
+                    .unwrap_or(usize::MAX);
+                match recv.read_chunk(max, true).await? {
+                    Some(c) => {
+                        if let Some(p) = &pacer {
+                            p.add(c.bytes.len() as u64);
+                        }
+                        c.bytes
+                    }
+                    None => break,
+                }
+            }
         };
         dec.push(data, &mut events)
             .map_err(|e| ClientError::Protocol(e.code(), e.to_string()))?;

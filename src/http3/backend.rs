@@ -62,6 +62,15 @@ type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send + Sync>>;
 type AcceptBiFut = BoxFut<Result<(quinn::SendStream, quinn::RecvStream), quinn::ConnectionError>>;
 type AcceptUniFut = BoxFut<Result<quinn::RecvStream, quinn::ConnectionError>>;
 
+macro_rules! ready_or_return {
+    ($e:expr) => {
+        match $e {
+            Poll::Ready(Ok(())) => {}
+            other => return other,
+        }
+    };
+}
+
 /// The connection object h3 drives.
 ///
 /// quinn's accept and open futures register for wake-ups only while they
@@ -76,10 +85,16 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Wraps a quinn connection whose response bytes go through `queue`.
-    pub fn new(conn: quinn::Connection, queue: Arc<SendQueue>, control: Arc<ControlSink>) -> Self {
+    /// Wraps a quinn connection whose response bytes go through `queue`;
+    /// frames given to `control_out` are written on h3's control stream.
+    pub fn new(
+        conn: quinn::Connection,
+        queue: Arc<SendQueue>,
+        control: Arc<ControlSink>,
+        control_out: Arc<ControlOut>,
+    ) -> Self {
         Connection {
-            opener: Opener::new(conn.clone()),
+            opener: Opener::new(conn.clone(), control_out),
             conn,
             queue,
             control,
@@ -154,7 +169,7 @@ impl quic::Connection<Bytes> for Connection {
     }
 
     fn opener(&self) -> Self::OpenStreams {
-        Opener::new(self.conn.clone())
+        Opener::new(self.conn.clone(), self.opener.control_out.clone())
     }
 }
 
@@ -192,14 +207,16 @@ pub struct Opener {
     conn: quinn::Connection,
     open_bi: Option<OpenBiFut>,
     open_uni: Option<OpenUniFut>,
+    control_out: Arc<ControlOut>,
 }
 
 impl Opener {
-    fn new(conn: quinn::Connection) -> Self {
+    fn new(conn: quinn::Connection, control_out: Arc<ControlOut>) -> Self {
         Opener {
             conn,
             open_bi: None,
             open_uni: None,
+            control_out,
         }
     }
 }
@@ -231,10 +248,7 @@ impl quic::OpenStreams<Bytes> for Opener {
             Poll::Pending => return Poll::Pending,
         };
         Poll::Ready(Ok(BidiStream {
-            send: SendStream::Direct(Box::new(DirectSend {
-                send,
-                writing: None,
-            })),
+            send: SendStream::Direct(Box::new(DirectSend::new(send, self.control_out.clone()))),
             recv: RecvStream::plain(recv),
         }))
     }
@@ -261,10 +275,10 @@ impl quic::OpenStreams<Bytes> for Opener {
             Poll::Pending => return Poll::Pending,
         };
         let _ = send.set_priority(CONTROL_PRIORITY);
-        Poll::Ready(Ok(SendStream::Direct(Box::new(DirectSend {
+        Poll::Ready(Ok(SendStream::Direct(Box::new(DirectSend::new(
             send,
-            writing: None,
-        }))))
+            self.control_out.clone(),
+        )))))
     }
 
     fn close(&mut self, code: h3::error::Code, reason: &[u8]) {
@@ -354,10 +368,143 @@ impl Drop for QueuedSend {
     }
 }
 
-/// A send stream written directly to quinn.
+/// A send stream written directly to quinn (h3's control and QPACK streams).
 pub struct DirectSend {
+    inner: Arc<parking_lot::Mutex<DirectInner>>,
+    control_out: Arc<ControlOut>,
+    first_write: bool,
+}
+
+/// The state of a direct stream, shared with [`ControlOut`] when it is the
+/// control stream.
+pub struct DirectInner {
     send: quinn::SendStream,
-    writing: Option<WriteBuf<Bytes>>,
+    /// The frame h3 is writing.
+    h3: Option<WriteBuf<Bytes>>,
+    /// Whether part of `h3` already went out (then it must finish first).
+    h3_started: bool,
+    /// Frames pushlab injects (CANCEL_PUSH), written between h3's frames.
+    injected: std::collections::VecDeque<Bytes>,
+}
+
+fn write_error(e: quinn::WriteError) -> StreamErrorIncoming {
+    match e {
+        quinn::WriteError::Stopped(c) => StreamErrorIncoming::StreamTerminated {
+            error_code: c.into_inner(),
+        },
+        quinn::WriteError::ConnectionLost(e) => StreamErrorIncoming::ConnectionErrorIncoming {
+            connection_error: conn_error(e),
+        },
+        other => StreamErrorIncoming::Unknown(Box::new(other)),
+    }
+}
+
+impl DirectInner {
+    fn new(send: quinn::SendStream) -> Self {
+        DirectInner {
+            send,
+            h3: None,
+            h3_started: false,
+            injected: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn flush_injected(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), StreamErrorIncoming>> {
+        while let Some(head) = self.injected.front_mut() {
+            match Pin::new(&mut self.send).poll_write(cx, head) {
+                Poll::Ready(Ok(n)) => {
+                    head.advance(n);
+                    if head.is_empty() {
+                        self.injected.pop_front();
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(write_error(e))),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn flush_h3(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), StreamErrorIncoming>> {
+        if let Some(data) = self.h3.as_mut() {
+            while data.has_remaining() {
+                match Pin::new(&mut self.send).poll_write(cx, data.chunk()) {
+                    Poll::Ready(Ok(n)) => {
+                        self.h3_started = true;
+                        data.advance(n);
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(write_error(e))),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        }
+        self.h3 = None;
+        self.h3_started = false;
+        Poll::Ready(Ok(()))
+    }
+
+    /// h3's frame in progress first (it must not be split), then injected
+    /// frames, then h3's next frame.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), StreamErrorIncoming>> {
+        if self.h3_started {
+            ready_or_return!(self.flush_h3(cx));
+        }
+        ready_or_return!(self.flush_injected(cx));
+        self.flush_h3(cx)
+    }
+}
+
+/// Lets pushlab write frames of its own on the server's control stream,
+/// which h3 owns (CANCEL_PUSH: h3 0.0.8 has no push support at all).
+#[derive(Default)]
+pub struct ControlOut {
+    stream: parking_lot::Mutex<Option<Arc<parking_lot::Mutex<DirectInner>>>>,
+}
+
+impl ControlOut {
+    /// A holder with no control stream yet.
+    pub fn new() -> Arc<Self> {
+        Arc::new(ControlOut::default())
+    }
+
+    fn attach(&self, inner: Arc<parking_lot::Mutex<DirectInner>>) {
+        *self.stream.lock() = Some(inner);
+    }
+
+    /// Queues a frame on the control stream, written at the next frame
+    /// boundary. Returns false when there is no control stream (yet).
+    pub fn send_frame(&self, frame: Bytes) -> bool {
+        let Some(inner) = self.stream.lock().clone() else {
+            return false;
+        };
+        let mut g = inner.lock();
+        g.injected.push_back(frame);
+        if g.h3_started {
+            // h3's poll_ready writes it right after the frame in progress.
+            return true;
+        }
+        drop(g);
+        // Flush in a task of its own so a blocked write is retried when quinn
+        // wakes it; usually this completes at the first poll.
+        tokio::spawn(std::future::poll_fn(move |cx| {
+            let mut g = inner.lock();
+            if g.h3_started {
+                return Poll::Ready(());
+            }
+            g.flush_injected(cx).map(|_| ())
+        }));
+        true
+    }
+}
+
+impl DirectSend {
+    fn new(send: quinn::SendStream, control_out: Arc<ControlOut>) -> Self {
+        DirectSend {
+            inner: Arc::new(parking_lot::Mutex::new(DirectInner::new(send))),
+            control_out,
+            first_write: true,
+        }
+    }
 }
 
 impl quic::SendStream<Bytes> for SendStream {
@@ -367,33 +514,7 @@ impl quic::SendStream<Bytes> for SendStream {
                 .queue
                 .poll_writable(q.id, cx)
                 .map_err(failure_to_stream_error),
-            SendStream::Direct(d) => {
-                if let Some(data) = d.writing.as_mut() {
-                    while data.has_remaining() {
-                        match Pin::new(&mut d.send).poll_write(cx, data.chunk()) {
-                            Poll::Ready(Ok(n)) => data.advance(n),
-                            Poll::Ready(Err(e)) => {
-                                return Poll::Ready(Err(match e {
-                                    quinn::WriteError::Stopped(c) => {
-                                        StreamErrorIncoming::StreamTerminated {
-                                            error_code: c.into_inner(),
-                                        }
-                                    }
-                                    quinn::WriteError::ConnectionLost(e) => {
-                                        StreamErrorIncoming::ConnectionErrorIncoming {
-                                            connection_error: conn_error(e),
-                                        }
-                                    }
-                                    other => StreamErrorIncoming::Unknown(Box::new(other)),
-                                }))
-                            }
-                            Poll::Pending => return Poll::Pending,
-                        }
-                    }
-                }
-                d.writing = None;
-                Poll::Ready(Ok(()))
-            }
+            SendStream::Direct(d) => d.inner.lock().poll_ready(cx),
         }
     }
 
@@ -407,14 +528,25 @@ impl quic::SendStream<Bytes> for SendStream {
                     .map_err(failure_to_stream_error)
             }
             SendStream::Direct(d) => {
-                if d.writing.is_some() {
+                let buf: WriteBuf<Bytes> = data.into();
+                if d.first_write {
+                    d.first_write = false;
+                    // The stream whose first byte is type 0x00 is h3's
+                    // control stream: let pushlab inject frames into it.
+                    if buf.chunk().first() == Some(&(stream_type::CONTROL as u8)) {
+                        d.control_out.attach(d.inner.clone());
+                    }
+                }
+                let mut g = d.inner.lock();
+                if g.h3.is_some() {
                     return Err(StreamErrorIncoming::ConnectionErrorIncoming {
                         connection_error: ConnectionErrorIncoming::InternalError(
                             "send_data called while the stream was not ready".into(),
                         ),
                     });
                 }
-                d.writing = Some(data.into());
+                g.h3 = Some(buf);
+                g.h3_started = false;
                 Ok(())
             }
         }
@@ -432,7 +564,9 @@ impl quic::SendStream<Bytes> for SendStream {
                     .map_err(failure_to_stream_error)
             }
             SendStream::Direct(d) => Poll::Ready(
-                d.send
+                d.inner
+                    .lock()
+                    .send
                     .finish()
                     .map_err(|e| StreamErrorIncoming::Unknown(Box::new(e))),
             ),
@@ -446,6 +580,8 @@ impl quic::SendStream<Bytes> for SendStream {
             }
             SendStream::Direct(d) => {
                 let _ = d
+                    .inner
+                    .lock()
                     .send
                     .reset(VarInt::from_u64(reset_code).unwrap_or(VarInt::MAX));
             }
@@ -455,7 +591,7 @@ impl quic::SendStream<Bytes> for SendStream {
     fn send_id(&self) -> StreamId {
         match self {
             SendStream::Queued(q) => sid(q.id),
-            SendStream::Direct(d) => sid(d.send.id().into()),
+            SendStream::Direct(d) => sid(d.inner.lock().send.id().into()),
         }
     }
 }

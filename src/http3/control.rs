@@ -11,6 +11,7 @@ use quinn::VarInt;
 use tokio::sync::Notify;
 use tracing::{debug, warn};
 
+use super::backend::ControlOut;
 use super::sendq::SendQueue;
 use crate::priority::PriorityParams;
 use crate::sched::StreamKey;
@@ -69,6 +70,7 @@ pub struct ControlSink {
     pub push_credit: Notify,
     max_control_frame: usize,
     max_concurrent_bidi: u64,
+    control_out: Arc<ControlOut>,
 }
 
 impl ControlSink {
@@ -77,6 +79,7 @@ impl ControlSink {
         conn: quinn::Connection,
         queue: Arc<SendQueue>,
         max_concurrent_bidi: u64,
+        control_out: Arc<ControlOut>,
     ) -> Arc<Self> {
         Arc::new(ControlSink {
             conn,
@@ -85,6 +88,7 @@ impl ControlSink {
             push_credit: Notify::new(),
             max_control_frame: 16 * 1024,
             max_concurrent_bidi,
+            control_out,
         })
     }
 
@@ -312,7 +316,11 @@ impl ControlSink {
         self.lock().pushes.get(&push_id).is_none_or(|e| e.cancelled)
     }
 
-    /// The server gives up a push it promised (it could not be opened).
+    /// The server gives up a push it promised: CANCEL_PUSH on its control
+    /// stream, and the push stream (if open) is reset.
+    //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
+    //# A server sends a CANCEL_PUSH frame to indicate that it will not be
+    //# fulfilling a promise that was previously sent.
     pub fn cancel_by_server(&self, push_id: u64) -> bool {
         let mut st = self.lock();
         let Some(e) = st.pushes.get_mut(&push_id) else {
@@ -322,7 +330,14 @@ impl ControlSink {
             return false;
         }
         e.cancelled = true;
+        let stream = e.stream;
         st.counters.cancelled_by_server += 1;
+        drop(st);
+        self.control_out
+            .send_frame(crate::wire::frame::encode(&Frame::CancelPush(push_id)));
+        if let Some(s) = stream {
+            self.queue.reset(s, code::H3_REQUEST_CANCELLED);
+        }
         true
     }
 

@@ -85,11 +85,29 @@ pub async fn start_pushes(
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
     let parent_prio = ctx.queue.priority(parent).unwrap_or_default();
+    //= https://www.rfc-editor.org/rfc/rfc9114#section-4.6
+    //# The server MUST include a value in the :authority pseudo-header
+    //# field for which the server is authoritative.
+    // The parent request's authority is one the client sent to this server;
+    // without it there is nothing authoritative to promise, so no push.
+    let Some(authority) = authority else {
+        debug!("request without :authority: not pushing");
+        return tasks;
+    };
     for (index, item) in items.iter().enumerate() {
+        let mut headers = HeaderMap::new();
+        for (n, v) in &item.request_headers {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(n.as_bytes()),
+                http::HeaderValue::from_str(v),
+            ) {
+                headers.append(n, v);
+            }
+        }
         let head = RequestHead {
             method: Method::GET,
             target: item.path.clone(),
-            headers: HeaderMap::new(),
+            headers: headers.clone(),
         };
         let reply = core::respond(&ctx.site, &head, &ctx.core);
         if reply.status != StatusCode::OK {
@@ -106,10 +124,6 @@ pub async fn start_pushes(
         //# frames are sent on the request stream that generated the push.
         //# This allows the server push to be associated with a client
         //# request.
-        //= https://www.rfc-editor.org/rfc/rfc9114#section-4.6
-        //# The server MUST include a value in the :authority pseudo-header
-        //# field for which the server is authoritative.
-        let authority = authority.unwrap_or("localhost");
         let promised = encode_fields(
             None,
             &[
@@ -118,7 +132,7 @@ pub async fn start_pushes(
                 (":authority", authority),
                 (":path", &item.path),
             ],
-            &HeaderMap::new(),
+            &headers,
         );
         let pp = frame::encode(&Frame::PushPromise {
             push_id,
@@ -178,6 +192,8 @@ async fn send_pushed(
     path: String,
     reply: core::Reply,
 ) {
+    let started = std::time::Instant::now();
+    let status = reply.status;
     let total_body = reply.body.len();
     let mut header = BytesMut::new();
     //= https://www.rfc-editor.org/rfc/rfc9114#section-6.2.2
@@ -236,5 +252,24 @@ async fn send_pushed(
             planned.saturating_sub(written)
         },
     );
-    debug!(push_id, %path, completed, written, sent_body, ?result, "push finished");
+    let outcome = match &result {
+        Ok(()) => "completed".to_string(),
+        Err(WriteFailure::Stopped(c)) => format!("refused by client ({})", code::name(*c)),
+        Err(WriteFailure::Reset(c)) if *c == code::H3_REQUEST_CANCELLED => "cancelled".to_string(),
+        Err(e) => e.to_string(),
+    };
+    tracing::info!(
+        target: "pushlab::push",
+        proto = "h3",
+        remote = %ctx.conn.remote_address(),
+        push_id,
+        stream = key,
+        path = %path,
+        status = status.as_u16(),
+        body_bytes = sent_body,
+        wire_bytes = written,
+        duration_ms = %format!("{:.2}", started.elapsed().as_secs_f64() * 1e3),
+        outcome = %outcome,
+        "push"
+    );
 }

@@ -16,12 +16,12 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use super::backend;
-use super::control::ControlSink;
+use super::backend::{self, ControlOut};
+use super::control::{ControlSink, PushCounters};
 use super::push::{self, PushContext};
 use super::sendq::{Gauges, SendConfig, SendQueue};
 use crate::core::{self, CoreOptions, Reply, RequestHead};
-use crate::push::{PlanInput, PushPolicy};
+use crate::push::{ConnPushState, PlanInput, PushPolicy};
 use crate::site::Site;
 
 /// `--scheduler`: the user-space queue with a policy, or plain h3-quinn.
@@ -90,6 +90,20 @@ pub struct ServerStats {
     pub failed: AtomicU64,
     /// Queue totals over all connections.
     pub queues: Arc<Gauges>,
+    /// Push counters of closed connections, summed.
+    pub pushes: parking_lot::Mutex<PushCounters>,
+}
+
+impl ServerStats {
+    fn add_pushes(&self, c: PushCounters) {
+        let mut t = self.pushes.lock();
+        t.promised += c.promised;
+        t.completed += c.completed;
+        t.cancelled_by_client += c.cancelled_by_client;
+        t.cancelled_by_server += c.cancelled_by_server;
+        t.refused_bytes += c.refused_bytes;
+        t.pushed_bytes += c.pushed_bytes;
+    }
 }
 
 /// The QUIC transport configuration for the server.
@@ -217,6 +231,8 @@ pub struct ConnCtx {
     pub control: Option<Arc<ControlSink>>,
     /// Server-wide counters.
     pub stats: Arc<ServerStats>,
+    /// Per-connection state of the push policy.
+    pub push_state: ConnPushState,
 }
 
 async fn run_connection(
@@ -235,6 +251,7 @@ async fn run_connection(
                 queue: None,
                 control: None,
                 stats,
+                push_state: ConnPushState::default(),
             });
             let h3c = h3::server::builder()
                 .max_field_section_size(opts.max_field_section_size)
@@ -247,7 +264,13 @@ async fn run_connection(
         }
         SchedulerMode::Queue(cfg) => {
             let queue = SendQueue::new(conn.clone(), cfg, stats.queues.clone());
-            let control = ControlSink::new(conn.clone(), queue.clone(), opts.max_concurrent_bidi);
+            let control_out = ControlOut::new();
+            let control = ControlSink::new(
+                conn.clone(),
+                queue.clone(),
+                opts.max_concurrent_bidi,
+                control_out.clone(),
+            );
             let pump = tokio::spawn(queue.clone().run_pump());
             let ctx = Arc::new(ConnCtx {
                 opts: opts.clone(),
@@ -255,19 +278,22 @@ async fn run_connection(
                 queue: Some(queue.clone()),
                 control: Some(control.clone()),
                 stats,
+                push_state: ConnPushState::default(),
             });
-            let backend = backend::Connection::new(conn.clone(), queue.clone(), control.clone());
+            let backend =
+                backend::Connection::new(conn.clone(), queue.clone(), control.clone(), control_out);
             let h3c = h3::server::builder()
                 .max_field_section_size(opts.max_field_section_size)
                 .build(backend)
                 .await;
             match h3c {
-                Ok(h3c) => accept_loop(h3c, ctx, shutdown).await,
+                Ok(h3c) => accept_loop(h3c, ctx.clone(), shutdown).await,
                 Err(e) => debug!(%remote, %e, "h3 setup failed"),
             }
             queue.close("connection finished");
             let _ = pump.await;
             let pc = control.push_counters();
+            ctx.stats.add_pushes(pc);
             let qc = queue.counters();
             debug!(
                 %remote,
@@ -434,6 +460,7 @@ where
         request: head,
         reply,
         conn: push::conn_view(ctx, ctx.opts.policy.wants_transport_stats()),
+        state: &ctx.push_state,
     });
     if !plan.hints.is_empty() && head.method == Method::GET {
         let mut hints = HeaderMap::new();
@@ -482,6 +509,14 @@ where
     let mut resp = http::Response::builder().status(reply.status);
     if let Some(h) = resp.headers_mut() {
         *h = reply.headers.clone();
+        for (n, v) in &plan.response_headers {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(n.as_bytes()),
+                http::HeaderValue::from_str(v),
+            ) {
+                h.append(n, v);
+            }
+        }
     }
     let resp = resp.body(()).map_err(|e| e.to_string())?;
     stream

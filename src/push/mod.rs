@@ -2,14 +2,31 @@
 //! planned and what is known about the connection, decide which resources
 //! to push (in which order) and which to hint with 103.
 //!
-//! Each policy is a small implementation of [`PushPolicy`]; protocol code
-//! (HTTP/3 and HTTP/2) carries the plan out identically.
+//! Each policy is a small implementation of [`PushPolicy`]; the protocol
+//! code (HTTP/3 and HTTP/2) carries the plan out identically. The policies
+//! follow the "Rules of Thumb for HTTP/2 Push" (Bergan et al., 2016):
+//!
+//! 1. push just enough to fill idle network time, and no more ([`Rot`]);
+//! 2. push resources in evaluation order ([`Graph::evaluation_order`]);
+//! 3. consider client cache state when pushing ([`CacheAware`]);
+//! 4. use the same request headers the client would, and only push what
+//!    does not vary on headers the server cannot know ([`pushable`]);
+//! 5. consider preload instead of push ([`Preload`], [`PushPreload`]).
+//!
+//! [`Graph::evaluation_order`]: crate::site::Graph::evaluation_order
 
+pub mod gcs;
+
+use std::collections::BTreeSet;
 use std::sync::Arc;
+
+use http::Method;
+use parking_lot::Mutex;
 
 use crate::core::{Reply, RequestHead};
 use crate::priority::Priority;
-use crate::site::Site;
+use crate::site::graph::NodeInfo;
+use crate::site::{Kind, Resource, Site};
 
 /// One resource to push.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +35,9 @@ pub struct PushItem {
     pub path: String,
     /// Priority of the push stream; `None` inherits the parent's.
     pub priority: Option<Priority>,
+    /// Request header fields to put in the PUSH_PROMISE (those the response
+    /// varies on, copied from the parent request).
+    pub request_headers: Vec<(String, String)>,
 }
 
 /// What a policy decided for one request.
@@ -27,6 +47,8 @@ pub struct Plan {
     pub hints: Vec<String>,
     /// Resources to push, in the order they should be sent.
     pub pushes: Vec<PushItem>,
+    /// Header fields to add to the final response (a cache-digest cookie).
+    pub response_headers: Vec<(String, String)>,
 }
 
 /// What a policy may know about the connection.
@@ -42,6 +64,14 @@ pub struct ConnView {
     pub in_flight: Option<u64>,
 }
 
+/// Per-connection state policies may keep.
+#[derive(Debug, Default)]
+pub struct ConnPushState {
+    /// Fingerprints of what this connection sent the client (cacheable
+    /// responses and pushes), for the cache digest.
+    pub sent: Mutex<BTreeSet<u32>>,
+}
+
 /// The inputs of a decision.
 pub struct PlanInput<'a> {
     /// The site.
@@ -52,6 +82,8 @@ pub struct PlanInput<'a> {
     pub reply: &'a Reply,
     /// The connection.
     pub conn: ConnView,
+    /// Per-connection policy state.
+    pub state: &'a ConnPushState,
 }
 
 /// A push and hint policy.
@@ -67,6 +99,134 @@ pub trait PushPolicy: Send + Sync {
     }
 }
 
+/// The congestion window assumed when the transport does not say:
+/// QUIC's and TCP's initial window of about ten packets.
+//= https://www.rfc-editor.org/rfc/rfc9002#section-7.2
+//# Endpoints SHOULD use an initial congestion window of ten times the
+//# maximum datagram size (max_datagram_size), while limiting the window to
+//# the larger of 14,720 bytes or twice the maximum datagram size.
+pub const DEFAULT_CWND: u64 = 14_720;
+
+/// A subresource of a page, with what the site and graph know about it.
+#[derive(Debug, Clone)]
+pub struct Child {
+    /// Its path.
+    pub path: String,
+    /// The resource.
+    pub resource: Arc<Resource>,
+    /// Its graph flags.
+    pub node: NodeInfo,
+}
+
+/// The page's subresources in evaluation order, when the request is a
+/// successful GET of a document; `None` otherwise.
+pub fn page_children(input: &PlanInput<'_>) -> Option<Vec<Child>> {
+    if input.request.method != Method::GET || input.reply.status != http::StatusCode::OK {
+        return None;
+    }
+    let doc = input.reply.resource.as_ref()?;
+    if doc.kind != Kind::Document {
+        return None;
+    }
+    let g = input.site.graph();
+    Some(
+        g.evaluation_order(&doc.path)
+            .into_iter()
+            .filter_map(|p| {
+                let resource = input.site.get(&p)?;
+                let node = g.node(&p).cloned().unwrap_or_default();
+                Some(Child {
+                    path: p,
+                    resource,
+                    node,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Whether a resource may be pushed in answer to this request, and the
+/// request header fields the promise must carry. Rules of Thumb rule 4: the
+/// promised request must be the one the client would send, so a response
+/// that varies on a header the parent request does not carry (or on `*`)
+/// is not pushed. Only cacheable responses are pushed: `no-store` and
+/// `private` ones never are.
+//= https://www.rfc-editor.org/rfc/rfc9114#section-4.6
+//# Pushed requests MUST be cacheable (see Section 9.2.3 of [HTTP]), MUST be
+//# safe (see Section 9.2.1 of [HTTP]), and MUST NOT include request content
+//# or a trailer section.
+pub fn pushable(request: &RequestHead, r: &Resource) -> Option<Vec<(String, String)>> {
+    let cc = r.cache_control.to_ascii_lowercase();
+    if cc
+        .split(',')
+        .any(|d| matches!(d.trim(), "no-store" | "private"))
+    {
+        return None;
+    }
+    let mut headers = Vec::new();
+    if let Some(vary) = &r.vary {
+        for name in vary.split(',').map(|n| n.trim().to_ascii_lowercase()) {
+            if name.is_empty() {
+                continue;
+            }
+            if name == "*" {
+                return None;
+            }
+            let v = request.headers.get(name.as_str())?.to_str().ok()?;
+            headers.push((name, v.to_string()));
+        }
+    }
+    Some(headers)
+}
+
+fn item(request: &RequestHead, c: &Child) -> Option<PushItem> {
+    Some(PushItem {
+        path: c.path.clone(),
+        priority: None,
+        request_headers: pushable(request, &c.resource)?,
+    })
+}
+
+/// A `Link` value preloading a child.
+pub fn preload_link(c: &Child) -> String {
+    let as_ = c.resource.kind.preload_as().unwrap_or("fetch");
+    // Fonts are fetched in CORS mode; a preload without crossorigin would
+    // not match and the font would be fetched twice.
+    let cors = if c.resource.kind == Kind::Font {
+        "; crossorigin"
+    } else {
+        ""
+    };
+    format!("<{}>; rel=preload; as={as_}{cors}", c.path)
+}
+
+/// Rules 1 and 2: children in evaluation order while the document and the
+/// pushes so far fit in the congestion window; stops at the first that
+/// does not fit, so nothing is pushed when the document alone fills it.
+pub fn fill_window(
+    input: &PlanInput<'_>,
+    children: &[Child],
+    skip: impl Fn(&Child) -> bool,
+) -> Vec<PushItem> {
+    let cwnd = input.conn.cwnd.unwrap_or(DEFAULT_CWND);
+    let mut used = input.reply.body.len();
+    let mut out = Vec::new();
+    for c in children {
+        if skip(c) {
+            continue;
+        }
+        let Some(it) = item(input.request, c) else {
+            continue;
+        };
+        if used + c.resource.len > cwnd {
+            break;
+        }
+        used += c.resource.len;
+        out.push(it);
+    }
+    out
+}
+
 /// No pushes, no hints.
 #[derive(Debug, Default)]
 pub struct NoPush;
@@ -80,13 +240,193 @@ impl PushPolicy for NoPush {
     }
 }
 
-/// Every policy by name.
-pub fn policy_by_name(name: &str) -> Option<Arc<dyn PushPolicy>> {
-    match name {
-        "none" => Some(Arc::new(NoPush)),
-        _ => None,
+/// Every pushable subresource of a document, in evaluation order: the
+/// naive straw man the Rules of Thumb argue against.
+#[derive(Debug, Default)]
+pub struct PushAll;
+
+impl PushPolicy for PushAll {
+    fn name(&self) -> &'static str {
+        "push-all"
+    }
+    fn plan(&self, input: &PlanInput<'_>) -> Plan {
+        let Some(children) = page_children(input) else {
+            return Plan::default();
+        };
+        Plan {
+            pushes: children
+                .iter()
+                .filter_map(|c| item(input.request, c))
+                .collect(),
+            ..Plan::default()
+        }
+    }
+}
+
+/// Rules 1 and 2: push in evaluation order, only enough to fill the
+/// congestion window.
+#[derive(Debug, Default)]
+pub struct Rot;
+
+impl PushPolicy for Rot {
+    fn name(&self) -> &'static str {
+        "rot"
+    }
+    fn wants_transport_stats(&self) -> bool {
+        true
+    }
+    fn plan(&self, input: &PlanInput<'_>) -> Plan {
+        let Some(children) = page_children(input) else {
+            return Plan::default();
+        };
+        Plan {
+            pushes: fill_window(input, &children, |_| false),
+            ..Plan::default()
+        }
+    }
+}
+
+/// Like [`Rot`], but skips what the client is known to hold (rule 3),
+/// tracked with a Golomb-coded-set cookie set on every cacheable response.
+#[derive(Debug, Default)]
+pub struct CacheAware;
+
+impl PushPolicy for CacheAware {
+    fn name(&self) -> &'static str {
+        "cache-aware"
+    }
+    fn wants_transport_stats(&self) -> bool {
+        true
+    }
+    fn plan(&self, input: &PlanInput<'_>) -> Plan {
+        let cookies = input
+            .request
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        // A corrupt digest counts as empty: pushing too much is safe.
+        let mut known: BTreeSet<u32> = gcs::find_cookie(cookies)
+            .and_then(|c| gcs::from_cookie(c).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let mut sent = input.state.sent.lock();
+        known.extend(sent.iter().copied());
+        let mut plan = Plan::default();
+        if let Some(children) = page_children(input) {
+            plan.pushes = fill_window(input, &children, |c| {
+                known.contains(&gcs::fingerprint(&c.path, &c.resource.etag))
+            });
+            for p in &plan.pushes {
+                if let Some(r) = input.site.get(&p.path) {
+                    sent.insert(gcs::fingerprint(&p.path, &r.etag));
+                }
+            }
+        }
+        if let Some(r) = input.reply.resource.as_ref() {
+            if input.reply.status.is_success() && pushable(input.request, r).is_some() {
+                sent.insert(gcs::fingerprint(&r.path, &r.etag));
+            }
+        }
+        known.extend(sent.iter().copied());
+        drop(sent);
+        if input.reply.status.is_success() || input.reply.status == http::StatusCode::NOT_MODIFIED {
+            let values: Vec<u32> = known.into_iter().collect();
+            plan.response_headers.push((
+                "set-cookie".into(),
+                format!(
+                    "{}={}; Path=/; Max-Age=86400; Secure; SameSite=Lax",
+                    gcs::COOKIE,
+                    gcs::to_cookie(&values)
+                ),
+            ));
+        }
+        plan
+    }
+}
+
+/// Rule 5: 103 Early Hints preloading the hidden or critical subresources;
+/// no push.
+#[derive(Debug, Default)]
+pub struct Preload;
+
+impl PushPolicy for Preload {
+    fn name(&self) -> &'static str {
+        "preload"
+    }
+    fn plan(&self, input: &PlanInput<'_>) -> Plan {
+        let Some(children) = page_children(input) else {
+            return Plan::default();
+        };
+        Plan {
+            hints: children
+                .iter()
+                .filter(|c| c.node.hidden || c.node.critical)
+                .map(preload_link)
+                .collect(),
+            ..Plan::default()
+        }
+    }
+}
+
+/// Rules 1, 2 and 5: push what fills the window, hint the rest of the
+/// hidden or critical subresources with 103.
+#[derive(Debug, Default)]
+pub struct PushPreload;
+
+impl PushPolicy for PushPreload {
+    fn name(&self) -> &'static str {
+        "push-preload"
+    }
+    fn wants_transport_stats(&self) -> bool {
+        true
+    }
+    fn plan(&self, input: &PlanInput<'_>) -> Plan {
+        let Some(children) = page_children(input) else {
+            return Plan::default();
+        };
+        let pushes = if input.conn.push_allowed {
+            fill_window(input, &children, |_| false)
+        } else {
+            Vec::new()
+        };
+        let hints = children
+            .iter()
+            .filter(|c| c.node.hidden || c.node.critical)
+            .filter(|c| !pushes.iter().any(|p| p.path == c.path))
+            .map(preload_link)
+            .collect();
+        Plan {
+            hints,
+            pushes,
+            ..Plan::default()
+        }
     }
 }
 
 /// The names `--push-policy` accepts.
-pub const POLICY_NAMES: &[&str] = &["none"];
+pub const POLICY_NAMES: &[&str] = &[
+    "none",
+    "push-all",
+    "rot",
+    "cache-aware",
+    "preload",
+    "push-preload",
+];
+
+/// Every policy by name.
+pub fn policy_by_name(name: &str) -> Option<Arc<dyn PushPolicy>> {
+    Some(match name {
+        "none" => Arc::new(NoPush),
+        "push-all" => Arc::new(PushAll),
+        "rot" => Arc::new(Rot),
+        "cache-aware" => Arc::new(CacheAware),
+        "preload" => Arc::new(Preload),
+        "push-preload" => Arc::new(PushPreload),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -82,7 +82,9 @@ impl Graph {
         for r in site.resources() {
             let text: Option<Vec<u8>> = match (&r.kind, &r.body) {
                 (Kind::Document | Kind::Style, Body::Static(b)) => Some(b.to_vec()),
-                (Kind::Document | Kind::Style, Body::File(p)) if r.len <= 8 << 20 => std::fs::read(p).ok(),
+                (Kind::Document | Kind::Style, Body::File(p)) if r.len <= 8 << 20 => {
+                    std::fs::read(p).ok()
+                }
                 _ => None,
             };
             let mut edges: Vec<Edge> = Vec::new();
@@ -107,7 +109,8 @@ impl Graph {
                     edges.push(Edge {
                         to,
                         via,
-                        blocking: rf.blocking || (r.kind == Kind::Style && rf.kind == RefKind::CssImport),
+                        blocking: rf.blocking
+                            || (r.kind == Kind::Style && rf.kind == RefKind::CssImport),
                     });
                 }
             }
@@ -157,7 +160,9 @@ impl Graph {
             let cfg = site.config().for_path(path);
             let kind = site.get(path).map(|r| r.kind).unwrap_or(Kind::Other);
             n.render_blocking = blocking.contains(path);
-            n.critical = cfg.critical.unwrap_or(n.render_blocking || kind == Kind::Font);
+            n.critical = cfg
+                .critical
+                .unwrap_or(n.render_blocking || kind == Kind::Font);
             n.hidden = cfg
                 .hidden
                 .unwrap_or(revealed.contains(path) && !revealed_by_html.contains(path));
@@ -172,7 +177,10 @@ impl Graph {
 
     /// The resources a path reveals directly.
     pub fn children(&self, path: &str) -> &[Edge] {
-        self.nodes.get(path).map(|n| n.children.as_slice()).unwrap_or(&[])
+        self.nodes
+            .get(path)
+            .map(|n| n.children.as_slice())
+            .unwrap_or(&[])
     }
 
     /// Every resource reachable from `root`, in evaluation order: depth-first
@@ -216,7 +224,11 @@ impl Graph {
             seen.insert(d.clone());
             self.render_children(site, d, 1, &mut seen, &mut s);
             let order = self.evaluation_order(d);
-            let total: u64 = order.iter().filter_map(|p| site.get(p)).map(|r| r.len).sum();
+            let total: u64 = order
+                .iter()
+                .filter_map(|p| site.get(p))
+                .map(|r| r.len)
+                .sum();
             let _ = writeln!(
                 s,
                 "  evaluation order ({} resources, {} B): {}",
@@ -229,10 +241,20 @@ impl Graph {
         s
     }
 
-    fn render_children(&self, site: &Site, p: &str, depth: usize, seen: &mut HashSet<String>, s: &mut String) {
+    fn render_children(
+        &self,
+        site: &Site,
+        p: &str,
+        depth: usize,
+        seen: &mut HashSet<String>,
+        s: &mut String,
+    ) {
         for e in self.children(p) {
             let r = site.get(&e.to);
-            let (kind, size) = r.as_ref().map(|r| (r.kind.name(), r.len)).unwrap_or(("?", 0));
+            let (kind, size) = r
+                .as_ref()
+                .map(|r| (r.kind.name(), r.len))
+                .unwrap_or(("?", 0));
             let n = self.nodes.get(&e.to).cloned().unwrap_or_default();
             let mut flags = Vec::new();
             if n.render_blocking {
@@ -276,13 +298,22 @@ mod tests {
         let order = g.evaluation_order("/index.html");
         assert_eq!(
             &order[..5],
-            &["/css/style.css", "/css/theme.css", "/fonts/body.woff2", "/js/app.js", "/js/lazy.js"]
+            &[
+                "/css/style.css",
+                "/css/theme.css",
+                "/fonts/body.woff2",
+                "/js/app.js",
+                "/js/lazy.js"
+            ]
         );
         assert!(order.contains(&"/img/hero.png".to_string()));
         let css = g.node("/css/style.css").unwrap();
         assert!(css.render_blocking && css.critical && !css.hidden);
         let theme = g.node("/css/theme.css").unwrap();
-        assert!(theme.render_blocking && theme.hidden, "imported: blocking and hidden");
+        assert!(
+            theme.render_blocking && theme.hidden,
+            "imported: blocking and hidden"
+        );
         let font = g.node("/fonts/body.woff2").unwrap();
         assert!(font.critical && font.hidden && !font.render_blocking);
         let lazy = g.node("/js/lazy.js").unwrap();
@@ -293,7 +324,10 @@ mod tests {
         assert!(!hero.hidden && !hero.critical);
         assert_eq!(g.children("/js/app.js")[0].via, Via::Config);
         let text = g.render(&site);
-        assert!(text.contains("-> /fonts/body.woff2 (font, 40000 B, via url()) critical hidden"), "{text}");
+        assert!(
+            text.contains("-> /fonts/body.woff2 (font, 40000 B, via url()) critical hidden"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -315,7 +349,13 @@ mod tests {
         );
         let mut site = Site::empty("t", cfg);
         for p in ["/a.js", "/b.js"] {
-            site.insert(p.into(), Body::Static(bytes::Bytes::from_static(b"x")), 1, "\"x\"".into(), std::time::SystemTime::now());
+            site.insert(
+                p.into(),
+                Body::Static(bytes::Bytes::from_static(b"x")),
+                1,
+                "\"x\"".into(),
+                std::time::SystemTime::now(),
+            );
         }
         let g = Graph::build(&site);
         assert_eq!(g.evaluation_order("/a.js"), vec!["/b.js".to_string()]);

@@ -53,91 +53,96 @@ pub fn scan_html(html: &[u8]) -> Vec<Ref> {
             // Recover from ambiguous markup like a browser instead of bailing out.
             .with_strict(false)
             .append_element_content_handler(element!("body", |_el| {
-                        *in_head.borrow_mut() = false;
-                        Ok(())
+                *in_head.borrow_mut() = false;
+                Ok(())
             }))
             .append_element_content_handler(element!("link[href]", |el| {
-                        let rel = el.get_attribute("rel").unwrap_or_default().to_ascii_lowercase();
-                        let href = el.get_attribute("href").unwrap_or_default();
-                        let rels: Vec<&str> = rel.split_ascii_whitespace().collect();
-                        if rels.contains(&"stylesheet") && !rels.contains(&"alternate") {
-                            let media = el.get_attribute("media").unwrap_or_default().to_ascii_lowercase();
-                            let blocking = media.is_empty() || media == "all" || media == "screen";
-                            push(Ref {
-                                url: href,
-                                kind: RefKind::Stylesheet,
-                                blocking,
-                                preload_as: None,
-                            });
-                        } else if rels.contains(&"preload") || rels.contains(&"modulepreload") {
-                            push(Ref {
-                                url: href,
-                                kind: RefKind::Preload,
-                                blocking: false,
-                                preload_as: el.get_attribute("as"),
-                            });
-                        } else if rels.contains(&"icon") {
-                            push(Ref {
-                                url: href,
-                                kind: RefKind::Image,
-                                blocking: false,
-                                preload_as: None,
-                            });
-                        }
-                        Ok(())
+                let rel = el
+                    .get_attribute("rel")
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let href = el.get_attribute("href").unwrap_or_default();
+                let rels: Vec<&str> = rel.split_ascii_whitespace().collect();
+                if rels.contains(&"stylesheet") && !rels.contains(&"alternate") {
+                    let media = el
+                        .get_attribute("media")
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
+                    let blocking = media.is_empty() || media == "all" || media == "screen";
+                    push(Ref {
+                        url: href,
+                        kind: RefKind::Stylesheet,
+                        blocking,
+                        preload_as: None,
+                    });
+                } else if rels.contains(&"preload") || rels.contains(&"modulepreload") {
+                    push(Ref {
+                        url: href,
+                        kind: RefKind::Preload,
+                        blocking: false,
+                        preload_as: el.get_attribute("as"),
+                    });
+                } else if rels.contains(&"icon") {
+                    push(Ref {
+                        url: href,
+                        kind: RefKind::Image,
+                        blocking: false,
+                        preload_as: None,
+                    });
+                }
+                Ok(())
             }))
             .append_element_content_handler(element!("script[src]", |el| {
-                        let async_or_defer = el.has_attribute("async") || el.has_attribute("defer");
-                        let module = el
-                            .get_attribute("type")
-                            .is_some_and(|t| t.eq_ignore_ascii_case("module"));
-                        push(Ref {
-                            url: el.get_attribute("src").unwrap_or_default(),
-                            kind: RefKind::Script,
-                            blocking: *in_head.borrow() && !async_or_defer && !module,
-                            preload_as: None,
-                        });
-                        Ok(())
+                let async_or_defer = el.has_attribute("async") || el.has_attribute("defer");
+                let module = el
+                    .get_attribute("type")
+                    .is_some_and(|t| t.eq_ignore_ascii_case("module"));
+                push(Ref {
+                    url: el.get_attribute("src").unwrap_or_default(),
+                    kind: RefKind::Script,
+                    blocking: *in_head.borrow() && !async_or_defer && !module,
+                    preload_as: None,
+                });
+                Ok(())
             }))
             .append_element_content_handler(element!("img[src], input[type=image][src]", |el| {
-                        push(Ref {
-                            url: el.get_attribute("src").unwrap_or_default(),
-                            kind: RefKind::Image,
-                            blocking: false,
-                            preload_as: None,
-                        });
-                        Ok(())
+                push(Ref {
+                    url: el.get_attribute("src").unwrap_or_default(),
+                    kind: RefKind::Image,
+                    blocking: false,
+                    preload_as: None,
+                });
+                Ok(())
             }))
             .append_element_content_handler(element!("video[poster]", |el| {
-                        push(Ref {
-                            url: el.get_attribute("poster").unwrap_or_default(),
-                            kind: RefKind::Image,
-                            blocking: false,
-                            preload_as: None,
-                        });
-                        Ok(())
+                push(Ref {
+                    url: el.get_attribute("poster").unwrap_or_default(),
+                    kind: RefKind::Image,
+                    blocking: false,
+                    preload_as: None,
+                });
+                Ok(())
             }))
             .append_element_content_handler(element!("[style]", |el| {
-                        let css = el.get_attribute("style").unwrap_or_default();
-                        for r in scan_css(&css) {
-                            push(r);
-                        }
-                        Ok(())
+                let css = el.get_attribute("style").unwrap_or_default();
+                for r in scan_css(&css) {
+                    push(r);
+                }
+                Ok(())
             }))
             .append_element_content_handler(text!("style", |t| {
-                        style_text.borrow_mut().push_str(t.as_str());
-                        if t.last_in_text_node() {
-                            let css = std::mem::take(&mut *style_text.borrow_mut());
-                            for r in scan_css(&css) {
-                                push(Ref {
-                                    blocking: r.kind == RefKind::CssImport,
-                                    ..r
-                                });
-                            }
-                        }
-                        Ok(())
-            }))
-;
+                style_text.borrow_mut().push_str(t.as_str());
+                if t.last_in_text_node() {
+                    let css = std::mem::take(&mut *style_text.borrow_mut());
+                    for r in scan_css(&css) {
+                        push(Ref {
+                            blocking: r.kind == RefKind::CssImport,
+                            ..r
+                        });
+                    }
+                }
+                Ok(())
+            }));
         let mut rewriter = HtmlRewriter::new(settings, |_: &[u8]| {});
         // The parser never fails on malformed HTML (it recovers like a
         // browser); an error here can only come from a handler, and ours
@@ -182,7 +187,9 @@ fn walk_css<'i>(p: &mut Parser<'i, '_>, out: &mut Vec<Ref>) {
                 blocking: true,
                 preload_as: None,
             }),
-            Token::Function(ref f) if f.eq_ignore_ascii_case("url") || f.eq_ignore_ascii_case("src") => {
+            Token::Function(ref f)
+                if f.eq_ignore_ascii_case("url") || f.eq_ignore_ascii_case("src") =>
+            {
                 let url: Result<String, cssparser::ParseError<'i, ()>> =
                     p.parse_nested_block(|p| Ok(p.expect_string()?.to_string()));
                 if let Ok(url) = url {
@@ -216,7 +223,9 @@ pub fn scan_css(css: &str) -> Vec<Ref> {
     let mut parser = Parser::new(&mut input);
     let mut out = Vec::new();
     walk_css(&mut parser, &mut out);
-    out.retain(|r| !r.url.trim().is_empty() && !r.url.starts_with("data:") && !r.url.starts_with('#'));
+    out.retain(|r| {
+        !r.url.trim().is_empty() && !r.url.starts_with("data:") && !r.url.starts_with('#')
+    });
     out
 }
 
@@ -229,7 +238,10 @@ pub fn resolve(base: &str, url: &str) -> Option<String> {
     if url.is_empty() || url.starts_with("//") || url.contains("://") || url.starts_with("data:") {
         return None;
     }
-    if url.contains(':') && !url.starts_with('/') && url.split(':').next().is_some_and(|s| !s.contains('/')) {
+    if url.contains(':')
+        && !url.starts_with('/')
+        && url.split(':').next().is_some_and(|s| !s.contains('/'))
+    {
         // mailto:, javascript:, ...
         return None;
     }
@@ -293,7 +305,10 @@ mod tests {
             <video poster="/poster.jpg"></video>
             </body></html>"#;
         let refs = scan_html(html);
-        let got: Vec<(&str, RefKind, bool)> = refs.iter().map(|r| (r.url.as_str(), r.kind, r.blocking)).collect();
+        let got: Vec<(&str, RefKind, bool)> = refs
+            .iter()
+            .map(|r| (r.url.as_str(), r.kind, r.blocking))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -326,7 +341,8 @@ mod tests {
             .b { background: url(data:image/png;base64,AAAA); }
             @media (min-width: 10px) { .c { background-image: url('c.svg') } }
         "#;
-        let got: Vec<(String, RefKind)> = scan_css(css).into_iter().map(|r| (r.url, r.kind)).collect();
+        let got: Vec<(String, RefKind)> =
+            scan_css(css).into_iter().map(|r| (r.url, r.kind)).collect();
         assert_eq!(
             got,
             vec![
@@ -349,10 +365,22 @@ mod tests {
 
     #[test]
     fn resolution() {
-        assert_eq!(resolve("/css/style.css", "theme.css").as_deref(), Some("/css/theme.css"));
-        assert_eq!(resolve("/css/style.css", "../img/a.png").as_deref(), Some("/img/a.png"));
-        assert_eq!(resolve("/css/style.css", "../../../x.png").as_deref(), Some("/x.png"));
-        assert_eq!(resolve("/index.html", "/js/app.js?v=1#x").as_deref(), Some("/js/app.js"));
+        assert_eq!(
+            resolve("/css/style.css", "theme.css").as_deref(),
+            Some("/css/theme.css")
+        );
+        assert_eq!(
+            resolve("/css/style.css", "../img/a.png").as_deref(),
+            Some("/img/a.png")
+        );
+        assert_eq!(
+            resolve("/css/style.css", "../../../x.png").as_deref(),
+            Some("/x.png")
+        );
+        assert_eq!(
+            resolve("/index.html", "/js/app.js?v=1#x").as_deref(),
+            Some("/js/app.js")
+        );
         assert_eq!(resolve("/a/b.html", "./c.js").as_deref(), Some("/a/c.js"));
         assert_eq!(resolve("/index.html", "https://cdn.example/x.js"), None);
         assert_eq!(resolve("/index.html", "//cdn.example/x.js"), None);

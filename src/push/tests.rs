@@ -1,0 +1,311 @@
+//! Each policy's plan for the demo page under chosen congestion windows,
+//! cache states and request headers.
+
+use super::*;
+use crate::core::{respond, CoreOptions};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+
+fn req(method: Method, target: &str, headers: &[(&str, &str)]) -> RequestHead {
+    let mut h = HeaderMap::new();
+    for (n, v) in headers {
+        h.append(
+            http::header::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    RequestHead {
+        method,
+        target: target.into(),
+        headers: h,
+    }
+}
+
+fn plan_with(
+    policy: &dyn PushPolicy,
+    site: &Site,
+    request: &RequestHead,
+    cwnd: u64,
+    state: &ConnPushState,
+) -> Plan {
+    let reply = respond(site, request, &CoreOptions::default());
+    policy.plan(&PlanInput {
+        site,
+        request,
+        reply: &reply,
+        conn: ConnView {
+            protocol: "h3",
+            push_allowed: true,
+            cwnd: Some(cwnd),
+            in_flight: None,
+        },
+        state,
+    })
+}
+
+fn plan(policy: &dyn PushPolicy, cwnd: u64) -> Plan {
+    let site = Site::demo();
+    plan_with(
+        policy,
+        &site,
+        &req(Method::GET, "/", &[]),
+        cwnd,
+        &ConnPushState::default(),
+    )
+}
+
+fn paths(p: &Plan) -> Vec<&str> {
+    p.pushes.iter().map(|i| i.path.as_str()).collect()
+}
+
+#[test]
+fn none_does_nothing() {
+    assert_eq!(plan(&NoPush, 1 << 30), Plan::default());
+}
+
+/// push-all pushes every subresource in evaluation order, whatever the window.
+#[test]
+fn push_all_pushes_everything_in_evaluation_order() {
+    let p = plan(&PushAll, 1000);
+    let got = paths(&p);
+    assert_eq!(
+        &got[..5],
+        &[
+            "/css/style.css",
+            "/css/theme.css",
+            "/fonts/body.woff2",
+            "/js/app.js",
+            "/js/lazy.js"
+        ]
+    );
+    assert!(got.contains(&"/img/hero.png"));
+    assert_eq!(
+        got.len(),
+        Site::demo().graph().evaluation_order("/index.html").len()
+    );
+    assert!(p.hints.is_empty());
+}
+
+/// rot fills the window in evaluation order and stops at the first
+/// resource that does not fit; with the document alone over the window,
+/// nothing is pushed.
+#[test]
+fn rot_fills_the_window_and_no_more() {
+    let doc = Site::demo().get("/index.html").unwrap().len;
+    assert!(
+        paths(&plan(&Rot, 5_000)).is_empty(),
+        "document alone exceeds the window"
+    );
+    assert!(
+        paths(&plan(&Rot, 14_720)).is_empty(),
+        "style.css (14 KB) does not fit after the 9 KB document"
+    );
+    let site = Site::demo();
+    for cwnd in [30_000, 60_000, 100_000, 150_000, 1_000_000] {
+        // The expected plan: the longest prefix of the evaluation order
+        // that fits in the window together with the document.
+        let mut want = Vec::new();
+        let mut used = doc;
+        for p in site.graph().evaluation_order("/index.html") {
+            let len = site.get(&p).unwrap().len;
+            if used + len > cwnd {
+                break;
+            }
+            used += len;
+            want.push(p);
+        }
+        let p = plan(&Rot, cwnd);
+        assert_eq!(
+            paths(&p),
+            want.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "cwnd {cwnd}"
+        );
+        assert!(!want.is_empty() || cwnd < doc + 14_000);
+    }
+}
+
+/// cache-aware skips what the cookie says the client has, and tells the
+/// client (in a cookie) what it now has.
+#[test]
+fn cache_aware_skips_cached_and_sets_the_digest() {
+    let site = Site::demo();
+    let fp = |p: &str| gcs::fingerprint(p, &site.get(p).unwrap().etag);
+    let cookie = format!(
+        "{}={}",
+        gcs::COOKIE,
+        gcs::to_cookie(&[fp("/css/style.css"), fp("/fonts/body.woff2")])
+    );
+    let state = ConnPushState::default();
+    let p = plan_with(
+        &CacheAware,
+        &site,
+        &req(Method::GET, "/", &[("cookie", &cookie)]),
+        100_000,
+        &state,
+    );
+    let got = paths(&p);
+    assert!(
+        !got.contains(&"/css/style.css") && !got.contains(&"/fonts/body.woff2"),
+        "{got:?}"
+    );
+    assert!(got.contains(&"/css/theme.css") && got.contains(&"/js/app.js"));
+    let (name, value) = &p.response_headers[0];
+    assert_eq!(name, "set-cookie");
+    let digest = value.split(';').next().unwrap().split_once('=').unwrap().1;
+    let set = gcs::from_cookie(digest).unwrap();
+    for path in [
+        "/css/style.css",
+        "/fonts/body.woff2",
+        "/css/theme.css",
+        "/js/app.js",
+        "/index.html",
+    ] {
+        assert!(set.contains(&fp(path)), "{path} in the new digest");
+    }
+    // The client comes back with the new cookie: nothing it holds is pushed.
+    let cookie = value.split(';').next().unwrap().to_string();
+    let again = plan_with(
+        &CacheAware,
+        &site,
+        &req(Method::GET, "/", &[("cookie", &cookie)]),
+        100_000,
+        &ConnPushState::default(),
+    );
+    assert!(paths(&again).is_empty(), "{:?}", paths(&again));
+    // A corrupt cookie counts as an empty cache.
+    let p = plan_with(
+        &CacheAware,
+        &site,
+        &req(Method::GET, "/", &[("cookie", "pushlab-cache=!!!")]),
+        100_000,
+        &ConnPushState::default(),
+    );
+    assert!(paths(&p).contains(&"/css/style.css"));
+}
+
+/// preload hints the hidden and critical subresources and pushes nothing.
+#[test]
+fn preload_hints_hidden_and_critical() {
+    let p = plan(&Preload, 1 << 30);
+    assert!(p.pushes.is_empty());
+    assert_eq!(
+        p.hints,
+        vec![
+            "</css/style.css>; rel=preload; as=style",
+            "</css/theme.css>; rel=preload; as=style",
+            "</fonts/body.woff2>; rel=preload; as=font; crossorigin",
+            "</js/app.js>; rel=preload; as=script",
+            "</js/lazy.js>; rel=preload; as=script",
+        ]
+    );
+}
+
+/// push-preload pushes what fills the window and hints the rest.
+#[test]
+fn push_preload_splits() {
+    let p = plan(&PushPreload, 30_000);
+    assert_eq!(paths(&p), vec!["/css/style.css", "/css/theme.css"]);
+    assert_eq!(
+        p.hints,
+        vec![
+            "</fonts/body.woff2>; rel=preload; as=font; crossorigin",
+            "</js/app.js>; rel=preload; as=script",
+            "</js/lazy.js>; rel=preload; as=script",
+        ]
+    );
+}
+
+/// Nothing is pushed or hinted for a subresource, a HEAD, a POST or a 304.
+#[test]
+fn only_successful_document_gets() {
+    let site = Site::demo();
+    let st = ConnPushState::default();
+    for r in [
+        req(Method::GET, "/css/style.css", &[]),
+        req(Method::HEAD, "/", &[]),
+        req(Method::POST, "/", &[]),
+        req(Method::GET, "/nope.html", &[]),
+    ] {
+        assert!(
+            plan_with(&PushAll, &site, &r, 1 << 30, &st)
+                .pushes
+                .is_empty(),
+            "{} {}",
+            r.method,
+            r.target
+        );
+        assert!(plan_with(&Preload, &site, &r, 1 << 30, &st)
+            .hints
+            .is_empty());
+    }
+    let etag = site.get("/index.html").unwrap().etag.clone();
+    let cond = req(Method::GET, "/", &[("if-none-match", &etag)]);
+    assert!(
+        plan_with(&PushAll, &site, &cond, 1 << 30, &st)
+            .pushes
+            .is_empty(),
+        "304"
+    );
+}
+
+/// Rule 4: a resource that varies on a header the parent request does not
+/// carry is not pushed; one whose header it carries is pushed with it;
+/// `Vary: *`, `no-store` and `private` never are.
+#[test]
+fn vary_and_cacheability() {
+    let cfg = crate::site::SiteConfig::parse(
+        r#"
+        [paths."/ua.js"]
+        vary = "User-Agent"
+        [paths."/star.js"]
+        vary = "*"
+        [paths."/secret.js"]
+        cache_control = "private, max-age=60"
+        [paths."/nostore.js"]
+        cache_control = "no-store"
+        "#,
+    )
+    .unwrap();
+    let mut site = Site::empty("t", cfg);
+    let html = b"<script src=/ua.js></script><script src=/star.js></script><script src=/secret.js></script><script src=/nostore.js></script><script src=/ok.js></script>";
+    site.insert(
+        "/index.html".into(),
+        crate::site::Body::Static(Bytes::from_static(html)),
+        html.len() as u64,
+        "\"i\"".into(),
+        std::time::SystemTime::now(),
+    );
+    for p in ["/ua.js", "/star.js", "/secret.js", "/nostore.js", "/ok.js"] {
+        site.insert(
+            p.into(),
+            crate::site::Body::Static(Bytes::from_static(b"1")),
+            1,
+            "\"x\"".into(),
+            std::time::SystemTime::now(),
+        );
+    }
+    site.build_graph();
+    let st = ConnPushState::default();
+    let p = plan_with(&PushAll, &site, &req(Method::GET, "/", &[]), 1 << 30, &st);
+    assert_eq!(paths(&p), vec!["/ok.js"]);
+    let p = plan_with(
+        &PushAll,
+        &site,
+        &req(Method::GET, "/", &[("user-agent", "test/1")]),
+        1 << 30,
+        &st,
+    );
+    assert_eq!(paths(&p), vec!["/ua.js", "/ok.js"]);
+    assert_eq!(
+        p.pushes[0].request_headers,
+        vec![("user-agent".to_string(), "test/1".to_string())]
+    );
+}
+
+#[test]
+fn names_resolve() {
+    for n in POLICY_NAMES {
+        assert_eq!(policy_by_name(n).unwrap().name(), *n);
+    }
+    assert!(policy_by_name("push-everything").is_none());
+}
