@@ -131,11 +131,8 @@ pub fn decode(data: &[u8]) -> Result<Vec<u32>, GcsError> {
     let limit = 1u64 << UNIVERSE_BITS;
     for _ in 0..n {
         let mut q = 0u64;
-        loop {
-            match bit(pos).ok_or(GcsError::Corrupt)? {
-                1 => q += 1,
-                _ => break,
-            }
+        while bit(pos).ok_or(GcsError::Corrupt)? == 1 {
+            q += 1;
             pos += 1;
             if q > limit {
                 return Err(GcsError::Corrupt);
