@@ -83,3 +83,104 @@ async fn aioquic_fetches_demo_and_large_file() {
     }
     srv.shutdown().await;
 }
+
+fn demo_sha(path: &str) -> String {
+    match &Site::demo().get(path).unwrap().body {
+        pushlab::site::Body::Static(b) => sha256_hex(b),
+        _ => panic!("not static"),
+    }
+}
+
+fn with_policy(name: &str) -> H3Options {
+    H3Options {
+        policy: pushlab::push::policy_by_name(name).expect("policy"),
+        ..H3Options::default()
+    }
+}
+
+/// aioquic (MAX_PUSH_ID 100) receives every promised push with the right
+/// headers and byte-exact bodies; cancelling the hero image's push from
+/// aioquic (CANCEL_PUSH plus STOP_SENDING) stops it and the server counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aioquic_receives_pushes_and_cancels_one() {
+    if !require(
+        "aioquic (.venv)",
+        venv_python().is_some(),
+        "aioquic_receives_pushes_and_cancels_one",
+    ) {
+        return;
+    }
+    let srv = server(with_policy("push-all")).await;
+    let url = format!("https://127.0.0.1:{}/", srv.addr.port());
+    let args = vec![
+        "--max-push-id".to_string(),
+        "100".into(),
+        "--cancel-push".into(),
+        "hero".into(),
+        url,
+    ];
+    let report = tokio::task::spawn_blocking(move || aioquic(&args))
+        .await
+        .unwrap();
+    assert_eq!(report["ok"], true, "{report:#}");
+    let order = Site::demo().graph().evaluation_order("/index.html");
+    let pushes = report["pushes"].as_array().unwrap();
+    assert_eq!(pushes.len(), order.len(), "{report:#}");
+    for p in pushes {
+        let path = p["path"].as_str().unwrap();
+        if path.contains("hero") {
+            assert_eq!(p["cancelled"], true, "{p:#}");
+            continue;
+        }
+        assert_eq!(p["status"], 200, "{path}");
+        assert_eq!(p["complete"], true, "{path}");
+        assert_eq!(
+            p["sha256"].as_str().unwrap(),
+            demo_sha(path),
+            "{path} byte-exact"
+        );
+        let ct = p["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h[0] == "content-type")
+            .unwrap();
+        assert_eq!(
+            ct[1].as_str().unwrap(),
+            Site::demo().get(path).unwrap().content_type
+        );
+    }
+    let stats = srv.stats.clone();
+    srv.shutdown().await;
+    let t = *stats.pushes.lock();
+    assert!(
+        t.cancelled_by_client >= 1,
+        "server counted the cancellation: {t:?}"
+    );
+}
+
+/// aioquic sees the 103 before the 200 (by arrival order), with the hints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aioquic_sees_early_hints_first() {
+    if !require(
+        "aioquic (.venv)",
+        venv_python().is_some(),
+        "aioquic_sees_early_hints_first",
+    ) {
+        return;
+    }
+    let srv = server(with_policy("preload")).await;
+    let url = format!("https://127.0.0.1:{}/slow.html", srv.addr.port());
+    let report = tokio::task::spawn_blocking(move || aioquic(&[url]))
+        .await
+        .unwrap();
+    assert_eq!(report["ok"], true, "{report:#}");
+    let r = &report["requests"][0];
+    let info = r["informational"].as_array().unwrap();
+    assert_eq!(info.len(), 1, "{r:#}");
+    assert_eq!(info[0]["status"], 103);
+    assert!(info[0]["seq"].as_u64().unwrap() < r["headers_seq"].as_u64().unwrap());
+    assert!(info[0]["at_ms"].as_f64().unwrap() < r["headers_at_ms"].as_f64().unwrap());
+    assert_eq!(info[0]["link"].as_array().unwrap().len(), 5);
+    srv.shutdown().await;
+}

@@ -101,3 +101,57 @@ async fn chromium_loads_demo_over_h3() {
     );
     let _ = std::fs::remove_file(&log);
 }
+
+/// With `--push-policy preload`, Chromium fetches the hinted resources from
+/// the 103 (initiator type `early-hints`), each exactly once: the server log
+/// shows one request per resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_uses_early_hints_once_each() {
+    if !chromium_ready("chromium_uses_early_hints_once_each") {
+        return;
+    }
+    let log =
+        std::env::temp_dir().join(format!("pushlab-chromium-hints-{}.log", std::process::id()));
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_pushlab"));
+    let args = vec!["--push-policy".to_string(), "preload".into()];
+    let srv = ServerProcess::spawn_logging(&exe, &args, log.clone(), None, "info")
+        .await
+        .expect("server starts");
+    let origin = format!("127.0.0.1:{}", srv.addr.port());
+    let url = format!("https://{origin}/slow.html");
+    let spki = srv.spki.clone();
+    let report = tokio::task::spawn_blocking(move || load(&url, &spki, Some(&origin)))
+        .await
+        .unwrap();
+    srv.stop().await;
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(
+        report["earlyHints"].as_array().unwrap().len(),
+        1,
+        "{report:#}"
+    );
+    let hinted = [
+        "/css/style.css",
+        "/css/theme.css",
+        "/fonts/body.woff2",
+        "/js/app.js",
+        "/js/lazy.js",
+    ];
+    let resources = report["resources"].as_array().unwrap();
+    for h in hinted {
+        let r = resources
+            .iter()
+            .find(|r| r["name"].as_str().unwrap().ends_with(h))
+            .unwrap_or_else(|| panic!("{h} loaded: {report:#}"));
+        assert_eq!(r["initiatorType"], "early-hints", "{h}");
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    for h in hinted {
+        let n = text
+            .lines()
+            .filter(|l| l.contains("pushlab::request") && l.contains(&format!("path={h} ")))
+            .count();
+        assert_eq!(n, 1, "{h} requested once");
+    }
+    let _ = std::fs::remove_file(&log);
+}

@@ -62,3 +62,70 @@ async fn gtlsclient_downloads_byte_exact() {
     std::fs::remove_dir_all(&dir).unwrap();
     srv.shutdown().await;
 }
+
+/// gtlsclient sends no MAX_PUSH_ID: under `push-all` it gets the page with
+/// no pushes; under `preload` it prints the 103 (with its Link headers)
+/// before the 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gtlsclient_without_push_support_and_with_hints() {
+    if !require(
+        "gtlsclient (ngtcp2-client)",
+        have("gtlsclient"),
+        "gtlsclient_without_push_support_and_with_hints",
+    ) {
+        return;
+    }
+    for policy in ["push-all", "preload"] {
+        let srv = server(H3Options {
+            policy: pushlab::push::policy_by_name(policy).unwrap(),
+            ..H3Options::default()
+        })
+        .await;
+        let port = srv.addr.port();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new("timeout")
+                .args([
+                    "30",
+                    "gtlsclient",
+                    "--exit-on-all-streams-close",
+                    "--no-quic-dump",
+                    "--no-http-dump",
+                ])
+                .args(["127.0.0.1", &port.to_string()])
+                .arg(format!("https://127.0.0.1:{port}/slow.html"))
+                .output()
+                .expect("gtlsclient runs")
+        })
+        .await
+        .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.starts_with("http: stream 0x0 ["))
+            .collect();
+        let pos = |needle: &str| lines.iter().position(|l| l.contains(needle));
+        let ok = pos("[:status: 200]").unwrap_or_else(|| panic!("{policy}: no 200:\n{log}"));
+        match policy {
+            "preload" => {
+                let hint = pos("[:status: 103]").unwrap_or_else(|| panic!("no 103:\n{log}"));
+                assert!(hint < ok, "103 before 200");
+                assert!(
+                    lines[hint..ok]
+                        .iter()
+                        .filter(|l| l.contains("[link: "))
+                        .count()
+                        == 5,
+                    "{log}"
+                );
+            }
+            _ => assert!(pos("[:status: 103]").is_none()),
+        }
+        let stats = srv.stats.clone();
+        srv.shutdown().await;
+        assert_eq!(
+            stats.pushes.lock().promised,
+            0,
+            "no pushes without MAX_PUSH_ID"
+        );
+    }
+}

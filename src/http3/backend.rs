@@ -615,6 +615,20 @@ pub struct RecvStream {
     sniffer: Sniffer,
     control: Option<Arc<ControlSink>>,
     failed: bool,
+    /// The peer's FIN was read.
+    ended: bool,
+}
+
+impl Drop for RecvStream {
+    fn drop(&mut self) {
+        // quinn would send STOP_SENDING with code 0, which means nothing in
+        // HTTP/3; say H3_NO_ERROR instead.
+        if !self.ended {
+            let _ = self
+                .recv
+                .stop(VarInt::from_u64(code::H3_NO_ERROR).unwrap_or(VarInt::MAX));
+        }
+    }
 }
 
 impl RecvStream {
@@ -624,6 +638,7 @@ impl RecvStream {
             sniffer,
             control: Some(control),
             failed: false,
+            ended: false,
         }
     }
 
@@ -633,6 +648,7 @@ impl RecvStream {
             sniffer: Sniffer::None,
             control: None,
             failed: false,
+            ended: false,
         }
     }
 
@@ -726,7 +742,10 @@ impl quic::RecvStream for RecvStream {
                 self.observe(&c.bytes);
                 Poll::Ready(Ok(Some(c.bytes)))
             }
-            None => Poll::Ready(Ok(None)),
+            None => {
+                self.ended = true;
+                Poll::Ready(Ok(None))
+            }
         }
     }
 

@@ -452,7 +452,7 @@ async fn respond<S>(
     outcome: &mut Outcome,
 ) -> Result<(), String>
 where
-    S: quic::SendStream<Bytes>,
+    S: quic::SendStream<Bytes> + quic::RecvStream,
 {
     // Early hints and pushes, as the policy decides (never after the final response).
     let plan = ctx.opts.policy.plan(&PlanInput {
@@ -572,6 +572,18 @@ where
     }
     if ctx.queue.is_none() {
         outcome.done = Some(arrived.elapsed());
+    }
+    // Consume the rest of the request (its FIN) so the stream closes cleanly;
+    // a client that keeps its side open is asked to stop with H3_NO_ERROR.
+    //= https://www.rfc-editor.org/rfc/rfc9114#section-4.1
+    //# The error code H3_NO_ERROR SHOULD be used when requesting that the
+    //# client stop sending on the request stream.
+    let drained = tokio::time::timeout(Duration::from_millis(250), async {
+        while let Ok(Some(_)) = stream.recv_data().await {}
+    })
+    .await;
+    if drained.is_err() {
+        stream.stop_sending(h3::error::Code::H3_NO_ERROR);
     }
     // Pushes run on; the request is done once its own response is.
     for t in push_tasks {
