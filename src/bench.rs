@@ -514,3 +514,141 @@ pub fn print_table(rows: &[Row]) {
         );
     }
 }
+
+/// One page load for the push benchmark.
+#[derive(Debug, Clone, Copy, Default)]
+struct PageLoad {
+    doc_first_byte: f64,
+    doc_done: f64,
+    last_push: f64,
+    all_done: f64,
+    pushed: usize,
+    push_bytes_before_doc: u64,
+}
+
+/// Loads `page` like a minimal browser that accepts pushes: the document,
+/// its pushes, then (after the document arrives) every subresource that was
+/// not pushed, all on one connection. Times are ms since the request.
+async fn load_page(addr: SocketAddr, page: &str, order: &[String]) -> Result<PageLoad, BenchError> {
+    let client = Arc::new(
+        Client::connect(
+            "127.0.0.1",
+            addr.port(),
+            ClientOptions {
+                max_push_id: Some(1000),
+                ..client_opts()
+            },
+        )
+        .await?,
+    );
+    let start_ms = client.elapsed_ms();
+    let doc = client
+        .read_response(client.send_request("GET", page, &[]).await?)
+        .await;
+    if doc.status != 200 {
+        return Err(BenchError::Check(format!(
+            "{page}: {} {:?}",
+            doc.status, doc.error
+        )));
+    }
+    let promised: Vec<String> = client.pushes().into_iter().map(|p| p.path).collect();
+    let mut tasks = Vec::new();
+    for p in order.iter().filter(|p| !promised.contains(p)) {
+        let pending = client.send_request("GET", p, &[]).await?;
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move { c.read_response(pending).await }));
+    }
+    let mut fetched_done = 0f64;
+    for t in tasks {
+        let r = t.await.map_err(|e| BenchError::Check(e.to_string()))?;
+        if r.status != 200 {
+            return Err(BenchError::Check(format!("{}: {}", r.path, r.status)));
+        }
+        fetched_done = fetched_done.max(r.sent_ms + r.done_ms.unwrap_or(0.0) - start_ms);
+    }
+    client.wait_pushes(Duration::from_secs(5)).await;
+    let pushes = client.pushes();
+    if pushes.iter().any(|p| !p.complete) {
+        return Err(BenchError::Check("a push did not complete".into()));
+    }
+    let last_push = pushes.iter().filter_map(|p| p.done_ms).fold(0.0, f64::max);
+    let last_push = if pushes.is_empty() {
+        0.0
+    } else {
+        last_push - start_ms
+    };
+    let doc_done = doc.done_ms.unwrap_or(0.0);
+    let load = PageLoad {
+        doc_first_byte: doc.headers_ms.unwrap_or(0.0),
+        doc_done,
+        last_push,
+        all_done: doc_done.max(last_push).max(fetched_done),
+        pushed: pushes.len(),
+        push_bytes_before_doc: doc.push_bytes_before_headers,
+    };
+    if let Ok(c) = Arc::try_unwrap(client) {
+        c.close().await;
+    }
+    Ok(load)
+}
+
+/// `pushlab bench push`: for each push policy, the demo page (`/`, and
+/// `/slow.html` with 300 ms think time) loaded on loopback: the document's
+/// first byte, the last pushed byte, all resources loaded, and how many
+/// pushed bytes arrived before the document's first byte.
+pub async fn run_push(opts: &BenchOptions) -> Result<Vec<Row>, BenchError> {
+    let runs = if opts.quick { 1 } else { opts.runs.max(1) };
+    let site = crate::site::Site::demo();
+    let order = site.graph().evaluation_order("/index.html");
+    let mut rows = Vec::new();
+    std::fs::create_dir_all(&opts.log_dir).map_err(|e| BenchError::Server(e.to_string()))?;
+    for policy in crate::push::POLICY_NAMES {
+        let log = opts.log_dir.join(format!("bench-push-{policy}.log"));
+        let server = ServerProcess::spawn_logging(
+            &opts.exe,
+            &["--push-policy".into(), (*policy).into()],
+            log.clone(),
+            None,
+            "warn,pushlab::request=info",
+        )
+        .await?;
+        for page in ["/", "/slow.html"] {
+            let mut loads = Vec::new();
+            for _ in 0..runs {
+                loads.push(load_page(server.addr, page, &order).await?);
+            }
+            let col = |f: fn(&PageLoad) -> f64| -> Vec<f64> { loads.iter().map(f).collect() };
+            let last = loads.last().copied().unwrap_or_default();
+            // The server's own count: pushed bytes handed to quinn after the
+            // document had bytes queued and before its first byte went.
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let ahead = text
+                .lines()
+                .filter(|l| l.contains(&format!(" path={page} ")))
+                .filter_map(|l| l.split(" push_bytes_ahead=").nth(1))
+                .filter_map(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                .max()
+                .unwrap_or(0);
+            for (what, v) in [
+                ("document first byte", col(|l| l.doc_first_byte)),
+                ("last pushed byte", col(|l| l.last_push)),
+                ("all resources", col(|l| l.all_done)),
+            ] {
+                rows.push(row(
+                    format!("{page} {what}"),
+                    policy,
+                    v,
+                    "ms",
+                    format!(
+                        "{} pushed; pushed bytes ahead of the ready document: at most {ahead} (server), {} (client)",
+                        last.pushed,
+                        loads.iter().map(|l| l.push_bytes_before_doc).max().unwrap_or(0)
+                    ),
+                ));
+            }
+            let _ = last.doc_done;
+        }
+        server.stop().await;
+    }
+    Ok(rows)
+}

@@ -40,11 +40,26 @@ enum Cmd {
     Get(GetArgs),
     /// Benchmarks that print figures (never run as tests).
     Bench(BenchArgs),
+    /// Inspect a site: `pushlab site graph [DIR]` prints its fetch graph.
+    Site {
+        #[command(subcommand)]
+        cmd: SiteCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum SiteCmd {
+    /// Print the fetch dependency graph (the demo site without DIR).
+    Graph {
+        /// A site directory (with optional site.toml).
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Which benchmark: h3 (bulk, small responses, preemption).
+    /// Which benchmark: h3 (bulk, small responses, preemption) or push
+    /// (page loads under each push policy).
     #[arg(default_value = "h3")]
     which: String,
     /// A small, fast version.
@@ -101,7 +116,7 @@ struct ServeArgs {
     /// Do not map urgency to quinn's stream priority.
     #[arg(long)]
     no_quinn_priorities: bool,
-    /// Push and hint policy.
+    /// Push and hint policy: none, push-all, rot, cache-aware, preload, push-preload.
     #[arg(long, default_value = "none")]
     push_policy: String,
     /// Largest request header section accepted.
@@ -213,6 +228,19 @@ fn main() -> Result<()> {
             Cmd::Serve(a) => serve(a).await,
             Cmd::Get(a) => get(a).await,
             Cmd::Bench(a) => bench(a).await,
+            Cmd::Site {
+                cmd: SiteCmd::Graph { dir },
+            } => {
+                let site = match &dir {
+                    Some(d) => {
+                        Site::load(d).with_context(|| format!("loading site {}", d.display()))?
+                    }
+                    None => Site::demo(),
+                };
+                println!("site: {} ({} files)\n", site.name, site.len());
+                print!("{}", site.graph().render(&site));
+                Ok(())
+            }
         }
     })
 }
@@ -502,8 +530,8 @@ async fn get(a: GetArgs) -> Result<()> {
 }
 
 async fn bench(a: BenchArgs) -> Result<()> {
-    if a.which != "h3" {
-        bail!("unknown benchmark {:?} (expected h3)", a.which);
+    if a.which != "h3" && a.which != "push" {
+        bail!("unknown benchmark {:?} (expected h3 or push)", a.which);
     }
     let exe = std::env::current_exe().context("locating the pushlab binary")?;
     let opts = pushlab::bench::BenchOptions {
@@ -513,10 +541,15 @@ async fn bench(a: BenchArgs) -> Result<()> {
         log_dir: a.log_dir.clone(),
     };
     let started = std::time::Instant::now();
-    let rows = pushlab::bench::run_h3(&opts).await?;
+    let rows = if a.which == "h3" {
+        pushlab::bench::run_h3(&opts).await?
+    } else {
+        pushlab::bench::run_push(&opts).await?
+    };
     println!(
-        "pushlab {} bench h3{} on {} ({} runs per row, {:.0} s)",
+        "pushlab {} bench {}{} on {} ({} runs per row, {:.0} s)",
         env!("CARGO_PKG_VERSION"),
+        a.which,
         if a.quick { " --quick" } else { "" },
         pushlab::bench::machine(),
         if a.quick { 1 } else { a.runs },

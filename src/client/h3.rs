@@ -138,6 +138,9 @@ pub struct Response {
     pub sent_ms: f64,
     /// Final HEADERS, ms after the request was sent.
     pub headers_ms: Option<f64>,
+    /// Pushed body bytes this connection had received when the final
+    /// HEADERS arrived (how much pushing went ahead of this response).
+    pub push_bytes_before_headers: u64,
     /// First body byte, ms after the request was sent.
     pub first_byte_ms: Option<f64>,
     /// Stream end, ms after the request was sent.
@@ -227,6 +230,8 @@ pub struct Client {
     authority: String,
     opts: ClientOptions,
     pacer: Option<Arc<Pacer>>,
+    /// Pushed body bytes received so far.
+    push_bytes: Arc<std::sync::atomic::AtomicU64>,
     /// Handshake duration.
     pub handshake: Duration,
 }
@@ -371,6 +376,7 @@ impl Client {
                 })
             }),
             opts,
+            push_bytes: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             handshake,
         };
         client.spawn_uni_acceptor();
@@ -386,12 +392,14 @@ impl Client {
         let limit = self.opts.max_field_section_size;
         let refuse = self.opts.refuse_pushes;
         let pacer = self.pacer.clone();
+        let push_bytes = self.push_bytes.clone();
         tokio::spawn(async move {
             while let Ok(recv) = conn.accept_uni().await {
                 let shared = shared.clone();
                 let changed = changed.clone();
                 let conn = conn.clone();
                 let pacer = pacer.clone();
+                let push_bytes = push_bytes.clone();
                 tokio::spawn(async move {
                     let opts = UniOpts {
                         start,
@@ -399,6 +407,7 @@ impl Client {
                         limit,
                         refuse,
                         pacer,
+                        push_bytes,
                     };
                     let r = read_uni(recv, &shared, &changed, opts).await;
                     if let Err(ClientError::Protocol(c, why)) = r {
@@ -575,6 +584,8 @@ impl Client {
                             });
                         } else {
                             final_seen = true;
+                            p.response.push_bytes_before_headers =
+                                self.push_bytes.load(std::sync::atomic::Ordering::Relaxed);
                             p.response.status = status;
                             p.response.headers = headers;
                             p.response.headers_ms = Some(p.sent.elapsed().as_secs_f64() * 1e3);
@@ -775,6 +786,7 @@ struct UniOpts {
     limit: u64,
     refuse: bool,
     pacer: Option<Arc<Pacer>>,
+    push_bytes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 async fn read_uni(
@@ -789,6 +801,7 @@ async fn read_uni(
         limit,
         refuse,
         pacer,
+        push_bytes,
     } = opts;
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     let opened = ms_since(start);
@@ -920,6 +933,7 @@ async fn read_uni(
                 push_id,
                 shared,
                 pacer.clone(),
+                &push_bytes,
                 keep,
                 limit,
             )
@@ -963,6 +977,7 @@ async fn read_push_body(
     push_id: u64,
     shared: &Arc<Mutex<Shared>>,
     pacer: Option<Arc<Pacer>>,
+    push_bytes: &std::sync::atomic::AtomicU64,
     keep: bool,
     limit: u64,
 ) -> Result<(), ClientError> {
@@ -1026,6 +1041,7 @@ async fn read_push_body(
                 Event::Data(d) => {
                     hasher.update(&d);
                     len += d.len() as u64;
+                    push_bytes.fetch_add(d.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     if keep {
                         body.extend_from_slice(&d);
                     }

@@ -74,15 +74,43 @@ async fn write(queue: &SendQueue, id: StreamKey, data: Bytes) -> Result<(), Writ
     poll_fn(|cx| queue.poll_writable(id, cx)).await
 }
 
-/// Promises and starts each push in order; returns the tasks that send
-/// the pushed responses. Stops early when the client's MAX_PUSH_ID is
-/// reached.
-pub async fn start_pushes(
+/// A push that has been promised and whose stream is open and registered,
+/// ready to send. Dropped without being started (the parent failed), the
+/// promise is cancelled (CANCEL_PUSH) and the stream released.
+pub struct PreparedPush {
+    inner: Option<(PushContext, StreamKey, u64, String, core::Reply)>,
+}
+
+impl PreparedPush {
+    /// Starts sending the pushed response.
+    pub fn start(mut self) -> Option<JoinHandle<()>> {
+        let (ctx, key, push_id, path, reply) = self.inner.take()?;
+        Some(tokio::spawn(send_pushed(ctx, key, push_id, path, reply)))
+    }
+}
+
+impl Drop for PreparedPush {
+    fn drop(&mut self) {
+        if let Some((ctx, key, push_id, _, _)) = self.inner.take() {
+            ctx.control.cancel_by_server(push_id);
+            ctx.queue.release(key);
+        }
+    }
+}
+
+/// Promises each push in order (PUSH_PROMISE on the parent stream), opens
+/// and registers its push stream, and returns them ready to start. Stops
+/// early when the client's MAX_PUSH_ID is reached.
+///
+/// The caller starts them after the parent's HEADERS are queued when the
+/// parent is ready at once, so the parent goes first; or right away when
+/// the parent has think time, so pushes fill the idle time.
+pub async fn promise_pushes(
     ctx: &PushContext,
     parent: StreamKey,
     authority: Option<&str>,
     items: &[PushItem],
-) -> Vec<JoinHandle<()>> {
+) -> Vec<PreparedPush> {
     let mut tasks = Vec::new();
     let parent_prio = ctx.queue.priority(parent).unwrap_or_default();
     //= https://www.rfc-editor.org/rfc/rfc9114#section-4.6
@@ -158,11 +186,9 @@ pub async fn start_pushes(
             ctx.queue.release(key);
             continue;
         }
-        let ctx2 = ctx.clone();
-        let path = item.path.clone();
-        tasks.push(tokio::spawn(async move {
-            send_pushed(ctx2, key, push_id, path, reply).await;
-        }));
+        tasks.push(PreparedPush {
+            inner: Some((ctx.clone(), key, push_id, item.path.clone(), reply)),
+        });
     }
     tasks
 }

@@ -92,6 +92,11 @@ pub struct StreamStats {
     pub dropped: u64,
     /// Longest time a chunk waited in the queue.
     pub max_wait: Duration,
+    /// Pushed bytes handed to quinn after this response had bytes queued
+    /// and before its first byte went: how far pushes delayed it.
+    pub push_bytes_ahead: u64,
+    /// Total pushed bytes written when this response first had bytes queued.
+    ready_mark: Option<u64>,
 }
 
 /// The client's latest priority signal and the server's override for a stream.
@@ -105,6 +110,8 @@ struct PrioState {
 
 struct Slot {
     send: quinn::SendStream,
+    /// A push stream (ordered after its parent).
+    push: bool,
     /// The priority last given to quinn (0 is quinn's default).
     quinn_prio: i32,
     writer: Option<Waker>,
@@ -144,6 +151,8 @@ struct Inner {
     /// from writers' tasks would only pop and re-block streams, so they skip.
     conn_blocked_since: Option<Instant>,
     counters: QueueCounters,
+    /// Pushed bytes handed to quinn on this connection.
+    push_written: u64,
     /// What the gauges currently hold for this connection.
     reported_queued: i64,
     reported_streams: i64,
@@ -220,12 +229,15 @@ impl Drop for SendQueue {
     }
 }
 
-/// The quinn stream priority for an urgency: higher is sent first.
-/// The default urgency maps to quinn's default priority 0, so the common
-/// case needs no call into quinn at all.
-fn quinn_priority(p: Priority) -> i32 {
-    i32::from(crate::priority::DEFAULT_URGENCY)
-        - i32::from(p.urgency.min(crate::priority::MAX_URGENCY))
+/// The quinn stream priority for an urgency: higher is sent first. The
+/// default urgency maps to quinn's default priority 0, so the common case
+/// needs no call into quinn at all. A push sits just below responses of the
+/// same urgency, so even among the bytes already inside quinn a parent's
+/// response goes ahead of its pushes.
+fn quinn_priority(p: Priority, push: bool) -> i32 {
+    2 * (i32::from(crate::priority::DEFAULT_URGENCY)
+        - i32::from(p.urgency.min(crate::priority::MAX_URGENCY)))
+        - i32::from(push)
 }
 
 /// How a pump pass ended.
@@ -254,6 +266,7 @@ impl SendQueue {
                 last_window_check: None,
                 conn_blocked_since: None,
                 counters: QueueCounters::default(),
+                push_written: 0,
                 reported_queued: 0,
                 reported_streams: 0,
             }),
@@ -302,7 +315,7 @@ impl SendQueue {
         let effective = state.server.merge_onto(state.client);
         let mut quinn_prio = 0;
         if self.cfg.quinn_priorities && self.cfg.policy == Policy::Rfc9218 {
-            quinn_prio = quinn_priority(effective);
+            quinn_prio = quinn_priority(effective, order.sub > 0);
             if quinn_prio != 0 {
                 let _ = send.set_priority(quinn_prio);
             }
@@ -313,6 +326,7 @@ impl SendQueue {
             id,
             Slot {
                 send,
+                push: order.sub > 0,
                 quinn_prio,
                 writer: None,
                 failure: None,
@@ -326,6 +340,8 @@ impl SendQueue {
                     written: 0,
                     dropped: 0,
                     max_wait: Duration::ZERO,
+                    push_bytes_ahead: 0,
+                    ready_mark: None,
                 },
             },
         );
@@ -336,7 +352,7 @@ impl SendQueue {
         if let Some(slot) = inner.slots.get_mut(&id) {
             let effective = slot.prio.server.merge_onto(slot.prio.client);
             if self.cfg.quinn_priorities && self.cfg.policy == Policy::Rfc9218 {
-                let qp = quinn_priority(effective);
+                let qp = quinn_priority(effective, slot.push);
                 if qp != slot.quinn_prio {
                     let _ = slot.send.set_priority(qp);
                     slot.quinn_prio = qp;
@@ -448,6 +464,12 @@ impl SendQueue {
             return Err(f.clone());
         }
         let now = Instant::now();
+        let mark = inner.push_written;
+        if let Some(slot) = inner.slots.get_mut(&id) {
+            if !slot.push && slot.stats.ready_mark.is_none() {
+                slot.stats.ready_mark = Some(mark);
+            }
+        }
         for data in parts {
             inner
                 .sched
@@ -726,8 +748,16 @@ impl SendQueue {
                 }
             }
             if written > 0 {
-                slot.stats.first_write.get_or_insert(now);
+                if slot.stats.first_write.is_none() {
+                    slot.stats.first_write = Some(now);
+                    if let Some(mark) = slot.stats.ready_mark {
+                        slot.stats.push_bytes_ahead = inner.push_written - mark;
+                    }
+                }
                 slot.stats.written += written as u64;
+                if slot.push {
+                    inner.push_written += written as u64;
+                }
             }
             if let Some(f) = failure {
                 let dropped = inner.sched.remove(id);
@@ -796,9 +826,15 @@ mod tests {
     #[test]
     fn urgency_maps_to_quinn_priority_order() {
         let p: Vec<i32> = (0..=7)
-            .map(|u| quinn_priority(Priority::new(u, false)))
+            .map(|u| quinn_priority(Priority::new(u, false), false))
             .collect();
         assert!(p.windows(2).all(|w| w[0] > w[1]));
         assert!(CONTROL_PRIORITY > p[0]);
+        for u in 0..7 {
+            let push = quinn_priority(Priority::new(u, false), true);
+            assert!(push < quinn_priority(Priority::new(u, false), false));
+            assert!(push > quinn_priority(Priority::new(u + 1, false), false));
+        }
+        assert_eq!(quinn_priority(Priority::default(), false), 0);
     }
 }

@@ -375,6 +375,7 @@ struct Outcome {
     error: Option<String>,
     hints: usize,
     pushes: usize,
+    push_bytes_ahead: u64,
 }
 
 async fn handle_request<C>(resolver: RequestResolver<C, Bytes>, ctx: Arc<ConnCtx>)
@@ -434,6 +435,7 @@ where
         if let Some(s) = q.stats(stream_id) {
             outcome.ttfb = s.first_write.map(|t| t.saturating_duration_since(arrived));
             outcome.done = s.fin_write.map(|t| t.saturating_duration_since(arrived));
+            outcome.push_bytes_ahead = s.push_bytes_ahead;
         }
     }
     drop(stream);
@@ -496,9 +498,15 @@ where
                 body_chunk: ctx.opts.body_chunk,
                 stall_timeout: ctx.opts.stall_timeout,
             };
-            push_tasks = push::start_pushes(&pctx, stream_id, authority, &plan.pushes).await;
+            push_tasks = push::promise_pushes(&pctx, stream_id, authority, &plan.pushes).await;
             outcome.pushes = push_tasks.len();
         }
+    }
+    // With think time the pushes fill the idle time; otherwise they start
+    // once the parent's HEADERS are queued, so the parent goes first.
+    let mut started = Vec::new();
+    if !reply.think.is_zero() {
+        started.extend(push_tasks.drain(..).filter_map(|p| p.start()));
     }
     if !reply.think.is_zero() {
         let elapsed = arrived.elapsed();
@@ -523,6 +531,7 @@ where
         .send_response(resp)
         .await
         .map_err(|e| format!("sending response: {e}"))?;
+    started.extend(push_tasks.drain(..).filter_map(|p| p.start()));
     if ctx.queue.is_none() {
         outcome.ttfb = Some(arrived.elapsed());
     }
@@ -586,9 +595,7 @@ where
         stream.stop_sending(h3::error::Code::H3_NO_ERROR);
     }
     // Pushes run on; the request is done once its own response is.
-    for t in push_tasks {
-        drop(t);
-    }
+    drop(started);
     Ok(())
 }
 
@@ -623,6 +630,7 @@ fn log_request(ctx: &ConnCtx, head: &RequestHead, reply: &Reply, stream_id: u64,
         duration_ms = %ms(o.done),
         hints = o.hints,
         pushes = o.pushes,
+        push_bytes_ahead = o.push_bytes_ahead,
         conn_promised = pc.promised,
         conn_pushed = pc.completed,
         conn_push_cancelled = pc.cancelled_by_client,
