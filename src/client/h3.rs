@@ -971,6 +971,7 @@ async fn read_uni(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn read_push_body(
     recv: &mut quinn::RecvStream,
     first: Bytes,
