@@ -74,38 +74,71 @@ async fn write(queue: &SendQueue, id: StreamKey, data: Bytes) -> Result<(), Writ
     poll_fn(|cx| queue.poll_writable(id, cx)).await
 }
 
-/// A push that has been promised and whose stream is open and registered,
-/// ready to send. Dropped without being started (the parent failed), the
-/// promise is cancelled (CANCEL_PUSH) and the stream released.
+/// A promise whose PUSH_PROMISE is queued on the parent stream.
+struct Promised {
+    ctx: PushContext,
+    push_id: u64,
+    path: String,
+    reply: core::Reply,
+    order: Order,
+    prio: crate::priority::Priority,
+}
+
+/// A promised push, ready to start. Dropped without being started (the
+/// parent failed), the promise is cancelled with CANCEL_PUSH.
 pub struct PreparedPush {
-    inner: Option<(PushContext, StreamKey, u64, String, core::Reply)>,
+    inner: Option<Promised>,
 }
 
 impl PreparedPush {
-    /// Starts sending the pushed response.
+    /// Opens the push stream and sends the pushed response, in a task.
     pub fn start(mut self) -> Option<JoinHandle<()>> {
-        let (ctx, key, push_id, path, reply) = self.inner.take()?;
-        Some(tokio::spawn(send_pushed(ctx, key, push_id, path, reply)))
+        let p = self.inner.take()?;
+        Some(tokio::spawn(open_and_send(p)))
     }
 }
 
 impl Drop for PreparedPush {
     fn drop(&mut self) {
-        if let Some((ctx, key, push_id, _, _)) = self.inner.take() {
-            ctx.control.cancel_by_server(push_id);
-            ctx.queue.release(key);
+        if let Some(p) = self.inner.take() {
+            p.ctx.control.cancel_by_server(p.push_id);
         }
     }
 }
 
-/// Promises each push in order (PUSH_PROMISE on the parent stream), opens
-/// and registers its push stream, and returns them ready to start. Stops
-/// early when the client's MAX_PUSH_ID is reached.
+/// Opens the push stream (only now, so promising costs the parent nothing
+/// but the PUSH_PROMISE frames), registers it right after its parent in the
+/// queue, and sends the pushed response.
+async fn open_and_send(p: Promised) {
+    let ctx = p.ctx;
+    if ctx.control.is_cancelled(p.push_id) {
+        return;
+    }
+    let send = match tokio::time::timeout(ctx.stall_timeout, ctx.conn.open_uni()).await {
+        Ok(Ok(s)) => s,
+        _ => {
+            cancel_promise(&ctx, p.push_id);
+            return;
+        }
+    };
+    let key = ctx.queue.register(send, p.order, p.prio);
+    if !ctx.control.attach_push_stream(p.push_id, key) {
+        // Cancelled while the stream was being opened.
+        ctx.queue.reset(key, code::H3_REQUEST_CANCELLED);
+        ctx.queue.release(key);
+        return;
+    }
+    send_pushed(ctx, key, p.push_id, p.path, p.reply).await;
+}
+
+/// Promises each push in order (PUSH_PROMISE on the parent stream) and
+/// returns them ready to start. Stops early when the client's MAX_PUSH_ID
+/// is reached.
 ///
 /// The caller starts them after the parent's HEADERS are queued when the
 /// parent is ready at once, so the parent goes first; or right away when
 /// the parent has think time, so pushes fill the idle time.
-pub async fn promise_pushes(
+pub fn promise_pushes(
     ctx: &PushContext,
     parent: StreamKey,
     authority: Option<&str>,
@@ -170,24 +203,17 @@ pub async fn promise_pushes(
             ctx.control.cancel_by_server(push_id);
             break;
         }
-        // Open the push stream now, so its bytes can be queued at once.
-        let send = match tokio::time::timeout(ctx.stall_timeout, ctx.conn.open_uni()).await {
-            Ok(Ok(s)) => s,
-            _ => {
-                cancel_promise(ctx, push_id);
-                continue;
-            }
-        };
         let order = Order::push_of(Order::request(parent / 4), index as u32);
         let prio = item.priority.unwrap_or(parent_prio);
-        let key = ctx.queue.register(send, order, prio);
-        if !ctx.control.attach_push_stream(push_id, key) {
-            ctx.queue.reset(key, code::H3_REQUEST_CANCELLED);
-            ctx.queue.release(key);
-            continue;
-        }
         tasks.push(PreparedPush {
-            inner: Some((ctx.clone(), key, push_id, item.path.clone(), reply)),
+            inner: Some(Promised {
+                ctx: ctx.clone(),
+                push_id,
+                path: item.path.clone(),
+                reply,
+                order,
+                prio,
+            }),
         });
     }
     tasks

@@ -498,7 +498,7 @@ where
                 body_chunk: ctx.opts.body_chunk,
                 stall_timeout: ctx.opts.stall_timeout,
             };
-            push_tasks = push::promise_pushes(&pctx, stream_id, authority, &plan.pushes).await;
+            push_tasks = push::promise_pushes(&pctx, stream_id, authority, &plan.pushes);
             outcome.pushes = push_tasks.len();
         }
     }
