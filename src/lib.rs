@@ -17,6 +17,7 @@ pub mod http3;
 pub mod priority;
 pub mod push;
 pub mod sched;
+pub mod sendq;
 pub mod server;
 pub mod site;
 pub mod tls;

@@ -10,9 +10,9 @@ use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use pushlab::client::h3::{parse_url, Client, ClientOptions, Response};
-use pushlab::http3::sendq::SendConfig;
 use pushlab::http3::server::{H3Options, SchedulerMode};
 use pushlab::sched::Policy;
+use pushlab::sendq::SendConfig;
 use pushlab::server::{RunningServer, ServerOptions};
 use pushlab::site::Site;
 use pushlab::tls::Identity;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::*;
 use pushlab::client::h3::{Client, ClientOptions, Response};
-use pushlab::http3::sendq::SendConfig;
+use pushlab::sendq::SendConfig;
 use pushlab::http3::server::{H3Options, SchedulerMode};
 use pushlab::sched::Policy;
 

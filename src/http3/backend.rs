@@ -2,7 +2,7 @@
 //!
 //! What it adds to h3-quinn, and why it exists:
 //! - response bytes of request streams go through the connection's
-//!   [`SendQueue`] instead of straight into quinn, so the scheduler decides
+//!   [`H3Queue`] instead of straight into quinn, so the scheduler decides
 //!   their order;
 //! - the client's control stream is read on its way to h3, to capture the
 //!   frames h3 0.0.8 ignores: MAX_PUSH_ID, CANCEL_PUSH and PRIORITY_UPDATE;
@@ -24,9 +24,10 @@ use h3::quic::{self, ConnectionErrorIncoming, StreamErrorIncoming, StreamId, Wri
 use quinn::VarInt;
 
 use super::control::ControlSink;
-use super::sendq::{SendQueue, WriteFailure, CONTROL_PRIORITY};
+use super::sink::{H3Queue, QuinnSink};
 use crate::priority::Priority;
 use crate::sched::{Order, StreamKey};
+use crate::sendq::{WriteFailure, CONTROL_PRIORITY};
 use crate::wire::frame::{self, code, stream_type, Event, FrameDecoder};
 use crate::wire::varint;
 
@@ -77,7 +78,7 @@ macro_rules! ready_or_return {
 /// live, so each is kept until it completes rather than re-created per poll.
 pub struct Connection {
     conn: quinn::Connection,
-    queue: Arc<SendQueue>,
+    queue: Arc<H3Queue>,
     control: Arc<ControlSink>,
     accept_bi: Option<AcceptBiFut>,
     accept_uni: Option<AcceptUniFut>,
@@ -89,7 +90,7 @@ impl Connection {
     /// frames given to `control_out` are written on h3's control stream.
     pub fn new(
         conn: quinn::Connection,
-        queue: Arc<SendQueue>,
+        queue: Arc<H3Queue>,
         control: Arc<ControlSink>,
         control_out: Arc<ControlOut>,
     ) -> Self {
@@ -150,9 +151,13 @@ impl quic::Connection<Bytes> for Connection {
             Poll::Pending => return Poll::Pending,
         };
         let group = send.id().index();
-        let id = self
-            .queue
-            .register(send, Order::request(group), Priority::default());
+        let sid: StreamKey = send.id().into();
+        let id = self.queue.register(
+            sid,
+            QuinnSink(send),
+            Order::request(group),
+            Priority::default(),
+        );
         self.control.note_request_stream(id);
         Poll::Ready(Ok(BidiStream {
             send: SendStream::Queued(QueuedSend {
@@ -340,7 +345,7 @@ impl quic::RecvStream for BidiStream {
 
 /// A send stream: through the queue (responses) or straight to quinn (h3's own).
 pub enum SendStream {
-    /// Response bytes, scheduled by the connection's [`SendQueue`].
+    /// Response bytes, scheduled by the connection's [`H3Queue`].
     Queued(QueuedSend),
     /// h3's control and QPACK streams.
     Direct(Box<DirectSend>),
@@ -349,7 +354,7 @@ pub enum SendStream {
 /// The queued half of a request stream.
 pub struct QueuedSend {
     id: StreamKey,
-    queue: Arc<SendQueue>,
+    queue: Arc<H3Queue>,
     finishing: bool,
 }
 

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use tracing::{debug, warn};
 
 use super::backend::ControlOut;
-use super::sendq::SendQueue;
+use super::sink::H3Queue;
 use crate::priority::PriorityParams;
 use crate::sched::StreamKey;
 use crate::wire::frame::{code, Frame};
@@ -64,7 +64,7 @@ struct State {
 /// Receives the client's control frames for one connection.
 pub struct ControlSink {
     conn: quinn::Connection,
-    queue: Arc<SendQueue>,
+    queue: Arc<H3Queue>,
     state: Mutex<State>,
     /// Woken when MAX_PUSH_ID grows (pushes waiting for a push ID).
     pub push_credit: Notify,
@@ -77,7 +77,7 @@ impl ControlSink {
     /// A sink for a connection whose send queue is `queue`.
     pub fn new(
         conn: quinn::Connection,
-        queue: Arc<SendQueue>,
+        queue: Arc<H3Queue>,
         max_concurrent_bidi: u64,
         control_out: Arc<ControlOut>,
     ) -> Arc<Self> {

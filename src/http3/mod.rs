@@ -4,5 +4,5 @@
 pub mod backend;
 pub mod control;
 pub mod push;
-pub mod sendq;
 pub mod server;
+pub mod sink;

@@ -12,11 +12,12 @@ use tokio::task::JoinHandle;
 use tracing::debug;
 
 use super::control::ControlSink;
-use super::sendq::{SendQueue, WriteFailure};
 use super::server::ConnCtx;
+use super::sink::{H3Queue, QuinnSink};
 use crate::core::{self, CoreOptions, RequestHead};
 use crate::push::{ConnView, PushItem};
 use crate::sched::{Order, StreamKey};
+use crate::sendq::WriteFailure;
 use crate::site::Site;
 use crate::wire::frame::{self, code, stream_type, Frame};
 use crate::wire::{qpack, varint};
@@ -25,7 +26,7 @@ use crate::wire::{qpack, varint};
 #[derive(Clone)]
 pub struct PushContext {
     /// The connection's send queue.
-    pub queue: Arc<SendQueue>,
+    pub queue: Arc<H3Queue>,
     /// Push ID state.
     pub control: Arc<ControlSink>,
     /// The QUIC connection (to open push streams).
@@ -69,7 +70,7 @@ fn encode_fields(
     qpack::encode(fields)
 }
 
-async fn write(queue: &SendQueue, id: StreamKey, data: Bytes) -> Result<(), WriteFailure> {
+async fn write(queue: &H3Queue, id: StreamKey, data: Bytes) -> Result<(), WriteFailure> {
     queue.enqueue(id, data)?;
     poll_fn(|cx| queue.poll_writable(id, cx)).await
 }
@@ -121,7 +122,8 @@ async fn open_and_send(p: Promised) {
             return;
         }
     };
-    let key = ctx.queue.register(send, p.order, p.prio);
+    let id: StreamKey = send.id().into();
+    let key = ctx.queue.register(id, QuinnSink(send), p.order, p.prio);
     if !ctx.control.attach_push_stream(p.push_id, key) {
         // Cancelled while the stream was being opened.
         ctx.queue.reset(key, code::H3_REQUEST_CANCELLED);

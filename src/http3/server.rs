@@ -19,9 +19,10 @@ use tracing::{debug, info, warn};
 use super::backend::{self, ControlOut};
 use super::control::{ControlSink, PushCounters};
 use super::push::{self, PushContext};
-use super::sendq::{Gauges, SendConfig, SendQueue};
+use super::sink::{H3Queue, QuinnWindow};
 use crate::core::{self, CoreOptions, Reply, RequestHead};
 use crate::push::{ConnPushState, PlanInput, PushPolicy};
+use crate::sendq::{Gauges, SendConfig};
 use crate::site::Site;
 
 /// `--scheduler`: the user-space queue with a policy, or plain h3-quinn.
@@ -226,7 +227,7 @@ pub struct ConnCtx {
     /// The QUIC connection.
     pub conn: quinn::Connection,
     /// The send queue (absent with `--scheduler off`).
-    pub queue: Option<Arc<SendQueue>>,
+    pub queue: Option<Arc<H3Queue>>,
     /// Control stream state (absent with `--scheduler off`).
     pub control: Option<Arc<ControlSink>>,
     /// Server-wide counters.
@@ -263,7 +264,11 @@ async fn run_connection(
             }
         }
         SchedulerMode::Queue(cfg) => {
-            let queue = SendQueue::new(conn.clone(), cfg, stats.queues.clone());
+            let queue = H3Queue::new(
+                Box::new(QuinnWindow(conn.clone())),
+                cfg,
+                stats.queues.clone(),
+            );
             let control_out = ControlOut::new();
             let control = ControlSink::new(
                 conn.clone(),
@@ -271,7 +276,15 @@ async fn run_connection(
                 opts.max_concurrent_bidi,
                 control_out.clone(),
             );
-            let pump = tokio::spawn(queue.clone().run_pump());
+            let pump = {
+                let (queue, conn) = (queue.clone(), conn.clone());
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = queue.clone().run_pump() => {}
+                        e = conn.closed() => queue.close(&e.to_string()),
+                    }
+                })
+            };
             let ctx = Arc::new(ConnCtx {
                 opts: opts.clone(),
                 conn: conn.clone(),

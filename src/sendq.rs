@@ -1,6 +1,7 @@
-//! The connection's send queue glue: owns the quinn send streams of
-//! responses (and pushes), the pure [`Scheduler`], and the pump that moves
-//! small chunks from the scheduler into quinn.
+//! The connection's send queue glue, shared by HTTP/3 and HTTP/2: owns the
+//! transport streams of responses (and pushes), the pure [`Scheduler`], and
+//! the pump that moves small chunks from the scheduler into the transport
+//! (quinn streams on HTTP/3, h2 streams on HTTP/2; see [`StreamSink`]).
 //!
 //! Writers (h3 through the backend's `SendStream`, or the push code) enqueue
 //! bytes and wait while their stream holds more than `stream_buffer` bytes;
@@ -11,7 +12,6 @@
 //! quinn's own stream priority (set from urgency) orders even that.
 
 use std::collections::{HashMap, VecDeque};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
@@ -20,11 +20,44 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use quinn::VarInt;
 
 use crate::priority::{Priority, PriorityParams};
 use crate::sched::{KeyBuild, Order, Policy, Scheduler, StreamKey};
 use crate::wire::frame::code;
+
+/// A transport stream the queue writes into.
+pub trait StreamSink: Send + 'static {
+    /// Hands a prefix of `data` to the transport: `Ready(Ok(n))` took `n`
+    /// bytes (and, when `fin` and all of `data` was taken, ended the
+    /// stream); `Pending` took nothing and will wake `cx` when it can.
+    fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &Bytes,
+        fin: bool,
+    ) -> Poll<Result<usize, WriteFailure>>;
+    /// Abruptly ends the stream with an application error code.
+    fn reset(&mut self, code: u64);
+    /// A transport-level priority hint (quinn's stream priority); higher
+    /// is sent first.
+    fn set_priority(&mut self, _priority: i32) {}
+}
+
+/// Keeps the transport's own buffer small: called at most every 2 ms.
+pub trait WindowControl: Send + Sync {
+    /// Adjusts the transport's send window to its congestion window plus
+    /// `lowat`; returns true when it changed it.
+    fn adjust(&self, lowat: u64, current: &mut u64) -> bool;
+}
+
+/// For transports without a window to adjust.
+pub struct NoWindow;
+
+impl WindowControl for NoWindow {
+    fn adjust(&self, _lowat: u64, _current: &mut u64) -> bool {
+        false
+    }
+}
 
 /// How the send queue behaves; see `pushlab serve --help`.
 #[derive(Debug, Clone)]
@@ -108,8 +141,8 @@ struct PrioState {
     server: PriorityParams,
 }
 
-struct Slot {
-    send: quinn::SendStream,
+struct Slot<S> {
+    send: S,
     /// A push stream (ordered after its parent).
     push: bool,
     /// The priority last given to quinn (0 is quinn's default).
@@ -137,9 +170,9 @@ pub struct QueueCounters {
     pub window_updates: u64,
 }
 
-struct Inner {
+struct Inner<S> {
     sched: Scheduler,
-    slots: HashMap<StreamKey, Slot, KeyBuild>,
+    slots: HashMap<StreamKey, Slot<S>, KeyBuild>,
     pump: Option<Waker>,
     closed: Option<String>,
     /// PRIORITY_UPDATEs for request streams not yet open, oldest first.
@@ -160,10 +193,10 @@ struct Inner {
 
 /// One connection's send queue. Shared by the backend streams, the push
 /// code and the pump task.
-pub struct SendQueue {
+pub struct SendQueue<S: StreamSink> {
     cfg: SendConfig,
-    conn: quinn::Connection,
-    inner: Mutex<Inner>,
+    window: Box<dyn WindowControl>,
+    inner: Mutex<Inner<S>>,
     gauges: Arc<Gauges>,
 }
 
@@ -179,25 +212,25 @@ pub struct Gauges {
 
 /// The lock guard: on release, folds changes of this connection's queued
 /// bytes and stream count into the server-wide [`Gauges`].
-struct Locked<'a> {
-    guard: MutexGuard<'a, Inner>,
+struct Locked<'a, S> {
+    guard: MutexGuard<'a, Inner<S>>,
     gauges: &'a Gauges,
 }
 
-impl std::ops::Deref for Locked<'_> {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
+impl<S> std::ops::Deref for Locked<'_, S> {
+    type Target = Inner<S>;
+    fn deref(&self) -> &Inner<S> {
         &self.guard
     }
 }
 
-impl std::ops::DerefMut for Locked<'_> {
-    fn deref_mut(&mut self) -> &mut Inner {
+impl<S> std::ops::DerefMut for Locked<'_, S> {
+    fn deref_mut(&mut self) -> &mut Inner<S> {
         &mut self.guard
     }
 }
 
-impl Drop for Locked<'_> {
+impl<S> Drop for Locked<'_, S> {
     fn drop(&mut self) {
         let inner = &mut *self.guard;
         let q = inner.sched.total_queued() as i64;
@@ -217,7 +250,7 @@ impl Drop for Locked<'_> {
     }
 }
 
-impl Drop for SendQueue {
+impl<S: StreamSink> Drop for SendQueue<S> {
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
         self.gauges
@@ -252,9 +285,9 @@ enum PassEnd {
 /// Priority quinn gives to streams outside the queue (control, QPACK).
 pub const CONTROL_PRIORITY: i32 = 100;
 
-impl SendQueue {
+impl<S: StreamSink> SendQueue<S> {
     /// A queue for a connection.
-    pub fn new(conn: quinn::Connection, cfg: SendConfig, gauges: Arc<Gauges>) -> Arc<Self> {
+    pub fn new(window: Box<dyn WindowControl>, cfg: SendConfig, gauges: Arc<Gauges>) -> Arc<Self> {
         let q = Arc::new(SendQueue {
             inner: Mutex::new(Inner {
                 sched: Scheduler::new(cfg.policy),
@@ -271,14 +304,14 @@ impl SendQueue {
                 reported_streams: 0,
             }),
             cfg,
-            conn,
+            window,
             gauges,
         });
         q.adjust_window(&mut q.lock(), Instant::now());
         q
     }
 
-    fn lock(&self) -> Locked<'_> {
+    fn lock(&self) -> Locked<'_, S> {
         // parking_lot: spins briefly before parking, which matters here (the
         // lock is taken several times per response from two worker threads).
         Locked {
@@ -292,14 +325,8 @@ impl SendQueue {
         &self.cfg
     }
 
-    /// The quinn connection.
-    pub fn connection(&self) -> &quinn::Connection {
-        &self.conn
-    }
-
-    /// Registers a send stream under its QUIC stream ID, at a place in request order.
-    pub fn register(&self, send: quinn::SendStream, order: Order, prio: Priority) -> StreamKey {
-        let id: StreamKey = send.id().into();
+    /// Registers a send stream under its stream ID, at a place in request order.
+    pub fn register(&self, id: StreamKey, mut send: S, order: Order, prio: Priority) -> StreamKey {
         let mut inner = self.lock();
         let mut state = PrioState {
             client: prio,
@@ -317,7 +344,7 @@ impl SendQueue {
         if self.cfg.quinn_priorities && self.cfg.policy == Policy::Rfc9218 {
             quinn_prio = quinn_priority(effective, order.sub > 0);
             if quinn_prio != 0 {
-                let _ = send.set_priority(quinn_prio);
+                send.set_priority(quinn_prio);
             }
         }
         // Cannot fail: stream IDs are unique per connection.
@@ -348,13 +375,13 @@ impl SendQueue {
         id
     }
 
-    fn apply_priority(&self, inner: &mut Inner, id: StreamKey) {
+    fn apply_priority(&self, inner: &mut Inner<S>, id: StreamKey) {
         if let Some(slot) = inner.slots.get_mut(&id) {
             let effective = slot.prio.server.merge_onto(slot.prio.client);
             if self.cfg.quinn_priorities && self.cfg.policy == Policy::Rfc9218 {
                 let qp = quinn_priority(effective, slot.push);
                 if qp != slot.quinn_prio {
-                    let _ = slot.send.set_priority(qp);
+                    slot.send.set_priority(qp);
                     slot.quinn_prio = qp;
                 }
             }
@@ -431,7 +458,7 @@ impl SendQueue {
         self.lock().sched.priority(id)
     }
 
-    fn wake_pump(&self, inner: &mut Inner) {
+    fn wake_pump(&self, inner: &mut Inner<S>) {
         if !inner.sched.has_ready() && inner.closed.is_none() {
             return;
         }
@@ -561,9 +588,7 @@ impl SendQueue {
         if let Some(slot) = inner.slots.get_mut(&id) {
             slot.stats.dropped += dropped as u64;
             if !slot.finished && slot.failure.is_none() {
-                let _ = slot
-                    .send
-                    .reset(VarInt::from_u64(error_code).unwrap_or(VarInt::MAX));
+                slot.send.reset(error_code);
                 slot.failure = Some(WriteFailure::Reset(error_code));
             }
             if let Some(w) = slot.writer.take() {
@@ -598,9 +623,7 @@ impl SendQueue {
         let mut slot = inner.slots.remove(&id)?;
         slot.stats.dropped += dropped as u64;
         if !slot.finished && slot.failure.is_none() {
-            let _ = slot
-                .send
-                .reset(VarInt::from_u64(code::H3_INTERNAL_ERROR).unwrap_or(VarInt::MAX));
+            slot.send.reset(code::H3_INTERNAL_ERROR);
         }
         Some(slot.stats)
     }
@@ -644,21 +667,16 @@ impl SendQueue {
         self.wake_pump(&mut inner);
     }
 
-    /// Keeps quinn's send window at congestion window + low-water mark.
-    fn adjust_window(&self, inner: &mut Inner, now: Instant) {
+    /// Keeps the transport's send window at congestion window + low-water
+    /// mark (quinn), at most every 2 ms.
+    fn adjust_window(&self, inner: &mut Inner<S>, now: Instant) {
         if let Some(last) = inner.last_window_check {
             if now.duration_since(last) < Duration::from_millis(2) {
                 return;
             }
         }
         inner.last_window_check = Some(now);
-        let cwnd = self.conn.stats().path.cwnd;
-        let want = cwnd.saturating_add(self.cfg.lowat);
-        // Avoid churning on small changes.
-        let cur = inner.send_window;
-        if cur == 0 || want > cur + cur / 8 || want + want / 8 < cur {
-            self.conn.set_send_window(want);
-            inner.send_window = want;
+        if self.window.adjust(self.cfg.lowat, &mut inner.send_window) {
             inner.counters.window_updates += 1;
         }
     }
@@ -687,7 +705,7 @@ impl SendQueue {
     /// it enqueued: with nothing more urgent waiting this writes the new
     /// bytes at once, saving two task switches per response. quinn is given
     /// the pump's waker, so blocked streams still wake the pump.
-    fn pass_inline(&self, inner: &mut Inner) {
+    fn pass_inline(&self, inner: &mut Inner<S>) {
         let Some(waker) = inner.pump.clone() else {
             return;
         };
@@ -711,7 +729,7 @@ impl SendQueue {
 
     /// Moves chunks from the scheduler into quinn, in scheduling order,
     /// until the scheduler has nothing ready or the budget is spent.
-    fn pass(&self, inner: &mut Inner, waker: &Waker, now: Instant) -> PassEnd {
+    fn pass(&self, inner: &mut Inner<S>, waker: &Waker, now: Instant) -> PassEnd {
         let mut cx = Context::from_waker(waker);
         let mut decisions = 0u32;
         while let Some(chunk) = inner.sched.pop(self.cfg.quantum, now) {
@@ -725,20 +743,23 @@ impl SendQueue {
             let mut written = 0usize;
             let mut failure = None;
             let mut blocked = false;
-            while written < chunk.data.len() {
-                match Pin::new(&mut slot.send).poll_write(&mut cx, &chunk.data[written..]) {
-                    Poll::Ready(Ok(n)) => written += n,
-                    Poll::Ready(Err(e)) => {
-                        failure = Some(match e {
-                            quinn::WriteError::Stopped(c) => WriteFailure::Stopped(c.into_inner()),
-                            quinn::WriteError::ConnectionLost(e) => {
-                                WriteFailure::ConnectionLost(e.to_string())
-                            }
-                            quinn::WriteError::ClosedStream
-                            | quinn::WriteError::ZeroRttRejected => {
-                                WriteFailure::Reset(code::H3_INTERNAL_ERROR)
-                            }
-                        });
+            let mut ended = false;
+            loop {
+                let rest = chunk.data.slice(written..);
+                match slot.send.poll_send(&mut cx, &rest, chunk.fin) {
+                    Poll::Ready(Ok(n)) => {
+                        written += n;
+                        if written == chunk.data.len() {
+                            ended = chunk.fin;
+                            break;
+                        }
+                        if n == 0 {
+                            blocked = true;
+                            break;
+                        }
+                    }
+                    Poll::Ready(Err(f)) => {
+                        failure = Some(f);
                         break;
                     }
                     Poll::Pending => {
@@ -785,8 +806,7 @@ impl SendQueue {
                     inner.conn_blocked_since = Some(now);
                     return PassEnd::Idle;
                 }
-            } else if chunk.fin {
-                let _ = slot.send.finish();
+            } else if ended {
                 slot.finished = true;
                 slot.stats.fin_write = Some(now);
                 slot.stats.first_write.get_or_insert(now);
@@ -808,14 +828,9 @@ impl SendQueue {
         PassEnd::Idle
     }
 
-    /// Runs the pump until the connection closes.
+    /// Runs the pump until [`SendQueue::close`].
     pub async fn run_pump(self: Arc<Self>) {
-        let conn = self.conn.clone();
-        let pump = std::future::poll_fn(|cx| self.poll_pump(cx));
-        tokio::select! {
-            _ = pump => {}
-            e = conn.closed() => self.close(&e.to_string()),
-        }
+        std::future::poll_fn(|cx| self.poll_pump(cx)).await
     }
 }
 

@@ -1,0 +1,79 @@
+//! quinn as the send queue's transport: [`QuinnSink`] for streams and
+//! [`QuinnWindow`] for the connection's send window.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use quinn::VarInt;
+
+use crate::sendq::{SendQueue, StreamSink, WindowControl, WriteFailure};
+use crate::wire::frame::code;
+
+/// The send queue of an HTTP/3 connection.
+pub type H3Queue = SendQueue<QuinnSink>;
+
+/// A quinn send stream written by the queue.
+pub struct QuinnSink(pub quinn::SendStream);
+
+impl StreamSink for QuinnSink {
+    fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &Bytes,
+        fin: bool,
+    ) -> Poll<Result<usize, WriteFailure>> {
+        let mut written = 0;
+        while written < data.len() {
+            match Pin::new(&mut self.0).poll_write(cx, &data[written..]) {
+                Poll::Ready(Ok(n)) => written += n,
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(Err(match e {
+                        quinn::WriteError::Stopped(c) => WriteFailure::Stopped(c.into_inner()),
+                        quinn::WriteError::ConnectionLost(e) => {
+                            WriteFailure::ConnectionLost(e.to_string())
+                        }
+                        quinn::WriteError::ClosedStream | quinn::WriteError::ZeroRttRejected => {
+                            WriteFailure::Reset(code::H3_INTERNAL_ERROR)
+                        }
+                    }))
+                }
+                Poll::Pending if written == 0 => return Poll::Pending,
+                Poll::Pending => break,
+            }
+        }
+        if fin && written == data.len() {
+            let _ = self.0.finish();
+        }
+        Poll::Ready(Ok(written))
+    }
+
+    fn reset(&mut self, error_code: u64) {
+        let _ = self
+            .0
+            .reset(VarInt::from_u64(error_code).unwrap_or(VarInt::MAX));
+    }
+
+    fn set_priority(&mut self, priority: i32) {
+        let _ = self.0.set_priority(priority);
+    }
+}
+
+/// Keeps quinn's connection send window at congestion window + low-water
+/// mark, so what waits unsent inside quinn stays about `lowat`.
+pub struct QuinnWindow(pub quinn::Connection);
+
+impl WindowControl for QuinnWindow {
+    fn adjust(&self, lowat: u64, current: &mut u64) -> bool {
+        let cwnd = self.0.stats().path.cwnd;
+        let want = cwnd.saturating_add(lowat);
+        // Avoid churning on small changes.
+        let cur = *current;
+        if cur == 0 || want > cur + cur / 8 || want + want / 8 < cur {
+            self.0.set_send_window(want);
+            *current = want;
+            return true;
+        }
+        false
+    }
+}
