@@ -7,7 +7,7 @@
 //! - [`sched`]: the user-space send queue (pure);
 //! - [`site`]: the site model, demo site and `site.toml`;
 //! - [`core`]: the request-handling core shared by HTTP/3 and HTTP/2;
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod bench;
@@ -23,3 +23,5 @@ pub mod site;
 pub mod tls;
 pub mod units;
 pub mod wire;
+pub mod netinfo;
+pub mod reqlog;

@@ -14,13 +14,14 @@ use h3::server::RequestResolver;
 use http::{HeaderMap, Method};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::backend::{self, ControlOut};
 use super::control::{ControlSink, PushCounters};
 use super::push::{self, PushContext};
 use super::sink::{H3Queue, QuinnWindow};
 use crate::core::{self, CoreOptions, Reply, RequestHead};
+use crate::reqlog::{self, Outcome};
 use crate::push::{ConnPushState, PlanInput, PushPolicy};
 use crate::sendq::{Gauges, SendConfig};
 use crate::site::Site;
@@ -379,18 +380,6 @@ async fn accept_loop<C>(
     ctx.conn.close(quinn::VarInt::from_u32(0x100), b"");
 }
 
-/// What a request produced, for the log line.
-#[derive(Debug, Default)]
-struct Outcome {
-    bytes: u64,
-    ttfb: Option<Duration>,
-    done: Option<Duration>,
-    error: Option<String>,
-    hints: usize,
-    pushes: usize,
-    push_bytes_ahead: u64,
-}
-
 async fn handle_request<C>(resolver: RequestResolver<C, Bytes>, ctx: Arc<ConnCtx>)
 where
     C: quic::Connection<Bytes>,
@@ -612,43 +601,11 @@ where
     Ok(())
 }
 
-fn ms(d: Option<Duration>) -> String {
-    d.map(|d| format!("{:.2}", d.as_secs_f64() * 1e3))
-        .unwrap_or_else(|| "-".to_string())
-}
-
 fn log_request(ctx: &ConnCtx, head: &RequestHead, reply: &Reply, stream_id: u64, o: &Outcome) {
     ctx.stats.requests.fetch_add(1, Ordering::Relaxed);
     if o.error.is_some() {
         ctx.stats.failed.fetch_add(1, Ordering::Relaxed);
     }
-    let pc = ctx
-        .control
-        .as_ref()
-        .map(|c| c.push_counters())
-        .unwrap_or_default();
-    info!(
-        target: "pushlab::request",
-        proto = "h3",
-        remote = %ctx.conn.remote_address(),
-        stream = stream_id,
-        method = %head.method,
-        path = %head.target,
-        status = reply.status.as_u16(),
-        bytes = o.bytes,
-        urgency = reply.priority.urgency,
-        incremental = reply.priority.incremental,
-        priority_header = reply.client_priority.as_deref().unwrap_or("-"),
-        ttfb_ms = %ms(o.ttfb),
-        duration_ms = %ms(o.done),
-        hints = o.hints,
-        pushes = o.pushes,
-        push_bytes_ahead = o.push_bytes_ahead,
-        conn_promised = pc.promised,
-        conn_pushed = pc.completed,
-        conn_push_cancelled = pc.cancelled_by_client,
-        conn_refused_bytes = pc.refused_bytes,
-        error = o.error.as_deref().unwrap_or("-"),
-        "request"
-    );
+    let pc = ctx.control.as_ref().map(|c| c.push_counters()).unwrap_or_default();
+    reqlog::log_request("h3", ctx.conn.remote_address(), stream_id, head, reply, o, pc);
 }

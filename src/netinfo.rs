@@ -1,0 +1,91 @@
+//! What the kernel knows about a TCP connection (TCP_INFO) and the
+//! TCP_NOTSENT_LOWAT option, for the HTTP/2 path: `rot` needs the
+//! congestion window, and the head-of-line study needs to bound (or not)
+//! what waits unsent in the kernel.
+//!
+//! This is the crate's only `unsafe`: one `getsockopt` call, because no
+//! maintained safe wrapper for TCP_INFO builds here without bindgen.
+
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// The part of TCP_INFO pushlab uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpInfo {
+    /// Congestion window in bytes (segments x MSS).
+    pub cwnd_bytes: u64,
+    /// Bytes sent and not yet acknowledged (segments x MSS).
+    pub in_flight_bytes: u64,
+    /// Smoothed round-trip time in microseconds.
+    pub rtt_us: u32,
+    /// Sender MSS in bytes.
+    pub mss: u32,
+    /// Total retransmitted segments.
+    pub total_retrans: u32,
+}
+
+/// Reads TCP_INFO for a connected TCP socket.
+#[allow(unsafe_code)]
+pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
+    let mut info: libc::tcp_info = unsafe_zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is a valid, writable `tcp_info` of `len` bytes; the
+    // kernel writes at most `len` bytes and updates `len`. The fd is owned
+    // by `sock`, which outlives the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mss = u64::from(info.tcpi_snd_mss);
+    Ok(TcpInfo {
+        cwnd_bytes: u64::from(info.tcpi_snd_cwnd) * mss,
+        in_flight_bytes: u64::from(info.tcpi_unacked) * mss,
+        rtt_us: info.tcpi_rtt,
+        mss: info.tcpi_snd_mss,
+        total_retrans: info.tcpi_total_retrans,
+    })
+}
+
+/// An all-zero `tcp_info` (a plain C struct of integers, for which zero is
+/// a valid value).
+#[allow(unsafe_code)]
+fn unsafe_zeroed() -> libc::tcp_info {
+    // SAFETY: `tcp_info` consists only of integer fields; all-zero bytes
+    // are a valid value of it.
+    unsafe { std::mem::zeroed() }
+}
+
+/// Sets TCP_NOTSENT_LOWAT: the kernel keeps at most about `bytes` unsent
+/// bytes queued beyond what is in flight (H2O's mitigation for
+/// head-of-line blocking in the socket buffer).
+pub fn set_notsent_lowat(sock: &tokio::net::TcpStream, bytes: u32) -> io::Result<()> {
+    socket2::SockRef::from(sock).set_tcp_notsent_lowat(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connected loopback socket reports a window and an MSS.
+    #[tokio::test]
+    async fn reads_tcp_info_of_a_connection() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (c, s) = tokio::join!(tokio::net::TcpStream::connect(addr), l.accept());
+        let c = c.unwrap();
+        let _s = s.unwrap();
+        let info = tcp_info(&c).unwrap();
+        assert!(info.mss > 0);
+        assert!(info.cwnd_bytes >= u64::from(info.mss));
+        set_notsent_lowat(&c, 16 * 1024).unwrap();
+        assert_eq!(socket2::SockRef::from(&c).tcp_notsent_lowat().unwrap(), 16 * 1024);
+    }
+}
