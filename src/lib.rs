@@ -13,9 +13,12 @@
 pub mod bench;
 pub mod client;
 pub mod core;
+pub mod http2;
 pub mod http3;
+pub mod netinfo;
 pub mod priority;
 pub mod push;
+pub mod reqlog;
 pub mod sched;
 pub mod sendq;
 pub mod server;
@@ -23,5 +26,3 @@ pub mod site;
 pub mod tls;
 pub mod units;
 pub mod wire;
-pub mod netinfo;
-pub mod reqlog;

@@ -9,8 +9,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use pushlab::client::h3::{parse_url, Client, ClientOptions, Response};
-use pushlab::http3::server::{H3Options, SchedulerMode};
+use pushlab::client::h3::parse_url;
+use pushlab::client::{ClientOptions, Conn, Proto, Response};
+use pushlab::http3::server::{SchedulerMode, ServeOptions};
 use pushlab::sched::Policy;
 use pushlab::sendq::SendConfig;
 use pushlab::server::{RunningServer, ServerOptions};
@@ -140,6 +141,16 @@ struct ServeArgs {
     /// On Ctrl-C, wait at most this long for in-flight responses.
     #[arg(long, default_value = "5s", value_parser = duration_arg)]
     shutdown_timeout: Duration,
+    /// Do not serve HTTP/2 and HTTP/1.1 on TCP.
+    #[arg(long)]
+    no_h2: bool,
+    /// Do not serve HTTP/3 on UDP.
+    #[arg(long)]
+    no_h3: bool,
+    /// Set TCP_NOTSENT_LOWAT on TCP connections (H2O's mitigation of
+    /// head-of-line blocking in the kernel's send buffer); default: kernel's.
+    #[arg(long, value_parser = bytes_arg)]
+    tcp_notsent_lowat: Option<u64>,
 }
 
 #[derive(Args)]
@@ -168,10 +179,14 @@ struct GetArgs {
     /// Send HEAD instead of GET.
     #[arg(long)]
     head: bool,
+    /// Speak HTTP/2 over TLS on TCP instead of HTTP/3.
+    #[arg(long)]
+    http2: bool,
     /// Fetch one after another instead of concurrently.
     #[arg(long)]
     sequential: bool,
-    /// Allow pushes: send MAX_PUSH_ID with this value.
+    /// Allow pushes: send MAX_PUSH_ID with this value (HTTP/3), or enable
+    /// push (HTTP/2, any value).
     #[arg(long)]
     accept_push: Option<u64>,
     /// Cancel promised pushes whose path contains this.
@@ -245,7 +260,7 @@ fn main() -> Result<()> {
     })
 }
 
-fn h3_options(a: &ServeArgs) -> Result<H3Options> {
+fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
     let site = match &a.site {
         Some(dir) => Site::load(dir).with_context(|| format!("loading site {}", dir.display()))?,
         None => Site::demo(),
@@ -279,7 +294,7 @@ fn h3_options(a: &ServeArgs) -> Result<H3Options> {
     if a.body_chunk == 0 {
         bail!("--body-chunk must be positive");
     }
-    Ok(H3Options {
+    Ok(ServeOptions {
         site: Arc::new(site),
         mode,
         max_field_section_size: a.max_field_section_size,
@@ -290,7 +305,7 @@ fn h3_options(a: &ServeArgs) -> Result<H3Options> {
         idle_timeout: a.idle_timeout,
         shutdown_timeout: a.shutdown_timeout,
         policy,
-        ..H3Options::default()
+        ..ServeOptions::default()
     })
 }
 
@@ -318,7 +333,13 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let server = RunningServer::start(ServerOptions {
         addr: a.addr,
         identity,
-        h3,
+        serve: h3,
+        h3: !a.no_h3,
+        h2: !a.no_h2,
+        tcp_notsent_lowat: a
+            .tcp_notsent_lowat
+            .map(|v| u32::try_from(v).map_err(|_| anyhow!("--tcp-notsent-lowat: at most 4 GiB")))
+            .transpose()?,
     })
     .await?;
     let port = server.addr.port();
@@ -329,8 +350,13 @@ async fn serve(a: ServeArgs) -> Result<()> {
         ip => ip.to_string(),
     };
     println!(
-        "pushlab {} serving {site_name} ({files} files) on https://{host}:{port}/ over HTTP/3",
-        env!("CARGO_PKG_VERSION")
+        "pushlab {} serving {site_name} ({files} files) on https://{host}:{port}/ over {}",
+        env!("CARGO_PKG_VERSION"),
+        match server.protocols {
+            (true, true) => "HTTP/3 (UDP) and HTTP/2 + HTTP/1.1 (TCP)",
+            (true, false) => "HTTP/3 (UDP)",
+            _ => "HTTP/2 + HTTP/1.1 (TCP)",
+        }
     );
     println!("scheduler: {sched}; push policy: {}", a.push_policy);
     println!("certificate SPKI SHA-256 (base64): {}", server.spki_sha256);
@@ -419,8 +445,9 @@ async fn get(a: GetArgs) -> Result<()> {
         extra.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
     }
     let method = if a.head { "HEAD" } else { "GET" };
+    let proto = if a.http2 { Proto::H2 } else { Proto::H3 };
     let work = async {
-        let client = Arc::new(Client::connect(&host, port, opts).await?);
+        let client = Arc::new(Conn::connect(proto, &host, port, opts).await?);
         let mut responses = Vec::new();
         let all: Vec<String> = (0..a.repeat).flat_map(|_| paths.clone()).collect();
         if a.sequential {
@@ -483,18 +510,20 @@ async fn get(a: GetArgs) -> Result<()> {
         .count();
     if a.json {
         let report = serde_json::json!({
-            "handshake_ms": client.handshake.as_secs_f64() * 1e3,
+            "protocol": proto,
+            "handshake_ms": client.handshake().as_secs_f64() * 1e3,
             "responses": responses,
             "pushes": pushes,
-            "server_settings": client.server_settings(),
-            "goaway": client.goaway(),
-            "error": client.error(),
+            "server_settings": match &*client { Conn::H3(c) => c.server_settings(), Conn::H2(_) => Vec::new() },
+            "goaway": match &*client { Conn::H3(c) => c.goaway(), Conn::H2(_) => None },
+            "error": match &*client { Conn::H3(c) => c.error(), Conn::H2(_) => None },
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "connected in {:.1} ms",
-            client.handshake.as_secs_f64() * 1e3
+            "connected over {} in {:.1} ms",
+            if a.http2 { "HTTP/2" } else { "HTTP/3" },
+            client.handshake().as_secs_f64() * 1e3
         );
         for r in &responses {
             print_response(r, a.include);
@@ -519,9 +548,8 @@ async fn get(a: GetArgs) -> Result<()> {
             );
         }
     }
-    match Arc::try_unwrap(client) {
-        Ok(c) => c.close().await,
-        Err(c) => c.conn.close(quinn::VarInt::from_u32(0x100), b""),
+    if let Ok(c) = Arc::try_unwrap(client) {
+        c.close().await;
     }
     if failed > 0 {
         bail!("{failed} of {} requests failed", responses.len());

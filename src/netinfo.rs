@@ -86,6 +86,9 @@ mod tests {
         assert!(info.mss > 0);
         assert!(info.cwnd_bytes >= u64::from(info.mss));
         set_notsent_lowat(&c, 16 * 1024).unwrap();
-        assert_eq!(socket2::SockRef::from(&c).tcp_notsent_lowat().unwrap(), 16 * 1024);
+        assert_eq!(
+            socket2::SockRef::from(&c).tcp_notsent_lowat().unwrap(),
+            16 * 1024
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use common::*;
-use pushlab::http3::server::H3Options;
+use pushlab::http3::server::ServeOptions;
 use pushlab::wire::frame::{self, code, Frame};
 use pushlab::wire::qpack;
 
@@ -17,7 +17,7 @@ use pushlab::wire::qpack;
 /// where the URI itself is invalid, a stream error), never a 200.
 #[tokio::test]
 async fn hostile_paths_stay_inside_the_site() {
-    let srv = server(H3Options::default()).await;
+    let srv = server(ServeOptions::default()).await;
     let c = client(srv.addr, opts()).await;
     let cases = [
         ("/../../etc/passwd", 400),
@@ -61,7 +61,7 @@ async fn hostile_paths_stay_inside_the_site() {
 /// Methods other than GET and HEAD get 405 with an Allow header.
 #[tokio::test]
 async fn other_methods_get_405() {
-    let srv = server(H3Options::default()).await;
+    let srv = server(ServeOptions::default()).await;
     let c = client(srv.addr, opts()).await;
     for m in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "BREW"] {
         let r = c
@@ -81,9 +81,9 @@ async fn other_methods_get_405() {
 /// harming the connection.
 #[tokio::test]
 async fn oversized_header_sections_are_refused() {
-    let srv = server(H3Options {
+    let srv = server(ServeOptions {
         max_field_section_size: 4096,
-        ..H3Options::default()
+        ..ServeOptions::default()
     })
     .await;
     let c = client(srv.addr, opts()).await;
@@ -117,7 +117,7 @@ async fn oversized_header_sections_are_refused() {
 #[tokio::test]
 async fn stalled_reader_is_bounded_and_freed() {
     let _serial = serial().await;
-    let srv = server(H3Options::default()).await;
+    let srv = server(ServeOptions::default()).await;
     let stalled = client(srv.addr, opts()).await;
     let mut pending = Vec::new();
     for _ in 0..8 {
@@ -179,7 +179,7 @@ async fn stalled_reader_is_bounded_and_freed() {
 /// connection keeps serving.
 #[tokio::test]
 async fn reset_responses_are_freed() {
-    let srv = server(H3Options::default()).await;
+    let srv = server(ServeOptions::default()).await;
     let c = client(srv.addr, opts()).await;
     let p = c.send_request("GET", "/bytes/50000000", &[]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -202,7 +202,7 @@ async fn reset_responses_are_freed() {
 }
 
 async fn expect_close(
-    h3: H3Options,
+    h3: ServeOptions,
     send: impl AsyncFnOnce(&pushlab::client::h3::Client),
     want: u64,
     what: &str,
@@ -225,7 +225,7 @@ async fn expect_close(
 #[tokio::test]
 async fn priority_update_on_request_stream() {
     expect_close(
-        H3Options::default(),
+        ServeOptions::default(),
         async |c| {
             let mut wire = BytesMut::new();
             let block = qpack::encode([
@@ -254,21 +254,21 @@ async fn priority_update_on_request_stream() {
 #[tokio::test]
 async fn priority_update_with_bad_ids() {
     expect_close(
-        H3Options::default(),
+        ServeOptions::default(),
         async |c| c.priority_update(2, "u=1").await.unwrap(),
         code::H3_ID_ERROR,
         "server-initiated stream ID",
     )
     .await;
     expect_close(
-        H3Options::default(),
+        ServeOptions::default(),
         async |c| c.priority_update(4 * 1_000_000, "u=1").await.unwrap(),
         code::H3_ID_ERROR,
         "beyond the stream limit",
     )
     .await;
     expect_close(
-        H3Options::default(),
+        ServeOptions::default(),
         async |c| {
             c.send_control_frame(&Frame::PriorityUpdate {
                 push: true,
@@ -289,7 +289,7 @@ async fn priority_update_with_bad_ids() {
 #[tokio::test]
 async fn malformed_control_frames() {
     expect_close(
-        H3Options::default(),
+        ServeOptions::default(),
         async |c| {
             c.send_control_frame(&Frame::Unknown {
                 ty: frame::ty::MAX_PUSH_ID,
@@ -303,7 +303,7 @@ async fn malformed_control_frames() {
     )
     .await;
     expect_close(
-        H3Options::default(),
+        ServeOptions::default(),
         async |c| {
             c.send_control_frame(&Frame::Unknown {
                 ty: 0x06,
@@ -323,7 +323,7 @@ async fn malformed_control_frames() {
 #[tokio::test]
 async fn push_promise_from_client() {
     expect_close(
-        H3Options::default(),
+        ServeOptions::default(),
         async |c| {
             let block =
                 qpack::encode([(b":method".as_slice(), b"GET".as_slice()), (b":path", b"/")]);
@@ -342,7 +342,7 @@ async fn push_promise_from_client() {
 /// keeps serving other clients.
 #[tokio::test]
 async fn garbage_request_streams() {
-    let srv = server(H3Options::default()).await;
+    let srv = server(ServeOptions::default()).await;
     for junk in [
         &b"\x00\x05hello"[..],
         b"\xff\xff\xff\xff\xff\xff\xff\xff\xff",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use pushlab::client::h3::ClientOptions;
-use pushlab::http3::server::H3Options;
+use pushlab::http3::server::ServeOptions;
 use pushlab::push::{page_children, pushable, Plan, PlanInput, PushItem, PushPolicy};
 use pushlab::site::Kind;
 
@@ -44,9 +44,9 @@ impl PushPolicy for PushCss {
 /// The custom policy pushes exactly the two render-blocking stylesheets.
 #[tokio::test]
 async fn custom_policy_runs() {
-    let srv = server(H3Options {
+    let srv = server(ServeOptions {
         policy: Arc::new(PushCss),
-        ..H3Options::default()
+        ..ServeOptions::default()
     })
     .await;
     let c = client(

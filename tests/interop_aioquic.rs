@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use pushlab::http3::server::H3Options;
+use pushlab::http3::server::ServeOptions;
 use pushlab::site::{generated_chunk, Site};
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -47,7 +47,7 @@ async fn aioquic_fetches_demo_and_large_file() {
     ) {
         return;
     }
-    let srv = server(H3Options::default()).await;
+    let srv = server(ServeOptions::default()).await;
     let base = format!("https://127.0.0.1:{}", srv.addr.port());
     let urls: Vec<String> = ["/", "/css/style.css", "/files/10M.bin"]
         .iter()
@@ -91,10 +91,10 @@ fn demo_sha(path: &str) -> String {
     }
 }
 
-fn with_policy(name: &str) -> H3Options {
-    H3Options {
+fn with_policy(name: &str) -> ServeOptions {
+    ServeOptions {
         policy: pushlab::push::policy_by_name(name).expect("policy"),
-        ..H3Options::default()
+        ..ServeOptions::default()
     }
 }
 

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use pushlab::http3::server::{H3Options, SchedulerMode};
+use pushlab::http3::server::{SchedulerMode, ServeOptions};
 
 fn curl(urls: &[String]) -> serde_json::Value {
     let py = venv_python().expect("venv");
@@ -46,14 +46,14 @@ async fn curl_loads_pages_and_sees_hints() {
         ("push-preload", false),
         ("preload", true),
     ] {
-        let srv = server(H3Options {
+        let srv = server(ServeOptions {
             policy: pushlab::push::policy_by_name(policy).unwrap(),
             mode: if off {
                 SchedulerMode::Off
             } else {
-                H3Options::default().mode
+                ServeOptions::default().mode
             },
-            ..H3Options::default()
+            ..ServeOptions::default()
         })
         .await;
         let base = format!("https://127.0.0.1:{}", srv.addr.port());

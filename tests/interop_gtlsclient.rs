@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use pushlab::http3::server::H3Options;
+use pushlab::http3::server::ServeOptions;
 use pushlab::site::generated_chunk;
 
 /// gtlsclient downloads `/` and `/files/10M.bin` on one connection; the
@@ -22,7 +22,7 @@ async fn gtlsclient_downloads_byte_exact() {
     ) {
         return;
     }
-    let srv = server(H3Options::default()).await;
+    let srv = server(ServeOptions::default()).await;
     let port = srv.addr.port();
     let dir = std::env::temp_dir().join(format!("pushlab-gtls-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -76,9 +76,9 @@ async fn gtlsclient_without_push_support_and_with_hints() {
         return;
     }
     for policy in ["push-all", "preload"] {
-        let srv = server(H3Options {
+        let srv = server(ServeOptions {
             policy: pushlab::push::policy_by_name(policy).unwrap(),
-            ..H3Options::default()
+            ..ServeOptions::default()
         })
         .await;
         let port = srv.addr.port();

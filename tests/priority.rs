@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use common::*;
 use pushlab::client::h3::{Client, ClientOptions, Response};
-use pushlab::sendq::SendConfig;
-use pushlab::http3::server::{H3Options, SchedulerMode};
+use pushlab::http3::server::{SchedulerMode, ServeOptions};
 use pushlab::sched::Policy;
+use pushlab::sendq::SendConfig;
 
 fn slow_reader() -> ClientOptions {
     ClientOptions {
@@ -26,13 +26,13 @@ fn slow_reader() -> ClientOptions {
     }
 }
 
-fn with_policy(policy: Policy) -> H3Options {
-    H3Options {
+fn with_policy(policy: Policy) -> ServeOptions {
+    ServeOptions {
         mode: SchedulerMode::Queue(SendConfig {
             policy,
             ..SendConfig::default()
         }),
-        ..H3Options::default()
+        ..ServeOptions::default()
     }
 }
 

@@ -11,15 +11,15 @@ use std::time::Duration;
 
 use common::*;
 use pushlab::client::h3::{ClientOptions, Response};
-use pushlab::http3::server::H3Options;
+use pushlab::http3::server::ServeOptions;
 use pushlab::push::policy_by_name;
 use pushlab::site::{Body, Site};
 use pushlab::wire::frame::{code, Frame};
 
-fn with_policy(name: &str) -> H3Options {
-    H3Options {
+fn with_policy(name: &str) -> ServeOptions {
+    ServeOptions {
         policy: policy_by_name(name).expect("policy"),
-        ..H3Options::default()
+        ..ServeOptions::default()
     }
 }
 

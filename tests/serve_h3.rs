@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use pushlab::client::h3::ClientOptions;
-use pushlab::http3::server::{H3Options, SchedulerMode};
+use pushlab::http3::server::{SchedulerMode, ServeOptions};
 use pushlab::site::{generated_chunk, Site, BYTES_SEED};
 
 fn header<'a>(r: &'a pushlab::client::h3::Response, name: &str) -> Option<&'a str> {
@@ -32,7 +32,7 @@ fn sha256_hex(data: &[u8]) -> String {
 /// lengths, and a large generated file arrives byte-exact.
 #[tokio::test]
 async fn demo_site_is_served_byte_exact() {
-    let srv = server(H3Options::default()).await;
+    let srv = server(ServeOptions::default()).await;
     let c = client(
         srv.addr,
         ClientOptions {
@@ -81,7 +81,7 @@ async fn demo_site_is_served_byte_exact() {
 /// body; HEAD gets the headers and no body.
 #[tokio::test]
 async fn conditional_get_and_head() {
-    let srv = server(H3Options::default()).await;
+    let srv = server(ServeOptions::default()).await;
     let c = client(srv.addr, opts()).await;
     let r = c
         .read_response(c.send_request("GET", "/css/style.css", &[]).await.unwrap())
@@ -157,9 +157,9 @@ async fn site_directory_with_site_toml() {
     )
     .unwrap();
     let site = Site::load(&dir).unwrap();
-    let srv = server(H3Options {
+    let srv = server(ServeOptions {
         site: Arc::new(site),
-        ..H3Options::default()
+        ..ServeOptions::default()
     })
     .await;
     let c = client(srv.addr, opts()).await;
@@ -199,9 +199,9 @@ async fn site_directory_with_site_toml() {
 /// `--scheduler off` serves the same content through plain h3-quinn.
 #[tokio::test]
 async fn scheduler_off_baseline_serves_the_same() {
-    let srv = server(H3Options {
+    let srv = server(ServeOptions {
         mode: SchedulerMode::Off,
-        ..H3Options::default()
+        ..ServeOptions::default()
     })
     .await;
     let c = client(srv.addr, opts()).await;
@@ -222,9 +222,9 @@ async fn scheduler_off_baseline_serves_the_same() {
 /// and stops within its bounded wait.
 #[tokio::test]
 async fn graceful_shutdown_completes_in_flight() {
-    let srv = server(H3Options {
+    let srv = server(ServeOptions {
         shutdown_timeout: Duration::from_secs(5),
-        ..H3Options::default()
+        ..ServeOptions::default()
     })
     .await;
     let c = shared_client(

@@ -5,14 +5,13 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use serde::Serialize;
 use tokio::sync::Notify;
 
+pub use super::{ClientOptions, Informational, Pushed, Response};
 use crate::wire::frame::{self, code, setting, stream_type, Event, Frame, FrameDecoder};
 use crate::wire::{qpack, varint};
 
@@ -46,143 +45,6 @@ pub enum ClientError {
     /// No answer in time.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
-}
-
-/// Client settings.
-#[derive(Debug, Clone)]
-pub struct ClientOptions {
-    /// Accept any server certificate.
-    pub insecure: bool,
-    /// Trust this PEM CA file.
-    pub ca: Option<PathBuf>,
-    /// Send MAX_PUSH_ID with this value (allowing pushes 0..=N).
-    pub max_push_id: Option<u64>,
-    /// Limit on response header sections (SETTINGS_MAX_FIELD_SECTION_SIZE).
-    pub max_field_section_size: u64,
-    /// Keep bodies in memory (otherwise only length and SHA-256).
-    pub keep_bodies: bool,
-    /// Compute SHA-256 of bodies (off for throughput measurements).
-    pub hash_bodies: bool,
-    /// Read from the connection (all streams together) no faster than this
-    /// many bytes per second, like an application behind a slow consumer.
-    pub read_rate: Option<u64>,
-    /// Connection-level receive window (bytes), to slow a transfer down.
-    pub receive_window: Option<u64>,
-    /// Per-stream receive window (bytes).
-    pub stream_receive_window: Option<u64>,
-    /// ALPN to offer.
-    pub alpn: Vec<Vec<u8>>,
-    /// Give up on the whole exchange after this long.
-    pub timeout: Duration,
-    /// Cancel (CANCEL_PUSH) promises whose path contains this.
-    pub cancel_push: Option<String>,
-    /// Refuse every push stream with STOP_SENDING (no CANCEL_PUSH), as a
-    /// client that resets all pushes would.
-    pub refuse_pushes: bool,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        ClientOptions {
-            insecure: false,
-            ca: None,
-            max_push_id: None,
-            max_field_section_size: 64 * 1024,
-            keep_bodies: false,
-            hash_bodies: true,
-            read_rate: None,
-            receive_window: None,
-            stream_receive_window: None,
-            alpn: vec![b"h3".to_vec()],
-            timeout: Duration::from_secs(30),
-            cancel_push: None,
-            refuse_pushes: false,
-        }
-    }
-}
-
-/// A 1xx response.
-#[derive(Debug, Clone, Serialize)]
-pub struct Informational {
-    /// Status code (103 for Early Hints).
-    pub status: u16,
-    /// Header fields.
-    pub headers: Vec<(String, String)>,
-    /// Arrival, ms since the request was sent.
-    pub at_ms: f64,
-}
-
-/// One response.
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct Response {
-    /// Request stream ID.
-    pub stream_id: u64,
-    /// Requested path.
-    pub path: String,
-    /// Final status (0 if none arrived).
-    pub status: u16,
-    /// Final header fields.
-    pub headers: Vec<(String, String)>,
-    /// 1xx responses, in order.
-    pub informational: Vec<Informational>,
-    /// Push IDs promised on this stream, in order.
-    pub promises: Vec<u64>,
-    /// Body length.
-    pub body_len: u64,
-    /// SHA-256 of the body, hex.
-    pub sha256: String,
-    /// The body, if kept.
-    #[serde(skip)]
-    pub body: Option<Bytes>,
-    /// Request sent, ms since connection start.
-    pub sent_ms: f64,
-    /// Final HEADERS, ms after the request was sent.
-    pub headers_ms: Option<f64>,
-    /// Pushed body bytes this connection had received when the final
-    /// HEADERS arrived (how much pushing went ahead of this response).
-    pub push_bytes_before_headers: u64,
-    /// First body byte, ms after the request was sent.
-    pub first_byte_ms: Option<f64>,
-    /// Stream end, ms after the request was sent.
-    pub done_ms: Option<f64>,
-    /// What went wrong, if anything.
-    pub error: Option<String>,
-}
-
-/// One pushed response.
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct Pushed {
-    /// The push ID.
-    pub push_id: u64,
-    /// The promised request's `:path`.
-    pub path: String,
-    /// The promised request's header fields.
-    pub promised_headers: Vec<(String, String)>,
-    /// The request stream that carried the PUSH_PROMISE.
-    pub promised_on: Option<u64>,
-    /// PUSH_PROMISE arrival, ms since connection start.
-    pub promised_ms: Option<f64>,
-    /// Response status (0 if none).
-    pub status: u16,
-    /// Response header fields.
-    pub headers: Vec<(String, String)>,
-    /// Body length.
-    pub body_len: u64,
-    /// SHA-256 of the body, hex.
-    pub sha256: String,
-    /// The body, if kept.
-    #[serde(skip)]
-    pub body: Option<Bytes>,
-    /// Push stream opened, ms since connection start.
-    pub stream_ms: Option<f64>,
-    /// Push stream ended, ms since connection start.
-    pub done_ms: Option<f64>,
-    /// The client cancelled it.
-    pub cancelled: bool,
-    /// The stream completed with a FIN.
-    pub complete: bool,
-    /// What went wrong, if anything.
-    pub error: Option<String>,
 }
 
 #[derive(Default)]

@@ -1,3 +1,264 @@
-//! Clients: the HTTP/3 client behind `pushlab get`.
+//! Clients: the HTTP/3 and HTTP/2 clients behind `pushlab get`, sharing
+//! their options and their report types.
 
+pub mod h2;
 pub mod h3;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Accept any server certificate.
+    pub insecure: bool,
+    /// Trust this PEM CA file.
+    pub ca: Option<PathBuf>,
+    /// Send MAX_PUSH_ID with this value (allowing pushes 0..=N).
+    pub max_push_id: Option<u64>,
+    /// Limit on response header sections (SETTINGS_MAX_FIELD_SECTION_SIZE).
+    pub max_field_section_size: u64,
+    /// Keep bodies in memory (otherwise only length and SHA-256).
+    pub keep_bodies: bool,
+    /// Compute SHA-256 of bodies (off for throughput measurements).
+    pub hash_bodies: bool,
+    /// Read from the connection (all streams together) no faster than this
+    /// many bytes per second, like an application behind a slow consumer.
+    pub read_rate: Option<u64>,
+    /// Connection-level receive window (bytes), to slow a transfer down.
+    pub receive_window: Option<u64>,
+    /// Per-stream receive window (bytes).
+    pub stream_receive_window: Option<u64>,
+    /// ALPN to offer.
+    pub alpn: Vec<Vec<u8>>,
+    /// Give up on the whole exchange after this long.
+    pub timeout: Duration,
+    /// Cancel (CANCEL_PUSH) promises whose path contains this.
+    pub cancel_push: Option<String>,
+    /// Refuse every push stream with STOP_SENDING (no CANCEL_PUSH), as a
+    /// client that resets all pushes would.
+    pub refuse_pushes: bool,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            insecure: false,
+            ca: None,
+            max_push_id: None,
+            max_field_section_size: 64 * 1024,
+            keep_bodies: false,
+            hash_bodies: true,
+            read_rate: None,
+            receive_window: None,
+            stream_receive_window: None,
+            alpn: vec![b"h3".to_vec()],
+            timeout: Duration::from_secs(30),
+            cancel_push: None,
+            refuse_pushes: false,
+        }
+    }
+}
+
+/// A 1xx response.
+#[derive(Debug, Clone, Serialize)]
+pub struct Informational {
+    /// Status code (103 for Early Hints).
+    pub status: u16,
+    /// Header fields.
+    pub headers: Vec<(String, String)>,
+    /// Arrival, ms since the request was sent.
+    pub at_ms: f64,
+}
+
+/// One response.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Response {
+    /// Request stream ID.
+    pub stream_id: u64,
+    /// Requested path.
+    pub path: String,
+    /// Final status (0 if none arrived).
+    pub status: u16,
+    /// Final header fields.
+    pub headers: Vec<(String, String)>,
+    /// 1xx responses, in order.
+    pub informational: Vec<Informational>,
+    /// Push IDs promised on this stream, in order.
+    pub promises: Vec<u64>,
+    /// Body length.
+    pub body_len: u64,
+    /// SHA-256 of the body, hex.
+    pub sha256: String,
+    /// The body, if kept.
+    #[serde(skip)]
+    pub body: Option<Bytes>,
+    /// Request sent, ms since connection start.
+    pub sent_ms: f64,
+    /// Final HEADERS, ms after the request was sent.
+    pub headers_ms: Option<f64>,
+    /// Pushed body bytes this connection had received when the final
+    /// HEADERS arrived (how much pushing went ahead of this response).
+    pub push_bytes_before_headers: u64,
+    /// First body byte, ms after the request was sent.
+    pub first_byte_ms: Option<f64>,
+    /// Stream end, ms after the request was sent.
+    pub done_ms: Option<f64>,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+/// One pushed response.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Pushed {
+    /// The push ID.
+    pub push_id: u64,
+    /// The promised request's `:path`.
+    pub path: String,
+    /// The promised request's header fields.
+    pub promised_headers: Vec<(String, String)>,
+    /// The request stream that carried the PUSH_PROMISE.
+    pub promised_on: Option<u64>,
+    /// PUSH_PROMISE arrival, ms since connection start.
+    pub promised_ms: Option<f64>,
+    /// Response status (0 if none).
+    pub status: u16,
+    /// Response header fields.
+    pub headers: Vec<(String, String)>,
+    /// Body length.
+    pub body_len: u64,
+    /// SHA-256 of the body, hex.
+    pub sha256: String,
+    /// The body, if kept.
+    #[serde(skip)]
+    pub body: Option<Bytes>,
+    /// Push stream opened, ms since connection start.
+    pub stream_ms: Option<f64>,
+    /// Push stream ended, ms since connection start.
+    pub done_ms: Option<f64>,
+    /// The client cancelled it.
+    pub cancelled: bool,
+    /// The stream completed with a FIN.
+    pub complete: bool,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+/// Which protocol a [`Conn`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Proto {
+    /// HTTP/3 over QUIC.
+    H3,
+    /// HTTP/2 over TLS over TCP.
+    H2,
+}
+
+/// A connection of either protocol, for code that measures both alike.
+pub enum Conn {
+    /// HTTP/3.
+    H3(h3::Client),
+    /// HTTP/2.
+    H2(h2::H2Client),
+}
+
+/// A request sent on a [`Conn`] whose response is not read yet.
+pub enum Pending {
+    /// HTTP/3.
+    H3(h3::PendingResponse),
+    /// HTTP/2.
+    H2(h2::PendingH2),
+}
+
+/// A connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    /// HTTP/3.
+    #[error("{0}")]
+    H3(#[from] h3::ClientError),
+    /// HTTP/2.
+    #[error("{0}")]
+    H2(#[from] h2::H2ClientError),
+}
+
+impl Conn {
+    /// Connects with the given protocol.
+    pub async fn connect(
+        proto: Proto,
+        host: &str,
+        port: u16,
+        opts: ClientOptions,
+    ) -> Result<Conn, ConnError> {
+        Ok(match proto {
+            Proto::H3 => Conn::H3(h3::Client::connect(host, port, opts).await?),
+            Proto::H2 => Conn::H2(h2::H2Client::connect(host, port, opts).await?),
+        })
+    }
+
+    /// Sends a request.
+    pub async fn send_request(
+        &self,
+        method: &str,
+        path: &str,
+        extra: &[(String, String)],
+    ) -> Result<Pending, ConnError> {
+        Ok(match self {
+            Conn::H3(c) => Pending::H3(c.send_request(method, path, extra).await?),
+            Conn::H2(c) => Pending::H2(c.send_request(method, path, extra).await?),
+        })
+    }
+
+    /// Reads a response to its end.
+    pub async fn read_response(&self, p: Pending) -> Response {
+        match (self, p) {
+            (Conn::H3(c), Pending::H3(p)) => c.read_response(p).await,
+            (Conn::H2(c), Pending::H2(p)) => c.read_response(p).await,
+            _ => Response {
+                error: Some("response read on the wrong connection".into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// The pushes seen so far.
+    pub fn pushes(&self) -> Vec<Pushed> {
+        match self {
+            Conn::H3(c) => c.pushes(),
+            Conn::H2(c) => c.pushes(),
+        }
+    }
+
+    /// Waits for promised pushes (see the protocol clients).
+    pub async fn wait_pushes(&self, quiet: Duration) {
+        match self {
+            Conn::H3(c) => c.wait_pushes(quiet).await,
+            Conn::H2(c) => c.wait_pushes(quiet).await,
+        }
+    }
+
+    /// How long connecting took.
+    pub fn handshake(&self) -> Duration {
+        match self {
+            Conn::H3(c) => c.handshake,
+            Conn::H2(c) => c.handshake,
+        }
+    }
+
+    /// Milliseconds since the connection started.
+    pub fn elapsed_ms(&self) -> f64 {
+        match self {
+            Conn::H3(c) => c.elapsed_ms(),
+            Conn::H2(c) => c.elapsed_ms(),
+        }
+    }
+
+    /// Closes the connection.
+    pub async fn close(self) {
+        match self {
+            Conn::H3(c) => c.close().await,
+            Conn::H2(c) => drop(c),
+        }
+    }
+}

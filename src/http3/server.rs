@@ -21,8 +21,8 @@ use super::control::{ControlSink, PushCounters};
 use super::push::{self, PushContext};
 use super::sink::{H3Queue, QuinnWindow};
 use crate::core::{self, CoreOptions, Reply, RequestHead};
-use crate::reqlog::{self, Outcome};
 use crate::push::{ConnPushState, PlanInput, PushPolicy};
+use crate::reqlog::{self, Outcome};
 use crate::sendq::{Gauges, SendConfig};
 use crate::site::Site;
 
@@ -37,7 +37,7 @@ pub enum SchedulerMode {
 
 /// Everything the HTTP/3 server needs besides the socket and TLS.
 #[derive(Clone)]
-pub struct H3Options {
+pub struct ServeOptions {
     /// What to serve.
     pub site: Arc<Site>,
     /// Send queue or baseline.
@@ -62,9 +62,9 @@ pub struct H3Options {
     pub policy: Arc<dyn PushPolicy>,
 }
 
-impl Default for H3Options {
+impl Default for ServeOptions {
     fn default() -> Self {
-        H3Options {
+        ServeOptions {
             site: Arc::new(Site::demo()),
             mode: SchedulerMode::Queue(SendConfig::default()),
             max_field_section_size: 16 * 1024,
@@ -97,7 +97,8 @@ pub struct ServerStats {
 }
 
 impl ServerStats {
-    fn add_pushes(&self, c: PushCounters) {
+    /// Adds a closed connection's push counters to the totals.
+    pub fn add_pushes(&self, c: PushCounters) {
         let mut t = self.pushes.lock();
         t.promised += c.promised;
         t.completed += c.completed;
@@ -109,7 +110,7 @@ impl ServerStats {
 }
 
 /// The QUIC transport configuration for the server.
-pub fn transport_config(opts: &H3Options) -> quinn::TransportConfig {
+pub fn transport_config(opts: &ServeOptions) -> quinn::TransportConfig {
     let mut t = quinn::TransportConfig::default();
     t.max_concurrent_bidi_streams(
         quinn::VarInt::from_u64(opts.max_concurrent_bidi).unwrap_or(quinn::VarInt::MAX),
@@ -122,7 +123,7 @@ pub fn transport_config(opts: &H3Options) -> quinn::TransportConfig {
 /// Builds the quinn server configuration.
 pub fn quinn_server_config(
     tls: rustls::ServerConfig,
-    opts: &H3Options,
+    opts: &ServeOptions,
 ) -> Result<quinn::ServerConfig, rustls::Error> {
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
         .map_err(|e| rustls::Error::General(e.to_string()))?;
@@ -134,7 +135,7 @@ pub fn quinn_server_config(
 fn qlog_config(
     dir: &std::path::Path,
     remote: SocketAddr,
-    opts: &H3Options,
+    opts: &ServeOptions,
 ) -> Option<quinn::TransportConfig> {
     let ms = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -161,7 +162,7 @@ fn qlog_config(
 pub async fn serve(
     endpoint: quinn::Endpoint,
     server_config: quinn::ServerConfig,
-    opts: Arc<H3Options>,
+    opts: Arc<ServeOptions>,
     stats: Arc<ServerStats>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -224,7 +225,7 @@ pub async fn serve(
 /// Per-connection context handed to request tasks.
 pub struct ConnCtx {
     /// Options.
-    pub opts: Arc<H3Options>,
+    pub opts: Arc<ServeOptions>,
     /// The QUIC connection.
     pub conn: quinn::Connection,
     /// The send queue (absent with `--scheduler off`).
@@ -239,7 +240,7 @@ pub struct ConnCtx {
 
 async fn run_connection(
     conn: quinn::Connection,
-    opts: Arc<H3Options>,
+    opts: Arc<ServeOptions>,
     stats: Arc<ServerStats>,
     shutdown: watch::Receiver<bool>,
 ) {
@@ -606,6 +607,18 @@ fn log_request(ctx: &ConnCtx, head: &RequestHead, reply: &Reply, stream_id: u64,
     if o.error.is_some() {
         ctx.stats.failed.fetch_add(1, Ordering::Relaxed);
     }
-    let pc = ctx.control.as_ref().map(|c| c.push_counters()).unwrap_or_default();
-    reqlog::log_request("h3", ctx.conn.remote_address(), stream_id, head, reply, o, pc);
+    let pc = ctx
+        .control
+        .as_ref()
+        .map(|c| c.push_counters())
+        .unwrap_or_default();
+    reqlog::log_request(
+        "h3",
+        ctx.conn.remote_address(),
+        stream_id,
+        head,
+        reply,
+        o,
+        pc,
+    );
 }

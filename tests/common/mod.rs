@@ -8,17 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pushlab::client::h3::{Client, ClientOptions};
-use pushlab::http3::server::H3Options;
+use pushlab::http3::server::ServeOptions;
 use pushlab::server::{RunningServer, ServerOptions};
 use pushlab::tls::Identity;
 
 /// Starts an in-process server on a free loopback port.
-pub async fn server(h3: H3Options) -> RunningServer {
-    RunningServer::start(ServerOptions {
-        addr: "127.0.0.1:0".parse().expect("address"),
-        identity: Identity::self_signed().expect("certificate"),
+pub async fn server(h3: ServeOptions) -> RunningServer {
+    RunningServer::start(ServerOptions::new(
+        "127.0.0.1:0".parse().expect("address"),
+        Identity::self_signed().expect("certificate"),
         h3,
-    })
+    ))
     .await
     .expect("server starts")
 }

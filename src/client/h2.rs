@@ -1,0 +1,383 @@
+//! pushlab's HTTP/2 client (`pushlab get --http2`), on the h2 crate over
+//! TLS: receives pushes (SETTINGS_ENABLE_PUSH=1 when asked) and 103
+//! responses, and reports them in the same form as the HTTP/3 client.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::Notify;
+
+use super::{ClientOptions, Informational, Pushed, Response};
+
+/// Errors of the HTTP/2 client.
+#[derive(Debug, thiserror::Error)]
+pub enum H2ClientError {
+    /// Name resolution or connecting failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// TLS configuration.
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
+    /// The server did not agree on HTTP/2.
+    #[error("the server did not negotiate h2 (ALPN: {0})")]
+    NoH2(String),
+    /// An HTTP/2 error.
+    #[error("HTTP/2: {0}")]
+    H2(#[from] h2::Error),
+    /// A request that cannot be built.
+    #[error("request: {0}")]
+    Request(String),
+    /// No answer in time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+#[derive(Default)]
+struct Shared {
+    pushes: HashMap<u32, Pushed>,
+}
+
+/// An HTTP/2 connection.
+pub struct H2Client {
+    send: h2::client::SendRequest<Bytes>,
+    shared: Arc<Mutex<Shared>>,
+    changed: Arc<Notify>,
+    start: Instant,
+    authority: String,
+    opts: ClientOptions,
+    push_bytes: Arc<std::sync::atomic::AtomicU64>,
+    /// Handshake duration (TCP + TLS + HTTP/2 preface).
+    pub handshake: Duration,
+}
+
+/// A request whose response has not been read yet.
+pub struct PendingH2 {
+    fut: h2::client::ResponseFuture,
+    _body: h2::SendStream<Bytes>,
+    response: Response,
+    sent: Instant,
+}
+
+fn hex(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn header_list(h: &http::HeaderMap) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Reads a body to its end, releasing flow-control capacity as it goes.
+async fn read_body(
+    mut body: h2::RecvStream,
+    keep: bool,
+    hash: bool,
+    mut first: impl FnMut(),
+    count: &std::sync::atomic::AtomicU64,
+) -> Result<(u64, String, Option<Bytes>), h2::Error> {
+    let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut kept = BytesMut::new();
+    let mut len = 0u64;
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk?;
+        if len == 0 && !chunk.is_empty() {
+            first();
+        }
+        let _ = body.flow_control().release_capacity(chunk.len());
+        len += chunk.len() as u64;
+        count.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        if hash {
+            hasher.update(&chunk);
+        }
+        if keep {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    Ok((
+        len,
+        hex(hasher.finish().as_ref()),
+        keep.then(|| kept.freeze()),
+    ))
+}
+
+impl H2Client {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Connects over TLS with ALPN h2.
+    pub async fn connect(
+        host: &str,
+        port: u16,
+        opts: ClientOptions,
+    ) -> Result<H2Client, H2ClientError> {
+        let start = Instant::now();
+        let addr: SocketAddr = tokio::net::lookup_host((host, port))
+            .await?
+            .next()
+            .ok_or_else(|| std::io::Error::other(format!("{host} does not resolve")))?;
+        let tcp = tokio::time::timeout(opts.timeout, tokio::net::TcpStream::connect(addr))
+            .await
+            .map_err(|_| H2ClientError::Timeout(opts.timeout))??;
+        let _ = tcp.set_nodelay(true);
+        let tls = crate::tls::client_config(opts.insecure, opts.ca.as_deref(), &[b"h2"])?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
+        let name = if host.parse::<std::net::IpAddr>().is_ok() {
+            "localhost"
+        } else {
+            host
+        };
+        let server_name = rustls::pki_types::ServerName::try_from(name.to_string())
+            .map_err(|e| H2ClientError::Request(e.to_string()))?;
+        let stream = connector.connect(server_name, tcp).await?;
+        let alpn = stream
+            .get_ref()
+            .1
+            .alpn_protocol()
+            .map(|a| String::from_utf8_lossy(a).into_owned());
+        if alpn.as_deref() != Some("h2") {
+            return Err(H2ClientError::NoH2(alpn.unwrap_or_else(|| "none".into())));
+        }
+        let mut builder = h2::client::Builder::new();
+        builder.enable_push(opts.max_push_id.is_some());
+        if let Some(w) = opts.stream_receive_window {
+            builder.initial_window_size(w.min(u64::from(u32::MAX >> 1)) as u32);
+        }
+        if let Some(w) = opts.receive_window {
+            builder.initial_connection_window_size(w.min(u64::from(u32::MAX >> 1)) as u32);
+        }
+        let (send, conn) = builder.handshake::<_, Bytes>(stream).await?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let send = send.ready().await?;
+        let authority = if port == 443 {
+            host.to_string()
+        } else {
+            format!("{host}:{port}")
+        };
+        Ok(H2Client {
+            send,
+            shared: Arc::new(Mutex::new(Shared::default())),
+            changed: Arc::new(Notify::new()),
+            start,
+            authority,
+            handshake: start.elapsed(),
+            opts,
+            push_bytes: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        })
+    }
+
+    /// Sends a request (no body) with extra header fields.
+    pub async fn send_request(
+        &self,
+        method: &str,
+        path: &str,
+        extra: &[(String, String)],
+    ) -> Result<PendingH2, H2ClientError> {
+        let uri: http::Uri = format!("https://{}{path}", self.authority)
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| H2ClientError::Request(e.to_string()))?;
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(http::header::USER_AGENT, crate::core::SERVER);
+        for (n, v) in extra {
+            req = req.header(n.as_str(), v.as_str());
+        }
+        let req = req
+            .body(())
+            .map_err(|e| H2ClientError::Request(e.to_string()))?;
+        let mut send = self.send.clone().ready().await?;
+        let sent = Instant::now();
+        let (mut fut, body) = send.send_request(req, true)?;
+        let stream_id = u64::from(fut.stream_id().as_u32());
+        if self.opts.max_push_id.is_some() {
+            self.watch_pushes(fut.push_promises(), stream_id);
+        }
+        Ok(PendingH2 {
+            fut,
+            _body: body,
+            response: Response {
+                stream_id,
+                path: path.to_string(),
+                sent_ms: sent.saturating_duration_since(self.start).as_secs_f64() * 1e3,
+                ..Default::default()
+            },
+            sent,
+        })
+    }
+
+    fn watch_pushes(&self, mut promises: h2::client::PushPromises, parent: u64) {
+        let shared = self.shared.clone();
+        let changed = self.changed.clone();
+        let start = self.start;
+        let keep = self.opts.keep_bodies;
+        let hash = self.opts.hash_bodies;
+        let cancel = self.opts.cancel_push.clone();
+        let refuse = self.opts.refuse_pushes;
+        let count = self.push_bytes.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(p)) = promises.push_promise().await {
+                let (req, fut) = p.into_parts();
+                let id = fut.stream_id().as_u32();
+                let path = req.uri().path().to_string();
+                let cancelled =
+                    refuse || cancel.as_ref().is_some_and(|c| path.contains(c.as_str()));
+                {
+                    let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    sh.pushes.insert(
+                        id,
+                        Pushed {
+                            push_id: u64::from(id),
+                            path,
+                            promised_headers: header_list(req.headers()),
+                            promised_on: Some(parent),
+                            promised_ms: Some(start.elapsed().as_secs_f64() * 1e3),
+                            cancelled,
+                            ..Default::default()
+                        },
+                    );
+                }
+                changed.notify_waiters();
+                if cancelled {
+                    // Dropping the response future resets the pushed stream (CANCEL).
+                    drop(fut);
+                    continue;
+                }
+                let (shared, changed, count) = (shared.clone(), changed.clone(), count.clone());
+                tokio::spawn(async move {
+                    let result = async {
+                        let resp = fut.await?;
+                        let (parts, body) = resp.into_parts();
+                        {
+                            let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
+                            if let Some(e) = sh.pushes.get_mut(&id) {
+                                e.status = parts.status.as_u16();
+                                e.headers = header_list(&parts.headers);
+                                e.stream_ms = Some(start.elapsed().as_secs_f64() * 1e3);
+                            }
+                        }
+                        read_body(body, keep, hash, || {}, &count).await
+                    }
+                    .await;
+                    let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(e) = sh.pushes.get_mut(&id) {
+                        e.done_ms = Some(start.elapsed().as_secs_f64() * 1e3);
+                        match result {
+                            Ok((len, sha, body)) => {
+                                e.body_len = len;
+                                e.sha256 = sha;
+                                e.body = body;
+                                e.complete = true;
+                            }
+                            Err(err) => e.error = Some(err.to_string()),
+                        }
+                    }
+                    drop(sh);
+                    changed.notify_waiters();
+                });
+            }
+        });
+    }
+
+    /// Reads a response (its 103s first) to its end.
+    pub async fn read_response(&self, p: PendingH2) -> Response {
+        let PendingH2 {
+            mut fut,
+            _body,
+            mut response,
+            sent,
+        } = p;
+        let result: Result<(), h2::Error> = async {
+            let mut infos = Vec::new();
+            let resp = std::future::poll_fn(|cx| {
+                loop {
+                    match fut.poll_informational(cx) {
+                        Poll::Ready(Some(Ok(r))) => infos.push(Informational {
+                            status: r.status().as_u16(),
+                            headers: header_list(r.headers()),
+                            at_ms: sent.elapsed().as_secs_f64() * 1e3,
+                        }),
+                        Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+                        _ => break,
+                    }
+                }
+                Pin::new(&mut fut).poll(cx)
+            })
+            .await?;
+            response.informational = infos;
+            let (parts, body) = resp.into_parts();
+            response.status = parts.status.as_u16();
+            response.headers = header_list(&parts.headers);
+            response.headers_ms = Some(sent.elapsed().as_secs_f64() * 1e3);
+            response.push_bytes_before_headers =
+                self.push_bytes.load(std::sync::atomic::Ordering::Relaxed);
+            let mut first = None;
+            let (len, sha, kept) = read_body(
+                body,
+                self.opts.keep_bodies,
+                self.opts.hash_bodies,
+                || first = Some(sent.elapsed().as_secs_f64() * 1e3),
+                &std::sync::atomic::AtomicU64::new(0),
+            )
+            .await?;
+            response.first_byte_ms = first;
+            response.body_len = len;
+            response.sha256 = sha;
+            response.body = kept;
+            response.done_ms = Some(sent.elapsed().as_secs_f64() * 1e3);
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            response.error = Some(e.to_string());
+        }
+        response
+    }
+
+    /// Waits until every promised push finished or was cancelled, or until
+    /// nothing changed for `quiet`.
+    pub async fn wait_pushes(&self, quiet: Duration) {
+        loop {
+            let pending = self
+                .lock()
+                .pushes
+                .values()
+                .any(|p| p.done_ms.is_none() && !p.cancelled);
+            if !pending {
+                return;
+            }
+            if tokio::time::timeout(quiet, self.changed.notified())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+
+    /// The pushes seen so far, by promised stream ID.
+    pub fn pushes(&self) -> Vec<Pushed> {
+        let mut v: Vec<Pushed> = self.lock().pushes.values().cloned().collect();
+        v.sort_by_key(|p| p.push_id);
+        v
+    }
+
+    /// Milliseconds since the connection started.
+    pub fn elapsed_ms(&self) -> f64 {
+        self.start.elapsed().as_secs_f64() * 1e3
+    }
+}

@@ -1,0 +1,88 @@
+//! h2 as the send queue's transport.
+//!
+//! h2 orders frames of different streams first come, first served and
+//! ignores PRIORITY frames, so the queue decides by handing h2 data only for
+//! the stream it picked, and only as much as h2 has flow-control capacity
+//! for (reserve, poll, send), never more: data sent beyond capacity would be
+//! buffered inside h2 and leave in h2's order, not ours.
+
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+
+use crate::sendq::{SendQueue, StreamSink, WriteFailure};
+use crate::wire::frame::code;
+
+/// The send queue of an HTTP/2 connection.
+pub type H2Queue = SendQueue<H2Sink>;
+
+/// An h2 response (or pushed response) stream written by the queue.
+pub struct H2Sink(pub h2::SendStream<Bytes>);
+
+/// The HTTP/2 error code for one of the HTTP/3 codes the queue uses.
+pub fn h2_reason(h3_code: u64) -> h2::Reason {
+    match h3_code {
+        code::H3_NO_ERROR => h2::Reason::NO_ERROR,
+        code::H3_REQUEST_CANCELLED => h2::Reason::CANCEL,
+        code::H3_REQUEST_REJECTED => h2::Reason::REFUSED_STREAM,
+        code::H3_EXCESSIVE_LOAD => h2::Reason::ENHANCE_YOUR_CALM,
+        _ => h2::Reason::INTERNAL_ERROR,
+    }
+}
+
+fn failure(e: h2::Error) -> WriteFailure {
+    match e.reason() {
+        Some(r) if e.is_remote() => WriteFailure::Stopped(u64::from(u32::from(r))),
+        Some(r) => WriteFailure::Reset(u64::from(u32::from(r))),
+        None => WriteFailure::ConnectionLost(e.to_string()),
+    }
+}
+
+impl StreamSink for H2Sink {
+    fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &Bytes,
+        fin: bool,
+    ) -> Poll<Result<usize, WriteFailure>> {
+        if data.is_empty() {
+            if fin {
+                self.0.send_data(Bytes::new(), true).map_err(failure)?;
+            }
+            return Poll::Ready(Ok(0));
+        }
+        let mut cap = self.0.capacity();
+        if cap == 0 {
+            self.0.reserve_capacity(data.len());
+            cap = self.0.capacity();
+        }
+        if cap == 0 {
+            match self.0.poll_capacity(cx) {
+                Poll::Ready(Some(Ok(n))) => cap = n,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(failure(e))),
+                // The stream was reset or closed by the peer.
+                Poll::Ready(None) => {
+                    return Poll::Ready(Err(WriteFailure::Stopped(u64::from(u32::from(
+                        h2::Reason::CANCEL,
+                    )))))
+                }
+                // The reservation stays, so h2 wakes us when capacity comes.
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let take = cap.min(data.len());
+        if take == 0 {
+            return Poll::Pending;
+        }
+        let end = fin && take == data.len();
+        self.0.send_data(data.slice(..take), end).map_err(failure)?;
+        // Give back any capacity requested beyond what was sent, so h2 does
+        // not assign it to this stream ahead of one the queue picks next.
+        self.0.reserve_capacity(0);
+        Poll::Ready(Ok(take))
+    }
+
+    fn reset(&mut self, error_code: u64) {
+        self.0.send_reset(h2_reason(error_code));
+    }
+}
