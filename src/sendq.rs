@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -41,7 +42,25 @@ pub trait StreamSink: Send + 'static {
     /// A transport-level priority hint (quinn's stream priority); higher
     /// is sent first.
     fn set_priority(&mut self, _priority: i32) {}
+    /// Called on a stream that was refused (`Pending`) while a stream the
+    /// queue prefers is refused too: give up any claim on connection credit
+    /// the refused send left behind (h2's reserved capacity), so that new
+    /// credit goes to the preferred stream instead. Returns true when the
+    /// sink will then no longer wake the pump by itself, so the queue must
+    /// probe it again later.
+    fn withdraw(&mut self) -> bool {
+        false
+    }
+    /// Whether a refused stream that never sent a byte proves the whole
+    /// connection is blocked (true for quinn; not for h2, where credit can
+    /// sit assigned to other streams and pushed streams may wait to open).
+    const FRESH_REFUSAL_IS_CONNECTION_WIDE: bool = true;
 }
+
+/// Backstop for withdrawn streams: the first probe comes this soon after a
+/// pass that withdrew one, later ones back off to [`PROBE_MAX`].
+const PROBE_MIN: Duration = Duration::from_millis(2);
+const PROBE_MAX: Duration = Duration::from_millis(100);
 
 /// Keeps the transport's own buffer small: called at most every 2 ms.
 pub trait WindowControl: Send + Sync {
@@ -183,6 +202,13 @@ struct Inner<S> {
     /// Until the pump runs again (quinn wakes it when it can send), passes
     /// from writers' tasks would only pop and re-block streams, so they skip.
     conn_blocked_since: Option<Instant>,
+    /// Armed when a pass withdrew a stream's claim on connection credit:
+    /// that stream will not wake the pump, so the pump probes it again
+    /// (in case the stream preferred over it stays blocked by its own flow
+    /// control while the connection could send), backing off while nothing
+    /// moves.
+    probe: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    probe_delay: Duration,
     counters: QueueCounters,
     /// Pushed bytes handed to quinn on this connection.
     push_written: u64,
@@ -298,6 +324,8 @@ impl<S: StreamSink> SendQueue<S> {
                 send_window: 0,
                 last_window_check: None,
                 conn_blocked_since: None,
+                probe: None,
+                probe_delay: PROBE_MIN,
                 counters: QueueCounters::default(),
                 push_written: 0,
                 reported_queued: 0,
@@ -730,8 +758,38 @@ impl<S: StreamSink> SendQueue<S> {
     /// Moves chunks from the scheduler into quinn, in scheduling order,
     /// until the scheduler has nothing ready or the budget is spent.
     fn pass(&self, inner: &mut Inner<S>, waker: &Waker, now: Instant) -> PassEnd {
+        let end = self.pass_inner(inner, waker, now);
+        self.arm_probe(inner, waker);
+        end
+    }
+
+    /// After a pass: (re)arms or drops the probe timer, registering the
+    /// pump's waker with it.
+    fn arm_probe(&self, inner: &mut Inner<S>, waker: &Waker) {
+        let Some(probe) = inner.probe.as_mut() else {
+            return;
+        };
+        if probe.is_elapsed() {
+            // Fired and consumed by this pass: back off for the next one.
+            inner.probe_delay = (inner.probe_delay * 2).min(PROBE_MAX);
+            let at = tokio::time::Instant::now() + inner.probe_delay;
+            probe.as_mut().reset(at);
+        }
+        let mut cx = Context::from_waker(waker);
+        if probe.as_mut().poll(&mut cx).is_ready() {
+            waker.wake_by_ref();
+        }
+    }
+
+    fn pass_inner(&self, inner: &mut Inner<S>, waker: &Waker, now: Instant) -> PassEnd {
         let mut cx = Context::from_waker(waker);
         let mut decisions = 0u32;
+        // Whether a stream was already refused in this pass (the one the
+        // queue prefers among the refused), and whether a later one gave up
+        // its claim on credit.
+        let mut refused = false;
+        let mut withdrew = false;
+        let mut wrote = false;
         while let Some(chunk) = inner.sched.pop(self.cfg.quantum, now) {
             decisions += 1;
             let id = chunk.stream;
@@ -769,6 +827,7 @@ impl<S: StreamSink> SendQueue<S> {
                 }
             }
             if written > 0 {
+                wrote = true;
                 if slot.stats.first_write.is_none() {
                     slot.stats.first_write = Some(now);
                     if let Some(mark) = slot.stats.ready_mark {
@@ -797,13 +856,22 @@ impl<S: StreamSink> SendQueue<S> {
                 // stream would be refused too; stop here instead of popping
                 // and re-blocking them all. quinn wakes the pump (whose
                 // waker it was given) when the connection can send again.
-                let connection_blocked = written == 0 && slot.stats.written == 0;
+                let connection_blocked = S::FRESH_REFUSAL_IS_CONNECTION_WIDE
+                    && written == 0
+                    && slot.stats.written == 0;
+                // Only the first refused stream keeps its claim on credit;
+                // credit that arrives goes to it, in the queue's order.
+                if refused {
+                    withdrew |= slot.send.withdraw();
+                }
+                refused = true;
                 let _ = inner
                     .sched
                     .unsend(id, chunk.data.slice(written..), chunk.fin, now);
                 inner.sched.block(id);
                 if connection_blocked {
                     inner.conn_blocked_since = Some(now);
+                    Self::note_probe(inner, wrote, withdrew);
                     return PassEnd::Idle;
                 }
             } else if ended {
@@ -822,10 +890,25 @@ impl<S: StreamSink> SendQueue<S> {
                 }
             }
             if decisions >= 256 {
+                Self::note_probe(inner, wrote, withdrew);
                 return PassEnd::Budget;
             }
         }
+        Self::note_probe(inner, wrote, withdrew);
         PassEnd::Idle
+    }
+
+    /// Records whether the next pass needs a probe timer.
+    fn note_probe(inner: &mut Inner<S>, wrote: bool, withdrew: bool) {
+        if wrote {
+            inner.probe_delay = PROBE_MIN;
+        }
+        if !withdrew {
+            inner.probe = None;
+        } else if inner.probe.is_none() {
+            let at = tokio::time::Instant::now() + inner.probe_delay;
+            inner.probe = Some(Box::pin(tokio::time::sleep_until(at)));
+        }
     }
 
     /// Runs the pump until [`SendQueue::close`].

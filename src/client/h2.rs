@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
-use super::{ClientOptions, Informational, Pushed, Response};
+use super::{ClientOptions, Informational, Pacer, Pushed, Response};
 
 /// Errors of the HTTP/2 client.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +41,9 @@ pub enum H2ClientError {
 #[derive(Default)]
 struct Shared {
     pushes: HashMap<u32, Pushed>,
+    /// Tasks waiting for PUSH_PROMISEs on a request; each holds a stream
+    /// reference, which keeps h2's connection from ending.
+    watchers: Vec<tokio::task::AbortHandle>,
 }
 
 /// An HTTP/2 connection.
@@ -52,8 +55,10 @@ pub struct H2Client {
     authority: String,
     opts: ClientOptions,
     push_bytes: Arc<std::sync::atomic::AtomicU64>,
+    pacer: Option<Arc<Pacer>>,
     /// Handshake duration (TCP + TLS + HTTP/2 preface).
     pub handshake: Duration,
+    conn_task: tokio::task::JoinHandle<()>,
 }
 
 /// A request whose response has not been read yet.
@@ -86,6 +91,7 @@ async fn read_body(
     hash: bool,
     mut first: impl FnMut(),
     count: &std::sync::atomic::AtomicU64,
+    pacer: Option<&Pacer>,
 ) -> Result<(u64, String, Option<Bytes>), h2::Error> {
     let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
     let mut kept = BytesMut::new();
@@ -94,6 +100,12 @@ async fn read_body(
         let chunk = chunk?;
         if len == 0 && !chunk.is_empty() {
             first();
+        }
+        // With a read rate, the window is given back only as fast as the
+        // rate allows, so the server sees a slow reader.
+        if let Some(p) = pacer {
+            p.add(chunk.len() as u64);
+            p.wait().await;
         }
         let _ = body.flow_control().release_capacity(chunk.len());
         len += chunk.len() as u64;
@@ -159,7 +171,7 @@ impl H2Client {
             builder.initial_connection_window_size(w.min(u64::from(u32::MAX >> 1)) as u32);
         }
         let (send, conn) = builder.handshake::<_, Bytes>(stream).await?;
-        tokio::spawn(async move {
+        let conn_task = tokio::spawn(async move {
             let _ = conn.await;
         });
         let send = send.ready().await?;
@@ -168,6 +180,13 @@ impl H2Client {
         } else {
             format!("{host}:{port}")
         };
+        let opts_pacer = opts.read_rate.map(|rate| {
+            Arc::new(Pacer {
+                rate,
+                start: Instant::now(),
+                read: std::sync::atomic::AtomicU64::new(0),
+            })
+        });
         Ok(H2Client {
             send,
             shared: Arc::new(Mutex::new(Shared::default())),
@@ -177,6 +196,8 @@ impl H2Client {
             handshake: start.elapsed(),
             opts,
             push_bytes: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            conn_task,
+            pacer: opts_pacer,
         })
     }
 
@@ -229,7 +250,8 @@ impl H2Client {
         let cancel = self.opts.cancel_push.clone();
         let refuse = self.opts.refuse_pushes;
         let count = self.push_bytes.clone();
-        tokio::spawn(async move {
+        let pacer = self.pacer.clone();
+        let watcher = tokio::spawn(async move {
             while let Some(Ok(p)) = promises.push_promise().await {
                 let (req, fut) = p.into_parts();
                 let id = fut.stream_id().as_u32();
@@ -257,7 +279,8 @@ impl H2Client {
                     drop(fut);
                     continue;
                 }
-                let (shared, changed, count) = (shared.clone(), changed.clone(), count.clone());
+                let (shared, changed, count, pacer) =
+                    (shared.clone(), changed.clone(), count.clone(), pacer.clone());
                 tokio::spawn(async move {
                     let result = async {
                         let resp = fut.await?;
@@ -270,7 +293,7 @@ impl H2Client {
                                 e.stream_ms = Some(start.elapsed().as_secs_f64() * 1e3);
                             }
                         }
-                        read_body(body, keep, hash, || {}, &count).await
+                        read_body(body, keep, hash, || {}, &count, pacer.as_deref()).await
                     }
                     .await;
                     let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
@@ -291,6 +314,30 @@ impl H2Client {
                 });
             }
         });
+        self.lock().watchers.push(watcher.abort_handle());
+    }
+
+    /// Drops the connection abruptly: no GOAWAY, no RST_STREAM, the socket
+    /// just closes (a client that crashed or lost its network).
+    pub fn abort(&self) {
+        self.conn_task.abort();
+    }
+
+    /// Closes the connection: h2 sends GOAWAY once no request handle is
+    /// left and the open streams ended; after `linger` it is dropped
+    /// regardless.
+    pub async fn close(self, linger: Duration) {
+        for w in self.lock().watchers.drain(..) {
+            w.abort();
+        }
+        let H2Client {
+            send, conn_task, ..
+        } = self;
+        drop(send);
+        let abort = conn_task.abort_handle();
+        if tokio::time::timeout(linger, conn_task).await.is_err() {
+            abort.abort();
+        }
     }
 
     /// Reads a response (its 103s first) to its end.
@@ -332,6 +379,7 @@ impl H2Client {
                 self.opts.hash_bodies,
                 || first = Some(sent.elapsed().as_secs_f64() * 1e3),
                 &std::sync::atomic::AtomicU64::new(0),
+                self.pacer.as_deref(),
             )
             .await?;
             response.first_byte_ms = first;

@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
 pub use super::{ClientOptions, Informational, Pushed, Response};
+use super::Pacer;
 use crate::wire::frame::{self, code, setting, stream_type, Event, Frame, FrameDecoder};
 use crate::wire::{qpack, varint};
 
@@ -55,29 +56,6 @@ struct Shared {
     server_settings: Vec<(u64, u64)>,
     goaway: Option<u64>,
     error: Option<String>,
-}
-
-/// Paces reads of all streams of a connection to a byte rate.
-#[derive(Debug)]
-struct Pacer {
-    rate: u64,
-    start: Instant,
-    read: std::sync::atomic::AtomicU64,
-}
-
-impl Pacer {
-    async fn wait(&self) {
-        let done = self.read.load(std::sync::atomic::Ordering::Relaxed);
-        let due = Duration::from_secs_f64(done as f64 / self.rate.max(1) as f64);
-        let elapsed = self.start.elapsed();
-        if due > elapsed {
-            tokio::time::sleep(due - elapsed).await;
-        }
-    }
-
-    fn add(&self, n: u64) {
-        self.read.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-    }
 }
 
 /// An HTTP/3 connection.

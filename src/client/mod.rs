@@ -5,7 +5,7 @@ pub mod h2;
 pub mod h3;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -258,7 +258,30 @@ impl Conn {
     pub async fn close(self) {
         match self {
             Conn::H3(c) => c.close().await,
-            Conn::H2(c) => drop(c),
+            Conn::H2(c) => c.close(Duration::from_secs(1)).await,
         }
+    }
+}
+
+/// Paces reads of all streams of a connection to a byte rate.
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    pub(crate) rate: u64,
+    pub(crate) start: Instant,
+    pub(crate) read: std::sync::atomic::AtomicU64,
+}
+
+impl Pacer {
+    pub(crate) async fn wait(&self) {
+        let done = self.read.load(std::sync::atomic::Ordering::Relaxed);
+        let due = Duration::from_secs_f64(done as f64 / self.rate.max(1) as f64);
+        let elapsed = self.start.elapsed();
+        if due > elapsed {
+            tokio::time::sleep(due - elapsed).await;
+        }
+    }
+
+    pub(crate) fn add(&self, n: u64) {
+        self.read.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     }
 }

@@ -4,3 +4,4 @@
 pub mod h1;
 pub mod server;
 pub mod sink;
+pub mod watch;

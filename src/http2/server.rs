@@ -17,6 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
 use super::sink::{h2_reason, H2Queue, H2Sink};
+use super::watch::{WriteWatch, Watched};
 use crate::core::{self, BodyReader, CoreOptions, Reply, RequestHead};
 use crate::http3::control::PushCounters;
 use crate::http3::server::{SchedulerMode, ServeOptions, ServerStats};
@@ -48,6 +49,8 @@ struct H2Conn {
     pushes: Mutex<PushCounters>,
     /// A duplicate of the socket, for TCP_INFO.
     socket: Option<socket2::Socket>,
+    /// What h2 has written to TLS.
+    written: Arc<WriteWatch>,
 }
 
 impl H2Conn {
@@ -152,6 +155,7 @@ async fn connection(
             push_allowed: AtomicBool::new(true),
             pushes: Mutex::new(PushCounters::default()),
             socket,
+            written: Arc::new(WriteWatch::default()),
         });
         run_h2(tls, ctx, shutdown).await
     } else {
@@ -173,7 +177,7 @@ async fn run_h2(
         .max_header_list_size(ctx.opts.max_field_section_size.min(u64::from(u32::MAX)) as u32)
         // Keep what h2 buffers per stream to one scheduling quantum.
         .max_send_buffer_size(quantum)
-        .handshake::<_, Bytes>(tls)
+        .handshake::<_, Bytes>(Watched::new(tls, ctx.written.clone()))
         .await
         .map_err(|e| format!("HTTP/2 handshake: {e}"))?;
     let pump = if let SchedulerMode::Queue(cfg) = &ctx.opts.mode {
@@ -438,6 +442,18 @@ fn promise(
     jobs
 }
 
+/// Waits (bounded) until h2 has written the last frame of a parent stream
+/// whose pushes are about to start.
+async fn parent_written(ctx: &H2Conn, sid: u32, wait: bool) {
+    if wait
+        && tokio::time::timeout(ctx.opts.stall_timeout, ctx.written.ended(sid))
+            .await
+            .is_err()
+    {
+        ctx.written.forget(sid);
+    }
+}
+
 async fn handle(
     req: Request<h2::RecvStream>,
     mut respond: h2::server::SendResponse<Bytes>,
@@ -509,9 +525,17 @@ async fn handle(
             }
         }
         let eos = reply.body.is_empty();
+        let sid = respond.stream_id().as_u32();
+        let wait_written = !jobs.is_empty();
+        if wait_written {
+            ctx.written.watch(sid);
+        }
         let stream = respond
             .send_response(response_of(&reply, &plan.response_headers), eos)
-            .map_err(|e| format!("sending response: {e}"))?;
+            .map_err(|e| {
+                ctx.written.forget(sid);
+                format!("sending response: {e}")
+            })?;
         // The HEADERS went straight into h2.
         o.ttfb = Some(arrived.elapsed());
         if eos {
@@ -521,7 +545,7 @@ async fn handle(
         // h2 interleaves streams frame by frame, and the PUSH_PROMISE frames
         // wait in the parent stream's queue inside h2: pushes that start now
         // would go out between them, ahead of the parent's HEADERS. So they
-        // start once the parent's whole response has been handed to h2.
+        // start once the parent's whole response has been written by h2.
         let start_pushes = |jobs: &mut Vec<PushJob>, started: &mut Vec<_>| {
             for j in jobs.drain(..) {
                 started.push(tokio::spawn(run_push(ctx.clone(), j, order)));
@@ -531,10 +555,12 @@ async fn handle(
             if let Some(q) = &ctx.queue {
                 q.release(key);
             }
+            parent_written(&ctx, sid, wait_written).await;
             start_pushes(&mut jobs, &mut started);
             return Ok(());
         }
         let r = send_body(&ctx, key, direct, reply.body.clone(), &mut o.bytes).await;
+        parent_written(&ctx, sid, wait_written).await;
         start_pushes(&mut jobs, &mut started);
         if let Some(q) = &ctx.queue {
             if let Some(s) = q.stats(key) {

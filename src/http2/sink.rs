@@ -30,10 +30,25 @@ pub fn h2_reason(h3_code: u64) -> h2::Reason {
     }
 }
 
+/// The HTTP/3 code the queue uses for an HTTP/2 reason (the queue and the
+/// log speak HTTP/3 codes; RFC 9114 section A.4 gives the correspondence).
+pub fn h3_code(reason: h2::Reason) -> u64 {
+    match reason {
+        h2::Reason::NO_ERROR => code::H3_NO_ERROR,
+        h2::Reason::CANCEL => code::H3_REQUEST_CANCELLED,
+        h2::Reason::REFUSED_STREAM => code::H3_REQUEST_REJECTED,
+        h2::Reason::ENHANCE_YOUR_CALM => code::H3_EXCESSIVE_LOAD,
+        h2::Reason::PROTOCOL_ERROR => code::H3_GENERAL_PROTOCOL_ERROR,
+        h2::Reason::STREAM_CLOSED => code::H3_STREAM_CREATION_ERROR,
+        h2::Reason::FRAME_SIZE_ERROR => code::H3_FRAME_ERROR,
+        _ => code::H3_INTERNAL_ERROR,
+    }
+}
+
 fn failure(e: h2::Error) -> WriteFailure {
     match e.reason() {
-        Some(r) if e.is_remote() => WriteFailure::Stopped(u64::from(u32::from(r))),
-        Some(r) => WriteFailure::Reset(u64::from(u32::from(r))),
+        Some(r) if e.is_remote() => WriteFailure::Stopped(h3_code(r)),
+        Some(r) => WriteFailure::Reset(h3_code(r)),
         None => WriteFailure::ConnectionLost(e.to_string()),
     }
 }
@@ -62,9 +77,7 @@ impl StreamSink for H2Sink {
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(failure(e))),
                 // The stream was reset or closed by the peer.
                 Poll::Ready(None) => {
-                    return Poll::Ready(Err(WriteFailure::Stopped(u64::from(u32::from(
-                        h2::Reason::CANCEL,
-                    )))))
+                    return Poll::Ready(Err(WriteFailure::Stopped(code::H3_REQUEST_CANCELLED)))
                 }
                 // The reservation stays, so h2 wakes us when capacity comes.
                 Poll::Pending => return Poll::Pending,
@@ -85,4 +98,16 @@ impl StreamSink for H2Sink {
     fn reset(&mut self, error_code: u64) {
         self.0.send_reset(h2_reason(error_code));
     }
+
+    fn withdraw(&mut self) -> bool {
+        // h2 hands connection credit to streams with reservations first
+        // come, first served; only the stream the queue prefers keeps one.
+        self.0.reserve_capacity(0);
+        true
+    }
+
+    // h2 may have assigned credit to other streams, and a pushed stream can
+    // wait for the client's concurrency limit before it opens: a fresh
+    // stream's refusal says nothing about the rest.
+    const FRESH_REFUSAL_IS_CONNECTION_WIDE: bool = false;
 }

@@ -1,0 +1,199 @@
+//! Watches the bytes h2 writes to TLS, to know when a stream's last frame
+//! has really left h2 (see [`crate::wire::h2scan`]): pushes wait for their
+//! parent's response to be written, not merely handed to h2, so h2's
+//! round-robin cannot put pushed frames ahead of the parent's HEADERS.
+
+use std::collections::HashSet;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+
+use crate::wire::h2scan::{FrameScanner, Written};
+
+#[derive(Default)]
+struct Scan {
+    scanner: FrameScanner,
+    /// Streams someone will wait for.
+    watched: HashSet<u32>,
+    /// Watched streams whose last frame was written.
+    ended: HashSet<u32>,
+    out: Vec<Written>,
+}
+
+/// What has been written on a connection, shared with request handlers.
+#[derive(Default)]
+pub struct WriteWatch {
+    scan: Mutex<Scan>,
+    notify: Notify,
+    /// DATA payload bytes written on pushed (even-numbered) streams.
+    pub push_data: AtomicU64,
+}
+
+impl WriteWatch {
+    /// Registers interest in `stream`'s end; call before its last frame
+    /// can be written.
+    pub fn watch(&self, stream: u32) {
+        self.scan.lock().watched.insert(stream);
+    }
+
+    /// Drops interest (when no one will wait after all).
+    pub fn forget(&self, stream: u32) {
+        let mut s = self.scan.lock();
+        s.watched.remove(&stream);
+        s.ended.remove(&stream);
+    }
+
+    /// Waits until the last frame of a watched stream was written to TLS.
+    pub async fn ended(&self, stream: u32) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut s = self.scan.lock();
+                if s.ended.remove(&stream) {
+                    return;
+                }
+                if !s.watched.contains(&stream) {
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    fn written(&self, bytes: &[u8]) {
+        let mut s = self.scan.lock();
+        let Scan {
+            scanner,
+            watched,
+            ended,
+            out,
+        } = &mut *s;
+        scanner.push(bytes, out);
+        let mut any = false;
+        for w in out.drain(..) {
+            if w.stream % 2 == 0 && w.data > 0 {
+                self.push_data
+                    .fetch_add(u64::from(w.data), Ordering::Relaxed);
+            }
+            if w.ended && watched.remove(&w.stream) {
+                ended.insert(w.stream);
+                any = true;
+            }
+        }
+        drop(s);
+        if any {
+            self.notify.notify_waiters();
+        }
+    }
+}
+
+/// An I/O stream whose writes are scanned for HTTP/2 frames.
+pub struct Watched<T> {
+    inner: T,
+    watch: Arc<WriteWatch>,
+}
+
+impl<T> Watched<T> {
+    /// Wraps `inner`; `watch` sees every byte written.
+    pub fn new(inner: T, watch: Arc<WriteWatch>) -> Self {
+        Watched { inner, watch }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            self.watch.written(&buf[..n]);
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(mut n)) = r {
+            for b in bufs {
+                if n == 0 {
+                    break;
+                }
+                let take = n.min(b.len());
+                self.watch.written(&b[..take]);
+                n -= take;
+            }
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// A watched stream's end is reported once its END_STREAM frame passes
+    /// through the writer, not before; unwatched streams are not tracked.
+    #[tokio::test]
+    async fn reports_written_ends() {
+        let watch = Arc::new(WriteWatch::default());
+        let (a, _b) = tokio::io::duplex(1 << 16);
+        let mut w = Watched::new(a, watch.clone());
+        watch.watch(1);
+        let waiter = {
+            let watch = watch.clone();
+            tokio::spawn(async move { watch.ended(1).await })
+        };
+        // DATA on stream 1 without END_STREAM, then DATA on pushed stream 2.
+        w.write_all(&[0, 0, 3, 0, 0, 0, 0, 0, 1, 9, 9, 9]).await.unwrap();
+        w.write_all(&[0, 0, 2, 0, 1, 0, 0, 0, 2, 9, 9]).await.unwrap();
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        // END_STREAM on stream 1, written in two pieces.
+        w.write_all(&[0, 0, 0, 0]).await.unwrap();
+        w.write_all(&[1, 0, 0, 0, 1]).await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(2), waiter)
+            .await
+            .expect("end reported")
+            .unwrap();
+        assert_eq!(watch.push_data.load(Ordering::Relaxed), 2);
+        assert!(watch.scan.lock().ended.is_empty());
+        assert!(watch.scan.lock().watched.is_empty());
+    }
+}

@@ -1,0 +1,198 @@
+//! Follows the HTTP/2 frames a server writes (RFC 9113 section 4.1), to
+//! learn when a stream's last frame has actually left h2 for the socket.
+//!
+//! h2 queues frames per stream and writes them round-robin, one frame per
+//! stream per turn, so "handed to h2" is not "written": a push started when
+//! its parent's response was handed over would go out between the parent's
+//! PUSH_PROMISE, HEADERS and DATA frames. The scanner sees the bytes as they
+//! are written and reports the frames that end a stream.
+
+//= https://www.rfc-editor.org/rfc/rfc9113#section-4.1
+//# All frames begin with a fixed 9-octet header followed by a variable-
+//# length frame payload.
+
+/// Frame types that matter here.
+mod kind {
+    pub const DATA: u8 = 0x0;
+    pub const HEADERS: u8 = 0x1;
+    pub const RST_STREAM: u8 = 0x3;
+    pub const CONTINUATION: u8 = 0x9;
+}
+
+/// END_STREAM flag of DATA and HEADERS.
+const END_STREAM: u8 = 0x1;
+/// END_HEADERS flag of HEADERS and CONTINUATION.
+const END_HEADERS: u8 = 0x4;
+
+/// What a written frame means for its stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// The stream the frame belongs to.
+    pub stream: u32,
+    /// Payload bytes of DATA frames (what counts against flow control).
+    pub data: u32,
+    /// This frame ended the stream (END_STREAM once the header block is
+    /// complete, or RST_STREAM).
+    pub ended: bool,
+}
+
+/// Incremental frame-header scanner over a written byte stream.
+#[derive(Debug, Default)]
+pub struct FrameScanner {
+    header: [u8; 9],
+    have: usize,
+    /// Payload bytes of the current frame still to skip.
+    skip: usize,
+    /// A HEADERS frame with END_STREAM whose header block continues in
+    /// CONTINUATION frames: the stream ends with END_HEADERS.
+    ending_after_block: Option<u32>,
+    /// Bytes scanned so far.
+    pub total: u64,
+}
+
+impl FrameScanner {
+    /// A scanner at the start of the server's frame sequence.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Scans bytes just written; appends one entry per completed frame
+    /// header (the payload need not be written yet: h2 writes a frame's
+    /// header and payload together, and what counts is the order).
+    pub fn push(&mut self, mut buf: &[u8], out: &mut Vec<Written>) {
+        self.total += buf.len() as u64;
+        while !buf.is_empty() {
+            if self.skip > 0 {
+                let n = self.skip.min(buf.len());
+                self.skip -= n;
+                buf = &buf[n..];
+                continue;
+            }
+            let n = (9 - self.have).min(buf.len());
+            self.header[self.have..self.have + n].copy_from_slice(&buf[..n]);
+            self.have += n;
+            buf = &buf[n..];
+            if self.have < 9 {
+                break;
+            }
+            self.have = 0;
+            let h = &self.header;
+            let len = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
+            let (ty, flags) = (h[3], h[4]);
+            let stream = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
+            self.skip = len;
+            let w = match ty {
+                kind::DATA => Written {
+                    stream,
+                    data: len as u32,
+                    ended: flags & END_STREAM != 0,
+                },
+                kind::HEADERS => {
+                    let ends = flags & END_STREAM != 0;
+                    let complete = flags & END_HEADERS != 0;
+                    if ends && !complete {
+                        self.ending_after_block = Some(stream);
+                    }
+                    Written {
+                        stream,
+                        data: 0,
+                        ended: ends && complete,
+                    }
+                }
+                kind::CONTINUATION => {
+                    let ended = flags & END_HEADERS != 0
+                        && self.ending_after_block.take_if(|s| *s == stream).is_some();
+                    Written {
+                        stream,
+                        data: 0,
+                        ended,
+                    }
+                }
+                kind::RST_STREAM => Written {
+                    stream,
+                    data: 0,
+                    ended: true,
+                },
+                _ => continue,
+            };
+            if stream != 0 {
+                out.push(w);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(ty: u8, flags: u8, stream: u32, payload: usize) -> Vec<u8> {
+        let mut v = vec![
+            (payload >> 16) as u8,
+            (payload >> 8) as u8,
+            payload as u8,
+            ty,
+            flags,
+        ];
+        v.extend_from_slice(&stream.to_be_bytes());
+        v.extend(std::iter::repeat_n(0xaa, payload));
+        v
+    }
+
+    fn scan_in_pieces(bytes: &[u8], piece: usize) -> Vec<Written> {
+        let mut s = FrameScanner::new();
+        let mut out = Vec::new();
+        for c in bytes.chunks(piece) {
+            s.push(c, &mut out);
+        }
+        assert_eq!(s.total, bytes.len() as u64);
+        out
+    }
+
+    /// SETTINGS, PUSH_PROMISE, HEADERS, DATA, DATA+END_STREAM, a HEADERS
+    /// with END_STREAM split into CONTINUATION, and RST_STREAM: the same
+    /// result however the bytes are split.
+    #[test]
+    fn finds_stream_ends_across_any_split() {
+        let mut b = frame(0x4, 0, 0, 12);
+        b.extend(frame(0x5, END_HEADERS, 1, 30));
+        b.extend(frame(kind::HEADERS, END_HEADERS, 1, 40));
+        b.extend(frame(kind::DATA, 0, 1, 16384));
+        b.extend(frame(kind::HEADERS, END_HEADERS, 2, 20));
+        b.extend(frame(kind::DATA, END_STREAM, 1, 100));
+        b.extend(frame(kind::HEADERS, END_STREAM, 3, 10));
+        b.extend(frame(kind::CONTINUATION, 0, 3, 10));
+        b.extend(frame(kind::CONTINUATION, END_HEADERS, 3, 10));
+        b.extend(frame(kind::RST_STREAM, 0, 2, 4));
+        let want = vec![
+            Written { stream: 1, data: 0, ended: false },
+            Written { stream: 1, data: 16384, ended: false },
+            Written { stream: 2, data: 0, ended: false },
+            Written { stream: 1, data: 100, ended: true },
+            Written { stream: 3, data: 0, ended: false },
+            Written { stream: 3, data: 0, ended: false },
+            Written { stream: 3, data: 0, ended: true },
+            Written { stream: 2, data: 0, ended: true },
+        ];
+        for piece in [1, 2, 7, 9, 10, 1000, b.len()] {
+            assert_eq!(scan_in_pieces(&b, piece), want, "pieces of {piece}");
+        }
+    }
+
+    /// An empty END_STREAM DATA frame ends the stream; frames on stream 0
+    /// (SETTINGS, PING, GOAWAY, WINDOW_UPDATE) are not reported.
+    #[test]
+    fn empty_end_and_connection_frames() {
+        let mut b = frame(kind::DATA, END_STREAM, 5, 0);
+        b.extend(frame(0x6, 0, 0, 8));
+        b.extend(frame(0x7, 0, 0, 8));
+        assert_eq!(
+            scan_in_pieces(&b, 3),
+            vec![Written {
+                stream: 5,
+                data: 0,
+                ended: true
+            }]
+        );
+    }
+}
