@@ -7,6 +7,7 @@
 // Usage:
 //   node interop/chromium_load.js --url https://127.0.0.1:4433/ \
 //        --spki BASE64 [--quic host:port] [--timeout-ms 20000] [--screenshot out.png]
+//        [--netlog netlog.json]
 //
 // With --quic, Chromium is forced onto HTTP/3 for that origin
 // (--origin-to-force-quic-on); without it, it uses TCP (HTTP/2 or 1.1).
@@ -30,6 +31,7 @@ function parseArgs(argv) {
     else if (a === '--quic') out.quic = next();
     else if (a === '--timeout-ms') out.timeoutMs = Number(next());
     else if (a === '--screenshot') out.screenshot = next();
+    else if (a === '--netlog') out.netlog = next();
     else throw new Error(`unknown argument ${a}`);
   }
   if (!out.url) throw new Error('--url is required');
@@ -49,6 +51,7 @@ async function main() {
     '--disable-dev-shm-usage',
   ];
   if (args.spki) flags.push(`--ignore-certificate-errors-spki-list=${args.spki}`);
+  if (args.netlog) flags.push(`--log-net-log=${args.netlog}`, '--net-log-capture-mode=Everything');
   if (args.quic) {
     flags.push('--enable-quic', `--origin-to-force-quic-on=${args.quic}`);
   } else {

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
 use std::future::Future;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -856,9 +856,8 @@ impl<S: StreamSink> SendQueue<S> {
                 // stream would be refused too; stop here instead of popping
                 // and re-blocking them all. quinn wakes the pump (whose
                 // waker it was given) when the connection can send again.
-                let connection_blocked = S::FRESH_REFUSAL_IS_CONNECTION_WIDE
-                    && written == 0
-                    && slot.stats.written == 0;
+                let connection_blocked =
+                    S::FRESH_REFUSAL_IS_CONNECTION_WIDE && written == 0 && slot.stats.written == 0;
                 // Only the first refused stream keeps its claim on credit;
                 // credit that arrives goes to it, in the queue's order.
                 if refused {

@@ -508,9 +508,11 @@ async fn either_protocol_can_be_turned_off() {
         ..opts()
     };
     let srv = start(false, true).await;
-    assert!(Conn::connect(Proto::H2, "127.0.0.1", srv.addr.port(), short())
-        .await
-        .is_err());
+    assert!(
+        Conn::connect(Proto::H2, "127.0.0.1", srv.addr.port(), short())
+            .await
+            .is_err()
+    );
     let c = Conn::connect(Proto::H3, "127.0.0.1", srv.addr.port(), short())
         .await
         .expect("HTTP/3 still on");
@@ -519,13 +521,19 @@ async fn either_protocol_can_be_turned_off() {
     srv.shutdown().await;
 
     let srv = start(true, false).await;
-    assert!(Conn::connect(Proto::H3, "127.0.0.1", srv.addr.port(), short())
-        .await
-        .is_err());
+    assert!(
+        Conn::connect(Proto::H3, "127.0.0.1", srv.addr.port(), short())
+            .await
+            .is_err()
+    );
     let c = h2(&srv, opts()).await;
     let r = get(&c, "/").await;
     assert_eq!(r.status, 200);
-    assert_eq!(header(&r.headers, "alt-svc"), None, "no HTTP/3 to advertise");
+    assert_eq!(
+        header(&r.headers, "alt-svc"),
+        None,
+        "no HTTP/3 to advertise"
+    );
     c.close().await;
     srv.shutdown().await;
 }

@@ -279,8 +279,12 @@ impl H2Client {
                     drop(fut);
                     continue;
                 }
-                let (shared, changed, count, pacer) =
-                    (shared.clone(), changed.clone(), count.clone(), pacer.clone());
+                let (shared, changed, count, pacer) = (
+                    shared.clone(),
+                    changed.clone(),
+                    count.clone(),
+                    pacer.clone(),
+                );
                 tokio::spawn(async move {
                     let result = async {
                         let resp = fut.await?;

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
-pub use super::{ClientOptions, Informational, Pushed, Response};
 use super::Pacer;
+pub use super::{ClientOptions, Informational, Pushed, Response};
 use crate::wire::frame::{self, code, setting, stream_type, Event, Frame, FrameDecoder};
 use crate::wire::{qpack, varint};
 

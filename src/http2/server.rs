@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
 use super::sink::{h2_reason, H2Queue, H2Sink};
-use super::watch::{WriteWatch, Watched};
+use super::watch::{Watched, WriteWatch};
 use crate::core::{self, BodyReader, CoreOptions, Reply, RequestHead};
 use crate::http3::control::PushCounters;
 use crate::http3::server::{SchedulerMode, ServeOptions, ServerStats};

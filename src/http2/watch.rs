@@ -181,8 +181,12 @@ mod tests {
             tokio::spawn(async move { watch.ended(1).await })
         };
         // DATA on stream 1 without END_STREAM, then DATA on pushed stream 2.
-        w.write_all(&[0, 0, 3, 0, 0, 0, 0, 0, 1, 9, 9, 9]).await.unwrap();
-        w.write_all(&[0, 0, 2, 0, 1, 0, 0, 0, 2, 9, 9]).await.unwrap();
+        w.write_all(&[0, 0, 3, 0, 0, 0, 0, 0, 1, 9, 9, 9])
+            .await
+            .unwrap();
+        w.write_all(&[0, 0, 2, 0, 1, 0, 0, 0, 2, 9, 9])
+            .await
+            .unwrap();
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
         // END_STREAM on stream 1, written in two pieces.

@@ -165,14 +165,46 @@ mod tests {
         b.extend(frame(kind::CONTINUATION, END_HEADERS, 3, 10));
         b.extend(frame(kind::RST_STREAM, 0, 2, 4));
         let want = vec![
-            Written { stream: 1, data: 0, ended: false },
-            Written { stream: 1, data: 16384, ended: false },
-            Written { stream: 2, data: 0, ended: false },
-            Written { stream: 1, data: 100, ended: true },
-            Written { stream: 3, data: 0, ended: false },
-            Written { stream: 3, data: 0, ended: false },
-            Written { stream: 3, data: 0, ended: true },
-            Written { stream: 2, data: 0, ended: true },
+            Written {
+                stream: 1,
+                data: 0,
+                ended: false,
+            },
+            Written {
+                stream: 1,
+                data: 16384,
+                ended: false,
+            },
+            Written {
+                stream: 2,
+                data: 0,
+                ended: false,
+            },
+            Written {
+                stream: 1,
+                data: 100,
+                ended: true,
+            },
+            Written {
+                stream: 3,
+                data: 0,
+                ended: false,
+            },
+            Written {
+                stream: 3,
+                data: 0,
+                ended: false,
+            },
+            Written {
+                stream: 3,
+                data: 0,
+                ended: true,
+            },
+            Written {
+                stream: 2,
+                data: 0,
+                ended: true,
+            },
         ];
         for piece in [1, 2, 7, 9, 10, 1000, b.len()] {
             assert_eq!(scan_in_pieces(&b, piece), want, "pieces of {piece}");
