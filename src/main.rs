@@ -6,6 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+
+/// mimalloc: many small, short-lived allocations per request (headers,
+/// frames, tasks); glibc's malloc cost about a tenth of the CPU time of a
+/// small-response benchmark (perf, `pushlab bench h2`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -59,8 +65,9 @@ enum SiteCmd {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Which benchmark: h3 (bulk, small responses, preemption) or push
-    /// (page loads under each push policy).
+    /// Which benchmark: h3 (bulk, small responses, preemption), push
+    /// (page loads under each push policy) or h2 (h2load against pushlab's
+    /// HTTP/2 side and nginx).
     #[arg(default_value = "h3")]
     which: String,
     /// A small, fast version.
@@ -558,8 +565,8 @@ async fn get(a: GetArgs) -> Result<()> {
 }
 
 async fn bench(a: BenchArgs) -> Result<()> {
-    if a.which != "h3" && a.which != "push" {
-        bail!("unknown benchmark {:?} (expected h3 or push)", a.which);
+    if !matches!(a.which.as_str(), "h3" | "push" | "h2") {
+        bail!("unknown benchmark {:?} (expected h3, push or h2)", a.which);
     }
     let exe = std::env::current_exe().context("locating the pushlab binary")?;
     let opts = pushlab::bench::BenchOptions {
@@ -569,10 +576,10 @@ async fn bench(a: BenchArgs) -> Result<()> {
         log_dir: a.log_dir.clone(),
     };
     let started = std::time::Instant::now();
-    let rows = if a.which == "h3" {
-        pushlab::bench::run_h3(&opts).await?
-    } else {
-        pushlab::bench::run_push(&opts).await?
+    let rows = match a.which.as_str() {
+        "h3" => pushlab::bench::run_h3(&opts).await?,
+        "h2" => pushlab::bench::h2::run_h2(&opts).await?,
+        _ => pushlab::bench::run_push(&opts).await?,
     };
     println!(
         "pushlab {} bench {}{} on {} ({} runs per row, {:.0} s)",

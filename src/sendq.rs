@@ -12,7 +12,7 @@
 //! quinn's own stream priority (set from urgency) orders even that.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
@@ -55,6 +55,25 @@ pub trait StreamSink: Send + 'static {
     /// connection is blocked (true for quinn; not for h2, where credit can
     /// sit assigned to other streams and pushed streams may wait to open).
     const FRESH_REFUSAL_IS_CONNECTION_WIDE: bool = true;
+}
+
+/// The pump task's waker as given to transports: records that the pump was
+/// woken, so that passes run from writers' tasks leave the retrying of
+/// blocked streams to it.
+struct PumpWaker {
+    woken: AtomicBool,
+    task: Waker,
+}
+
+impl std::task::Wake for PumpWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, AtomicOrdering::Release);
+        self.task.wake_by_ref();
+    }
 }
 
 /// Backstop for withdrawn streams: the first probe comes this soon after a
@@ -193,6 +212,8 @@ struct Inner<S> {
     sched: Scheduler,
     slots: HashMap<StreamKey, Slot<S>, KeyBuild>,
     pump: Option<Waker>,
+    /// Behind `pump`: records that something woke the pump.
+    pump_state: Option<Arc<PumpWaker>>,
     closed: Option<String>,
     /// PRIORITY_UPDATEs for request streams not yet open, oldest first.
     early_updates: VecDeque<(StreamKey, Priority)>,
@@ -319,6 +340,7 @@ impl<S: StreamSink> SendQueue<S> {
                 sched: Scheduler::new(cfg.policy),
                 slots: HashMap::default(),
                 pump: None,
+                pump_state: None,
                 closed: None,
                 early_updates: VecDeque::new(),
                 send_window: 0,
@@ -507,6 +529,22 @@ impl<S: StreamSink> SendQueue<S> {
         id: StreamKey,
         parts: [Bytes; N],
     ) -> Result<(), WriteFailure> {
+        self.enqueue_parts(id, parts, false)
+    }
+
+    /// Appends the last piece of a stream and finishes it in one go, so the
+    /// transport can end the stream with that piece (h2: END_STREAM on the
+    /// last DATA frame instead of an empty one).
+    pub fn enqueue_last(&self, id: StreamKey, data: Bytes) -> Result<(), WriteFailure> {
+        self.enqueue_parts(id, [data], true)
+    }
+
+    fn enqueue_parts<const N: usize>(
+        &self,
+        id: StreamKey,
+        parts: [Bytes; N],
+        fin: bool,
+    ) -> Result<(), WriteFailure> {
         let mut inner = self.lock();
         if let Some(reason) = &inner.closed {
             return Err(WriteFailure::ConnectionLost(reason.clone()));
@@ -530,6 +568,12 @@ impl<S: StreamSink> SendQueue<S> {
                 .sched
                 .enqueue(id, data, now)
                 .map_err(|_| WriteFailure::Reset(code::H3_INTERNAL_ERROR))?;
+        }
+        if fin {
+            if let Some(slot) = inner.slots.get_mut(&id) {
+                slot.fin_requested = true;
+            }
+            let _ = inner.sched.finish(id);
         }
         self.pass_inline(&mut inner);
         Ok(())
@@ -716,15 +760,25 @@ impl<S: StreamSink> SendQueue<S> {
         if inner.closed.is_some() {
             return Poll::Ready(());
         }
-        inner.pump = Some(cx.waker().clone());
+        let state = match &inner.pump_state {
+            Some(p) if p.task.will_wake(cx.waker()) => p.clone(),
+            _ => Arc::new(PumpWaker {
+                woken: AtomicBool::new(false),
+                task: cx.waker().clone(),
+            }),
+        };
+        state.woken.store(false, AtomicOrdering::Release);
+        let waker = Waker::from(state.clone());
+        inner.pump_state = Some(state);
+        inner.pump = Some(waker.clone());
         let now = Instant::now();
         inner.conn_blocked_since = None;
         self.adjust_window(&mut inner, now);
-        // quinn woke us: streams it had blocked may take data again.
+        // The transport woke us: streams it had blocked may take data again.
         inner.sched.unblock_all();
-        if self.pass(&mut inner, cx.waker(), now) == PassEnd::Budget {
+        if self.pass(&mut inner, &waker, now) == PassEnd::Budget {
             // Let other tasks run; come back immediately.
-            cx.waker().wake_by_ref();
+            waker.wake_by_ref();
         }
         Poll::Pending
     }
@@ -737,6 +791,18 @@ impl<S: StreamSink> SendQueue<S> {
         let Some(waker) = inner.pump.clone() else {
             return;
         };
+        // The transport woke the pump since its last pass: a blocked stream
+        // may take data again, and retrying it is the pump's job (in order,
+        // so this pass cannot overtake it). Without such a wake, blocked
+        // streams are still blocked and this pass only serves ready ones:
+        // no stream is polled in vain.
+        if inner
+            .pump_state
+            .as_ref()
+            .is_some_and(|p| p.woken.load(AtomicOrdering::Acquire))
+        {
+            return;
+        }
         let now = Instant::now();
         if let Some(since) = inner.conn_blocked_since {
             // A safety net for a misjudged block (a peer granting no initial
@@ -745,11 +811,9 @@ impl<S: StreamSink> SendQueue<S> {
                 return;
             }
             inner.conn_blocked_since = None;
+            inner.sched.unblock_all();
         }
         self.adjust_window(inner, now);
-        // Blocked streams may have been unblocked by quinn while the pump has
-        // not run yet; retry them in order so this pass cannot overtake them.
-        inner.sched.unblock_all();
         if self.pass(inner, &waker, now) == PassEnd::Budget {
             waker.wake();
         }

@@ -160,6 +160,20 @@ impl Identity {
         })
     }
 
+    /// The private key as PEM (PKCS#8), for servers run beside pushlab
+    /// with the same identity (the nginx comparison).
+    pub fn key_pem(&self) -> String {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(self.key.secret_der());
+        let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            out.push_str(&String::from_utf8_lossy(line));
+            out.push('\n');
+        }
+        out.push_str("-----END PRIVATE KEY-----\n");
+        out
+    }
+
     /// Loads a PEM certificate chain and private key.
     pub fn from_pem(cert: &Path, key: &Path) -> Result<Self, TlsError> {
         let perr = |p: &Path, why: String| TlsError::Pem {

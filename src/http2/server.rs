@@ -224,7 +224,8 @@ async fn run_h2(
     Ok(())
 }
 
-/// Writes a body through the queue (or straight into h2 without it).
+/// Writes a body through the queue (or straight into h2 without it). The
+/// last chunk carries END_STREAM (no empty DATA frame after it).
 async fn send_body(
     ctx: &H2Conn,
     key: StreamKey,
@@ -234,35 +235,49 @@ async fn send_body(
 ) -> Result<(), String> {
     let mut reader = BodyReader::new(body);
     let stall = ctx.opts.stall_timeout;
+    let stalled = |_| format!("no progress for {stall:?}");
     loop {
         let chunk = reader
             .next(ctx.opts.body_chunk)
             .await
             .map_err(|e| format!("reading body: {e}"))?;
         let Some(chunk) = chunk else { break };
+        let last = reader.remaining() == 0;
         let n = chunk.len() as u64;
-        let sent = match (&ctx.queue, direct.as_mut()) {
+        match (&ctx.queue, direct.as_mut()) {
+            (Some(q), _) if last => {
+                q.enqueue_last(key, chunk).map_err(|e| e.to_string())?;
+                tokio::time::timeout(stall, std::future::poll_fn(|cx| q.poll_finished(key, cx)))
+                    .await
+                    .map_err(stalled)?
+                    .map_err(|e| e.to_string())?;
+                *out += n;
+                return Ok(());
+            }
             (Some(q), _) => tokio::time::timeout(stall, async {
                 q.enqueue(key, chunk)?;
                 std::future::poll_fn(|cx| q.poll_writable(key, cx)).await
             })
             .await
-            .map_err(|_| format!("no progress for {stall:?}"))?
-            .map_err(|e| e.to_string()),
-            (None, Some(s)) => tokio::time::timeout(stall, send_direct(s, chunk))
+            .map_err(stalled)?
+            .map_err(|e| e.to_string())?,
+            (None, Some(s)) => tokio::time::timeout(stall, send_direct(s, chunk, last))
                 .await
-                .map_err(|_| format!("no progress for {stall:?}"))?,
-            (None, None) => Err("no stream".to_string()),
-        };
-        sent?;
+                .map_err(stalled)??,
+            (None, None) => return Err("no stream".to_string()),
+        }
         *out += n;
+        if last {
+            return Ok(());
+        }
     }
+    // The body ended short of its announced length, or was empty.
     match (&ctx.queue, direct.as_mut()) {
         (Some(q), _) => {
             q.finish(key).map_err(|e| e.to_string())?;
             tokio::time::timeout(stall, std::future::poll_fn(|cx| q.poll_finished(key, cx)))
                 .await
-                .map_err(|_| format!("no progress for {stall:?}"))?
+                .map_err(stalled)?
                 .map_err(|e| e.to_string())
         }
         (None, Some(s)) => s.send_data(Bytes::new(), true).map_err(|e| e.to_string()),
@@ -271,7 +286,11 @@ async fn send_body(
 }
 
 /// Without the queue: h2's own flow control and ordering.
-async fn send_direct(s: &mut h2::SendStream<Bytes>, mut data: Bytes) -> Result<(), String> {
+async fn send_direct(
+    s: &mut h2::SendStream<Bytes>,
+    mut data: Bytes,
+    fin: bool,
+) -> Result<(), String> {
     while !data.is_empty() {
         s.reserve_capacity(data.len());
         let cap = match std::future::poll_fn(|cx| s.poll_capacity(cx)).await {
@@ -280,7 +299,8 @@ async fn send_direct(s: &mut h2::SendStream<Bytes>, mut data: Bytes) -> Result<(
             None => return Err("stream closed".into()),
         };
         let part = data.split_to(cap.min(data.len()));
-        s.send_data(part, false).map_err(|e| e.to_string())?;
+        let end = fin && data.is_empty();
+        s.send_data(part, end).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

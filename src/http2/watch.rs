@@ -1,15 +1,26 @@
-//! Watches the bytes h2 writes to TLS, to know when a stream's last frame
-//! has really left h2 (see [`crate::wire::h2scan`]): pushes wait for their
-//! parent's response to be written, not merely handed to h2, so h2's
-//! round-robin cannot put pushed frames ahead of the parent's HEADERS.
+//! The I/O adapter between h2 and TLS. It does two things:
+//!
+//! - watches the bytes h2 writes, to know when a stream's last frame has
+//!   really left h2 (see [`crate::wire::h2scan`]): pushes wait for their
+//!   parent's response to be written, not merely handed to h2, so h2's
+//!   round-robin cannot put pushed frames ahead of the parent's HEADERS;
+//! - coalesces h2's writes within a scheduler tick. h2 flushes at the end
+//!   of every poll of its connection, and the connection task runs right
+//!   after each request task that queued a response, so every response
+//!   became its own TLS record and `writev`. The first flush after new
+//!   bytes is deferred by one turn of the scheduler (the task wakes itself
+//!   and yields), letting the other ready request tasks queue theirs; the
+//!   next flush writes them all at once.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
@@ -95,16 +106,70 @@ impl WriteWatch {
     }
 }
 
-/// An I/O stream whose writes are scanned for HTTP/2 frames.
+/// Bytes held back for coalescing before writes go through to TLS.
+const COALESCE_MAX: usize = 64 * 1024;
+
+/// An I/O stream whose writes are scanned for HTTP/2 frames and coalesced.
 pub struct Watched<T> {
     inner: T,
     watch: Arc<WriteWatch>,
+    buf: BytesMut,
+    /// A flush deferred by one scheduler turn: `yield_now`, which puts the
+    /// task behind the others that are ready (a plain self-wake would run
+    /// it again at once from tokio's LIFO slot).
+    deferred: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl<T> Watched<T> {
     /// Wraps `inner`; `watch` sees every byte written.
     pub fn new(inner: T, watch: Arc<WriteWatch>) -> Self {
-        Watched { inner, watch }
+        Watched {
+            inner,
+            watch,
+            buf: BytesMut::new(),
+            deferred: None,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> Watched<T> {
+    /// Writes the held bytes through to `inner`.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.buf.is_empty() {
+            let n = match Pin::new(&mut self.inner).poll_write(cx, &self.buf) {
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.buf.advance(n);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Takes bytes into the coalescing buffer (draining it first when full).
+    fn poll_take(&mut self, cx: &mut Context<'_>, bufs: &[&[u8]]) -> Poll<io::Result<usize>> {
+        if self.buf.len() >= COALESCE_MAX {
+            match self.poll_drain(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let mut taken = 0;
+        for b in bufs {
+            let room = COALESCE_MAX.saturating_sub(self.buf.len()).max(1);
+            let take = room.min(b.len());
+            self.buf.extend_from_slice(&b[..take]);
+            self.watch.written(&b[..take]);
+            taken += take;
+            if take < b.len() {
+                break;
+            }
+        }
+        Poll::Ready(Ok(taken))
     }
 }
 
@@ -124,11 +189,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            self.watch.written(&buf[..n]);
-        }
-        r
+        self.poll_take(cx, &[buf])
     }
 
     fn poll_write_vectored(
@@ -136,29 +197,37 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(mut n)) = r {
-            for b in bufs {
-                if n == 0 {
-                    break;
-                }
-                let take = n.min(b.len());
-                self.watch.written(&b[..take]);
-                n -= take;
-            }
-        }
-        r
+        let slices: Vec<&[u8]> = bufs.iter().map(|b| &b[..]).collect();
+        self.poll_take(cx, &slices)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        true
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.deferred.is_none() && !self.buf.is_empty() {
+            // Let the other ready tasks add their frames first.
+            self.deferred = Some(Box::pin(tokio::task::yield_now()));
+        }
+        if let Some(y) = self.deferred.as_mut() {
+            if y.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.deferred = None;
+        }
+        match self.poll_drain(cx) {
+            Poll::Ready(Ok(())) => {}
+            other => return other,
+        }
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.poll_drain(cx) {
+            Poll::Ready(Ok(())) => {}
+            other => return other,
+        }
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -56,7 +56,8 @@ pub enum SiteError {
 /// Where a resource's bytes come from.
 #[derive(Debug, Clone)]
 pub enum Body {
-    /// Held in memory (the demo site's files).
+    /// Held in memory (the demo site's files, and files of a site
+    /// directory up to 1 MiB, read at load).
     Static(Bytes),
     /// A regular file inside the site directory, read when served.
     File(PathBuf),
@@ -303,6 +304,13 @@ impl Site {
         };
         let mut stack = vec![root.clone()];
         const MAX_FILES: usize = 200_000;
+        // Files up to this size are read into memory at load, within a total
+        // budget: opening and reading a file for every request (through
+        // tokio's blocking pool) costs more than serving a small response.
+        // The site is a snapshot either way (lengths and ETags are taken
+        // at load).
+        const MEMORY_FILE_MAX: u64 = 1024 * 1024;
+        let mut memory_budget: u64 = 256 * 1024 * 1024;
         while let Some(dir) = stack.pop() {
             for entry in fs::read_dir(&dir).map_err(io(&dir))? {
                 let entry = entry.map_err(io(&dir))?;
@@ -335,7 +343,18 @@ impl Site {
                     .map(|d| d.as_nanos())
                     .unwrap_or(0);
                 let etag = format!("\"{:x}-{:x}\"", meta.len(), nanos);
-                site.insert(url_path, Body::File(full), meta.len(), etag, modified);
+                let body = if meta.len() <= MEMORY_FILE_MAX && meta.len() <= memory_budget {
+                    let data = fs::read(&full).map_err(io(&full))?;
+                    memory_budget -= data.len() as u64;
+                    Body::Static(Bytes::from(data))
+                } else {
+                    Body::File(full)
+                };
+                let len = match &body {
+                    Body::Static(b) => b.len() as u64,
+                    _ => meta.len(),
+                };
+                site.insert(url_path, body, len, etag, modified);
                 if site.resources.len() > MAX_FILES {
                     return Err(SiteError::TooManyFiles(root, MAX_FILES));
                 }

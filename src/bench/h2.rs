@@ -1,0 +1,282 @@
+//! `pushlab bench h2`: h2load requests per second against pushlab's HTTP/2
+//! side and, in the same run, against nginx (Debian's 1.22, which still has
+//! `http2_push`) serving the same files with the same certificate, TLS 1.3
+//! only, access logging off and one worker. Server and h2load each get a
+//! core when there are two; runs alternate between the servers.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{median, pin_self, pinning_possible, BenchError, BenchOptions, Row, ServerProcess};
+use crate::tls::Identity;
+
+/// The files both servers serve: (name, size).
+const FILES: [(&str, usize); 2] = [("1k.bin", 1024), ("100k.bin", 100 * 1024)];
+
+fn err(e: impl std::fmt::Display) -> BenchError {
+    BenchError::Server(e.to_string())
+}
+
+fn tool_version(cmd: &str, arg: &str) -> Option<String> {
+    let out = std::process::Command::new(cmd).arg(arg).output().ok()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines().next().map(|l| l.trim().to_string())
+}
+
+/// Writes the document root, certificate and key; returns the root.
+fn prepare(dir: &Path, id: &Identity) -> Result<PathBuf, BenchError> {
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).map_err(err)?;
+    for (name, size) in FILES {
+        let data = crate::site::generated_chunk(size as u64, 0, size);
+        std::fs::write(www.join(name), &data).map_err(err)?;
+    }
+    std::fs::write(dir.join("cert.pem"), &id.cert_pem).map_err(err)?;
+    std::fs::write(dir.join("key.pem"), id.key_pem()).map_err(err)?;
+    // nginx's worker may run as another user: it must read the files.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for p in [dir, www.as_path()] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).map_err(err)?;
+        }
+    }
+    Ok(www)
+}
+
+/// A running nginx (killed on drop).
+struct Nginx {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16, BenchError> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(err)?;
+    Ok(l.local_addr().map_err(err)?.port())
+}
+
+async fn start_nginx(dir: &Path, www: &Path, cpu: Option<usize>) -> Result<Nginx, BenchError> {
+    let port = free_port()?;
+    let user = if nix_is_root() { "user root;\n" } else { "" };
+    let conf = format!(
+        "{user}daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    keepalive_requests 1000000;
+    http2_max_concurrent_streams 100;
+    default_type application/octet-stream;
+    client_body_temp_path {dir}/tmp-body;
+    proxy_temp_path {dir}/tmp-proxy;
+    fastcgi_temp_path {dir}/tmp-fastcgi;
+    uwsgi_temp_path {dir}/tmp-uwsgi;
+    scgi_temp_path {dir}/tmp-scgi;
+    server {{
+        listen 127.0.0.1:{port} ssl http2;
+        ssl_certificate {dir}/cert.pem;
+        ssl_certificate_key {dir}/key.pem;
+        ssl_protocols TLSv1.3;
+        root {www};
+    }}
+}}
+",
+        dir = dir.display(),
+        www = www.display(),
+    );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).map_err(err)?;
+    let mut cmd = match cpu {
+        Some(c) => {
+            let mut cmd = std::process::Command::new("taskset");
+            cmd.arg("-c").arg(c.to_string()).arg("nginx");
+            cmd
+        }
+        None => std::process::Command::new("nginx"),
+    };
+    let child = cmd
+        .arg("-p")
+        .arg(dir)
+        .arg("-e")
+        .arg(dir.join("nginx-error.log"))
+        .arg("-c")
+        .arg(&conf_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| err(format!("starting nginx: {e}")))?;
+    let mut nginx = Nginx { child, port };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(nginx);
+        }
+        if let Ok(Some(status)) = nginx.child.try_wait() {
+            let log = std::fs::read_to_string(dir.join("nginx-error.log")).unwrap_or_default();
+            return Err(err(format!("nginx exited ({status}): {log}")));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(err("nginx did not start in 10 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn nix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// One h2load run: requests per second; fails unless every request
+/// succeeded with a 2xx.
+async fn h2load(url: &str, n: usize, cpu: Option<usize>) -> Result<f64, BenchError> {
+    let mut cmd = match cpu {
+        Some(c) => {
+            let mut cmd = tokio::process::Command::new("taskset");
+            cmd.arg("-c").arg(c.to_string()).arg("h2load");
+            cmd
+        }
+        None => tokio::process::Command::new("h2load"),
+    };
+    let out = cmd
+        .args(["-n", &n.to_string(), "-c", "50", "-m", "10", "-t", "1", url])
+        .output()
+        .await
+        .map_err(|e| err(format!("running h2load: {e}")))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let want = format!("{n} succeeded, 0 failed, 0 errored, 0 timeout");
+    if !out.status.success() || !text.contains(&want) || !text.contains(&format!("{n} 2xx")) {
+        return Err(BenchError::Check(format!("h2load against {url}:\n{text}")));
+    }
+    text.lines()
+        .find_map(|l| {
+            let rest = l.strip_prefix("finished in ")?;
+            rest.split(", ")
+                .nth(1)?
+                .strip_suffix(" req/s")?
+                .parse()
+                .ok()
+        })
+        .ok_or_else(|| BenchError::Check(format!("no req/s in h2load output:\n{text}")))
+}
+
+/// Runs the comparison; rows per file size: pushlab (queue), pushlab
+/// (`--scheduler off`), nginx, and the ratios in the notes.
+pub async fn run_h2(opts: &BenchOptions) -> Result<Vec<Row>, BenchError> {
+    let nginx_version = tool_version("nginx", "-v")
+        .ok_or_else(|| err("nginx is not installed (interop/install-deps.sh installs it)"))?;
+    tool_version("h2load", "--version")
+        .ok_or_else(|| err("h2load is not installed (Debian nghttp2-client)"))?;
+    let runs = if opts.quick { 1 } else { opts.runs.max(1) };
+    let pin = pinning_possible();
+    if pin {
+        pin_self(1);
+    }
+    let (server_cpu, client_cpu) = if pin {
+        (Some(0), Some(1))
+    } else {
+        (None, None)
+    };
+    let dir = std::env::temp_dir().join(format!("pushlab-bench-h2-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    std::fs::create_dir_all(&opts.log_dir).map_err(err)?;
+    let id = Identity::self_signed().map_err(err)?;
+    let www = prepare(&dir, &id)?;
+    let result = async {
+        let cert = dir.join("cert.pem").display().to_string();
+        let key = dir.join("key.pem").display().to_string();
+        let base = |sched: &str| -> Vec<String> {
+            vec![
+                "--site".into(),
+                www.display().to_string(),
+                "--cert".into(),
+                cert.clone(),
+                "--key".into(),
+                key.clone(),
+                "--no-h3".into(),
+                "--scheduler".into(),
+                sched.into(),
+            ]
+        };
+        let configs = ["rfc9218", "off"];
+        let mut servers = Vec::new();
+        for sched in configs {
+            servers.push(
+                ServerProcess::spawn(
+                    &opts.exe,
+                    &base(sched),
+                    opts.log_dir.join(format!("bench-h2-{sched}.log")),
+                    server_cpu,
+                )
+                .await?,
+            );
+        }
+        let nginx = start_nginx(&dir, &www, server_cpu).await?;
+        let mut rows = Vec::new();
+        for (name, size) in FILES {
+            let n = match (size, opts.quick) {
+                (1024, false) => 100_000,
+                (1024, true) => 20_000,
+                (_, false) => 20_000,
+                (_, true) => 5_000,
+            };
+            let mut v: Vec<Vec<f64>> = vec![Vec::new(); configs.len() + 1];
+            for _ in 0..runs {
+                for (i, s) in servers.iter().enumerate() {
+                    let url = format!("https://127.0.0.1:{}/{name}", s.addr.port());
+                    v[i].push(h2load(&url, n, client_cpu).await?);
+                }
+                let url = format!("https://127.0.0.1:{}/{name}", nginx.port);
+                v[configs.len()].push(h2load(&url, n, client_cpu).await?);
+            }
+            let nginx_median = median(&mut v[configs.len()].clone());
+            let label = format!("{} KB x {n}, h2load -c 50 -m 10", size / 1024);
+            for (i, sched) in configs.iter().enumerate() {
+                let m = median(&mut v[i].clone());
+                rows.push(super::row(
+                    label.clone(),
+                    &format!("pushlab {sched}"),
+                    v[i].clone(),
+                    "req/s",
+                    format!("{:.2} x nginx", m / nginx_median),
+                ));
+            }
+            rows.push(super::row(
+                label,
+                &nginx_version.replace("nginx version: ", ""),
+                v[configs.len()].clone(),
+                "req/s",
+                "TLS 1.3, 1 worker, access_log off".into(),
+            ));
+        }
+        drop(nginx);
+        for s in servers {
+            s.stop().await;
+        }
+        Ok(rows)
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
