@@ -175,8 +175,10 @@ async fn run_h2(
     let mut conn = h2::server::Builder::new()
         .max_concurrent_streams(ctx.opts.max_concurrent_bidi.min(u64::from(u32::MAX)) as u32)
         .max_header_list_size(ctx.opts.max_field_section_size.min(u64::from(u32::MAX)) as u32)
-        // Keep what h2 buffers per stream to one scheduling quantum.
-        .max_send_buffer_size(quantum)
+        // Keep what h2 buffers per stream to two scheduling quanta: one
+        // being written while the queue hands over the next (with one, a
+        // stream idles between writes; 100 KB responses ran 5% slower).
+        .max_send_buffer_size(quantum * 2)
         .handshake::<_, Bytes>(Watched::new(tls, ctx.written.clone()))
         .await
         .map_err(|e| format!("HTTP/2 handshake: {e}"))?;

@@ -107,7 +107,7 @@ impl WriteWatch {
 }
 
 /// Bytes held back for coalescing before writes go through to TLS.
-const COALESCE_MAX: usize = 64 * 1024;
+const COALESCE_MAX: usize = 256 * 1024;
 
 /// An I/O stream whose writes are scanned for HTTP/2 frames and coalesced.
 pub struct Watched<T> {
