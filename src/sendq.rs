@@ -791,17 +791,17 @@ impl<S: StreamSink> SendQueue<S> {
         let Some(waker) = inner.pump.clone() else {
             return;
         };
-        // The transport woke the pump since its last pass: a blocked stream
-        // may take data again, and retrying it is the pump's job (in order,
-        // so this pass cannot overtake it). Without such a wake, blocked
-        // streams are still blocked and this pass only serves ready ones:
-        // no stream is polled in vain.
+        // If the transport woke the pump since the last pass, a blocked
+        // stream may take data again: retry them all, in order, so this
+        // pass cannot overtake one (the pump, already woken, finds the work
+        // done). Without such a wake, blocked streams are still blocked and
+        // this pass only serves ready ones: no stream is polled in vain.
         if inner
             .pump_state
             .as_ref()
-            .is_some_and(|p| p.woken.load(AtomicOrdering::Acquire))
+            .is_some_and(|p| p.woken.swap(false, AtomicOrdering::AcqRel))
         {
-            return;
+            inner.sched.unblock_all();
         }
         let now = Instant::now();
         if let Some(since) = inner.conn_blocked_since {

@@ -152,9 +152,14 @@ pub fn page_children(input: &PlanInput<'_>) -> Option<Vec<Child>> {
 /// is not pushed. Only cacheable responses are pushed: `no-store` and
 /// `private` ones never are.
 //= https://www.rfc-editor.org/rfc/rfc9114#section-4.6
-//# Pushed requests MUST be cacheable (see Section 9.2.3 of [HTTP]), MUST be
-//# safe (see Section 9.2.1 of [HTTP]), and MUST NOT include request content
-//# or a trailer section.
+//# Not all requests can be pushed.  A server MAY push requests that have
+//# the following properties:
+//#
+//# *  cacheable; see Section 9.2.3 of [HTTP]
+//#
+//# *  safe; see Section 9.2.1 of [HTTP]
+//#
+//# *  does not include request content or a trailer section
 pub fn pushable(request: &RequestHead, r: &Resource) -> Option<Vec<(String, String)>> {
     let cc = r.cache_control.to_ascii_lowercase();
     if cc
