@@ -15,6 +15,7 @@ pub mod client;
 pub mod core;
 pub mod http2;
 pub mod http3;
+pub mod netem;
 pub mod netinfo;
 pub mod priority;
 pub mod push;

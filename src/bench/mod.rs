@@ -1,12 +1,14 @@
 //! `pushlab bench h3`: throughput, small-response rate and preemption of
 //! the HTTP/3 server, with the send queue on and off, in one run; `bench
 //! push`: page loads under each push policy; `bench h2` ([`h2`]): HTTP/2
-//! requests per second against pushlab and nginx.
+//! requests per second against pushlab and nginx; `bench netem` ([`netem`]):
+//! the link emulator's accuracy and capacity.
 //!
 //! Servers run as child processes (`pushlab serve`), clients in this
 //! process; every figure is printed with the configuration that made it.
 
 pub mod h2;
+pub mod netem;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -108,3 +108,19 @@ pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     LOCK.lock().await
 }
+
+/// Whether the test may set up emulated links (root). Outside CI a
+/// non-root run skips the test loudly; under CI=true it fails.
+pub fn require_root(test: &str) -> bool {
+    match pushlab::netem::available() {
+        Ok(()) => true,
+        Err(e) => {
+            let msg = format!("SKIPPED {test}: needs root for network namespaces and TUN ({e})");
+            if in_ci() {
+                panic!("{msg} -- but CI=true, where tests run as root");
+            }
+            eprintln!("\n*** {msg} ***\n");
+            false
+        }
+    }
+}
