@@ -8,22 +8,6 @@ use std::time::Duration;
 
 use common::*;
 use pushlab::client::h3::ClientOptions;
-use pushlab::http3::server::ServeOptions;
-use pushlab::push::policy_by_name;
-
-fn with_policy(name: &str) -> ServeOptions {
-    ServeOptions {
-        policy: policy_by_name(name).expect("policy"),
-        ..ServeOptions::default()
-    }
-}
-
-fn links(h: &[(String, String)]) -> Vec<&str> {
-    h.iter()
-        .filter(|(n, _)| n == "link")
-        .map(|(_, v)| v.as_str())
-        .collect()
-}
 
 /// `preload`: one 103 with a Link per hidden or critical subresource,
 /// arriving immediately although the document takes 300 ms to prepare.

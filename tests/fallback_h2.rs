@@ -14,20 +14,12 @@ use std::time::Duration;
 use common::*;
 use pushlab::client::{ClientOptions, Conn, Proto, Response};
 use pushlab::http3::server::{SchedulerMode, ServeOptions};
-use pushlab::push::policy_by_name;
 use pushlab::sched::Policy;
 use pushlab::sendq::SendConfig;
 use pushlab::server::{RunningServer, ServerOptions};
-use pushlab::site::{Body, Site};
+use pushlab::site::Site;
 use pushlab::tls::Identity;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn with_policy(name: &str) -> ServeOptions {
-    ServeOptions {
-        policy: policy_by_name(name).expect("policy"),
-        ..ServeOptions::default()
-    }
-}
 
 fn push_opts() -> ClientOptions {
     ClientOptions {
@@ -55,34 +47,6 @@ async fn get_with(c: &Conn, method: &str, path: &str, extra: &[(String, String)]
 
 async fn get(c: &Conn, path: &str) -> Response {
     get_with(c, "GET", path, &[]).await
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, data)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn demo_sha(path: &str) -> String {
-    match &Site::demo().get(path).expect("in the demo").body {
-        Body::Static(b) => sha256_hex(b),
-        _ => panic!("{path} is not static"),
-    }
-}
-
-fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    h.iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-fn links(h: &[(String, String)]) -> Vec<&str> {
-    h.iter()
-        .filter(|(n, _)| n == "link")
-        .map(|(_, v)| v.as_str())
-        .collect()
 }
 
 /// The demo page and every subresource arrive byte-exact over HTTP/2, each

@@ -4,36 +4,17 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use pushlab::http3::server::ServeOptions;
 use pushlab::site::{generated_chunk, Site};
 
-fn sha256_hex(data: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, data)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Runs the aioquic client and returns its JSON report.
-pub fn aioquic(args: &[String]) -> serde_json::Value {
-    let py = venv_python().expect("venv checked by the caller");
-    let out = Command::new(py)
-        .arg(root().join("interop/aioquic_client.py"))
-        .args(["--insecure", "--json", "--timeout", "20"])
-        .args(args)
-        .output()
-        .expect("aioquic client runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "aioquic client output is not JSON ({e}): {text}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+fn aioquic(args: &[String]) -> serde_json::Value {
+    let mut all: Vec<String> = ["--insecure", "--json", "--timeout", "20"]
+        .map(String::from)
+        .to_vec();
+    all.extend_from_slice(args);
+    venv_json("aioquic_client.py", &all)
 }
 
 /// The demo page, its stylesheet and a 10 MB file over one aioquic
@@ -82,20 +63,6 @@ async fn aioquic_fetches_demo_and_large_file() {
         );
     }
     srv.shutdown().await;
-}
-
-fn demo_sha(path: &str) -> String {
-    match &Site::demo().get(path).unwrap().body {
-        pushlab::site::Body::Static(b) => sha256_hex(b),
-        _ => panic!("not static"),
-    }
-}
-
-fn with_policy(name: &str) -> ServeOptions {
-    ServeOptions {
-        policy: pushlab::push::policy_by_name(name).expect("policy"),
-        ..ServeOptions::default()
-    }
 }
 
 /// aioquic (MAX_PUSH_ID 100) receives every promised push with the right

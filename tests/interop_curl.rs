@@ -5,26 +5,13 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use pushlab::http3::server::{SchedulerMode, ServeOptions};
 
 fn curl(urls: &[String]) -> serde_json::Value {
-    let py = venv_python().expect("venv");
-    let out = Command::new(py)
-        .arg(root().join("interop/curl_h3.py"))
-        .arg("--insecure")
-        .args(urls)
-        .output()
-        .expect("curl_h3 runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {text} {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    let mut all = vec!["--insecure".to_string()];
+    all.extend_from_slice(urls);
+    venv_json("curl_h3.py", &all)
 }
 
 /// Under every push policy, and with the queue off, libcurl fetches the

@@ -13,31 +13,7 @@ use std::process::Command;
 
 use common::*;
 use pushlab::http3::server::ServeOptions;
-use pushlab::push::policy_by_name;
-use pushlab::site::{Body, Site};
-
-fn with_policy(name: &str) -> ServeOptions {
-    ServeOptions {
-        policy: policy_by_name(name).expect("policy"),
-        ..ServeOptions::default()
-    }
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, data)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn demo_sha(path: &str) -> String {
-    let path = if path == "/" { "/index.html" } else { path };
-    match &Site::demo().get(path).expect("in the demo").body {
-        Body::Static(b) => sha256_hex(b),
-        _ => panic!("{path} is not static"),
-    }
-}
+use pushlab::site::Site;
 
 /// Runs a command in a blocking task; returns (success, stdout, stderr).
 async fn run(cmd: &str, args: Vec<String>) -> (bool, String, String) {
@@ -266,20 +242,9 @@ async fn curl_http2_sees_103_and_final_response() {
 }
 
 fn h2py(args: &[String]) -> serde_json::Value {
-    let py = venv_python().expect("venv");
-    let out = Command::new(py)
-        .arg(root().join("interop/h2_client.py"))
-        .args(["--insecure", "--json"])
-        .args(args)
-        .output()
-        .expect("h2_client.py runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {text} {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    let mut all: Vec<String> = vec!["--insecure".into(), "--json".into()];
+    all.extend_from_slice(args);
+    venv_json("h2_client.py", &all)
 }
 
 /// hyper-h2: push-all delivers every subresource byte-exact, each pushed

@@ -11,32 +11,8 @@ use std::time::Duration;
 
 use common::*;
 use pushlab::client::h3::{ClientOptions, Response};
-use pushlab::http3::server::ServeOptions;
-use pushlab::push::policy_by_name;
-use pushlab::site::{Body, Site};
+use pushlab::site::Site;
 use pushlab::wire::frame::{code, Frame};
-
-fn with_policy(name: &str) -> ServeOptions {
-    ServeOptions {
-        policy: policy_by_name(name).expect("policy"),
-        ..ServeOptions::default()
-    }
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, data)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn demo_sha(path: &str) -> String {
-    match &Site::demo().get(path).unwrap().body {
-        Body::Static(b) => sha256_hex(b),
-        _ => panic!("not static"),
-    }
-}
 
 async fn get(c: &pushlab::client::h3::Client, path: &str) -> Response {
     c.read_response(c.send_request("GET", path, &[]).await.unwrap())

@@ -20,14 +20,6 @@ fn header<'a>(r: &'a pushlab::client::h3::Response, name: &str) -> Option<&'a st
         .map(|(_, v)| v.as_str())
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, data)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The demo page and its subresources come back with the right types and
 /// lengths, and a large generated file arrives byte-exact.
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -107,18 +107,12 @@ pub async fn serve(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
-    let deadline = tokio::time::sleep(opts.shutdown_timeout + Duration::from_millis(500));
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            r = conns.join_next() => if r.is_none() { break },
-            _ = &mut deadline => {
-                warn!(remaining = conns.len(), "shutdown timeout: closing remaining TCP connections");
-                conns.abort_all();
-                break;
-            }
-        }
-    }
+    crate::server::drain_connections(
+        &mut conns,
+        opts.shutdown_timeout + Duration::from_millis(500),
+        "TCP",
+    )
+    .await;
 }
 
 async fn connection(
@@ -417,24 +411,9 @@ fn promise(
 ) -> Vec<PushJob> {
     let mut jobs = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        let mut headers = HeaderMap::new();
-        for (n, v) in &item.request_headers {
-            if let (Ok(n), Ok(v)) = (
-                http::HeaderName::from_bytes(n.as_bytes()),
-                http::HeaderValue::from_str(v),
-            ) {
-                headers.append(n, v);
-            }
-        }
-        let head = RequestHead {
-            method: Method::GET,
-            target: item.path.clone(),
-            headers: headers.clone(),
-        };
-        let reply = core::respond(&ctx.opts.site, &head, &ctx.core);
-        if reply.status != StatusCode::OK {
+        let Some((headers, reply)) = crate::push::promised(&ctx.opts.site, &ctx.core, item) else {
             continue;
-        }
+        };
         //= https://www.rfc-editor.org/rfc/rfc9113#section-8.4
         //# Promised requests MUST be safe (see Section 9.2.1 of [HTTP]) and
         //# cacheable (see Section 9.2.3 of [HTTP]).

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, StatusCode};
 use tokio::task::JoinHandle;
 use tracing::debug;
 
 use super::control::ControlSink;
 use super::server::ConnCtx;
 use super::sink::{H3Queue, QuinnSink};
-use crate::core::{self, CoreOptions, RequestHead};
+use crate::core::{self, CoreOptions};
 use crate::push::{ConnView, PushItem};
 use crate::sched::{Order, StreamKey};
 use crate::sendq::WriteFailure;
@@ -158,25 +158,10 @@ pub fn promise_pushes(
         return tasks;
     };
     for (index, item) in items.iter().enumerate() {
-        let mut headers = HeaderMap::new();
-        for (n, v) in &item.request_headers {
-            if let (Ok(n), Ok(v)) = (
-                http::HeaderName::from_bytes(n.as_bytes()),
-                http::HeaderValue::from_str(v),
-            ) {
-                headers.append(n, v);
-            }
-        }
-        let head = RequestHead {
-            method: Method::GET,
-            target: item.path.clone(),
-            headers: headers.clone(),
-        };
-        let reply = core::respond(&ctx.site, &head, &ctx.core);
-        if reply.status != StatusCode::OK {
-            debug!(path = %item.path, status = %reply.status, "not pushing a non-200 response");
+        let Some((headers, reply)) = crate::push::promised(&ctx.site, &ctx.core, item) else {
+            debug!(path = %item.path, "not pushing: not a 200 response");
             continue;
-        }
+        };
         let Some(push_id) = ctx.control.allocate_push(&item.path) else {
             debug!(path = %item.path, "no push ID available (MAX_PUSH_ID)");
             break;

@@ -206,18 +206,12 @@ pub async fn serve(
         }
     }
     // Graceful: connection tasks saw the shutdown too; give them a bounded wait.
-    let deadline = tokio::time::sleep(opts.shutdown_timeout + Duration::from_millis(500));
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            r = conns.join_next() => if r.is_none() { break },
-            _ = &mut deadline => {
-                warn!(remaining = conns.len(), "shutdown timeout: closing remaining connections");
-                conns.abort_all();
-                break;
-            }
-        }
-    }
+    crate::server::drain_connections(
+        &mut conns,
+        opts.shutdown_timeout + Duration::from_millis(500),
+        "QUIC",
+    )
+    .await;
     endpoint.close(quinn::VarInt::from_u32(0x100), b"shutdown");
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
 }

@@ -205,6 +205,33 @@ pub fn preload_link(c: &Child) -> String {
     format!("<{}>; rel=preload; as={as_}{cors}", c.path)
 }
 
+/// The promised request of a push (its header fields as an `http`
+/// header map) and the response the core gives it; `None` unless that is a
+/// 200 (a push is only worth promising for a complete response). Both
+/// protocols promise through this, so they push the same things.
+pub fn promised(
+    site: &Site,
+    core: &crate::core::CoreOptions,
+    item: &PushItem,
+) -> Option<(http::HeaderMap, Reply)> {
+    let mut headers = http::HeaderMap::new();
+    for (n, v) in &item.request_headers {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(n.as_bytes()),
+            http::HeaderValue::from_str(v),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    let head = RequestHead {
+        method: Method::GET,
+        target: item.path.clone(),
+        headers: headers.clone(),
+    };
+    let reply = crate::core::respond(site, &head, core);
+    (reply.status == http::StatusCode::OK).then_some((headers, reply))
+}
+
 /// Rules 1 and 2: children in evaluation order while the document and the
 /// pushes so far fit in the congestion window; stops at the first that
 /// does not fit, so nothing is pushed when the document alone fills it.

@@ -124,3 +124,66 @@ pub fn require_root(test: &str) -> bool {
         }
     }
 }
+
+/// Lower-case hex SHA-256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// SHA-256 of a demo-site file (`/` is `/index.html`).
+pub fn demo_sha(path: &str) -> String {
+    let path = if path == "/" { "/index.html" } else { path };
+    match &pushlab::site::Site::demo()
+        .get(path)
+        .unwrap_or_else(|| panic!("{path} is not in the demo site"))
+        .body
+    {
+        pushlab::site::Body::Static(b) => sha256_hex(b),
+        _ => panic!("{path} is not a static file"),
+    }
+}
+
+/// Server options with a push policy by name.
+pub fn with_policy(name: &str) -> ServeOptions {
+    ServeOptions {
+        policy: pushlab::push::policy_by_name(name).expect("policy"),
+        ..ServeOptions::default()
+    }
+}
+
+/// A header's value in a response's header list.
+pub fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    h.iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The `link` values of a header list.
+pub fn links(h: &[(String, String)]) -> Vec<&str> {
+    h.iter()
+        .filter(|(n, _)| n == "link")
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// Runs a Python interop driver from `interop/` with the venv's
+/// interpreter and returns the JSON it prints.
+pub fn venv_json(script: &str, args: &[String]) -> serde_json::Value {
+    let py = venv_python().expect("venv checked by the caller");
+    let out = std::process::Command::new(py)
+        .arg(root().join("interop").join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{script} runs: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "{script} output is not JSON ({e}): {text}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
