@@ -11,7 +11,9 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod browser;
 pub mod client;
+pub mod compare;
 pub mod core;
 pub mod http2;
 pub mod http3;

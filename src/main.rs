@@ -45,8 +45,14 @@ enum Cmd {
     Serve(ServeArgs),
     /// Fetch URLs over HTTP/3 on one connection and report what arrived.
     Get(GetArgs),
+    /// Load a page like a browser: discovery as parents arrive, Chromium's
+    /// priorities, push and HTTP caches, 103 preloads; report each resource.
+    Load(LoadArgs),
     /// Benchmarks that print figures (never run as tests).
     Bench(BenchArgs),
+    /// Compare HTTP/2 and HTTP/3 page loads under push policies, hints and
+    /// cache states over emulated links (needs root): `--preset NAME`.
+    Compare(CompareArgs),
     /// Run a command behind an emulated link (delay, rate, bottleneck queue,
     /// loss), like Mahimahi's mm-link: `pushlab netem --profile 3g -- CMD`.
     /// Needs root.
@@ -128,7 +134,8 @@ struct ServeArgs {
     /// Do not map urgency to quinn's stream priority.
     #[arg(long)]
     no_quinn_priorities: bool,
-    /// Push and hint policy: none, push-all, rot, cache-aware, preload, push-preload.
+    /// Push and hint policy: none, push-all, rot, cache-aware, preload, push-preload,
+    /// or list:/a.js,/b.css (exactly those, in that order).
     #[arg(long, default_value = "none")]
     push_policy: String,
     /// Largest request header section accepted.
@@ -162,6 +169,67 @@ struct ServeArgs {
     /// head-of-line blocking in the kernel's send buffer); default: kernel's.
     #[arg(long, value_parser = bytes_arg)]
     tcp_notsent_lowat: Option<u64>,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// push-order, fill-window, preemption, repeat-visit, push-vs-hints
+    /// (default with --quick: a small sampler of all the machinery).
+    #[arg(long)]
+    preset: Option<String>,
+    /// A small version: one run, fewer variants (under two minutes).
+    #[arg(long)]
+    quick: bool,
+    /// Runs per configuration (default: the preset's).
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Where to write table.md, runs.csv, runs.json and the SVG plots
+    /// (default: results/compare-PRESET).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Draw the waterfall of the median run of the configuration whose
+    /// label contains this (e.g. "h2 /index.html push-all").
+    #[arg(long)]
+    waterfall: Option<String>,
+    /// Script run time per KB in the emulated browser (ms).
+    #[arg(long, default_value_t = 1.0)]
+    cpu_ms_per_kb: f64,
+    /// Seed of the links' loss generators.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// List the presets and exit.
+    #[arg(long)]
+    list: bool,
+}
+
+#[derive(Args)]
+struct LoadArgs {
+    /// The page, https://host:port/path.
+    url: String,
+    /// Use HTTP/2 (over TLS/TCP) instead of HTTP/3.
+    #[arg(long)]
+    http2: bool,
+    /// Accept server push.
+    #[arg(long)]
+    push: bool,
+    /// Load twice on fresh connections and report the second (warm cache).
+    #[arg(long)]
+    warm: bool,
+    /// Accept any certificate.
+    #[arg(short = 'k', long)]
+    insecure: bool,
+    /// Trust this CA (PEM).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// Script run time per KB (ms).
+    #[arg(long, default_value_t = 1.0)]
+    cpu_ms_per_kb: f64,
+    /// Give up after this long.
+    #[arg(long, default_value = "60s", value_parser = duration_arg)]
+    timeout: Duration,
+    /// Print the whole record as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -355,6 +423,10 @@ fn init_logging() {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging();
+    if let Cmd::Compare(a) = &cli.cmd {
+        // It owns its runtimes and threads (some inside namespaces).
+        return compare(a);
+    }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = cli.threads {
         if n == 0 {
@@ -371,6 +443,8 @@ fn main() -> Result<()> {
             Cmd::Serve(a) => serve(a).await,
             Cmd::Get(a) => get(a).await,
             Cmd::Bench(a) => bench(a).await,
+            Cmd::Load(a) => load(a).await,
+            Cmd::Compare(_) => unreachable!("handled before the runtime starts"),
             Cmd::Netem(a) => {
                 let code = netem(a).await?;
                 // Everything is torn down by now.
@@ -419,7 +493,7 @@ fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
     };
     let policy = pushlab::push::policy_by_name(&a.push_policy).ok_or_else(|| {
         anyhow!(
-            "--push-policy {:?}: expected one of {}",
+            "--push-policy {:?}: expected one of {}, or list:/path,/path",
             a.push_policy,
             pushlab::push::POLICY_NAMES.join(", ")
         )
@@ -686,6 +760,144 @@ async fn get(a: GetArgs) -> Result<()> {
     }
     if failed > 0 {
         bail!("{failed} of {} requests failed", responses.len());
+    }
+    Ok(())
+}
+
+/// `pushlab compare`.
+fn compare(a: &CompareArgs) -> Result<()> {
+    use pushlab::compare;
+    if a.list {
+        for name in compare::PRESETS {
+            let p = compare::preset(name, false)?;
+            println!("{name:14} {}", p.about);
+        }
+        return Ok(());
+    }
+    let preset = match (&a.preset, a.quick) {
+        (Some(p), _) => p.clone(),
+        (None, true) => "quick".to_string(),
+        (None, false) => bail!(
+            "--preset NAME (one of {}) or --quick",
+            compare::PRESETS.join(", ")
+        ),
+    };
+    if !(a.cpu_ms_per_kb.is_finite() && a.cpu_ms_per_kb >= 0.0) {
+        bail!("--cpu-ms-per-kb must be a non-negative number");
+    }
+    if a.runs == Some(0) {
+        bail!("--runs must be at least 1");
+    }
+    let opts = compare::CompareOptions {
+        out_dir: a
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("results/compare-{preset}"))),
+        preset,
+        runs: a.runs,
+        quick: a.quick,
+        cpu: pushlab::browser::Cpu {
+            script_ms_per_kb: a.cpu_ms_per_kb,
+            ..pushlab::browser::Cpu::default()
+        },
+        seed: a.seed,
+        waterfall: a.waterfall.clone(),
+        progress: true,
+    };
+    let started = std::time::Instant::now();
+    let report = compare::run(&opts)?;
+    println!(
+        "pushlab {} compare --preset {}{} on {} ({} runs per configuration, {:.0} s)\n",
+        report.version,
+        report.preset,
+        if a.quick { " --quick" } else { "" },
+        report.machine,
+        report.runs_per_config,
+        started.elapsed().as_secs_f64()
+    );
+    println!("{}\n", report.about);
+    print!("{}", compare::table(&report));
+    let files = compare::write(&report, &opts)?;
+    println!();
+    for f in files {
+        println!("wrote {}", f.display());
+    }
+    let failed: usize = report.rows.iter().map(|r| r.failed).sum();
+    if failed > 0 {
+        bail!("{failed} page loads failed (see runs.csv)");
+    }
+    Ok(())
+}
+
+/// `pushlab load`: one emulated-browser page load.
+async fn load(a: LoadArgs) -> Result<()> {
+    use pushlab::browser::{load_page, Cpu, HttpCache, LoadOptions};
+    let opts = LoadOptions {
+        url: a.url.clone(),
+        proto: if a.http2 {
+            pushlab::client::Proto::H2
+        } else {
+            pushlab::client::Proto::H3
+        },
+        accept_push: a.push,
+        cpu: Cpu {
+            script_ms_per_kb: a.cpu_ms_per_kb,
+            ..Cpu::default()
+        },
+        timeout: a.timeout,
+        client: pushlab::client::ClientOptions {
+            insecure: a.insecure,
+            ca: a.ca.clone(),
+            ..Default::default()
+        },
+    };
+    let mut cache = HttpCache::new();
+    if a.warm {
+        let (first, c) = load_page(&opts, cache).await;
+        if let Some(e) = first.error {
+            bail!("first (cold) visit: {e}");
+        }
+        cache = c;
+    }
+    let (page, _) = load_page(&opts, cache).await;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&page)?);
+    } else {
+        let s = &page.summary;
+        let t = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+        println!(
+            "{} over {:?}: handshake {:.1} ms; render-ready {} ms; load {} ms; {} received, {} wasted; pushes used {} / wasted {}; {} from cache",
+            page.url,
+            page.protocol,
+            page.handshake_ms,
+            t(s.render_ready_ms),
+            t(s.load_ms),
+            fmt_bytes(s.bytes_received),
+            fmt_bytes(s.bytes_wasted),
+            s.pushes_used,
+            s.pushes_wasted,
+            s.cached
+        );
+        println!(
+            "{:<28} {:<11} {:<7} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "resource", "source", "prio", "found", "asked", "1st byte", "done", "bytes"
+        );
+        for r in &s.resources {
+            println!(
+                "{:<28} {:<11} {:<7} {:>9.1} {:>9} {:>9} {:>9} {:>9}",
+                r.path,
+                format!("{:?}", r.source),
+                r.priority,
+                r.discovered_ms,
+                t(r.requested_ms),
+                t(r.first_byte_ms),
+                t(r.done_ms),
+                r.bytes
+            );
+        }
+    }
+    if let Some(e) = &page.error {
+        bail!("{e}");
     }
     Ok(())
 }

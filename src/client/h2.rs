@@ -69,6 +69,13 @@ pub struct PendingH2 {
     sent: Instant,
 }
 
+impl PendingH2 {
+    /// The request's stream ID.
+    pub fn stream_id(&self) -> u64 {
+        self.response.stream_id
+    }
+}
+
 fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -357,11 +364,17 @@ impl H2Client {
             let resp = std::future::poll_fn(|cx| {
                 loop {
                     match fut.poll_informational(cx) {
-                        Poll::Ready(Some(Ok(r))) => infos.push(Informational {
-                            status: r.status().as_u16(),
-                            headers: header_list(r.headers()),
-                            at_ms: sent.elapsed().as_secs_f64() * 1e3,
-                        }),
+                        Poll::Ready(Some(Ok(r))) => {
+                            let info = Informational {
+                                status: r.status().as_u16(),
+                                headers: header_list(r.headers()),
+                                at_ms: sent.elapsed().as_secs_f64() * 1e3,
+                            };
+                            if let Some(tx) = &self.opts.informational {
+                                let _ = tx.send((response.stream_id, info.clone()));
+                            }
+                            infos.push(info);
+                        }
                         Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
                         _ => break,
                     }
@@ -398,6 +411,11 @@ impl H2Client {
             response.error = Some(e.to_string());
         }
         response
+    }
+
+    /// Notified whenever pushes change (promised, headers, completed).
+    pub fn push_changes(&self) -> Arc<Notify> {
+        self.changed.clone()
     }
 
     /// Waits until every promised push finished or was cancelled, or until

@@ -417,11 +417,15 @@ impl Client {
                             continue;
                         }
                         if (100..200).contains(&status) {
-                            p.response.informational.push(Informational {
+                            let info = Informational {
                                 status,
                                 headers,
                                 at_ms: p.sent.elapsed().as_secs_f64() * 1e3,
-                            });
+                            };
+                            if let Some(tx) = &self.opts.informational {
+                                let _ = tx.send((p.response.stream_id, info.clone()));
+                            }
+                            p.response.informational.push(info);
                         } else {
                             final_seen = true;
                             p.response.push_bytes_before_headers =
@@ -546,6 +550,11 @@ impl Client {
         let mut v: Vec<Pushed> = self.lock().pushes.values().cloned().collect();
         v.sort_by_key(|p| p.push_id);
         v
+    }
+
+    /// Notified whenever pushes change (promised, headers, completed).
+    pub fn push_changes(&self) -> Arc<Notify> {
+        self.changed.clone()
     }
 
     /// Waits until every promised push has finished or was cancelled, or

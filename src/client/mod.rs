@@ -41,6 +41,10 @@ pub struct ClientOptions {
     /// Refuse every push stream with STOP_SENDING (no CANCEL_PUSH), as a
     /// client that resets all pushes would.
     pub refuse_pushes: bool,
+    /// Where to report each 1xx response as it arrives, with the request's
+    /// stream ID (a browser acts on 103 Early Hints before the final
+    /// response).
+    pub informational: Option<tokio::sync::mpsc::UnboundedSender<(u64, Informational)>>,
 }
 
 impl Default for ClientOptions {
@@ -59,6 +63,7 @@ impl Default for ClientOptions {
             timeout: Duration::from_secs(30),
             cancel_push: None,
             refuse_pushes: false,
+            informational: None,
         }
     }
 }
@@ -172,6 +177,16 @@ pub enum Pending {
     H2(h2::PendingH2),
 }
 
+impl Pending {
+    /// The request's stream ID.
+    pub fn stream_id(&self) -> u64 {
+        match self {
+            Pending::H3(p) => p.stream_id(),
+            Pending::H2(p) => p.stream_id(),
+        }
+    }
+}
+
 /// A connection could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnError {
@@ -235,6 +250,15 @@ impl Conn {
         match self {
             Conn::H3(c) => c.wait_pushes(quiet).await,
             Conn::H2(c) => c.wait_pushes(quiet).await,
+        }
+    }
+
+    /// Notified whenever pushes change (promised, response headers,
+    /// completed).
+    pub fn push_changes(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        match self {
+            Conn::H3(c) => c.push_changes(),
+            Conn::H2(c) => c.push_changes(),
         }
     }
 

@@ -542,7 +542,6 @@ async fn handle(
         if eos {
             o.done = o.ttfb;
         }
-        let (key, direct) = register(&ctx, stream, order, &reply);
         // h2 interleaves streams frame by frame, and the PUSH_PROMISE frames
         // wait in the parent stream's queue inside h2: pushes that start now
         // would go out between them, ahead of the parent's HEADERS. So they
@@ -553,13 +552,14 @@ async fn handle(
             }
         };
         if eos {
-            if let Some(q) = &ctx.queue {
-                q.release(key);
-            }
+            // HEADERS ended the stream (HEAD, 304, an empty body): nothing
+            // for the queue.
+            drop(stream);
             parent_written(&ctx, sid, wait_written).await;
             start_pushes(&mut jobs, &mut started);
             return Ok(());
         }
+        let (key, direct) = register(&ctx, stream, order, &reply);
         let r = send_body(&ctx, key, direct, reply.body.clone(), &mut o.bytes).await;
         parent_written(&ctx, sid, wait_written).await;
         start_pushes(&mut jobs, &mut started);

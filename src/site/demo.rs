@@ -109,6 +109,10 @@ fn synthetic_font(len: usize) -> Vec<u8> {
 }
 
 pub(super) fn build() -> Site {
+    build_with(|_| {})
+}
+
+pub(super) fn build_with(adjust: impl FnOnce(&mut SiteConfig)) -> Site {
     let mut config = SiteConfig::default();
     config.set(
         "/js/app.js",
@@ -147,6 +151,7 @@ pub(super) fn build() -> Site {
             },
         );
     }
+    adjust(&mut config);
     let mut site = Site::empty("built-in demo", config);
     let when = SystemTime::now();
     let page = pad_html(9_000);

@@ -278,6 +278,12 @@ impl Site {
         demo::build()
     }
 
+    /// The demo site with its configuration adjusted (e.g. documents made
+    /// `no-store` for repeat-visit experiments).
+    pub fn demo_with(adjust: impl FnOnce(&mut SiteConfig)) -> Self {
+        demo::build_with(adjust)
+    }
+
     /// Loads a directory, with `site.toml` in it if present.
     pub fn load(dir: &Path) -> Result<Self, SiteError> {
         let io = |path: &Path| {

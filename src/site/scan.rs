@@ -229,6 +229,81 @@ pub fn scan_css(css: &str) -> Vec<Ref> {
     out
 }
 
+/// A resource a script reveals when it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptRef {
+    /// The URL as written.
+    pub url: String,
+    /// Written into the document with `document.write` (a `<script src>`
+    /// or `<link rel=stylesheet>` inside a string): it blocks the parser
+    /// right after the script that wrote it, like a classic script.
+    pub document_write: bool,
+}
+
+/// What a script loads when it runs, by a convention the emulated browser
+/// understands (it does not run JavaScript): markup inside a string literal
+/// (`document.write('<script src="/2.js"></script>')`) is scanned as HTML,
+/// and any other string literal that is a path or URL ending in a known
+/// static-file extension (`"/js/lazy.js"`, `'img/a.png'`) counts as loaded
+/// asynchronously (an inserted `<script async>`, an `Image`, `fetch`).
+pub fn scan_js(js: &str) -> Vec<ScriptRef> {
+    const EXTENSIONS: [&str; 12] = [
+        ".js", ".mjs", ".css", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".woff2", ".woff",
+        ".json",
+    ];
+    let mut out = Vec::new();
+    let b = js.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let q = b[i];
+        if q != b'"' && q != b'\'' && q != b'`' {
+            i += 1;
+            continue;
+        }
+        // A string literal: up to the matching unescaped quote on this line.
+        let mut j = i + 1;
+        let mut lit = String::new();
+        while j < b.len() && b[j] != q && b[j] != b'\n' {
+            if b[j] == b'\\' && j + 1 < b.len() {
+                j += 1;
+            }
+            lit.push(b[j] as char);
+            j += 1;
+        }
+        if j >= b.len() || b[j] != q {
+            i = j.max(i + 1);
+            continue;
+        }
+        i = j + 1;
+        if lit.contains('<') {
+            for r in scan_html(lit.as_bytes()) {
+                if matches!(r.kind, RefKind::Script | RefKind::Stylesheet) {
+                    out.push(ScriptRef {
+                        url: r.url,
+                        document_write: true,
+                    });
+                }
+            }
+            continue;
+        }
+        let path = lit
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let plausible = !lit.contains(char::is_whitespace)
+            && (lit.starts_with('/') || lit.starts_with("./") || lit.contains('/'))
+            && EXTENSIONS.iter().any(|e| path.ends_with(e));
+        if plausible {
+            out.push(ScriptRef {
+                url: lit,
+                document_write: false,
+            });
+        }
+    }
+    out
+}
+
 /// Resolves a reference against the path of the resource it appears in.
 /// Returns `None` for other origins (absolute URLs, `//host/...`), `data:`
 /// and similar.
@@ -286,6 +361,44 @@ pub fn resolve(base: &str, url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Scripts reveal what they load: a string path with a known extension
+    /// (async), markup written with document.write (parser-blocking);
+    /// other strings, regex-looking text and unterminated literals are not.
+    #[test]
+    fn scripts_reveal_their_loads() {
+        let js = r#"
+            var s = document.createElement("script"); s.src = "/js/lazy.js";
+            document.write('<script src="2.js"><\/script>');
+            var img = new Image(); img.src = 'img/a.png?v=3';
+            var msg = "hello world.js"; var x = "not/a file"; var y = "/api/data";
+            fetch(`/data/items.json`);
+            var broken = "/oops.js
+        "#;
+        assert_eq!(
+            scan_js(js),
+            vec![
+                ScriptRef {
+                    url: "/js/lazy.js".into(),
+                    document_write: false
+                },
+                ScriptRef {
+                    url: "2.js".into(),
+                    document_write: true
+                },
+                ScriptRef {
+                    url: "img/a.png?v=3".into(),
+                    document_write: false
+                },
+                ScriptRef {
+                    url: "/data/items.json".into(),
+                    document_write: false
+                },
+            ]
+        );
+        assert!(scan_js("").is_empty());
+        assert!(scan_js("\"").is_empty());
+    }
 
     #[test]
     fn html_references_in_order_with_blocking() {
@@ -393,6 +506,7 @@ mod tests {
         fn scanners_never_panic(s in ".{0,300}") {
             let _ = scan_html(s.as_bytes());
             let _ = scan_css(&s);
+            let _ = scan_js(&s);
             let _ = resolve("/a/b.css", &s);
         }
     }

@@ -1,0 +1,272 @@
+//! Runs the page-load model over a real HTTP/2 or HTTP/3 connection:
+//! sends what the model asks for, feeds it responses, 103s and pushes as
+//! they arrive, and wakes it when a script finishes running.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::model::{Cpu, HttpCache, Page, PageSummary};
+use crate::client::{ClientOptions, Conn, Proto, Response};
+
+/// What to load and how.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// `https://host:port/path`.
+    pub url: String,
+    /// HTTP/2 or HTTP/3.
+    pub proto: Proto,
+    /// Accept server push (HTTP/3: MAX_PUSH_ID; HTTP/2: ENABLE_PUSH).
+    pub accept_push: bool,
+    /// The main thread's speed.
+    pub cpu: Cpu,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Connection settings (certificate trust and the like).
+    pub client: ClientOptions,
+}
+
+/// One page load, as recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageLoad {
+    /// The URL loaded.
+    pub url: String,
+    /// The protocol.
+    pub protocol: Proto,
+    /// Connection set-up (before navigation start; all other times are
+    /// since navigation start).
+    pub handshake_ms: f64,
+    /// The model's account.
+    #[serde(flatten)]
+    pub summary: PageSummary,
+    /// Why the load did not complete, if it did not.
+    pub error: Option<String>,
+}
+
+fn split_url(url: &str) -> Result<(String, u16, String), String> {
+    let uri: http::Uri = url.parse().map_err(|e| format!("bad URL {url:?}: {e}"))?;
+    if uri.scheme_str() != Some("https") {
+        return Err(format!("{url}: only https:// URLs"));
+    }
+    let host = uri.host().ok_or_else(|| format!("{url}: no host"))?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(443);
+    let path = uri
+        .path_and_query()
+        .map(|p| p.path().to_string())
+        .unwrap_or_else(|| "/".into());
+    Ok((host, port, path))
+}
+
+enum Event {
+    Response(String, Box<Response>),
+    Informational(u64, crate::client::Informational),
+    Pushes,
+    Tick,
+    Timeout,
+}
+
+/// Loads a page with `cache` (empty for a cold visit, the previous visit's
+/// for a warm one); returns the record and the cache after the visit.
+pub async fn load_page(opts: &LoadOptions, cache: HttpCache) -> (PageLoad, HttpCache) {
+    let fail = |cache: HttpCache, why: String| {
+        let page = Page::new("/", cache.clone(), opts.cpu);
+        (
+            PageLoad {
+                url: opts.url.clone(),
+                protocol: opts.proto,
+                handshake_ms: 0.0,
+                summary: page.summary(),
+                error: Some(why),
+            },
+            cache,
+        )
+    };
+    let (host, port, path) = match split_url(&opts.url) {
+        Ok(x) => x,
+        Err(e) => return fail(cache, e),
+    };
+    let (itx, mut irx) = mpsc::unbounded_channel();
+    let mut copts = opts.client.clone();
+    copts.keep_bodies = true;
+    copts.hash_bodies = false;
+    copts.max_push_id = opts.accept_push.then_some(1000);
+    copts.informational = Some(itx);
+    copts.timeout = opts.timeout;
+    let t0 = Instant::now();
+    let conn = match Conn::connect(opts.proto, &host, port, copts).await {
+        Ok(c) => Arc::new(c),
+        Err(e) => return fail(cache, format!("connecting: {e}")),
+    };
+    let handshake_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let nav = Instant::now();
+    // Client times are relative to the connection's start.
+    let nav_offset = conn.elapsed_ms();
+    let ms = || nav.elapsed().as_secs_f64() * 1e3;
+    let mut page = Page::new(&path, cache, opts.cpu);
+    let (rtx, mut rrx) = mpsc::unbounded_channel::<(String, Response)>();
+    let mut streams: HashMap<u64, String> = HashMap::new();
+    let mut pushes_seen: HashMap<u64, bool> = HashMap::new();
+    let mut readers = tokio::task::JoinSet::new();
+    let changes = conn.push_changes();
+    let deadline = tokio::time::Instant::from_std(nav + opts.timeout);
+    let mut error = None;
+    loop {
+        for req in page.take_requests() {
+            match conn.send_request("GET", &req.path, &req.headers).await {
+                Ok(p) => {
+                    streams.insert(p.stream_id(), req.path.clone());
+                    let (conn, tx, path) = (conn.clone(), rtx.clone(), req.path);
+                    readers.spawn(async move {
+                        let r = conn.read_response(p).await;
+                        let _ = tx.send((path, r));
+                    });
+                }
+                Err(e) => {
+                    page.advance(ms());
+                    page.on_response(
+                        &req.path,
+                        0,
+                        &[],
+                        Bytes::new(),
+                        None,
+                        ms(),
+                        Some(format!("sending: {e}")),
+                    );
+                }
+            }
+        }
+        if page.finished() {
+            break;
+        }
+        let notified = changes.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        sync_pushes(&conn, &mut page, &mut pushes_seen, nav_offset, ms());
+        let wake = page.next_wakeup();
+        let tick = async {
+            match wake {
+                Some(w) => {
+                    tokio::time::sleep(Duration::from_secs_f64((w - ms()).max(0.0) / 1e3)).await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let ev = tokio::select! {
+            Some((path, r)) = rrx.recv() => Event::Response(path, Box::new(r)),
+            Some((sid, info)) = irx.recv() => Event::Informational(sid, info),
+            _ = &mut notified => Event::Pushes,
+            _ = tick => Event::Tick,
+            _ = tokio::time::sleep_until(deadline) => Event::Timeout,
+        };
+        let now = ms();
+        page.advance(now);
+        // Promises first: a request the event leads to may find its push.
+        sync_pushes(&conn, &mut page, &mut pushes_seen, nav_offset, now);
+        match ev {
+            Event::Response(path, r) => {
+                let base = r.sent_ms - nav_offset;
+                let done = r.done_ms.map(|d| base + d).unwrap_or(now);
+                let first = r.first_byte_ms.or(r.headers_ms).map(|f| base + f);
+                page.on_response(
+                    &path,
+                    r.status,
+                    &r.headers,
+                    r.body.clone().unwrap_or_default(),
+                    first,
+                    done.min(now),
+                    r.error.clone(),
+                );
+            }
+            Event::Informational(sid, info) => {
+                if let Some(path) = streams.get(&sid).cloned() {
+                    page.on_informational(&path, info.status, &info.headers);
+                }
+            }
+            Event::Pushes | Event::Tick => {}
+            Event::Timeout => {
+                error = Some(format!("page not loaded in {:?}", opts.timeout));
+                break;
+            }
+        }
+    }
+    sync_pushes(&conn, &mut page, &mut pushes_seen, nav_offset, ms());
+    let summary = page.summary();
+    let cache = page.cache().clone();
+    readers.abort_all();
+    while readers.join_next().await.is_some() {}
+    if let Ok(conn) = Arc::try_unwrap(conn) {
+        conn.close().await;
+    }
+    if error.is_none() {
+        error = summary
+            .resources
+            .first()
+            .and_then(|d| d.error.clone())
+            .map(|e| format!("document: {e}"));
+    }
+    (
+        PageLoad {
+            url: opts.url.clone(),
+            protocol: opts.proto,
+            handshake_ms,
+            summary,
+            error,
+        },
+        cache,
+    )
+}
+
+/// Reports new promises and finished pushes to the model.
+fn sync_pushes(
+    conn: &Conn,
+    page: &mut Page,
+    seen: &mut HashMap<u64, bool>,
+    nav_offset: f64,
+    now: f64,
+) {
+    for p in conn.pushes() {
+        let reported_done = match seen.get(&p.push_id) {
+            Some(done) => *done,
+            None => {
+                page.on_promise(&p.path);
+                seen.insert(p.push_id, false);
+                false
+            }
+        };
+        let finished = p.complete || p.cancelled || p.error.is_some();
+        if finished && !reported_done {
+            seen.insert(p.push_id, true);
+            let first = p.stream_ms.map(|t| t - nav_offset).unwrap_or(now);
+            let done = p.done_ms.map(|t| t - nav_offset).unwrap_or(now).min(now);
+            let body = if p.complete { p.body.clone() } else { None };
+            page.on_push_done(&p.path, &p.headers, body, p.body_len, first, done);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            split_url("https://10.1.2.3:4433/slow.html?x=1").unwrap(),
+            ("10.1.2.3".into(), 4433, "/slow.html".into())
+        );
+        assert_eq!(
+            split_url("https://example.com").unwrap(),
+            ("example.com".into(), 443, "/".into())
+        );
+        assert!(split_url("http://example.com/").is_err());
+        assert!(split_url("not a url").is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! The emulated browser: loads a page over HTTP/2 or HTTP/3 the way a
+//! browser would (discovering subresources as parents arrive, with
+//! Chromium's priorities, a push cache, an HTTP cache, 103 preloads) and
+//! records a HAR-like account of it. [`model`] is the pure page-load
+//! model; [`driver`] runs it over a real connection.
+
+pub mod driver;
+pub mod model;
+
+pub use driver::{load_page, LoadOptions, PageLoad};
+pub use model::{Cpu, HttpCache, Page, PageSummary, ResKind, Resource, Source};

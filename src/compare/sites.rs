@@ -1,0 +1,183 @@
+//! The sites the presets load, built in code so that every run of a
+//! preset serves the same bytes.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+
+use crate::site::{etag_of, generated_chunk, Body, PathConfig, Site, SiteConfig};
+
+/// A site from `(path, bytes)` pairs, with documents `no-store` (pages are
+/// downloaded again on a repeat visit, as dynamic HTML is) and `adjust`
+/// applied to the configuration.
+pub fn build(
+    name: &str,
+    files: Vec<(&str, Vec<u8>)>,
+    adjust: impl FnOnce(&mut SiteConfig),
+) -> Site {
+    let mut config = SiteConfig::default();
+    for (path, _) in &files {
+        if path.ends_with(".html") {
+            config.set(
+                path,
+                PathConfig {
+                    cache_control: Some("no-store".into()),
+                    ..Default::default()
+                },
+            );
+        }
+    }
+    adjust(&mut config);
+    let mut site = Site::empty(name, config);
+    let when = SystemTime::now();
+    for (path, data) in files {
+        let etag = etag_of(&data);
+        let len = data.len() as u64;
+        site.insert(
+            path.to_string(),
+            Body::Static(Bytes::from(data)),
+            len,
+            etag,
+            when,
+        );
+    }
+    site.build_graph();
+    site
+}
+
+/// `n` bytes of script that reveal nothing (comments and arithmetic).
+pub fn filler_js(prefix: &str, n: usize) -> Vec<u8> {
+    let mut s = prefix.to_string();
+    let mut i = 0;
+    while s.len() < n {
+        s.push_str(&format!("var v{i} = ({i} * 31 + 7) % 97; // filler\n"));
+        i += 1;
+    }
+    s.truncate(n.max(prefix.len()));
+    s.into_bytes()
+}
+
+/// `n` bytes of paragraph markup.
+pub fn filler_html(n: usize) -> String {
+    let mut s = String::new();
+    let mut i = 0;
+    while s.len() < n {
+        s.push_str(&format!(
+            "<p>Paragraph {i}: filler text standing in for the page's content.</p>\n"
+        ));
+        i += 1;
+    }
+    s
+}
+
+/// Opaque bytes (images).
+pub fn blob(seed: u64, n: usize) -> Vec<u8> {
+    generated_chunk(seed, 0, n).to_vec()
+}
+
+/// The Rules of Thumb's push-order page (rule 2): the head loads 1.js,
+/// 3.js and 4.js; 1.js (5 KB) writes a script tag for 2.js; every other
+/// file is 10 KB, the body 10 KB of text.
+pub fn push_order() -> Site {
+    let doc = format!(
+        "<!doctype html><html><head><title>push order</title>\n\
+         <script src=\"/1.js\"></script>\n<script src=\"/3.js\"></script>\n\
+         <script src=\"/4.js\"></script>\n</head><body>\n{}</body></html>\n",
+        filler_html(10_000)
+    );
+    build(
+        "push-order (Rules of Thumb, rule 2)",
+        vec![
+            ("/index.html", doc.into_bytes()),
+            (
+                "/1.js",
+                filler_js(
+                    "document.write('<script src=\"/2.js\"></script>');\n",
+                    5_000,
+                ),
+            ),
+            ("/2.js", filler_js("", 10_000)),
+            ("/3.js", filler_js("", 10_000)),
+            ("/4.js", filler_js("", 10_000)),
+        ],
+        |_| {},
+    )
+}
+
+/// A page whose subresources follow a document of `doc_bytes`.
+fn page(title: &str, doc_bytes: usize) -> String {
+    let head = format!(
+        "<!doctype html><html><head><title>{title}</title>\n\
+         <link rel=\"stylesheet\" href=\"/style.css\">\n\
+         <script src=\"/app.js\"></script>\n</head><body>\n\
+         <img src=\"/a.png\"><img src=\"/b.png\"><img src=\"/c.png\">\n"
+    );
+    let pad = doc_bytes.saturating_sub(head.len() + 20);
+    format!("{head}{}</body></html>\n", filler_html(pad))
+}
+
+/// Rule 1 (fill the window, no more): a small document (8 KB, under the
+/// 3G BDP of 35 KB) and a large one (120 KB, over it), with the same
+/// subresources: a 14 KB stylesheet, a 30 KB script, three 20 KB images.
+pub fn fill_window() -> Site {
+    build(
+        "fill-the-window (Rules of Thumb, rule 1)",
+        vec![
+            ("/small.html", page("small", 8_000).into_bytes()),
+            ("/large.html", page("large", 120_000).into_bytes()),
+            (
+                "/style.css",
+                format!("body {{ margin: 0 }}\n{}", "/* filler */\n".repeat(1_100)).into_bytes(),
+            ),
+            ("/app.js", filler_js("", 30_000)),
+            ("/a.png", blob(1, 20_000)),
+            ("/b.png", blob(2, 20_000)),
+            ("/c.png", blob(3, 20_000)),
+        ],
+        |_| {},
+    )
+}
+
+/// A slow backend: the document takes 300 ms to prepare, and its four
+/// 256 KB images (1 MB of low-priority bytes) can be pushed meanwhile.
+pub fn slow_backend() -> Site {
+    let doc = format!(
+        "<!doctype html><html><head><title>slow backend</title>\n\
+         <link rel=\"stylesheet\" href=\"/style.css\"></head><body>\n\
+         <img src=\"/p1.png\"><img src=\"/p2.png\"><img src=\"/p3.png\"><img src=\"/p4.png\">\n\
+         {}</body></html>\n",
+        filler_html(8_000)
+    );
+    build(
+        "slow backend",
+        vec![
+            ("/index.html", doc.into_bytes()),
+            ("/style.css", b"body { margin: 0 }\n".to_vec()),
+            ("/p1.png", blob(11, 256 * 1024)),
+            ("/p2.png", blob(12, 256 * 1024)),
+            ("/p3.png", blob(13, 256 * 1024)),
+            ("/p4.png", blob(14, 256 * 1024)),
+        ],
+        |c| {
+            c.set(
+                "/index.html",
+                PathConfig {
+                    cache_control: Some("no-store".into()),
+                    think: Some(Duration::from_millis(300)),
+                    ..Default::default()
+                },
+            );
+        },
+    )
+}
+
+/// The built-in demo site with its documents `no-store`.
+pub fn demo() -> Site {
+    Site::demo_with(|c| {
+        for doc in ["/index.html", "/slow.html"] {
+            let mut pc = c.for_path(doc);
+            pc.cache_control = Some("no-store".into());
+            c.set(doc, pc);
+        }
+    })
+}
