@@ -161,6 +161,30 @@ async fn early_hints_over_h2() {
     srv.shutdown().await;
 }
 
+/// Responses without a body end the stream with their HEADERS and arrive
+/// intact: HEAD (with the GET's length), a 304 to a matching
+/// `If-None-Match`, and a 404 for HEAD.
+#[tokio::test]
+async fn bodiless_responses_over_h2() {
+    let srv = server(ServeOptions::default()).await;
+    let c = h2(&srv, opts()).await;
+    let r = get_with(&c, "HEAD", "/css/style.css", &[]).await;
+    assert_eq!(r.status, 200, "{:?}", r.error);
+    assert_eq!(r.body_len, 0);
+    assert_eq!(header(&r.headers, "content-length"), Some("14000"));
+    let etag = header(&get(&c, "/").await.headers, "etag")
+        .expect("etag")
+        .to_string();
+    let r = get_with(&c, "GET", "/", &[("if-none-match".into(), etag)]).await;
+    assert_eq!(r.status, 304, "{:?}", r.error);
+    assert!(r.error.is_none());
+    let r = get_with(&c, "HEAD", "/missing", &[]).await;
+    assert_eq!(r.status, 404, "{:?}", r.error);
+    assert_eq!(get(&c, "/").await.status, 200, "connection still serves");
+    c.close().await;
+    srv.shutdown().await;
+}
+
 /// Pushes the client resets (RST_STREAM CANCEL on one, or on all) stop at
 /// once on the server, which counts them; the page and the other pushes
 /// complete and the connection keeps serving.

@@ -159,10 +159,13 @@ pub async fn load_page(opts: &LoadOptions, cache: HttpCache) -> (PageLoad, HttpC
                 None => std::future::pending().await,
             }
         };
+        // In arrival order where several are ready: a 103 comes before its
+        // final response, a promise before the response that refers to it.
         let ev = tokio::select! {
-            Some((path, r)) = rrx.recv() => Event::Response(path, Box::new(r)),
+            biased;
             Some((sid, info)) = irx.recv() => Event::Informational(sid, info),
             _ = &mut notified => Event::Pushes,
+            Some((path, r)) = rrx.recv() => Event::Response(path, Box::new(r)),
             _ = tick => Event::Tick,
             _ = tokio::time::sleep_until(deadline) => Event::Timeout,
         };
@@ -197,7 +200,18 @@ pub async fn load_page(opts: &LoadOptions, cache: HttpCache) -> (PageLoad, HttpC
             }
         }
     }
+    // The page has loaded; pushes still arriving only waste bandwidth, and
+    // count as such: linger (at most 5 s) while they finish.
+    if error.is_none() {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            conn.wait_pushes(Duration::from_millis(500)),
+        )
+        .await;
+    }
     sync_pushes(&conn, &mut page, &mut pushes_seen, nav_offset, ms());
+    let incomplete = conn.push_bytes().saturating_sub(page.push_bytes_reported());
+    page.add_incomplete_push_bytes(incomplete);
     let summary = page.summary();
     let cache = page.cache().clone();
     readers.abort_all();

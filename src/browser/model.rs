@@ -342,6 +342,8 @@ pub struct Page {
     wasted: u64,
     /// Bytes received (network and push).
     received: u64,
+    /// Bytes of finished pushes the page had no promise for.
+    unknown_push_bytes: u64,
     now: f64,
 }
 
@@ -357,7 +359,8 @@ pub struct PageSummary {
     /// Body bytes received (network and push).
     pub bytes_received: u64,
     /// Body bytes received and never used (pushes not adopted or of cached
-    /// resources).
+    /// resources), including those that arrived after the load, while the
+    /// connection lingered (at most 5 s) for the pushes to finish.
     pub bytes_wasted: u64,
     /// Pushes adopted by the page.
     pub pushes_used: usize,
@@ -387,6 +390,7 @@ impl Page {
             running: None,
             wasted: 0,
             received: 0,
+            unknown_push_bytes: 0,
             now: 0.0,
         };
         p.need(path, ResKind::Document, true, false, Source::Network);
@@ -576,6 +580,7 @@ impl Page {
         self.received += bytes;
         let Some(p) = self.push.get_mut(path) else {
             self.wasted += bytes;
+            self.unknown_push_bytes += bytes;
             return;
         };
         p.bytes = bytes;
@@ -832,6 +837,18 @@ impl Page {
                 .res
                 .iter()
                 .all(|r| r.done_ms.is_some() || r.error.is_some())
+    }
+
+    /// Pushed bytes that arrived for pushes not (yet) complete when the
+    /// page finished: received, and wasted.
+    pub fn add_incomplete_push_bytes(&mut self, bytes: u64) {
+        self.received += bytes;
+        self.wasted += bytes;
+    }
+
+    /// Pushed bytes the model has been told about (complete pushes).
+    pub fn push_bytes_reported(&self) -> u64 {
+        self.push.values().map(|p| p.bytes).sum::<u64>() + self.unknown_push_bytes
     }
 
     /// The summary (callable at any time; times missing if not reached).

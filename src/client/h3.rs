@@ -552,6 +552,11 @@ impl Client {
         v
     }
 
+    /// Pushed body bytes received so far, complete pushes or not.
+    pub fn push_bytes(&self) -> u64 {
+        self.push_bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Notified whenever pushes change (promised, headers, completed).
     pub fn push_changes(&self) -> Arc<Notify> {
         self.changed.clone()

@@ -253,6 +253,14 @@ impl Conn {
         }
     }
 
+    /// Pushed body bytes received so far, complete pushes or not.
+    pub fn push_bytes(&self) -> u64 {
+        match self {
+            Conn::H3(c) => c.push_bytes(),
+            Conn::H2(c) => c.push_bytes(),
+        }
+    }
+
     /// Notified whenever pushes change (promised, response headers,
     /// completed).
     pub fn push_changes(&self) -> std::sync::Arc<tokio::sync::Notify> {

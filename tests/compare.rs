@@ -1,0 +1,72 @@
+//! `pushlab compare --quick` end to end (as CI runs it): every configuration
+//! of the sampler (HTTP/3 and HTTP/2 x none, push-all, preload x cold and
+//! warm) is present in the table, the CSV and the JSON, no page load
+//! failed, and the plots are written. Checked for completeness, not speed.
+//! Needs root.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+#[test]
+fn compare_quick_is_complete() {
+    if !require_root("compare_quick_is_complete") {
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("pushlab-compare-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = Command::new(env!("CARGO_BIN_EXE_pushlab"))
+        .args(["compare", "--quick", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("runs.json")).unwrap()).unwrap();
+    assert_eq!(json["preset"], "quick");
+    assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
+    let configs = json["configs"].as_array().unwrap();
+    assert_eq!(configs.len(), 12);
+    let table = std::fs::read_to_string(out.join("table.md")).unwrap();
+    for proto in ["h3", "h2"] {
+        for variant in ["none", "push-all", "preload"] {
+            for cache in ["cold", "warm"] {
+                let present = configs.iter().any(|c| {
+                    c["protocol"] == if proto == "h3" { "H3" } else { "H2" }
+                        && c["variant"] == variant
+                        && c["cache"] == cache
+                });
+                assert!(present, "{proto} {variant} {cache} missing");
+                let row = format!("| {proto} | /slow.html | {variant} | lte | {cache} |");
+                assert!(table.contains(&row), "{row} not in the table:\n{table}");
+            }
+        }
+    }
+    for row in json["rows"].as_array().unwrap() {
+        assert_eq!(row["runs"], 1, "{row}");
+        assert_eq!(row["failed"], 0, "{row}");
+        assert!(row["load_ms"].as_f64().unwrap() > 0.0, "{row}");
+    }
+    let csv = std::fs::read_to_string(out.join("runs.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 13, "header + 12 runs");
+    assert!(
+        lines[1..].iter().all(|l| l.ends_with(",\"\"")),
+        "an error in:\n{csv}"
+    );
+    for svg in ["load.svg", "render.svg", "waterfall.svg"] {
+        let text = std::fs::read_to_string(out.join(svg)).unwrap();
+        assert!(
+            text.starts_with("<svg") && text.trim_end().ends_with("</svg>"),
+            "{svg}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
