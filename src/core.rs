@@ -226,6 +226,36 @@ fn resource_headers(r: &Resource, h: &mut HeaderMap) {
     }
 }
 
+/// Plans the response to a request that may have arrived in 0-RTT early
+/// data (`early`): unsafe methods are refused with 425 (they could be
+/// replayed); safe ones are served like any other.
+pub fn respond_early(site: &Site, req: &RequestHead, opts: &CoreOptions, early: bool) -> Reply {
+    //= https://www.rfc-editor.org/rfc/rfc8470#section-3
+    //# The request method's safety ([RFC7231], Section 4.2.1) is one way to
+    //# determine this.
+    let safe = matches!(
+        req.method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    );
+    if early && !safe {
+        //= https://www.rfc-editor.org/rfc/rfc8470#section-5.2
+        //# A 425 (Too Early) status code indicates that the server is unwilling
+        //# to risk processing a request that might be replayed.
+        let prio = client_priority(&req.headers);
+        return text_reply(
+            StatusCode::TOO_EARLY,
+            format!(
+                "{} in 0-RTT early data could be replayed: retry after the handshake",
+                req.method
+            ),
+            base_headers(SystemTime::now(), opts),
+            false,
+            prio,
+        );
+    }
+    respond(site, req, opts)
+}
+
 /// Plans the response to a request.
 pub fn respond(site: &Site, req: &RequestHead, opts: &CoreOptions) -> Reply {
     let now = SystemTime::now();

@@ -169,6 +169,47 @@ struct ServeArgs {
     /// head-of-line blocking in the kernel's send buffer); default: kernel's.
     #[arg(long, value_parser = bytes_arg)]
     tcp_notsent_lowat: Option<u64>,
+    /// QUIC: validate every client address with a stateless Retry first.
+    #[arg(long)]
+    retry: bool,
+    /// QUIC: also listen on this UDP port with Retry always on.
+    #[arg(long)]
+    retry_port: Option<u16>,
+    /// QUIC: issue no session tickets (no resumption, no 0-RTT).
+    #[arg(long)]
+    no_resumption: bool,
+    /// QUIC: accept 0-RTT early data (GET/HEAD are served, other methods
+    /// get 425 Too Early).
+    #[arg(long = "0rtt")]
+    zero_rtt: bool,
+    /// QUIC: the server initiates a key update every N packets it sends.
+    #[arg(long)]
+    key_update_every: Option<u64>,
+    /// QUIC: do not follow clients that change address (migration, NAT rebinding).
+    #[arg(long)]
+    no_migration: bool,
+    /// QUIC: offer only the TLS_CHACHA20_POLY1305_SHA256 cipher suite.
+    #[arg(long)]
+    chacha20_only: bool,
+    /// QUIC congestion controller: cubic, newreno, bbr.
+    #[arg(long, default_value = "cubic")]
+    cc: String,
+    /// QUIC initial congestion window (default: the controller's, 14720
+    /// bytes for cubic and newreno).
+    #[arg(long, value_parser = bytes_arg)]
+    initial_window: Option<u64>,
+    /// QUIC: send keep-alive PINGs this often.
+    #[arg(long, value_parser = duration_arg)]
+    keep_alive: Option<Duration>,
+    /// QUIC initial RTT estimate (default 333 ms).
+    #[arg(long, value_parser = duration_arg)]
+    initial_rtt: Option<Duration>,
+    /// QUIC: no path MTU discovery (stay at 1200-byte datagrams).
+    #[arg(long)]
+    no_mtu_discovery: bool,
+    /// QUIC: do not offer ALPN hq-interop (HTTP/0.9) beside h3.
+    #[arg(long)]
+    no_hq_interop: bool,
 }
 
 #[derive(Args)]
@@ -409,10 +450,32 @@ struct GetArgs {
     /// Overall timeout.
     #[arg(long, default_value = "30s", value_parser = duration_arg)]
     timeout: Duration,
+    /// ALPN: h3 (default) or hq-interop (HTTP/0.9 over QUIC, one stream per URL).
+    #[arg(long, default_value = "h3")]
+    alpn: String,
+    /// HTTP/3: connect once first (fetching the first URL), then make the
+    /// reported connection resume that session.
+    #[arg(long)]
+    resume: bool,
+    /// HTTP/3: like --resume, and send the requests in 0-RTT early data.
+    #[arg(long = "0rtt")]
+    zero_rtt: bool,
+    /// HTTP/3: initiate a TLS key update during the transfer (after --mid).
+    #[arg(long)]
+    key_update: bool,
+    /// HTTP/3: move to a new local UDP port during the transfer (after --mid).
+    #[arg(long)]
+    rebind: bool,
+    /// When --key-update and --rebind act, after the requests were sent.
+    #[arg(long, default_value = "50ms", value_parser = duration_arg)]
+    mid: Duration,
+    /// HTTP/3: offer only TLS_CHACHA20_POLY1305_SHA256.
+    #[arg(long)]
+    chacha20: bool,
 }
 
-fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+fn init_logging(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -422,8 +485,14 @@ fn init_logging() {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(if matches!(cli.cmd, Cmd::Compare(_)) {
+        "warn"
+    } else {
+        "info"
+    });
     if let Cmd::Compare(a) = &cli.cmd {
+        // Its servers run in this process: their per-request lines would
+        // bury the progress bar (RUST_LOG still wins).
         // It owns its runtimes and threads (some inside namespaces).
         return compare(a);
     }
@@ -501,7 +570,33 @@ fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
     if a.body_chunk == 0 {
         bail!("--body-chunk must be positive");
     }
+    if a.key_update_every == Some(0) {
+        bail!("--key-update-every must be at least 1 packet");
+    }
+    if a.initial_window.is_some_and(|w| w < 2400) {
+        bail!("--initial-window must be at least 2400 bytes (two 1200-byte packets)");
+    }
+    let quic = pushlab::http3::transport::QuicOptions {
+        retry: a.retry,
+        retry_port: a.retry_port,
+        resumption: !a.no_resumption,
+        zero_rtt: a.zero_rtt,
+        key_update_every: a.key_update_every,
+        migration: !a.no_migration,
+        chacha20_only: a.chacha20_only,
+        congestion: a.cc.parse().map_err(|e: String| anyhow!("--cc: {e}"))?,
+        initial_window: a.initial_window,
+        keep_alive: a.keep_alive,
+        initial_rtt: a.initial_rtt,
+        mtu_discovery: !a.no_mtu_discovery,
+        hq_interop: !a.no_hq_interop,
+        retry_token_lifetime: None,
+    };
+    if quic.zero_rtt && !quic.resumption {
+        bail!("--0rtt needs session tickets (drop --no-resumption)");
+    }
     Ok(ServeOptions {
+        quic,
         site: Arc::new(site),
         mode,
         max_field_section_size: a.max_field_section_size,
@@ -518,6 +613,7 @@ fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
 
 async fn serve(a: ServeArgs) -> Result<()> {
     let h3 = h3_options(&a)?;
+    let server_quic = h3.quic.clone();
     if let Some(dir) = &a.qlog_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -566,6 +662,35 @@ async fn serve(a: ServeArgs) -> Result<()> {
         }
     );
     println!("scheduler: {sched}; push policy: {}", a.push_policy);
+    if let Some(r) = server.retry_addr {
+        println!(
+            "the same server with Retry always on: UDP port {}",
+            r.port()
+        );
+    }
+    let q = &server_quic;
+    println!(
+        "QUIC: retry {}, resumption {}, 0-RTT {}, migration {}, congestion {:?}{}{}",
+        if q.retry { "always" } else { "off" },
+        if q.resumption { "on" } else { "off" },
+        if q.zero_rtt {
+            "on (unsafe methods get 425)"
+        } else {
+            "off"
+        },
+        if q.migration { "on" } else { "off" },
+        q.congestion,
+        if q.chacha20_only {
+            ", ChaCha20-Poly1305 only"
+        } else {
+            ""
+        },
+        if q.hq_interop {
+            "; ALPN h3 and hq-interop"
+        } else {
+            "; ALPN h3"
+        },
+    );
     println!("certificate SPKI SHA-256 (base64): {}", server.spki_sha256);
     println!(
         "chromium --headless=new --no-sandbox --disable-gpu --disable-background-networking \\\n  --disable-component-update --disable-sync --no-first-run --user-data-dir=$(mktemp -d) \\\n  --enable-quic --origin-to-force-quic-on={host}:{port} \\\n  --ignore-certificate-errors-spki-list={} \\\n  https://{host}:{port}/",
@@ -581,11 +706,17 @@ async fn serve(a: ServeArgs) -> Result<()> {
     );
     let stats = server.stats.clone();
     server.shutdown().await;
+    let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     eprintln!(
-        "served {} requests ({} failed) on {} connections",
-        stats.requests.load(std::sync::atomic::Ordering::Relaxed),
-        stats.failed.load(std::sync::atomic::Ordering::Relaxed),
-        stats.connections.load(std::sync::atomic::Ordering::Relaxed)
+        "served {} requests ({} failed) on {} connections; {} Retries, {} requests in 0-RTT ({} refused with 425), {} key updates initiated, {} hq-interop connections",
+        n(&stats.requests),
+        n(&stats.failed),
+        n(&stats.connections),
+        n(&stats.retries),
+        n(&stats.early_requests),
+        n(&stats.too_early),
+        n(&stats.key_updates),
+        n(&stats.hq_connections)
     );
     Ok(())
 }
@@ -653,8 +784,62 @@ async fn get(a: GetArgs) -> Result<()> {
     }
     let method = if a.head { "HEAD" } else { "GET" };
     let proto = if a.http2 { Proto::H2 } else { Proto::H3 };
+    let quic_only = a.resume || a.zero_rtt || a.key_update || a.rebind || a.chacha20;
+    if a.http2 && quic_only {
+        bail!("--resume, --0rtt, --key-update, --rebind and --chacha20 are HTTP/3 (QUIC) options");
+    }
+    let mut opts = opts;
+    opts.chacha20 = a.chacha20;
+    match a.alpn.as_str() {
+        "h3" => {}
+        "hq-interop" => return get_hq(&a, &host, port, &paths, opts).await,
+        other => bail!("--alpn {other:?}: h3 or hq-interop"),
+    }
+    if a.resume || a.zero_rtt {
+        // A first connection to receive a session ticket.
+        let session = pushlab::client::h3::session(&opts)?;
+        opts.session = Some(session);
+        let first = pushlab::client::h3::Client::connect(&host, port, opts.clone()).await?;
+        let r = first
+            .read_response(first.send_request("GET", &paths[0], &[]).await?)
+            .await;
+        // Give the server's NewSessionTicket time to arrive.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        first.close().await;
+        eprintln!(
+            "first connection: handshake {:.1} ms, {} {}",
+            first_ms(&r),
+            paths[0],
+            r.status
+        );
+        opts.zero_rtt = a.zero_rtt;
+    }
     let work = async {
         let client = Arc::new(Conn::connect(proto, &host, port, opts).await?);
+        if let Conn::H3(c) = &*client {
+            if a.key_update || a.rebind {
+                let c2 = client.clone();
+                let (ku, rb, mid) = (a.key_update, a.rebind, a.mid);
+                tokio::spawn(async move {
+                    tokio::time::sleep(mid).await;
+                    if let Conn::H3(c) = &*c2 {
+                        if ku {
+                            c.force_key_update();
+                            eprintln!("key update initiated at {:.1} ms", c.elapsed_ms());
+                        }
+                        if rb {
+                            match c.rebind() {
+                                Ok(addr) => {
+                                    eprintln!("moved to local {addr} at {:.1} ms", c.elapsed_ms())
+                                }
+                                Err(e) => eprintln!("rebind failed: {e}"),
+                            }
+                        }
+                    }
+                });
+            }
+            let _ = c;
+        }
         let mut responses = Vec::new();
         let all: Vec<String> = (0..a.repeat).flat_map(|_| paths.clone()).collect();
         if a.sequential {
@@ -681,6 +866,20 @@ async fn get(a: GetArgs) -> Result<()> {
     let (client, responses) = tokio::time::timeout(a.timeout, work)
         .await
         .map_err(|_| anyhow!("timed out after {:?}", a.timeout))??;
+    let zero_rtt = match &*client {
+        Conn::H3(c) if a.zero_rtt => c.zero_rtt_accepted().await,
+        _ => None,
+    };
+    if a.zero_rtt {
+        eprintln!(
+            "0-RTT: {}",
+            match zero_rtt {
+                Some(true) => "accepted",
+                Some(false) => "rejected (the requests were lost; retry without --0rtt)",
+                None => "not attempted (no session ticket)",
+            }
+        );
+    }
     let pushes = client.pushes();
     if let Some(out) = &a.output {
         if let Some(body) = responses.first().and_then(|r| r.body.as_ref()) {
@@ -718,6 +917,7 @@ async fn get(a: GetArgs) -> Result<()> {
     if a.json {
         let report = serde_json::json!({
             "protocol": proto,
+            "zero_rtt_accepted": zero_rtt,
             "handshake_ms": client.handshake().as_secs_f64() * 1e3,
             "responses": responses,
             "pushes": pushes,
@@ -758,6 +958,66 @@ async fn get(a: GetArgs) -> Result<()> {
     if let Ok(c) = Arc::try_unwrap(client) {
         c.close().await;
     }
+    if failed > 0 {
+        bail!("{failed} of {} requests failed", responses.len());
+    }
+    Ok(())
+}
+
+fn first_ms(r: &pushlab::client::Response) -> f64 {
+    r.headers_ms.unwrap_or(0.0)
+}
+
+/// `pushlab get --alpn hq-interop`.
+async fn get_hq(
+    a: &GetArgs,
+    host: &str,
+    port: u16,
+    paths: &[String],
+    mut opts: ClientOptions,
+) -> Result<()> {
+    if a.http2 || a.head || a.accept_push.is_some() {
+        bail!("--alpn hq-interop is HTTP/0.9: no --http2, --head or pushes");
+    }
+    opts.keep_bodies = a.output.is_some();
+    let all: Vec<String> = (0..a.repeat).flat_map(|_| paths.to_vec()).collect();
+    let (handshake, responses) = tokio::time::timeout(
+        a.timeout,
+        pushlab::client::hq::fetch(host, port, &all, opts),
+    )
+    .await
+    .map_err(|_| anyhow!("timed out after {:?}", a.timeout))??;
+    if let (Some(out), Some(body)) = (&a.output, responses.first().and_then(|r| r.body.as_ref())) {
+        std::fs::write(out, body).with_context(|| format!("writing {}", out.display()))?;
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "protocol": "hq-interop",
+                "handshake_ms": handshake.as_secs_f64() * 1e3,
+                "responses": responses,
+            }))?
+        );
+    } else {
+        println!(
+            "connected over hq-interop in {:.1} ms",
+            handshake.as_secs_f64() * 1e3
+        );
+        for r in &responses {
+            match &r.error {
+                None => println!(
+                    "{} -> {} in {:.1} ms sha256 {}",
+                    r.path,
+                    fmt_bytes(r.len),
+                    r.ms,
+                    &r.sha256[..16]
+                ),
+                Some(e) => println!("{} -> failed: {e}", r.path),
+            }
+        }
+    }
+    let failed = responses.iter().filter(|r| r.error.is_some()).count();
     if failed > 0 {
         bail!("{failed} of {} requests failed", responses.len());
     }

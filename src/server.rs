@@ -79,6 +79,8 @@ pub struct RunningServer {
     pub stats: Arc<ServerStats>,
     /// Whether HTTP/3 and HTTP/2 are on.
     pub protocols: (bool, bool),
+    /// The Retry-always endpoint (`--retry-port`).
+    pub retry_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -93,7 +95,8 @@ impl RunningServer {
         if !opts.h2 && !opts.h3 {
             return Err(ServeError::NothingToServe);
         }
-        let quic_tls = opts.identity.server_config(&[b"h3"])?;
+        let quic_tls =
+            crate::http3::transport::rustls_server_config(&opts.identity, &opts.serve.quic)?;
         let server_config = h3srv::quinn_server_config(quic_tls, &opts.serve)?;
         // With port 0 both sockets must end up on one port: bind UDP, then TCP
         // on the same port, retrying with another port if TCP's is taken.
@@ -131,13 +134,30 @@ impl RunningServer {
         let stats = Arc::new(ServerStats::default());
         let serve = Arc::new(opts.serve.clone());
         let mut tasks = Vec::new();
+        let mut retry_addr = None;
         if let Some(endpoint) = endpoint {
+            if let Some(port) = opts.serve.quic.retry_port {
+                // The same server, with Retry always on, on another port.
+                let raddr = SocketAddr::new(addr.ip(), port);
+                let ep = quinn::Endpoint::server(server_config.clone(), raddr)
+                    .map_err(bind_err(raddr))?;
+                retry_addr = Some(ep.local_addr().map_err(bind_err(raddr))?);
+                tasks.push(tokio::spawn(h3srv::serve(
+                    ep,
+                    server_config.clone(),
+                    serve.clone(),
+                    stats.clone(),
+                    rx.clone(),
+                    true,
+                )));
+            }
             tasks.push(tokio::spawn(h3srv::serve(
                 endpoint,
                 server_config,
                 serve.clone(),
                 stats.clone(),
                 rx.clone(),
+                opts.serve.quic.retry,
             )));
         }
         if let Some(listener) = listener {
@@ -159,6 +179,7 @@ impl RunningServer {
         }
         Ok(RunningServer {
             addr,
+            retry_addr,
             spki_sha256: opts.identity.spki_sha256.clone(),
             cert_pem: opts.identity.cert_pem.clone(),
             stats,

@@ -142,11 +142,16 @@ pub fn spki_sha256(cert_der: &[u8]) -> Result<String, TlsError> {
 impl Identity {
     /// A self-signed certificate for localhost, 127.0.0.1 and ::1.
     pub fn self_signed() -> Result<Self, TlsError> {
-        let names = vec![
+        Self::self_signed_for(vec![
             "localhost".to_string(),
             "127.0.0.1".to_string(),
             "::1".to_string(),
-        ];
+        ])
+    }
+
+    /// A self-signed certificate for these names (many names make a large
+    /// certificate: a handshake flight that meets the amplification limit).
+    pub fn self_signed_for(names: Vec<String>) -> Result<Self, TlsError> {
         let ck = rcgen::generate_simple_self_signed(names)?;
         let cert = ck.cert.der().clone();
         let spki = spki_sha256(&cert)?;
@@ -267,12 +272,22 @@ pub fn client_config(
     ca: Option<&Path>,
     alpn: &[&[u8]],
 ) -> Result<rustls::ClientConfig, TlsError> {
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
+    client_config_with(provider(), insecure, ca, alpn)
+}
+
+/// Like [`client_config`], with a given crypto provider (cipher suites).
+pub fn client_config_with(
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    insecure: bool,
+    ca: Option<&Path>,
+    alpn: &[&[u8]],
+) -> Result<rustls::ClientConfig, TlsError> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])?;
     let mut cfg = if insecure {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider())))
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
             .with_no_client_auth()
     } else {
         let mut roots = rustls::RootCertStore::empty();

@@ -74,6 +74,41 @@ pub struct Client {
     push_bytes: Arc<std::sync::atomic::AtomicU64>,
     /// Handshake duration.
     pub handshake: Duration,
+    zero_rtt: tokio::sync::Mutex<Option<quinn::ZeroRttAccepted>>,
+    zero_rtt_outcome: std::sync::OnceLock<bool>,
+}
+
+/// A QUIC client configuration for these options, to reuse across
+/// connections (session resumption, 0-RTT).
+pub fn session(opts: &ClientOptions) -> Result<super::Session, ClientError> {
+    let alpn: Vec<&[u8]> = opts.alpn.iter().map(|a| a.as_slice()).collect();
+    let provider = if opts.chacha20 {
+        crate::http3::transport::chacha20_provider()
+    } else {
+        crate::tls::provider()
+    };
+    let mut tls =
+        crate::tls::client_config_with(provider, opts.insecure, opts.ca.as_deref(), &alpn)?;
+    tls.enable_early_data = true;
+    let crypto = if opts.chacha20 {
+        let initial = crate::http3::transport::initial_suite()
+            .ok_or_else(|| ClientError::Connect("no AES-128-GCM suite for Initials".into()))?;
+        quinn::crypto::rustls::QuicClientConfig::with_initial(Arc::new(tls), initial)
+    } else {
+        quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+    }
+    .map_err(|e| ClientError::Connect(e.to_string()))?;
+    let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));
+    let mut t = quinn::TransportConfig::default();
+    if let Some(w) = opts.receive_window {
+        t.receive_window(quinn::VarInt::from_u64(w).unwrap_or(quinn::VarInt::MAX));
+    }
+    if let Some(w) = opts.stream_receive_window {
+        t.stream_receive_window(quinn::VarInt::from_u64(w).unwrap_or(quinn::VarInt::MAX));
+    }
+    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(1000));
+    cfg.transport_config(Arc::new(t));
+    Ok(super::Session(cfg))
 }
 
 fn ms_since(start: Instant) -> f64 {
@@ -133,20 +168,10 @@ impl Client {
             .await?
             .next()
             .ok_or_else(|| ClientError::Url(host.into(), "does not resolve".into()))?;
-        let alpn: Vec<&[u8]> = opts.alpn.iter().map(|a| a.as_slice()).collect();
-        let tls = crate::tls::client_config(opts.insecure, opts.ca.as_deref(), &alpn)?;
-        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
-            .map_err(|e| ClientError::Connect(e.to_string()))?;
-        let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));
-        let mut t = quinn::TransportConfig::default();
-        if let Some(w) = opts.receive_window {
-            t.receive_window(quinn::VarInt::from_u64(w).unwrap_or(quinn::VarInt::MAX));
-        }
-        if let Some(w) = opts.stream_receive_window {
-            t.stream_receive_window(quinn::VarInt::from_u64(w).unwrap_or(quinn::VarInt::MAX));
-        }
-        t.max_concurrent_uni_streams(quinn::VarInt::from_u32(1000));
-        cfg.transport_config(Arc::new(t));
+        let cfg = match &opts.session {
+            Some(s) => s.0.clone(),
+            None => session(&opts)?.0,
+        };
         let bind: SocketAddr = if addr.is_ipv6() {
             "[::]:0"
                 .parse()
@@ -167,10 +192,15 @@ impl Client {
         let connecting = endpoint
             .connect(addr, server_name)
             .map_err(|e| ClientError::Connect(e.to_string()))?;
-        let conn = tokio::time::timeout(opts.timeout, connecting)
-            .await
-            .map_err(|_| ClientError::Timeout(opts.timeout))?
-            .map_err(|e| ClientError::Connect(e.to_string()))?;
+        // With a resumable session, 0-RTT: requests go out before the
+        // handshake completes (and are lost if the server rejects them).
+        let (conn, zero_rtt) = match opts.zero_rtt {
+            true => match connecting.into_0rtt() {
+                Ok((conn, accepted)) => (conn, Some(accepted)),
+                Err(connecting) => (Self::finish(connecting, opts.timeout).await?, None),
+            },
+            false => (Self::finish(connecting, opts.timeout).await?, None),
+        };
         let handshake = start.elapsed();
         // Our control stream: type, SETTINGS, then MAX_PUSH_ID if pushes are welcome.
         let mut control = conn.open_uni().await?;
@@ -218,9 +248,53 @@ impl Client {
             opts,
             push_bytes: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             handshake,
+            zero_rtt: tokio::sync::Mutex::new(zero_rtt),
+            zero_rtt_outcome: std::sync::OnceLock::new(),
         };
         client.spawn_uni_acceptor();
         Ok(client)
+    }
+
+    async fn finish(
+        connecting: quinn::Connecting,
+        timeout: Duration,
+    ) -> Result<quinn::Connection, ClientError> {
+        tokio::time::timeout(timeout, connecting)
+            .await
+            .map_err(|_| ClientError::Timeout(timeout))?
+            .map_err(|e| ClientError::Connect(e.to_string()))
+    }
+
+    /// Whether the requests sent in 0-RTT were accepted (waits for the
+    /// handshake); `None` when none were sent in 0-RTT.
+    pub async fn zero_rtt_accepted(&self) -> Option<bool> {
+        if let Some(v) = self.zero_rtt_outcome.get() {
+            return Some(*v);
+        }
+        let accepted = self.zero_rtt.lock().await.take()?;
+        let v = accepted.await;
+        let _ = self.zero_rtt_outcome.set(v);
+        Some(v)
+    }
+
+    /// Initiates a TLS key update (the next packet uses the new keys).
+    pub fn force_key_update(&self) {
+        self.conn.force_key_update();
+    }
+
+    /// Moves the connection to a new local UDP port (as after a NAT
+    /// rebinding); the server validates the new path.
+    pub fn rebind(&self) -> Result<std::net::SocketAddr, ClientError> {
+        let local = self.endpoint.local_addr()?;
+        let bind: SocketAddr = if local.is_ipv6() {
+            SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0))
+        } else {
+            SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0))
+        };
+        let socket = std::net::UdpSocket::bind(bind)?;
+        let new = socket.local_addr()?;
+        self.endpoint.rebind(socket)?;
+        Ok(new)
     }
 
     fn spawn_uni_acceptor(&self) {

@@ -3,6 +3,7 @@
 
 pub mod h2;
 pub mod h3;
+pub mod hq;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -45,6 +46,25 @@ pub struct ClientOptions {
     /// stream ID (a browser acts on 103 Early Hints before the final
     /// response).
     pub informational: Option<tokio::sync::mpsc::UnboundedSender<(u64, Informational)>>,
+    /// HTTP/3: a QUIC/TLS client context shared by successive connections,
+    /// so that a later one resumes the session (and may send 0-RTT).
+    pub session: Option<Session>,
+    /// HTTP/3: send requests in 0-RTT early data when the session allows.
+    pub zero_rtt: bool,
+    /// HTTP/3: offer only TLS_CHACHA20_POLY1305_SHA256.
+    pub chacha20: bool,
+}
+
+/// A QUIC client configuration reused across connections: rustls keeps the
+/// session tickets it receives in it (they cannot leave the process), and
+/// resumes only with the very same configuration.
+#[derive(Clone)]
+pub struct Session(pub quinn::ClientConfig);
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Session")
+    }
 }
 
 impl Default for ClientOptions {
@@ -64,6 +84,9 @@ impl Default for ClientOptions {
             cancel_push: None,
             refuse_pushes: false,
             informational: None,
+            session: None,
+            zero_rtt: false,
+            chacha20: false,
         }
     }
 }

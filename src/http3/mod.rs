@@ -3,6 +3,8 @@
 
 pub mod backend;
 pub mod control;
+pub mod hq;
 pub mod push;
 pub mod server;
 pub mod sink;
+pub mod transport;

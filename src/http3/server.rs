@@ -20,6 +20,7 @@ use super::backend::{self, ControlOut};
 use super::control::{ControlSink, PushCounters};
 use super::push::{self, PushContext};
 use super::sink::{H3Queue, QuinnWindow};
+use super::transport::Handshake;
 use crate::core::{self, CoreOptions, Reply, RequestHead};
 use crate::push::{ConnPushState, PlanInput, PushPolicy};
 use crate::reqlog::{self, Outcome};
@@ -60,6 +61,8 @@ pub struct ServeOptions {
     pub shutdown_timeout: Duration,
     /// The push and hint policy.
     pub policy: Arc<dyn PushPolicy>,
+    /// QUIC transport options (Retry, resumption, 0-RTT, key updates, ...).
+    pub quic: super::transport::QuicOptions,
 }
 
 impl Default for ServeOptions {
@@ -77,6 +80,7 @@ impl Default for ServeOptions {
             shutdown_timeout: Duration::from_secs(5),
             policy: crate::push::policy_by_name("none")
                 .unwrap_or_else(|| Arc::new(crate::push::NoPush)),
+            quic: super::transport::QuicOptions::default(),
         }
     }
 }
@@ -88,6 +92,19 @@ pub struct ServerStats {
     pub connections: AtomicU64,
     /// Requests answered.
     pub requests: AtomicU64,
+    /// Stateless Retries sent.
+    pub retries: AtomicU64,
+    /// Connections accepted with 0-RTT enabled whose handshake was still
+    /// running when the first request arrived.
+    pub early_connections: AtomicU64,
+    /// Requests that arrived in 0-RTT early data.
+    pub early_requests: AtomicU64,
+    /// Requests refused with 425 Too Early.
+    pub too_early: AtomicU64,
+    /// Key updates the server initiated.
+    pub key_updates: AtomicU64,
+    /// Connections that negotiated `hq-interop`.
+    pub hq_connections: AtomicU64,
     /// Requests that failed (reset, stall, connection loss).
     pub failed: AtomicU64,
     /// Queue totals over all connections.
@@ -111,13 +128,7 @@ impl ServerStats {
 
 /// The QUIC transport configuration for the server.
 pub fn transport_config(opts: &ServeOptions) -> quinn::TransportConfig {
-    let mut t = quinn::TransportConfig::default();
-    t.max_concurrent_bidi_streams(
-        quinn::VarInt::from_u64(opts.max_concurrent_bidi).unwrap_or(quinn::VarInt::MAX),
-    );
-    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(16));
-    t.max_idle_timeout(quinn::IdleTimeout::try_from(opts.idle_timeout).ok());
-    t
+    super::transport::transport(&opts.quic, opts.max_concurrent_bidi, opts.idle_timeout)
 }
 
 /// Builds the quinn server configuration.
@@ -125,11 +136,7 @@ pub fn quinn_server_config(
     tls: rustls::ServerConfig,
     opts: &ServeOptions,
 ) -> Result<quinn::ServerConfig, rustls::Error> {
-    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
-        .map_err(|e| rustls::Error::General(e.to_string()))?;
-    let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    cfg.transport_config(Arc::new(transport_config(opts)));
-    Ok(cfg)
+    super::transport::quinn_server_config(tls, &opts.quic, transport_config(opts))
 }
 
 fn qlog_config(
@@ -158,13 +165,16 @@ fn qlog_config(
     Some(t)
 }
 
-/// Serves HTTP/3 on `endpoint` until `shutdown` turns true, then drains.
+/// Serves HTTP/3 (and `hq-interop`) on `endpoint` until `shutdown` turns
+/// true, then drains. With `retry`, every new client address is first
+/// validated with a stateless Retry.
 pub async fn serve(
     endpoint: quinn::Endpoint,
     server_config: quinn::ServerConfig,
     opts: Arc<ServeOptions>,
     stats: Arc<ServerStats>,
     mut shutdown: watch::Receiver<bool>,
+    retry: bool,
 ) {
     let mut conns = JoinSet::new();
     loop {
@@ -172,6 +182,20 @@ pub async fn serve(
             incoming = endpoint.accept() => {
                 let Some(incoming) = incoming else { break };
                 let remote = incoming.remote_address();
+                //= https://www.rfc-editor.org/rfc/rfc9000#section-8.1.2
+                //# Upon receiving the client's Initial packet, the server can
+                //# request address validation by sending a Retry packet
+                //# (Section 17.2.5) containing a token.
+                // `may_retry`: this Initial carried no Retry token yet (a
+                // token that fails validation never gets this far: quinn
+                // closes with INVALID_TOKEN).
+                if retry && incoming.may_retry() {
+                    stats.retries.fetch_add(1, Ordering::Relaxed);
+                    if let Err(e) = incoming.retry() {
+                        debug!(%remote, %e, "retry not possible");
+                    }
+                    continue;
+                }
                 let connecting = match &opts.qlog_dir {
                     Some(dir) => match qlog_config(dir, remote, &opts) {
                         Some(t) => {
@@ -195,9 +219,34 @@ pub async fn serve(
                 let stats = stats.clone();
                 let shutdown = shutdown.clone();
                 conns.spawn(async move {
-                    match connecting.await {
-                        Ok(conn) => run_connection(conn, opts, stats, shutdown).await,
-                        Err(e) => debug!(%remote, %e, "handshake failed"),
+                    let (conn, handshake) = if opts.quic.zero_rtt {
+                        // Serve streams before the handshake completes: they
+                        // carry 0-RTT data (the server side always succeeds).
+                        match connecting.into_0rtt() {
+                            Ok((conn, accepted)) => (conn, Handshake::early(accepted)),
+                            Err(connecting) => match connecting.await {
+                                Ok(conn) => (conn, Handshake::complete()),
+                                Err(e) => return debug!(%remote, %e, "handshake failed"),
+                            },
+                        }
+                    } else {
+                        match connecting.await {
+                            Ok(conn) => (conn, Handshake::complete()),
+                            Err(e) => return debug!(%remote, %e, "handshake failed"),
+                        }
+                    };
+                    let alpn = conn
+                        .handshake_data()
+                        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+                        .and_then(|d| d.protocol);
+                    if let Some(every) = opts.quic.key_update_every {
+                        tokio::spawn(key_updates(conn.clone(), every, stats.clone()));
+                    }
+                    if alpn.as_deref() == Some(b"hq-interop".as_slice()) {
+                        stats.hq_connections.fetch_add(1, Ordering::Relaxed);
+                        super::hq::serve_connection(conn, opts, stats).await;
+                    } else {
+                        run_connection(conn, opts, stats, shutdown, handshake).await;
                     }
                 });
             }
@@ -216,6 +265,29 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
 }
 
+/// Initiates a key update whenever `every` more packets were sent (quinn
+/// ignores the call while the previous update's keys are still in use).
+async fn key_updates(conn: quinn::Connection, every: u64, stats: Arc<ServerStats>) {
+    let every = every.max(1);
+    let mut next = every;
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    loop {
+        tokio::select! {
+            _ = conn.closed() => return,
+            _ = tick.tick() => {}
+        }
+        let sent = conn.stats().path.sent_packets;
+        if sent >= next {
+            //= https://www.rfc-editor.org/rfc/rfc9001#section-6
+            //# Once the handshake is confirmed (see Section 4.1.2), an endpoint
+            //# MAY initiate a key update.
+            conn.force_key_update();
+            stats.key_updates.fetch_add(1, Ordering::Relaxed);
+            next = sent + every;
+        }
+    }
+}
+
 /// Per-connection context handed to request tasks.
 pub struct ConnCtx {
     /// Options.
@@ -230,6 +302,8 @@ pub struct ConnCtx {
     pub stats: Arc<ServerStats>,
     /// Per-connection state of the push policy.
     pub push_state: ConnPushState,
+    /// Whether the handshake is complete (requests before are 0-RTT).
+    pub handshake: Arc<Handshake>,
 }
 
 async fn run_connection(
@@ -237,6 +311,7 @@ async fn run_connection(
     opts: Arc<ServeOptions>,
     stats: Arc<ServerStats>,
     shutdown: watch::Receiver<bool>,
+    handshake: Arc<Handshake>,
 ) {
     let remote = conn.remote_address();
     debug!(%remote, "connection established");
@@ -249,6 +324,7 @@ async fn run_connection(
                 control: None,
                 stats,
                 push_state: ConnPushState::default(),
+                handshake: handshake.clone(),
             });
             let h3c = h3::server::builder()
                 .max_field_section_size(opts.max_field_section_size)
@@ -288,6 +364,7 @@ async fn run_connection(
                 control: Some(control.clone()),
                 stats,
                 push_state: ConnPushState::default(),
+                handshake: handshake.clone(),
             });
             let backend =
                 backend::Connection::new(conn.clone(), queue.clone(), control.clone(), control_out);
@@ -401,7 +478,14 @@ where
         target,
         headers: parts.headers,
     };
-    let reply = core::respond(&ctx.opts.site, &head, &ctx.opts.core);
+    let early = !ctx.handshake.is_complete();
+    if early {
+        ctx.stats.early_requests.fetch_add(1, Ordering::Relaxed);
+    }
+    let reply = core::respond_early(&ctx.opts.site, &head, &ctx.opts.core, early);
+    if reply.status == http::StatusCode::TOO_EARLY {
+        ctx.stats.too_early.fetch_add(1, Ordering::Relaxed);
+    }
     if let Some(q) = &ctx.queue {
         let server = reply
             .resource

@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Plays the QUIC interop runner's server test cases here, without Docker:
+for each case it starts pushlab through run_endpoint.sh (the runner's
+contract: ROLE, TESTCASE, files in WWW, certificate in CERTS) and checks it
+with real clients that run on this machine: aioquic (interop/quic_checks.py,
+hq-interop and HTTP/3), ngtcp2's gtlsclient (HTTP/3) and, for rebinding,
+pushlab's own client. Prints a table (and --json a JSON list).
+
+Usage: interop/runner/play.py [--pushlab PATH] [--python PATH] [--json]
+                              [--cases a,b,c]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CHECKS = os.path.join(ROOT, "interop", "quic_checks.py")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_cert(d: str, large: bool) -> None:
+    """A self-signed certificate and key, as the runner mounts at /certs;
+    `large` makes the handshake flight big (many names), for the
+    amplification-limit case."""
+    names = ["DNS:server", "DNS:localhost", "IP:127.0.0.1"]
+    if large:
+        names += [f"DNS:name-{i:04d}.pushlab-amplification-test.example" for i in range(250)]
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", os.path.join(d, "priv.key"), "-out", os.path.join(d, "cert.pem"),
+            "-days", "2", "-subj", "/CN=server", "-addext", "subjectAltName=" + ",".join(names),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def make_files(d: str, sizes: dict[str, int]) -> dict[str, str]:
+    out = {}
+    for name, size in sizes.items():
+        data = os.urandom(size)
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+        out["/" + name] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+class Server:
+    def __init__(self, args, case: str, www: str, certs: str, addr: str = "127.0.0.1"):
+        self.port = free_port()
+        env = dict(os.environ, ROLE="server", TESTCASE=case, WWW=www, CERTS=certs,
+                   PORT=str(self.port), ADDR=addr, PUSHLAB=args.pushlab, RUST_LOG="warn")
+        self.proc = subprocess.Popen(
+            [os.path.join(HERE, "run_endpoint.sh")], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.unsupported = False
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                self.unsupported = self.proc.wait() == 127
+                break
+            if "serving" in line:
+                break
+
+    def url(self, path: str) -> str:
+        return f"https://127.0.0.1:{self.port}{path}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def checks(args, *argv: str, timeout: float = 120) -> dict:
+    r = subprocess.run([args.python, CHECKS, *argv], capture_output=True, text=True, timeout=timeout)
+    try:
+        return json.loads(r.stdout)
+    except json.JSONDecodeError:
+        return {"error": f"no JSON: {r.stdout[-300:]} {r.stderr[-300:]}"}
+
+
+def verify(result: dict, want: dict[str, str]) -> str | None:
+    got = {r["path"]: r for r in result.get("responses", [])}
+    for path, sha in want.items():
+        r = got.get(path)
+        if r is None or not r.get("complete"):
+            return f"{path}: not received ({result.get('error')})"
+        if r["sha256"] != sha:
+            return f"{path}: wrong bytes"
+    return None
+
+
+def case_fetch(args, srv, want, extra=(), alpn="hq-interop"):
+    res = checks(args, "--check", "fetch", "--alpn", alpn, *extra, *[srv.url(p) for p in want])
+    return res, verify(res, want)
+
+
+def run_case(args, case: str, tmp: str) -> dict:
+    www = os.path.join(tmp, case, "www")
+    certs = os.path.join(tmp, case, "certs")
+    os.makedirs(www)
+    os.makedirs(certs)
+    make_cert(certs, large=(case == "amplificationlimit"))
+    sizes = {
+        "handshake": {"index.txt": 1024},
+        "transfer": {"a.bin": 2_000_000, "b.bin": 3_000_000, "c.bin": 5_000_000},
+        "multiplexing": {f"f{i:04d}.txt": 1024 for i in range(2000)},
+        "http3": {"small.bin": 5 * 1024, "medium.bin": 10 * 1024, "large.bin": 500 * 1024},
+        "keyupdate": {"big.bin": 5_000_000},
+        "transferloss": {"big.bin": 5_000_000},
+    }.get(case, {"index.txt": 32 * 1024})
+    want = make_files(www, sizes)
+    # The emulated link reaches the server through a TUN device, not loopback.
+    srv = Server(args, case, www, certs, addr="0.0.0.0" if case == "transferloss" else "127.0.0.1")
+    row = {"case": case, "client": "", "result": "", "notes": ""}
+    try:
+        if srv.unsupported:
+            row.update(client="-", result="unsupported", notes="run_endpoint.sh exits 127")
+            return row
+        if case in ("handshake", "transfer", "multiplexing"):
+            res, err = case_fetch(args, srv, want)
+            row.update(client="aioquic (hq-interop)", notes=f"{len(want)} files, {res.get('duration_ms', 0):.0f} ms")
+        elif case == "http3":
+            out = os.path.join(tmp, case, "dl")
+            os.makedirs(out)
+            r = subprocess.run(
+                ["gtlsclient", "--quiet", "--exit-on-all-streams-close", f"--download={out}",
+                 "127.0.0.1", str(srv.port), *[srv.url(p) for p in want]],
+                capture_output=True, text=True, timeout=60)
+            err = None
+            for path, sha in want.items():
+                f = os.path.join(out, path.lstrip("/"))
+                if not os.path.exists(f) or hashlib.sha256(open(f, "rb").read()).hexdigest() != sha:
+                    err = f"{path}: missing or wrong ({r.stderr[-200:]})"
+                    break
+            row.update(client="gtlsclient (ngtcp2, HTTP/3)", notes="3 files in parallel")
+        elif case == "retry":
+            res, err = case_fetch(args, srv, want)
+            if err is None and res.get("retries", 0) < 1:
+                err = "no Retry received"
+            row.update(client="aioquic (hq-interop)", notes=f"{res.get('retries')} Retry")
+        elif case == "chacha20":
+            res, err = case_fetch(args, srv, want, extra=("--chacha20",))
+            if err is None and "CHACHA20" not in str(res.get("cipher_suite")):
+                err = f"negotiated {res.get('cipher_suite')}"
+            row.update(client="aioquic (hq-interop)", notes=str(res.get("cipher_suite")))
+        elif case in ("resumption", "zerortt"):
+            extra = ["--zero-rtt"] if case == "zerortt" else []
+            res = checks(args, "--check", "resume", "--alpn", "hq-interop", *extra,
+                         *[srv.url(p) for p in want])
+            err = verify(res, want)
+            if err is None and not res.get("session_resumed"):
+                err = "session not resumed"
+            if err is None and case == "zerortt" and not res.get("early_data_accepted"):
+                err = "0-RTT not accepted"
+            row.update(client="aioquic (hq-interop)",
+                       notes=f"resumed={res.get('session_resumed')} early_data={res.get('early_data_accepted')}")
+        elif case == "keyupdate":
+            res, err = case_fetch(args, srv, want, extra=("--key-update",))
+            row.update(client="aioquic (hq-interop)", notes="client-initiated key update, 5 MB")
+            if err is None:
+                out = os.path.join(tmp, case, "dl")
+                os.makedirs(out)
+                r = subprocess.run(
+                    ["gtlsclient", "--quiet", "--exit-on-all-streams-close", "--key-update=5ms",
+                     f"--download={out}", "127.0.0.1", str(srv.port), srv.url("/big.bin")],
+                    capture_output=True, text=True, timeout=60)
+                f = os.path.join(out, "big.bin")
+                if not os.path.exists(f) or hashlib.sha256(open(f, "rb").read()).hexdigest() != want["/big.bin"]:
+                    err = f"gtlsclient with --key-update: {r.stderr[-200:]}"
+                row["client"] += ", gtlsclient --key-update"
+        elif case == "amplificationlimit":
+            res = checks(args, "--check", "amplification", srv.url("/index.txt"))
+            ratio = res.get("ratio") or 0
+            # quinn may send one full datagram past 3x (see quic-transport.md).
+            limit = 3 * res.get("client_sent", 0) + 1252
+            err = None if res.get("server_sent", 0) <= limit else f"sent {res.get('server_sent')} > {limit}"
+            if err is None:
+                _, err = case_fetch(args, srv, want)
+            row.update(client="aioquic (raw Initial)",
+                       notes=f"{res.get('server_sent')} B for {res.get('client_sent')} B (x{ratio:.2f})")
+        elif case == "rebind-port":
+            r = subprocess.run(
+                [args.pushlab, "get", "-k", "--rebind", "--mid", "20ms", "--json",
+                 *[srv.url(p) for p in want]],
+                capture_output=True, text=True, timeout=60)
+            try:
+                rep = json.loads(r.stdout)
+                ok = all(x.get("status") == 200 and x.get("error") is None for x in rep["responses"])
+                err = None if ok else "transfer failed"
+            except (json.JSONDecodeError, KeyError):
+                err = f"pushlab get: {r.stderr[-200:]}"
+            row.update(client="pushlab get --rebind", notes="new local port mid-transfer")
+        elif case == "transferloss":
+            if os.geteuid() != 0:
+                row.update(client="-", result="skipped", notes="needs root for the emulated link")
+                return row
+            urls = " ".join(f"https://$PUSHLAB_NETEM_SERVER:{srv.port}{p}" for p in want)
+            script = f"{args.python} {CHECKS} --check fetch --alpn hq-interop --timeout 120 {urls}"
+            r = subprocess.run(
+                [args.pushlab, "netem", "--delay", "15ms", "--rate", "10mbit", "--queue", "25pkt",
+                 "--loss", "2%", "--", "sh", "-c", script],
+                capture_output=True, text=True, timeout=180)
+            row.update(client="aioquic (hq-interop) via pushlab netem 2% loss", notes="5 MB")
+            try:
+                err = verify(json.loads(r.stdout), want)
+            except json.JSONDecodeError:
+                err = f"no JSON: {r.stderr[-200:]}"
+        else:
+            row.update(client="-", result="not played here")
+            return row
+        row["result"] = "pass" if err is None else "FAIL"
+        if err:
+            row["notes"] = (row["notes"] + "; " if row["notes"] else "") + err
+        return row
+    finally:
+        srv.stop()
+
+
+CASES = ["handshake", "transfer", "multiplexing", "http3", "retry", "resumption", "zerortt",
+         "chacha20", "keyupdate", "amplificationlimit", "rebind-port", "transferloss",
+         "connectionmigration", "v2"]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pushlab", default=os.path.join(ROOT, "target", "release", "pushlab"))
+    ap.add_argument("--python", default=os.path.join(ROOT, ".venv", "bin", "python"))
+    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    rows = []
+    tmp = tempfile.mkdtemp(prefix="pushlab-play-")
+    try:
+        for case in args.cases.split(","):
+            rows.append(run_case(args, case.strip(), tmp))
+            if not args.json:
+                r = rows[-1]
+                print(f"{r['case']:20} {r['result']:12} {r['client']:45} {r['notes']}", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return 0 if all(r["result"] in ("pass", "unsupported", "not played here", "skipped") for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
