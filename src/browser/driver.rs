@@ -65,6 +65,11 @@ fn split_url(url: &str) -> Result<(String, u16, String), String> {
     Ok((host, port, path))
 }
 
+/// Chromium's HTTP/2 session receive window.
+pub const CHROME_SESSION_WINDOW: u64 = 15 * 1024 * 1024;
+/// Chromium's HTTP/2 stream receive window.
+pub const CHROME_STREAM_WINDOW: u64 = 6 * 1024 * 1024;
+
 enum Event {
     Response(String, Box<Response>),
     Informational(u64, crate::client::Informational),
@@ -100,6 +105,11 @@ pub async fn load_page(opts: &LoadOptions, cache: HttpCache) -> (PageLoad, HttpC
     copts.max_push_id = opts.accept_push.then_some(1000);
     copts.informational = Some(itx);
     copts.timeout = opts.timeout;
+    // Chromium's receive windows (HTTP/2: 15 MB for the session, 6 MB per
+    // stream; its QUIC stack uses the same): flow control must not be what
+    // limits a page load, as the protocols' 64 KB defaults would.
+    copts.receive_window.get_or_insert(CHROME_SESSION_WINDOW);
+    copts.stream_receive_window.get_or_insert(CHROME_STREAM_WINDOW);
     let t0 = Instant::now();
     let conn = match Conn::connect(opts.proto, &host, port, copts).await {
         Ok(c) => Arc::new(c),

@@ -187,8 +187,8 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
         "preemption" => {
             let mut bloated = profile("3g");
             bloated.name = "3g-bloated".into();
-            bloated.down.queue = QueueLimit::Packets(1000);
-            bloated.up.queue = QueueLimit::Packets(1000);
+            bloated.down.queue = QueueLimit::Packets(250);
+            bloated.up.queue = QueueLimit::Packets(250);
             let mut none = variant("no push", "none");
             none.protocols = vec![Proto::H3, Proto::H2];
             let mut h3 = variant("push-all, user-space queue", "push-all");
@@ -201,7 +201,7 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             h2l.tcp_notsent_lowat = Some(16 * 1024);
             Preset {
                 name: "preemption",
-                about: "A slow backend: the document takes 300 ms; meanwhile push-all pushes 1 MB of images; India-3G with a 1000-packet (bufferbloated) queue. The figure that matters is the document's extra delay: its first byte after (think time + RTT).",
+                about: "A slow backend: the document takes 300 ms; meanwhile push-all pushes 1 MB of images; India-3G with a 250-packet queue (2.2 s of bufferbloat). The figure that matters is the document's extra delay: its first byte after (think time + RTT).",
                 site: sites::slow_backend(),
                 pages: vec!["/index.html"],
                 variants: vec![none, h3, h2, h2l],
