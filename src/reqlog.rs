@@ -23,6 +23,8 @@ pub struct Outcome {
     pub pushes: usize,
     /// Pushed bytes handed to the transport ahead of this ready response.
     pub push_bytes_ahead: u64,
+    /// The request arrived before the handshake completed (0-RTT).
+    pub early: bool,
 }
 
 fn ms(d: Option<Duration>) -> String {
@@ -61,6 +63,7 @@ pub fn log_request(
         conn_pushed = conn_pushes.completed,
         conn_push_cancelled = conn_pushes.cancelled_by_client,
         conn_refused_bytes = conn_pushes.refused_bytes,
+        early = o.early,
         error = o.error.as_deref().unwrap_or("-"),
         "request"
     );

@@ -109,7 +109,9 @@ pub async fn load_page(opts: &LoadOptions, cache: HttpCache) -> (PageLoad, HttpC
     // stream; its QUIC stack uses the same): flow control must not be what
     // limits a page load, as the protocols' 64 KB defaults would.
     copts.receive_window.get_or_insert(CHROME_SESSION_WINDOW);
-    copts.stream_receive_window.get_or_insert(CHROME_STREAM_WINDOW);
+    copts
+        .stream_receive_window
+        .get_or_insert(CHROME_STREAM_WINDOW);
     let t0 = Instant::now();
     let conn = match Conn::connect(opts.proto, &host, port, copts).await {
         Ok(c) => Arc::new(c),

@@ -92,7 +92,7 @@ impl ResKind {
 pub enum Source {
     /// Requested from the network.
     Network,
-    /// Requested because a 103 hinted it.
+    /// Requested as a preload: hinted by a 103, or `<link rel=preload>`.
     Preloaded,
     /// A server push, adopted.
     Pushed,
@@ -481,7 +481,16 @@ impl Page {
                 return i;
             }
         }
-        let priority = priority_for(kind, render_blocking, parser_blocking);
+        // A preload (103 hint or `<link rel=preload>`) is requested with the
+        // priority of its type as a browser gives it to preloads: a
+        // stylesheet as if it blocked rendering, a script as if it blocked
+        // the parser.
+        let preload = via == Source::Preloaded;
+        let priority = priority_for(
+            kind,
+            render_blocking || (preload && kind == ResKind::Style),
+            parser_blocking || (preload && kind == ResKind::Script),
+        );
         let mut headers = vec![("priority".to_string(), priority.to_string())];
         if let Some(c) = self.cache.cookie_header() {
             headers.push(("cookie".into(), c));
@@ -692,7 +701,12 @@ impl Page {
                         RefKind::CssImport => (ResKind::Style, true, false),
                         RefKind::CssUrl => (ResKind::from_path(&target), false, false),
                     };
-                    let j = self.need(&target, k, rb, pb, Source::Network);
+                    let via = if r.kind == RefKind::Preload {
+                        Source::Preloaded
+                    } else {
+                        Source::Network
+                    };
+                    let j = self.need(&target, k, rb, pb, via);
                     if matches!(r.kind, RefKind::Stylesheet | RefKind::Script) {
                         self.parse.push_back(ParseItem {
                             path: self.res[j].path.clone(),
@@ -1166,6 +1180,11 @@ mod tests {
         );
         let r = p.take_requests();
         assert_eq!(paths(&r), vec!["/a.css", "/f.woff2"]);
+        assert_eq!(
+            prio(&r, "/a.css"),
+            "u=0",
+            "a preloaded stylesheet is urgent"
+        );
         assert_eq!(prio(&r, "/f.woff2"), "u=1");
         assert_eq!(p.resource("/a.css").unwrap().source, Source::Preloaded);
         respond(&mut p, "/", 300.0, DOC);

@@ -344,14 +344,17 @@ struct PushJob {
     reply: Reply,
     path: String,
     index: u32,
+    /// The policy's priority for the push (None: the parent's).
+    priority: Option<crate::priority::Priority>,
 }
 
-async fn run_push(ctx: Arc<H2Conn>, job: PushJob, parent: Order) {
+async fn run_push(ctx: Arc<H2Conn>, job: PushJob, parent: Order, parent_stream: u32) {
     let PushJob {
         mut pushed,
         reply,
         path,
         index,
+        priority,
     } = job;
     let started = Instant::now();
     let eos = reply.body.is_empty();
@@ -363,6 +366,14 @@ async fn run_push(ctx: Arc<H2Conn>, job: PushJob, parent: Order) {
             return Ok(0);
         }
         let (key, direct) = register(&ctx, stream, Order::push_of(parent, index), &reply);
+        if let (Some(q), Some(p)) = (&ctx.queue, priority) {
+            q.set_priority(key, p);
+        } else if let (Some(q), None) = (&ctx.queue, priority) {
+            // As over HTTP/3: the parent's priority.
+            if let Some(pp) = q.priority(StreamKey::from(parent_stream)) {
+                q.set_priority(key, pp);
+            }
+        }
         let mut sent = 0;
         let r = send_body(&ctx, key, direct, reply.body.clone(), &mut sent).await;
         if let Some(q) = &ctx.queue {
@@ -431,6 +442,7 @@ fn promise(
                     reply,
                     path: item.path.clone(),
                     index: index as u32,
+                    priority: item.priority,
                 });
             }
             Err(e) => {
@@ -518,7 +530,12 @@ async fn handle(
         let mut started = Vec::new();
         if !reply.think.is_zero() {
             for j in jobs.drain(..) {
-                started.push(tokio::spawn(run_push(ctx.clone(), j, order)));
+                started.push(tokio::spawn(run_push(
+                    ctx.clone(),
+                    j,
+                    order,
+                    stream_id as u32,
+                )));
             }
             let elapsed = arrived.elapsed();
             if reply.think > elapsed {
@@ -548,7 +565,12 @@ async fn handle(
         // start once the parent's whole response has been written by h2.
         let start_pushes = |jobs: &mut Vec<PushJob>, started: &mut Vec<_>| {
             for j in jobs.drain(..) {
-                started.push(tokio::spawn(run_push(ctx.clone(), j, order)));
+                started.push(tokio::spawn(run_push(
+                    ctx.clone(),
+                    j,
+                    order,
+                    stream_id as u32,
+                )));
             }
         };
         if eos {

@@ -496,7 +496,10 @@ where
         let client = reply.client_priority_parsed;
         q.set_header_priority(stream_id, client, server);
     }
-    let mut outcome = Outcome::default();
+    let mut outcome = Outcome {
+        early,
+        ..Outcome::default()
+    };
     let result = respond(
         &mut stream,
         &ctx,

@@ -33,7 +33,8 @@ use crate::site::{Kind, Resource, Site};
 pub struct PushItem {
     /// Path of the pushed resource.
     pub path: String,
-    /// Priority of the push stream; `None` inherits the parent's.
+    /// Priority of the push stream; `None` inherits the parent's (the
+    /// built-in policies set [`push_priority`]).
     pub priority: Option<Priority>,
     /// Request header fields to put in the PUSH_PROMISE (those the response
     /// varies on, copied from the parent request).
@@ -184,10 +185,32 @@ pub fn pushable(request: &RequestHead, r: &Resource) -> Option<Vec<(String, Stri
     Some(headers)
 }
 
+/// The priority a push gets: the one a browser would request the resource
+/// with (Chromium's mapping of its resource priorities to urgencies), so a
+/// pushed image never shares bandwidth with a pushed stylesheet just
+/// because both came with an incremental document. Over HTTP/3 and HTTP/2
+/// alike.
+pub fn push_priority(kind: Kind, node: &NodeInfo) -> Priority {
+    let (urgency, incremental) = match kind {
+        Kind::Document => (0, true),
+        Kind::Style if node.render_blocking || !node.hidden => (0, false),
+        Kind::Style => (4, false),
+        Kind::Script if node.render_blocking => (1, false),
+        Kind::Script => (3, false),
+        Kind::Font => (1, false),
+        Kind::Image => (2, true),
+        _ => (1, false),
+    };
+    Priority {
+        urgency,
+        incremental,
+    }
+}
+
 fn item(request: &RequestHead, c: &Child) -> Option<PushItem> {
     Some(PushItem {
         path: c.path.clone(),
-        priority: None,
+        priority: Some(push_priority(c.resource.kind, &c.node)),
         request_headers: pushable(request, &c.resource)?,
     })
 }
@@ -468,9 +491,10 @@ impl PushPolicy for PushList {
                 .iter()
                 .filter_map(|p| {
                     let r = input.site.get(p)?;
+                    let node = input.site.graph().node(p).cloned().unwrap_or_default();
                     Some(PushItem {
                         path: p.clone(),
-                        priority: None,
+                        priority: Some(push_priority(r.kind, &node)),
                         request_headers: pushable(input.request, &r)?,
                     })
                 })
