@@ -277,16 +277,22 @@ def fetch(args, urls) -> dict:
     return out
 
 
-def resume(args, urls) -> dict:
-    host, port, paths = urls
+def first_visit(args, host, port, path) -> list[SessionTicket]:
+    """A full handshake and one request; the session tickets it left."""
     tickets: list[SessionTicket] = []
     first = Client(host, port, config(args), tickets)
     first.connect()
     first.run_until(lambda: first.handshake is not None, args.timeout)
-    first.request(paths[0])
+    first.request(path)
     first.run_until(first.all_done, args.timeout)
     first.run_until(lambda: len(tickets) > 0, 1.0)
     first.close()
+    return tickets
+
+
+def resume(args, urls) -> dict:
+    host, port, paths = urls
+    tickets = first_visit(args, host, port, paths[0])
     if not tickets:
         return {"check": "resume", "error": "no session ticket received", "tickets": 0}
     cfg = config(args)
@@ -318,14 +324,7 @@ def resume(args, urls) -> dict:
 
 def replay(args, urls) -> dict:
     host, port, paths = urls
-    tickets: list[SessionTicket] = []
-    first = Client(host, port, config(args), tickets)
-    first.connect()
-    first.run_until(lambda: first.handshake is not None, args.timeout)
-    first.request(paths[0])
-    first.run_until(first.all_done, args.timeout)
-    first.run_until(lambda: len(tickets) > 0, 1.0)
-    first.close()
+    tickets = first_visit(args, host, port, paths[0])
     if not tickets:
         return {"check": "replay", "error": "no session ticket received"}
     ticket = tickets[-1]

@@ -238,6 +238,31 @@ struct CompareArgs {
     /// Seed of the links' loss generators.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Instead of a preset, a matrix of your own: a push policy (repeat the
+    /// flag; `serve --push-policy` names, `list:/a.js,/b.js` too; default
+    /// all six).
+    #[arg(long = "policy")]
+    policies: Vec<String>,
+    /// Matrix: link profiles, comma-separated (default 3g).
+    #[arg(long = "profiles", value_delimiter = ',')]
+    profiles: Vec<String>,
+    /// Matrix: cold, warm or both, comma-separated (default cold).
+    #[arg(long = "cache", value_delimiter = ',')]
+    caches: Vec<String>,
+    /// Matrix: h2, h3 or both, comma-separated (default both).
+    #[arg(long = "protocols", value_delimiter = ',')]
+    protocols: Vec<String>,
+    /// Matrix: pages to load, comma-separated (default /index.html).
+    #[arg(long = "pages", value_delimiter = ',')]
+    pages: Vec<String>,
+    /// Matrix: serve this site directory (with its site.toml) instead of
+    /// the demo site.
+    #[arg(long)]
+    site: Option<PathBuf>,
+    /// The servers' QUIC initial RTT estimate (quinn's default: 333 ms),
+    /// to study its effect on long-RTT links.
+    #[arg(long, value_parser = duration_arg)]
+    initial_rtt: Option<Duration>,
     /// List the presets and exit.
     #[arg(long)]
     list: bool,
@@ -1034,13 +1059,56 @@ fn compare(a: &CompareArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let preset = match (&a.preset, a.quick) {
-        (Some(p), _) => p.clone(),
-        (None, true) => "quick".to_string(),
-        (None, false) => bail!(
-            "--preset NAME (one of {}) or --quick",
+    let custom = !(a.policies.is_empty()
+        && a.profiles.is_empty()
+        && a.caches.is_empty()
+        && a.protocols.is_empty()
+        && a.pages.is_empty()
+        && a.site.is_none());
+    let preset = match (&a.preset, a.quick, custom) {
+        (Some(_), _, true) | (None, true, true) => bail!(
+            "--policy, --profiles, --cache, --protocols, --pages and --site make a matrix of \
+             their own: give them without --preset and --quick"
+        ),
+        (Some(p), _, false) => p.clone(),
+        (None, true, false) => "quick".to_string(),
+        (None, false, true) => "matrix".to_string(),
+        (None, false, false) => bail!(
+            "--preset NAME (one of {}), --quick, or a matrix (--policy, --profiles, --cache, \
+             --protocols, --pages, --site)",
             compare::PRESETS.join(", ")
         ),
+    };
+    let matrix = if custom {
+        let mut protocols = Vec::new();
+        for p in &a.protocols {
+            protocols.push(match p.as_str() {
+                "h2" => pushlab::client::Proto::H2,
+                "h3" => pushlab::client::Proto::H3,
+                other => bail!("--protocols: {other:?} is neither h2 nor h3"),
+            });
+        }
+        let mut caches = Vec::new();
+        for c in &a.caches {
+            caches.push(match c.as_str() {
+                "cold" => compare::CacheState::Cold,
+                "warm" => compare::CacheState::Warm,
+                other => bail!("--cache: {other:?} is neither cold nor warm"),
+            });
+        }
+        let m = compare::Matrix {
+            site_dir: a.site.clone(),
+            pages: a.pages.clone(),
+            policies: a.policies.clone(),
+            profiles: a.profiles.clone(),
+            protocols,
+            caches,
+        };
+        // Every name checked before anything starts.
+        compare::matrix(&m)?;
+        Some(m)
+    } else {
+        None
     };
     if !(a.cpu_ms_per_kb.is_finite() && a.cpu_ms_per_kb >= 0.0) {
         bail!("--cpu-ms-per-kb must be a non-negative number");
@@ -1063,15 +1131,24 @@ fn compare(a: &CompareArgs) -> Result<()> {
         seed: a.seed,
         waterfall: a.waterfall.clone(),
         progress: true,
+        initial_rtt: a.initial_rtt,
+        matrix,
     };
     let started = std::time::Instant::now();
     let report = compare::run(&opts)?;
     println!(
-        "pushlab {} compare --preset {}{} on {} ({} runs per configuration, {:.0} s)\n",
-        report.version,
-        report.preset,
-        if a.quick { " --quick" } else { "" },
+        "pushlab {} on {}, pushlab {} ({} runs per configuration, {:.0} s)\n",
+        std::env::args()
+            .skip(1)
+            .map(|s| if s.contains([' ', ';', '*']) {
+                format!("'{s}'")
+            } else {
+                s
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
         report.machine,
+        report.version,
         report.runs_per_config,
         started.elapsed().as_secs_f64()
     );

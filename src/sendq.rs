@@ -191,6 +191,8 @@ struct Slot<S> {
     fin_requested: bool,
     prio: PrioState,
     stats: StreamStats,
+    /// A request stream that has not enqueued anything yet.
+    starting: bool,
 }
 
 /// Counters over the connection's life.
@@ -236,6 +238,12 @@ struct Inner<S> {
     /// What the gauges currently hold for this connection.
     reported_queued: i64,
     reported_streams: i64,
+    /// Requests that arrived but have not enqueued anything yet (their
+    /// handlers have not run, or are thinking), including those announced
+    /// and not yet registered.
+    starting: usize,
+    /// The pump deferred its pass once for them.
+    deferred: bool,
 }
 
 /// One connection's send queue. Shared by the backend streams, the push
@@ -352,6 +360,8 @@ impl<S: StreamSink> SendQueue<S> {
                 push_written: 0,
                 reported_queued: 0,
                 reported_streams: 0,
+                starting: 0,
+                deferred: false,
             }),
             cfg,
             window,
@@ -399,6 +409,8 @@ impl<S: StreamSink> SendQueue<S> {
         }
         // Cannot fail: stream IDs are unique per connection.
         let _ = inner.sched.open(id, effective, order);
+        let starting = order.sub == 0;
+        inner.starting += usize::from(starting);
         inner.slots.insert(
             id,
             Slot {
@@ -420,9 +432,28 @@ impl<S: StreamSink> SendQueue<S> {
                     push_bytes_ahead: 0,
                     ready_mark: None,
                 },
+                starting,
             },
         );
         id
+    }
+
+    /// Announces a request whose stream will be registered later, from the
+    /// task that handles it (HTTP/2): until it registers (or the returned
+    /// guard is dropped), the queue treats it as a request about to start.
+    /// Requests that arrived together are thus all queued before the first
+    /// of them is written, whichever order their tasks run in.
+    pub fn announce(self: &Arc<Self>) -> Announced<S> {
+        self.lock().starting += 1;
+        Announced(Some(self.clone()))
+    }
+
+    fn started(inner: &mut Inner<S>, id: StreamKey) {
+        if let Some(slot) = inner.slots.get_mut(&id) {
+            if std::mem::take(&mut slot.starting) {
+                inner.starting = inner.starting.saturating_sub(1);
+            }
+        }
     }
 
     fn apply_priority(&self, inner: &mut Inner<S>, id: StreamKey) {
@@ -563,6 +594,7 @@ impl<S: StreamSink> SendQueue<S> {
                 slot.stats.ready_mark = Some(mark);
             }
         }
+        Self::started(&mut inner, id);
         for data in parts {
             inner
                 .sched
@@ -624,6 +656,7 @@ impl<S: StreamSink> SendQueue<S> {
         }
         slot.fin_requested = true;
         let _ = inner.sched.finish(id);
+        Self::started(&mut inner, id);
         self.pass_inline(&mut inner);
         Ok(())
     }
@@ -656,6 +689,7 @@ impl<S: StreamSink> SendQueue<S> {
     /// Returns the number of queued bytes dropped.
     pub fn reset(&self, id: StreamKey, error_code: u64) -> usize {
         let mut inner = self.lock();
+        Self::started(&mut inner, id);
         let dropped = inner.sched.remove(id);
         if let Some(slot) = inner.slots.get_mut(&id) {
             slot.stats.dropped += dropped as u64;
@@ -674,6 +708,7 @@ impl<S: StreamSink> SendQueue<S> {
     /// write, e.g. by a push watcher); drops its queued bytes.
     pub fn stopped(&self, id: StreamKey, error_code: u64) -> usize {
         let mut inner = self.lock();
+        Self::started(&mut inner, id);
         let dropped = inner.sched.remove(id);
         if let Some(slot) = inner.slots.get_mut(&id) {
             slot.stats.dropped += dropped as u64;
@@ -691,6 +726,7 @@ impl<S: StreamSink> SendQueue<S> {
     /// neither finished nor failed is reset, never left to look complete.
     pub fn release(&self, id: StreamKey) -> Option<StreamStats> {
         let mut inner = self.lock();
+        Self::started(&mut inner, id);
         let dropped = inner.sched.remove(id);
         let mut slot = inner.slots.remove(&id)?;
         slot.stats.dropped += dropped as u64;
@@ -754,11 +790,12 @@ impl<S: StreamSink> SendQueue<S> {
     }
 
     /// The pump task's poll: records its waker, retries blocked streams and
-    /// runs a pass. Returns Ready when the queue is closed.
-    pub fn poll_pump(&self, cx: &mut Context<'_>) -> Poll<()> {
+    /// runs a pass. Returns Ready when the queue is closed, or when the pump
+    /// should first let the handlers of requests that just arrived run.
+    fn poll_pump(&self, cx: &mut Context<'_>) -> Poll<PumpStep> {
         let mut inner = self.lock();
         if inner.closed.is_some() {
-            return Poll::Ready(());
+            return Poll::Ready(PumpStep::Closed);
         }
         let state = match &inner.pump_state {
             Some(p) if p.task.will_wake(cx.waker()) => p.clone(),
@@ -771,6 +808,13 @@ impl<S: StreamSink> SendQueue<S> {
         let waker = Waker::from(state.clone());
         inner.pump_state = Some(state);
         inner.pump = Some(waker.clone());
+        if inner.starting > 0 && !inner.deferred && inner.sched.has_ready() {
+            // Once per wake-up, and only while requests are starting: a
+            // request that thinks for seconds delays nothing but this.
+            inner.deferred = true;
+            return Poll::Ready(PumpStep::Defer);
+        }
+        inner.deferred = false;
         let now = Instant::now();
         inner.conn_blocked_since = None;
         self.adjust_window(&mut inner, now);
@@ -788,6 +832,14 @@ impl<S: StreamSink> SendQueue<S> {
     /// bytes at once, saving two task switches per response. quinn is given
     /// the pump's waker, so blocked streams still wake the pump.
     fn pass_inline(&self, inner: &mut Inner<S>) {
+        if inner.starting > 0 {
+            // Other requests arrived with this one and are about to queue
+            // their responses: the pump passes once they have (it yields
+            // to their tasks first), so the most urgent goes first, not the
+            // one whose task happened to run first.
+            self.wake_pump(inner);
+            return;
+        }
         let Some(waker) = inner.pump.clone() else {
             return;
         };
@@ -976,7 +1028,37 @@ impl<S: StreamSink> SendQueue<S> {
 
     /// Runs the pump until [`SendQueue::close`].
     pub async fn run_pump(self: Arc<Self>) {
-        std::future::poll_fn(|cx| self.poll_pump(cx)).await
+        loop {
+            match std::future::poll_fn(|cx| self.poll_pump(cx)).await {
+                PumpStep::Closed => return,
+                // tokio runs a yielded task after the tasks already waiting
+                // to run (the handlers of requests that arrived together).
+                PumpStep::Defer => tokio::task::yield_now().await,
+            }
+        }
+    }
+}
+
+/// Why the pump's poll returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PumpStep {
+    /// The queue is closed.
+    Closed,
+    /// Requests are starting: yield to their handlers, then pass.
+    Defer,
+}
+
+/// A request announced to the queue before its stream is registered (see
+/// [`SendQueue::announce`]); dropping it withdraws the announcement, and
+/// registering the stream replaces it.
+pub struct Announced<S: StreamSink>(Option<Arc<SendQueue<S>>>);
+
+impl<S: StreamSink> Drop for Announced<S> {
+    fn drop(&mut self) {
+        if let Some(q) = self.0.take() {
+            let mut inner = q.lock();
+            inner.starting = inner.starting.saturating_sub(1);
+        }
     }
 }
 
@@ -997,5 +1079,123 @@ mod tests {
             assert!(push > quinn_priority(Priority::new(u + 1, false), false));
         }
         assert_eq!(quinn_priority(Priority::default(), false), 0);
+    }
+
+    /// A transport stream that takes everything and logs what it took, in
+    /// order, for the ordering tests below.
+    struct Recorder(StreamKey, Arc<parking_lot::Mutex<Vec<StreamKey>>>);
+
+    impl StreamSink for Recorder {
+        fn poll_send(
+            &mut self,
+            _cx: &mut Context<'_>,
+            data: &Bytes,
+            _fin: bool,
+        ) -> Poll<Result<usize, WriteFailure>> {
+            self.1.lock().push(self.0);
+            Poll::Ready(Ok(data.len()))
+        }
+        fn reset(&mut self, _code: u64) {}
+    }
+
+    fn queue() -> Arc<SendQueue<Recorder>> {
+        SendQueue::new(
+            Box::new(NoWindow),
+            SendConfig::default(),
+            Arc::new(Gauges::default()),
+        )
+    }
+
+    /// Three requests arrive together; the handler of the least urgent runs
+    /// first (as tokio runs the task spawned last first) and queues 64 KB.
+    /// The most urgent response still goes first: the queue waits until
+    /// every request that arrived has queued its response.
+    #[tokio::test(flavor = "current_thread")]
+    async fn requests_arriving_together_go_by_urgency() {
+        let q = queue();
+        let log = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let pump = tokio::spawn(q.clone().run_pump());
+        tokio::task::yield_now().await;
+        for (id, u) in [(0u64, 0u8), (4, 1), (8, 5)] {
+            q.register(
+                id,
+                Recorder(id, log.clone()),
+                Order::request(id),
+                Priority::new(u, false),
+            );
+        }
+        let mut handlers = Vec::new();
+        for id in [8u64, 0, 4] {
+            let q = q.clone();
+            handlers.push(tokio::spawn(async move {
+                q.enqueue_last(id, Bytes::from(vec![0u8; 64 * 1024]))
+                    .unwrap();
+            }));
+        }
+        for h in handlers {
+            h.await.unwrap();
+        }
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let order: Vec<StreamKey> = log.lock().clone();
+        assert_eq!(order.first(), Some(&0), "{order:?}");
+        let firsts: Vec<StreamKey> = order.iter().fold(Vec::new(), |mut v, id| {
+            if !v.contains(id) {
+                v.push(*id);
+            }
+            v
+        });
+        assert_eq!(firsts, vec![0, 4, 8]);
+        q.close("done");
+        pump.await.unwrap();
+    }
+
+    /// A request that has not queued anything (a slow backend) holds
+    /// nothing up; an announcement withdrawn restores the direct path.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_thinking_request_delays_nothing() {
+        let q = queue();
+        let log = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let pump = tokio::spawn(q.clone().run_pump());
+        tokio::task::yield_now().await;
+        q.register(
+            0,
+            Recorder(0, log.clone()),
+            Order::request(0),
+            Priority::new(0, false),
+        );
+        q.register(
+            4,
+            Recorder(4, log.clone()),
+            Order::request(4),
+            Priority::new(5, false),
+        );
+        q.enqueue_last(4, Bytes::from_static(b"ready")).unwrap();
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(*log.lock(), vec![4]);
+        assert_eq!(q.lock().starting, 1);
+        q.release(0);
+        q.release(4);
+        assert_eq!(q.lock().starting, 0);
+        let a = q.announce();
+        assert_eq!(q.lock().starting, 1);
+        drop(a);
+        assert_eq!(q.lock().starting, 0);
+        // With nothing starting, an enqueue is written at once, inline.
+        q.register(
+            8,
+            Recorder(8, log.clone()),
+            Order::request(8),
+            Priority::new(3, false),
+        );
+        let a = q.announce();
+        drop(a);
+        q.enqueue_last(8, Bytes::from_static(b"now")).unwrap_or(());
+        assert_eq!(*log.lock(), vec![4, 8]);
+        q.close("done");
+        pump.await.unwrap();
     }
 }

@@ -426,22 +426,13 @@ impl H2Client {
     /// Waits until every promised push finished or was cancelled, or until
     /// nothing changed for `quiet`.
     pub async fn wait_pushes(&self, quiet: Duration) {
-        loop {
-            let pending = self
-                .lock()
+        super::wait_settled(&self.changed, quiet, || {
+            self.lock()
                 .pushes
                 .values()
-                .any(|p| p.done_ms.is_none() && !p.cancelled);
-            if !pending {
-                return;
-            }
-            if tokio::time::timeout(quiet, self.changed.notified())
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
+                .any(|p| p.done_ms.is_none() && !p.cancelled)
+        })
+        .await
     }
 
     /// The pushes seen so far, by promised stream ID.

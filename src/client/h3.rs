@@ -639,20 +639,13 @@ impl Client {
     /// Waits until every promised push has finished or was cancelled, or
     /// until nothing changed for `quiet`.
     pub async fn wait_pushes(&self, quiet: Duration) {
-        loop {
-            let pending = self
-                .lock()
+        super::wait_settled(&self.changed, quiet, || {
+            self.lock()
                 .pushes
                 .values()
-                .any(|p| p.done_ms.is_none() && !p.cancelled);
-            if !pending {
-                return;
-            }
-            let notified = self.changed.notified();
-            if tokio::time::timeout(quiet, notified).await.is_err() {
-                return;
-            }
-        }
+                .any(|p| p.done_ms.is_none() && !p.cancelled)
+        })
+        .await
     }
 
     /// The server's SETTINGS.

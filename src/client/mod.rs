@@ -340,3 +340,24 @@ impl Pacer {
         self.read.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// Waits until `pending()` turns false, or until `changed` has not been
+/// notified for `quiet`. The notification is armed before each check, so a
+/// change between the check and the wait is not missed.
+pub(crate) async fn wait_settled(
+    changed: &tokio::sync::Notify,
+    quiet: Duration,
+    pending: impl Fn() -> bool,
+) {
+    loop {
+        let notified = changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if !pending() {
+            return;
+        }
+        if tokio::time::timeout(quiet, notified).await.is_err() {
+            return;
+        }
+    }
+}

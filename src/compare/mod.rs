@@ -91,13 +91,13 @@ pub struct LinkProfile {
 /// One experiment.
 pub struct Preset {
     /// Name for `--preset`.
-    pub name: &'static str,
+    pub name: String,
     /// What it shows.
-    pub about: &'static str,
+    pub about: String,
     /// The site.
     pub site: Site,
     /// Pages loaded.
-    pub pages: Vec<&'static str>,
+    pub pages: Vec<String>,
     /// Server variants.
     pub variants: Vec<Variant>,
     /// Protocols.
@@ -158,10 +158,10 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
                 variants.push(v);
             }
             Preset {
-                name: "push-order",
-                about: "Rules of Thumb, rule 2: push in evaluation order. 1.js (5 KB) writes 2.js; 3.js and 4.js are 10 KB; India-2G (BDP 20 KB). The paper's figure is the load-time improvement against no push (positive = faster).",
+                name: "push-order".into(),
+                about: "Rules of Thumb, rule 2: push in evaluation order. 1.js (5 KB) writes 2.js; 3.js and 4.js are 10 KB; India-2G (BDP 20 KB). The paper's figure is the load-time improvement against no push (positive = faster).".into(),
                 site: sites::push_order(),
-                pages: vec!["/index.html"],
+                pages: vec!["/index.html".into()],
                 variants,
                 protocols: both,
                 profiles: vec![profile("2g")],
@@ -170,10 +170,10 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             }
         }
         "fill-window" => Preset {
-            name: "fill-window",
-            about: "Rules of Thumb, rule 1: push just enough to fill the congestion window. A small document (8 KB) and a large one (120 KB, over the 35 KB BDP of India-3G), each with 104 KB of subresources.",
+            name: "fill-window".into(),
+            about: "Rules of Thumb, rule 1: push just enough to fill the congestion window. A small document (8 KB) and a large one (120 KB, over the 35 KB BDP of India-3G), each with 104 KB of subresources.".into(),
             site: sites::fill_window(),
-            pages: vec!["/small.html", "/large.html"],
+            pages: vec!["/small.html".into(), "/large.html".into()],
             variants: vec![
                 variant("none", "none"),
                 variant("push-all", "push-all"),
@@ -200,10 +200,10 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             h2l.protocols = vec![Proto::H2];
             h2l.tcp_notsent_lowat = Some(16 * 1024);
             Preset {
-                name: "preemption",
-                about: "A slow backend: the document takes 300 ms; meanwhile push-all pushes 1 MB of images; India-3G with a 250-packet queue (2.2 s of bufferbloat). The figure that matters is the document's extra delay: its first byte after (think time + RTT).",
+                name: "preemption".into(),
+                about: "A slow backend: the document takes 300 ms; meanwhile push-all pushes 1 MB of images; India-3G with a 250-packet queue (2.2 s of bufferbloat). The figure that matters is the document's extra delay: its first byte after (think time + RTT).".into(),
                 site: sites::slow_backend(),
-                pages: vec!["/index.html"],
+                pages: vec!["/index.html".into()],
                 variants: vec![none, h3, h2, h2l],
                 protocols: both,
                 profiles: vec![bloated],
@@ -212,10 +212,10 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             }
         }
         "repeat-visit" => Preset {
-            name: "repeat-visit",
-            about: "A repeat visit a minute later with a warm cache (subresources fresh, the document no-store): push-all pushes what the client has; cache-aware skips it (its cookie says what the client holds); preload only hints.",
+            name: "repeat-visit".into(),
+            about: "A repeat visit a minute later with a warm cache (subresources fresh, the document no-store): push-all pushes what the client has; cache-aware skips it (its cookie says what the client holds); preload only hints.".into(),
             site: sites::demo(),
-            pages: vec!["/index.html"],
+            pages: vec!["/index.html".into()],
             variants: vec![
                 variant("none", "none"),
                 variant("push-all", "push-all"),
@@ -228,10 +228,10 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             runs: 5,
         },
         "push-vs-hints" => Preset {
-            name: "push-vs-hints",
-            about: "Push against 103 Early Hints on the demo page with 300 ms of think time (/slow.html) and without (/index.html), cold and warm, over HTTP/2 and HTTP/3 on India-3G.",
+            name: "push-vs-hints".into(),
+            about: "Push against 103 Early Hints on the demo page with 300 ms of think time (/slow.html) and without (/index.html), cold and warm, over HTTP/2 and HTTP/3 on India-3G.".into(),
             site: sites::demo(),
-            pages: vec!["/index.html", "/slow.html"],
+            pages: vec!["/index.html".into(), "/slow.html".into()],
             variants: vec![
                 variant("none", "none"),
                 variant("push-all", "push-all"),
@@ -244,10 +244,10 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             runs: 5,
         },
         "quick" => Preset {
-            name: "quick",
-            about: "A small sampler: the demo's slow page over LTE, cold and warm, with no push, push-all and preload.",
+            name: "quick".into(),
+            about: "A small sampler: the demo's slow page over LTE, cold and warm, with no push, push-all and preload.".into(),
             site: sites::demo(),
-            pages: vec!["/slow.html"],
+            pages: vec!["/slow.html".into()],
             variants: vec![
                 variant("none", "none"),
                 variant("push-all", "push-all"),
@@ -274,6 +274,132 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
         p.pages.truncate(1);
     }
     Ok(p)
+}
+
+/// A matrix of the user's choosing instead of a preset: protocols x push
+/// policies x link profiles x cache states over pages of the demo site or
+/// of a site directory.
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    /// A site directory (None: the built-in demo site).
+    pub site_dir: Option<PathBuf>,
+    /// Pages loaded (default: /index.html).
+    pub pages: Vec<String>,
+    /// Push policy names, as `serve --push-policy` takes them (default: all
+    /// six built-in policies).
+    pub policies: Vec<String>,
+    /// Link profile names (default: 3g).
+    pub profiles: Vec<String>,
+    /// Protocols (default: both).
+    pub protocols: Vec<Proto>,
+    /// Cache states (default: cold).
+    pub caches: Vec<CacheState>,
+}
+
+/// The built-in policies, in the order the Rules of Thumb discuss them.
+pub const ALL_POLICIES: [&str; 6] = [
+    "none",
+    "push-all",
+    "rot",
+    "cache-aware",
+    "preload",
+    "push-preload",
+];
+
+/// The preset a [`Matrix`] describes; every name is checked before
+/// anything starts.
+pub fn matrix(m: &Matrix) -> Result<Preset, CompareError> {
+    let site = match &m.site_dir {
+        Some(dir) => Site::load(dir)
+            .map_err(|e| CompareError::Invalid(format!("--site {}: {e}", dir.display())))?,
+        None => Site::demo(),
+    };
+    let or = |v: &[String], d: &[&str]| -> Vec<String> {
+        if v.is_empty() {
+            d.iter().map(|s| s.to_string()).collect()
+        } else {
+            v.to_vec()
+        }
+    };
+    let pages = or(&m.pages, &["/index.html"]);
+    for page in &pages {
+        if site.get(page).is_none() {
+            return Err(CompareError::Invalid(format!(
+                "page {page:?} is not in the site"
+            )));
+        }
+    }
+    let policies = or(&m.policies, &ALL_POLICIES);
+    let mut variants = Vec::new();
+    for name in &policies {
+        if policy_by_name(name).is_none() {
+            return Err(CompareError::Invalid(format!(
+                "unknown push policy {name:?} (known: {}, list:/a,/b)",
+                ALL_POLICIES.join(", ")
+            )));
+        }
+        if variants.iter().any(|v: &Variant| &v.label == name) {
+            return Err(CompareError::Invalid(format!(
+                "policy {name:?} given twice"
+            )));
+        }
+        variants.push(variant(name, name));
+    }
+    if !variants.iter().any(|v| v.baseline) {
+        // Differences are taken against the first policy given.
+        variants[0].baseline = true;
+    }
+    let mut profiles = Vec::new();
+    for name in or(&m.profiles, &["3g"]) {
+        let p = crate::netem::profile(&name).map_err(|e| CompareError::Invalid(e.to_string()))?;
+        profiles.push(LinkProfile {
+            name: p.name.to_string(),
+            up: p.up,
+            down: p.down,
+        });
+    }
+    let protocols = if m.protocols.is_empty() {
+        vec![Proto::H3, Proto::H2]
+    } else {
+        m.protocols.clone()
+    };
+    let caches = if m.caches.is_empty() {
+        vec![CacheState::Cold]
+    } else {
+        m.caches.clone()
+    };
+    Ok(Preset {
+        name: "matrix".into(),
+        about: format!(
+            "A matrix: {} over {}, policies {}, links {}, {} cache.",
+            pages.join(", "),
+            match &m.site_dir {
+                Some(d) => d.display().to_string(),
+                None => "the demo site".into(),
+            },
+            policies.join(", "),
+            profiles
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            caches
+                .iter()
+                .map(|c| match c {
+                    CacheState::Cold => "cold",
+                    CacheState::Warm => "warm",
+                })
+                .collect::<Vec<_>>()
+                .join(" and "),
+        ),
+        site,
+        pages,
+        variants,
+        protocols,
+        profiles,
+        caches,
+        runs: 3,
+    })
 }
 
 /// One configuration of a preset.
@@ -385,6 +511,10 @@ pub struct Report {
     pub profiles: Vec<LinkProfile>,
     /// The browser's CPU model.
     pub cpu: Cpu,
+    /// The servers' QUIC initial RTT estimate in ms (None: quinn's 333 ms).
+    pub quic_initial_rtt_ms: Option<f64>,
+    /// Seed of the links' loss generators.
+    pub seed: u64,
     /// Configurations.
     pub configs: Vec<Config>,
     /// Per-configuration summaries, in configuration order.
@@ -413,6 +543,10 @@ pub struct CompareOptions {
     pub waterfall: Option<String>,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// The servers' QUIC initial RTT estimate (quinn's default: 333 ms).
+    pub initial_rtt: Option<Duration>,
+    /// A matrix of the user's instead of the preset.
+    pub matrix: Option<Matrix>,
 }
 
 fn median_of(mut v: Vec<f64>) -> Option<f64> {
@@ -503,7 +637,10 @@ impl Progress {
 /// Runs a comparison (blocking; it owns its runtimes and threads). Needs
 /// root for the emulated links.
 pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
-    let preset = preset(&opts.preset, opts.quick)?;
+    let preset = match &opts.matrix {
+        Some(m) => matrix(m)?,
+        None => preset(&opts.preset, opts.quick)?,
+    };
     let runs = opts.runs.unwrap_or(preset.runs).max(1);
     let configs = configs(&preset);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -529,11 +666,12 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         // One server per variant, on the server side of this link.
         let mut servers = Vec::new();
         for v in &preset.variants {
-            let serve = ServeOptions {
+            let mut serve = ServeOptions {
                 policy: v.policy.clone(),
                 site: site.clone(),
                 ..ServeOptions::default()
             };
+            serve.quic.initial_rtt = opts.initial_rtt;
             let mut so = ServerOptions::new(
                 SocketAddr::from((emu.server_addr, 0)),
                 identity.clone(),
@@ -620,6 +758,8 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         runs_per_config: runs,
         profiles: preset.profiles.clone(),
         cpu: opts.cpu,
+        quic_initial_rtt_ms: opts.initial_rtt.map(|d| d.as_secs_f64() * 1e3),
+        seed: opts.seed,
         configs,
         rows,
         runs: all,
@@ -942,5 +1082,62 @@ mod tests {
         }
         assert_eq!(configs(&p).len(), 12);
         assert!(preset("nope", false).is_err());
+    }
+
+    fn m() -> Matrix {
+        Matrix {
+            site_dir: None,
+            pages: Vec::new(),
+            policies: Vec::new(),
+            profiles: Vec::new(),
+            protocols: Vec::new(),
+            caches: Vec::new(),
+        }
+    }
+
+    /// A matrix defaults to every policy, both protocols, 3g, cold; names
+    /// are checked; the first policy is the baseline when `none` is absent.
+    #[test]
+    fn matrices() {
+        let p = matrix(&m()).unwrap();
+        assert_eq!(p.variants.len(), 6);
+        assert_eq!(configs(&p).len(), 12);
+        assert_eq!(p.profiles[0].name, "3g");
+        let p = matrix(&Matrix {
+            policies: vec!["rot".into(), "list:/css/style.css,/js/app.js".into()],
+            profiles: vec!["lte".into(), "2g".into()],
+            protocols: vec![Proto::H2],
+            caches: vec![CacheState::Cold, CacheState::Warm],
+            pages: vec!["/index.html".into(), "/slow.html".into()],
+            ..m()
+        })
+        .unwrap();
+        assert_eq!(configs(&p).len(), 2 * 2 * 2 * 2);
+        assert!(p.variants[0].baseline && !p.variants[1].baseline);
+        for bad in [
+            Matrix {
+                policies: vec!["push-everything".into()],
+                ..m()
+            },
+            Matrix {
+                policies: vec!["none".into(), "none".into()],
+                ..m()
+            },
+            Matrix {
+                profiles: vec!["5g".into()],
+                ..m()
+            },
+            Matrix {
+                pages: vec!["/nope.html".into()],
+                ..m()
+            },
+            Matrix {
+                site_dir: Some(PathBuf::from("/nonexistent/site")),
+                ..m()
+            },
+        ] {
+            let e = matrix(&bad).err().map(|e| e.to_string());
+            assert!(e.is_some(), "{bad:?} accepted");
+        }
     }
 }

@@ -24,7 +24,7 @@ use crate::http3::server::{SchedulerMode, ServeOptions, ServerStats};
 use crate::push::{ConnPushState, ConnView, PlanInput, PushItem};
 use crate::reqlog::{self, Outcome};
 use crate::sched::{Order, StreamKey};
-use crate::sendq::NoWindow;
+use crate::sendq::{Announced, NoWindow};
 use crate::wire::frame::code;
 
 /// Options of the TCP side beyond the shared ones.
@@ -191,7 +191,11 @@ async fn run_h2(
         tokio::select! {
             r = conn.accept() => match r {
                 Some(Ok((req, respond))) => {
-                    requests.spawn(handle(req, respond, ctx.clone()));
+                    // Announced here, in arrival order, so that the queue
+                    // holds back writes until every request that arrived
+                    // together has queued its response (see announce).
+                    let announced = ctx.queue.as_ref().map(|q| q.announce());
+                    requests.spawn(handle(req, respond, ctx.clone(), announced));
                 }
                 Some(Err(e)) => {
                     debug!(remote = %ctx.remote, %e, "HTTP/2 connection error");
@@ -471,6 +475,7 @@ async fn handle(
     req: Request<h2::RecvStream>,
     mut respond: h2::server::SendResponse<Bytes>,
     ctx: Arc<H2Conn>,
+    announced: Option<Announced<H2Sink>>,
 ) {
     let arrived = Instant::now();
     let stream_id = u64::from(respond.stream_id().as_u32());
@@ -582,6 +587,8 @@ async fn handle(
             return Ok(());
         }
         let (key, direct) = register(&ctx, stream, order, &reply);
+        // The registered stream now stands for the announced request.
+        drop(announced);
         let r = send_body(&ctx, key, direct, reply.body.clone(), &mut o.bytes).await;
         parent_written(&ctx, sid, wait_written).await;
         start_pushes(&mut jobs, &mut started);
