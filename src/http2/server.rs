@@ -330,7 +330,12 @@ fn register(
     let key = StreamKey::from(stream.stream_id().as_u32());
     match &ctx.queue {
         Some(q) => {
-            q.register(key, H2Sink(stream), order, reply.client_priority_parsed);
+            q.register(
+                key,
+                H2Sink(stream, ctx.written.clone()),
+                order,
+                reply.client_priority_parsed,
+            );
             let server = reply
                 .resource
                 .as_ref()

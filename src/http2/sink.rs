@@ -4,20 +4,30 @@
 //! ignores PRIORITY frames, so the queue decides by handing h2 data only for
 //! the stream it picked, and only as much as h2 has flow-control capacity
 //! for (reserve, poll, send), never more: data sent beyond capacity would be
-//! buffered inside h2 and leave in h2's order, not ours.
+//! buffered inside h2 and leave in h2's order, not ours. For the same
+//! reason, streams hand h2 only a frame's worth between two of its flushes
+//! ([`H2_BUDGET`], more for a stream alone; see [`super::watch`]): with a
+//! browser's large flow-control windows, capacity alone would let h2 hold
+//! every response at once and interleave them frame by frame.
 
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
+use std::sync::Arc;
+
+use super::watch::WriteWatch;
+#[cfg(doc)]
+use super::watch::H2_BUDGET;
 use crate::sendq::{SendQueue, StreamSink, WriteFailure};
 use crate::wire::frame::code;
 
 /// The send queue of an HTTP/2 connection.
 pub type H2Queue = SendQueue<H2Sink>;
 
-/// An h2 response (or pushed response) stream written by the queue.
-pub struct H2Sink(pub h2::SendStream<Bytes>);
+/// An h2 response (or pushed response) stream written by the queue, and
+/// its connection's write watch (which keeps the budget).
+pub struct H2Sink(pub h2::SendStream<Bytes>, pub Arc<WriteWatch>);
 
 /// The HTTP/2 error code for one of the HTTP/3 codes the queue uses.
 pub fn h2_reason(h3_code: u64) -> h2::Reason {
@@ -66,9 +76,16 @@ impl StreamSink for H2Sink {
             }
             return Poll::Ready(Ok(0));
         }
+        let id = self.0.stream_id().as_u32();
+        let budget = self.1.budget(id, cx);
+        if budget == 0 {
+            // h2 still holds what it was given; the next flush wakes us.
+            return Poll::Pending;
+        }
+        let want = (data.len() as u64).min(budget) as usize;
         let mut cap = self.0.capacity();
         if cap == 0 {
-            self.0.reserve_capacity(data.len());
+            self.0.reserve_capacity(want);
             cap = self.0.capacity();
         }
         if cap == 0 {
@@ -83,12 +100,13 @@ impl StreamSink for H2Sink {
                 Poll::Pending => return Poll::Pending,
             }
         }
-        let take = cap.min(data.len());
+        let take = cap.min(want);
         if take == 0 {
             return Poll::Pending;
         }
         let end = fin && take == data.len();
         self.0.send_data(data.slice(..take), end).map_err(failure)?;
+        self.1.handed(id, take as u64);
         // Give back any capacity requested beyond what was sent, so h2 does
         // not assign it to this stream ahead of one the queue picks next.
         self.0.reserve_capacity(0);

@@ -10,7 +10,16 @@
 //!   became its own TLS record and `writev`. The first flush after new
 //!   bytes is deferred by one turn of the scheduler (the task wakes itself
 //!   and yields), letting the other ready request tasks queue theirs; the
-//!   next flush writes them all at once.
+//!   next flush writes them all at once;
+//! - bounds what h2 holds: h2 sends the frames of the streams it holds
+//!   data for round-robin, one frame each, so whatever the queue has handed
+//!   it leaves interleaved, not in the queue's order. Between two of h2's
+//!   flushes (h2 flushes once it has written every frame it could), the
+//!   queue's streams hand it at most [`H2_BUDGET`] bytes, one frame's
+//!   worth, in which several streams can only have a frame each; a stream
+//!   that has h2 to itself may hand it up to [`H2_SOLO_BUDGET`], as its
+//!   frames cannot be interleaved with anyone's. The rest waits for the
+//!   next flush, when the stream the queue prefers goes first.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -37,6 +46,25 @@ struct Scan {
     out: Vec<Written>,
 }
 
+/// DATA bytes the send queue's streams may hand h2 between two of its
+/// flushes: one frame (h2's frames are at most 16 KiB by default).
+pub const H2_BUDGET: u64 = 16 * 1024;
+
+/// The same for a stream that has been the only one handing data since the
+/// last flush.
+pub const H2_SOLO_BUDGET: u64 = 256 * 1024;
+
+/// Who handed h2 data since its last flush.
+#[derive(Debug, Default, Clone, Copy)]
+struct Window {
+    /// `handed` at the flush that opened it.
+    start: u64,
+    /// The one stream that handed data, if only one did.
+    solo: Option<u32>,
+    /// More than one stream handed data.
+    shared: bool,
+}
+
 /// What has been written on a connection, shared with request handlers.
 #[derive(Default)]
 pub struct WriteWatch {
@@ -44,6 +72,12 @@ pub struct WriteWatch {
     notify: Notify,
     /// DATA payload bytes written on pushed (even-numbered) streams.
     pub push_data: AtomicU64,
+    /// DATA bytes the queue's streams handed h2, ever.
+    handed: AtomicU64,
+    /// The current window (since h2's last flush).
+    window: Mutex<Window>,
+    /// The send queue's pump, waiting for h2 to flush.
+    drain_waker: Mutex<Option<std::task::Waker>>,
 }
 
 impl WriteWatch {
@@ -76,6 +110,52 @@ impl WriteWatch {
                 }
             }
             notified.await;
+        }
+    }
+
+    /// How many DATA bytes `stream` may hand h2 now; when none, `cx` is
+    /// woken at h2's next flush.
+    pub fn budget(&self, stream: u32, cx: &Context<'_>) -> u64 {
+        let room = |w: &Self| {
+            let win = *w.window.lock();
+            let held = w.handed.load(Ordering::Acquire).saturating_sub(win.start);
+            let solo = held == 0 || (!win.shared && win.solo == Some(stream));
+            let cap = if solo { H2_SOLO_BUDGET } else { H2_BUDGET };
+            cap.saturating_sub(held)
+        };
+        let n = room(self);
+        if n > 0 {
+            return n;
+        }
+        *self.drain_waker.lock() = Some(cx.waker().clone());
+        // A flush between the check and the registration woke no one.
+        room(self)
+    }
+
+    /// Records DATA bytes `stream` handed to h2.
+    pub fn handed(&self, stream: u32, n: u64) {
+        let mut win = self.window.lock();
+        let held = self.handed.fetch_add(n, Ordering::AcqRel) - win.start;
+        if held == 0 {
+            win.solo = Some(stream);
+            win.shared = false;
+        } else if win.solo != Some(stream) {
+            win.shared = true;
+        }
+    }
+
+    /// h2 is flushing: every frame it could write, it has written.
+    fn h2_flushed(&self) {
+        {
+            let mut win = self.window.lock();
+            *win = Window {
+                start: self.handed.load(Ordering::Acquire),
+                solo: None,
+                shared: false,
+            };
+        }
+        if let Some(w) = self.drain_waker.lock().take() {
+            w.wake();
         }
     }
 
@@ -206,6 +286,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.deferred.is_none() {
+            self.watch.h2_flushed();
+        }
         if self.deferred.is_none() && !self.buf.is_empty() {
             // Let the other ready tasks add their frames first.
             self.deferred = Some(Box::pin(tokio::task::yield_now()));
@@ -236,6 +319,30 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
 mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
+
+    /// One stream alone may hand h2 up to the solo budget; once another
+    /// stream has data in h2, everyone shares one frame's worth until h2
+    /// flushes.
+    #[test]
+    fn budget_is_per_flush_and_shared_by_one_frame() {
+        let w = WriteWatch::default();
+        let cx = Context::from_waker(std::task::Waker::noop());
+        assert_eq!(w.budget(1, &cx), H2_SOLO_BUDGET);
+        w.handed(1, 20_000);
+        assert_eq!(w.budget(1, &cx), H2_SOLO_BUDGET - 20_000);
+        assert_eq!(w.budget(3, &cx), 0, "20 KB of stream 1 still in h2");
+        w.h2_flushed();
+        assert_eq!(w.budget(3, &cx), H2_SOLO_BUDGET);
+        w.handed(3, 4_000);
+        assert_eq!(w.budget(5, &cx), H2_BUDGET - 4_000);
+        w.handed(5, 1_000);
+        assert_eq!(w.budget(3, &cx), H2_BUDGET - 5_000, "no longer alone");
+        w.handed(3, H2_BUDGET - 5_000);
+        assert_eq!(w.budget(3, &cx), 0);
+        assert!(w.drain_waker.lock().is_some(), "waits for the flush");
+        w.h2_flushed();
+        assert!(w.drain_waker.lock().is_none(), "woken");
+    }
 
     /// A watched stream's end is reported once its END_STREAM frame passes
     /// through the writer, not before; unwatched streams are not tracked.
