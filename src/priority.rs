@@ -46,6 +46,32 @@ impl Priority {
             incremental,
         }
     }
+
+    /// A pushed response's priority, kept behind its parent's: the push
+    /// keeps its own priority when that is less urgent than the parent's;
+    /// otherwise RFC 9218 scheduling would serve it before the parent, or
+    /// round-robin it with the parent or with later requests of the same
+    /// urgency. Then, after an incremental parent, it goes one urgency
+    /// lower with its own incremental flag; after a non-incremental parent
+    /// it takes the parent's priority, so request order puts it right after
+    /// the parent and before later requests. The Rules of Thumb's order
+    /// (A, its pushes C and D, then B). Behind a u=7 incremental parent
+    /// nothing lower exists: a non-incremental push there goes first.
+    pub fn behind(self, parent: Priority) -> Priority {
+        let ahead = self.urgency < parent.urgency
+            || (self.urgency == parent.urgency && (parent.incremental || self.incremental));
+        if !ahead {
+            return self;
+        }
+        if parent.incremental {
+            Priority::new(
+                parent.urgency.saturating_add(1).min(MAX_URGENCY),
+                self.incremental,
+            )
+        } else {
+            parent
+        }
+    }
 }
 
 impl fmt::Display for Priority {
@@ -175,6 +201,30 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pushes_stay_behind_their_parent() {
+        let doc = Priority::new(0, true);
+        // A stylesheet (u=0) after an incremental document: one level down.
+        assert_eq!(Priority::new(0, false).behind(doc), Priority::new(1, false));
+        // An incremental image as urgent as the document: no sharing.
+        assert_eq!(Priority::new(0, true).behind(doc), Priority::new(1, true));
+        // Already behind: unchanged.
+        assert_eq!(Priority::new(2, true).behind(doc), Priority::new(2, true));
+        // A non-incremental parent at the default urgency: the push takes
+        // that urgency, and request order puts it after the parent.
+        let page = Priority::new(3, false);
+        assert_eq!(
+            Priority::new(0, false).behind(page),
+            Priority::new(3, false)
+        );
+        assert_eq!(Priority::new(2, true).behind(page), page);
+        assert_eq!(Priority::new(3, true).behind(page), page);
+        assert_eq!(Priority::new(5, true).behind(page), Priority::new(5, true));
+        // The least urgent incremental parent: nothing lower exists.
+        let bg = Priority::new(7, true);
+        assert_eq!(Priority::new(7, false).behind(bg), Priority::new(7, false));
+    }
+
     use super::*;
 
     fn p(s: &str) -> Priority {

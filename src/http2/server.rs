@@ -368,6 +368,21 @@ async fn run_push(ctx: Arc<H2Conn>, job: PushJob, parent: Order, parent_stream: 
     let started = Instant::now();
     let eos = reply.body.is_empty();
     let result: Result<u64, String> = async {
+        // A push the client has already cancelled is not started: h2 0.4
+        // queues a pushed response's HEADERS as "pending open", and a
+        // client's RST_STREAM that arrives in that state is taken for a
+        // frame on an idle stream, a connection error (PROTOCOL_ERROR),
+        // though RFC 9113 allows it on a reserved stream. Letting h2 read
+        // what has arrived first narrows that window; it cannot close it.
+        tokio::task::yield_now().await;
+        let reset =
+            pushed.poll_reset(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+        if let std::task::Poll::Ready(r) = reset {
+            return Err(match r {
+                Ok(reason) => format!("cancelled by the client before it started ({reason})"),
+                Err(e) => e.to_string(),
+            });
+        }
         let stream = pushed
             .send_response(response_of(&reply, &[]), eos)
             .map_err(|e| e.to_string())?;
@@ -375,13 +390,13 @@ async fn run_push(ctx: Arc<H2Conn>, job: PushJob, parent: Order, parent_stream: 
             return Ok(0);
         }
         let (key, direct) = register(&ctx, stream, Order::push_of(parent, index), &reply);
-        if let (Some(q), Some(p)) = (&ctx.queue, priority) {
-            q.set_priority(key, p);
-        } else if let (Some(q), None) = (&ctx.queue, priority) {
-            // As over HTTP/3: the parent's priority.
-            if let Some(pp) = q.priority(StreamKey::from(parent_stream)) {
-                q.set_priority(key, pp);
-            }
+        if let Some(q) = &ctx.queue {
+            // As over HTTP/3: the push's own priority, kept behind its
+            // parent's (or the parent's, when the policy gives none).
+            let pp = q
+                .priority(StreamKey::from(parent_stream))
+                .unwrap_or_default();
+            q.set_priority(key, priority.map_or(pp, |p| p.behind(pp)));
         }
         let mut sent = 0;
         let r = send_body(&ctx, key, direct, reply.body.clone(), &mut sent).await;

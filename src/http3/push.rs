@@ -191,7 +191,7 @@ pub fn promise_pushes(
             break;
         }
         let order = Order::push_of(Order::request(parent / 4), index as u32);
-        let prio = item.priority.unwrap_or(parent_prio);
+        let prio = item.priority.map_or(parent_prio, |p| p.behind(parent_prio));
         tasks.push(PreparedPush {
             inner: Some(Promised {
                 ctx: ctx.clone(),
