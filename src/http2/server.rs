@@ -357,7 +357,13 @@ struct PushJob {
     priority: Option<crate::priority::Priority>,
 }
 
-async fn run_push(ctx: Arc<H2Conn>, job: PushJob, parent: Order, parent_stream: u32) {
+async fn run_push(
+    ctx: Arc<H2Conn>,
+    job: PushJob,
+    parent: Order,
+    parent_stream: u32,
+    announced: Option<Announced<H2Sink>>,
+) {
     let PushJob {
         mut pushed,
         reply,
@@ -390,6 +396,7 @@ async fn run_push(ctx: Arc<H2Conn>, job: PushJob, parent: Order, parent_stream: 
             return Ok(0);
         }
         let (key, direct) = register(&ctx, stream, Order::push_of(parent, index), &reply);
+        drop(announced);
         if let Some(q) = &ctx.queue {
             // As over HTTP/3: the push's own priority, kept behind its
             // parent's (or the parent's, when the policy gives none).
@@ -555,11 +562,15 @@ async fn handle(
         let mut started = Vec::new();
         if !reply.think.is_zero() {
             for j in jobs.drain(..) {
+                // Announced now, so the queue waits for every push to
+                // register before writing the first (see announce).
+                let announced = ctx.queue.as_ref().map(|q| q.announce());
                 started.push(tokio::spawn(run_push(
                     ctx.clone(),
                     j,
                     order,
                     stream_id as u32,
+                    announced,
                 )));
             }
             let elapsed = arrived.elapsed();
@@ -590,11 +601,15 @@ async fn handle(
         // start once the parent's whole response has been written by h2.
         let start_pushes = |jobs: &mut Vec<PushJob>, started: &mut Vec<_>| {
             for j in jobs.drain(..) {
+                // Announced now, so the queue waits for every push to
+                // register before writing the first (see announce).
+                let announced = ctx.queue.as_ref().map(|q| q.announce());
                 started.push(tokio::spawn(run_push(
                     ctx.clone(),
                     j,
                     order,
                     stream_id as u32,
+                    announced,
                 )));
             }
         };

@@ -128,7 +128,17 @@ impl ServerStats {
 
 /// The QUIC transport configuration for the server.
 pub fn transport_config(opts: &ServeOptions) -> quinn::TransportConfig {
-    super::transport::transport(&opts.quic, opts.max_concurrent_bidi, opts.idle_timeout)
+    let mut t =
+        super::transport::transport(&opts.quic, opts.max_concurrent_bidi, opts.idle_timeout);
+    if let SchedulerMode::Queue(_) = opts.mode {
+        // The queue decides the order, also between streams of one urgency:
+        // quinn sends what it was given in the order it was written. With
+        // quinn's default fair queuing, two non-incremental responses of
+        // one urgency that were both inside quinn's window went out
+        // round-robin, packet by packet, against RFC 9218 section 4.2.
+        t.send_fairness(false);
+    }
+    t
 }
 
 /// Builds the quinn server configuration.
