@@ -292,10 +292,31 @@ async fn hyper_h2_pushes_refusal_and_cancel() {
     assert!(r["pushes"].as_array().unwrap().is_empty(), "{r:#}");
     assert_eq!(r["requests"][0]["sha256"], demo_sha("/"));
 
-    let u = url.clone();
-    let r = tokio::task::spawn_blocking(move || h2py(&["--cancel-push".into(), "hero".into(), u]))
-        .await
-        .unwrap();
+    // h2 0.4.20 takes a RST_STREAM for a pushed stream whose HEADERS it has
+    // queued but not yet written for one on an idle stream and closes the
+    // connection (GOAWAY PROTOCOL_ERROR, last stream 1); pushlab narrows that
+    // window (proto-notes/http2.md) but cannot close it. Such a run is
+    // reported and played again, at most twice; any other outcome counts.
+    let mut attempt = 0;
+    let r = loop {
+        let u = url.clone();
+        let r =
+            tokio::task::spawn_blocking(move || h2py(&["--cancel-push".into(), "hero".into(), u]))
+                .await
+                .unwrap();
+        let h2_race = r["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("GOAWAY (PROTOCOL_ERROR, last_stream_id 1)"));
+        attempt += 1;
+        if h2_race && attempt < 3 {
+            eprintln!(
+                "NOTE: h2's RST_STREAM-on-pending-open race closed the connection \
+                 (attempt {attempt}); playing the cancel case again"
+            );
+            continue;
+        }
+        break r;
+    };
     assert_eq!(r["ok"], true, "{r:#}");
     for p in r["pushes"].as_array().unwrap() {
         let path = p["path"].as_str().unwrap();

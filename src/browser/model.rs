@@ -149,6 +149,10 @@ pub struct Resource {
     pub bytes: u64,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// The document or a script referenced it (not only a preload): a
+    /// preloaded script is fetched but runs only once referenced.
+    #[serde(skip)]
+    referenced: bool,
 }
 
 /// A request the page wants sent.
@@ -428,6 +432,18 @@ impl Page {
             if r.kind == ResKind::Other {
                 r.kind = kind;
             }
+            if via != Source::Preloaded && !r.referenced {
+                r.referenced = true;
+                // A preloaded script that arrived before anything referenced
+                // it runs now, unless the parser will run it.
+                if r.kind == ResKind::Script
+                    && !r.parser_blocking
+                    && r.evaluated_ms.is_none()
+                    && self.bodies.contains_key(&i)
+                {
+                    self.runnable.push_back(i);
+                }
+            }
             return i;
         }
         let now = self.now;
@@ -447,6 +463,7 @@ impl Page {
             status: 0,
             bytes: 0,
             error: None,
+            referenced: via != Source::Preloaded,
         });
         self.index.insert(path.to_string(), i);
         if kind != ResKind::Document {
@@ -731,7 +748,9 @@ impl Page {
             }
             ResKind::Script => {
                 self.bodies.insert(i, body);
-                if !self.res[i].parser_blocking {
+                // A preload only fetches: the script runs when the document
+                // (or another script) references it.
+                if !self.res[i].parser_blocking && self.res[i].referenced {
                     self.runnable.push_back(i);
                 }
             }
@@ -1193,6 +1212,37 @@ mod tests {
         assert!(p.resource("/a.css").unwrap().render_blocking);
         p.on_informational("/", 200, &h(&[("link", "</z.css>; rel=preload; as=style")]));
         assert!(p.take_requests().is_empty(), "only 103s are hints");
+    }
+
+    /// A hinted script that arrives before the document only waits: it
+    /// runs when the parser reaches it (classic) or when the document
+    /// references it (async), never before the document has arrived.
+    #[test]
+    fn preloaded_scripts_run_only_when_referenced() {
+        let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+        p.take_requests();
+        p.advance(1.0);
+        p.on_informational(
+            "/",
+            103,
+            &h(&[(
+                "link",
+                "</1.js>; rel=preload; as=script, </3.js>; rel=preload; as=script",
+            )]),
+        );
+        p.take_requests();
+        respond(&mut p, "/1.js", 50.0, "var a = 1;");
+        respond(&mut p, "/3.js", 60.0, "var b = 2;");
+        p.advance(200.0);
+        assert!(p.resource("/1.js").unwrap().evaluated_ms.is_none());
+        assert!(p.resource("/3.js").unwrap().evaluated_ms.is_none());
+        respond(&mut p, "/", 300.0, DOC);
+        respond(&mut p, "/a.css", 400.0, "p { }");
+        p.advance(1000.0);
+        for s in ["/1.js", "/3.js"] {
+            let ev = p.resource(s).unwrap().evaluated_ms.unwrap();
+            assert!(ev >= 300.0, "{s} ran at {ev} ms, before the document");
+        }
     }
 
     /// A failed document ends the load; failed subresources do not hang it.
