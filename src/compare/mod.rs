@@ -285,8 +285,8 @@ pub struct Matrix {
     pub site_dir: Option<PathBuf>,
     /// Pages loaded (default: /index.html).
     pub pages: Vec<String>,
-    /// Push policy names, as `serve --push-policy` takes them (default: all
-    /// six built-in policies).
+    /// Push policy names, as `serve --push-policy` takes them (default: the
+    /// built-in policies).
     pub policies: Vec<String>,
     /// Link profile names (default: 3g).
     pub profiles: Vec<String>,
@@ -295,16 +295,6 @@ pub struct Matrix {
     /// Cache states (default: cold).
     pub caches: Vec<CacheState>,
 }
-
-/// The built-in policies, in the order the Rules of Thumb discuss them.
-pub const ALL_POLICIES: [&str; 6] = [
-    "none",
-    "push-all",
-    "rot",
-    "cache-aware",
-    "preload",
-    "push-preload",
-];
 
 /// The preset a [`Matrix`] describes; every name is checked before
 /// anything starts.
@@ -329,13 +319,13 @@ pub fn matrix(m: &Matrix) -> Result<Preset, CompareError> {
             )));
         }
     }
-    let policies = or(&m.policies, &ALL_POLICIES);
+    let policies = or(&m.policies, crate::push::POLICY_NAMES);
     let mut variants = Vec::new();
     for name in &policies {
         if policy_by_name(name).is_none() {
             return Err(CompareError::Invalid(format!(
                 "unknown push policy {name:?} (known: {}, list:/a,/b)",
-                ALL_POLICIES.join(", ")
+                crate::push::POLICY_NAMES.join(", ")
             )));
         }
         if variants.iter().any(|v: &Variant| &v.label == name) {

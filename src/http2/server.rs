@@ -559,8 +559,7 @@ async fn handle(
                 .map_err(|e| format!("sending 103: {e}"))?;
             o.hints = plan.hints.len();
         }
-        let mut started = Vec::new();
-        if !reply.think.is_zero() {
+        let start_pushes = |jobs: &mut Vec<PushJob>, started: &mut Vec<_>| {
             for j in jobs.drain(..) {
                 // Announced now, so the queue waits for every push to
                 // register before writing the first (see announce).
@@ -573,6 +572,10 @@ async fn handle(
                     announced,
                 )));
             }
+        };
+        let mut started = Vec::new();
+        if !reply.think.is_zero() {
+            start_pushes(&mut jobs, &mut started);
             let elapsed = arrived.elapsed();
             if reply.think > elapsed {
                 tokio::time::sleep(reply.think - elapsed).await;
@@ -598,21 +601,8 @@ async fn handle(
         // h2 interleaves streams frame by frame, and the PUSH_PROMISE frames
         // wait in the parent stream's queue inside h2: pushes that start now
         // would go out between them, ahead of the parent's HEADERS. So they
-        // start once the parent's whole response has been written by h2.
-        let start_pushes = |jobs: &mut Vec<PushJob>, started: &mut Vec<_>| {
-            for j in jobs.drain(..) {
-                // Announced now, so the queue waits for every push to
-                // register before writing the first (see announce).
-                let announced = ctx.queue.as_ref().map(|q| q.announce());
-                started.push(tokio::spawn(run_push(
-                    ctx.clone(),
-                    j,
-                    order,
-                    stream_id as u32,
-                    announced,
-                )));
-            }
-        };
+        // start once the parent's whole response has been written by h2
+        // (or at once, when think time leaves the connection idle).
         if eos {
             // HEADERS ended the stream (HEAD, 304, an empty body): nothing
             // for the queue.
