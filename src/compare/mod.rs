@@ -503,6 +503,8 @@ pub struct Report {
     pub cpu: Cpu,
     /// The servers' QUIC initial RTT estimate in ms (None: quinn's 333 ms).
     pub quic_initial_rtt_ms: Option<f64>,
+    /// The servers' QUIC initial window in bytes (None: quinn's 12,000).
+    pub quic_initial_window: Option<u64>,
     /// Seed of the links' loss generators.
     pub seed: u64,
     /// Configurations.
@@ -535,6 +537,9 @@ pub struct CompareOptions {
     pub progress: bool,
     /// The servers' QUIC initial RTT estimate (quinn's default: 333 ms).
     pub initial_rtt: Option<Duration>,
+    /// The servers' QUIC initial congestion window in bytes (quinn's
+    /// default: 10 datagrams of 1,200 bytes).
+    pub initial_window: Option<u64>,
     /// A matrix of the user's instead of the preset.
     pub matrix: Option<Matrix>,
 }
@@ -662,6 +667,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                 ..ServeOptions::default()
             };
             serve.quic.initial_rtt = opts.initial_rtt;
+            serve.quic.initial_window = opts.initial_window;
             let mut so = ServerOptions::new(
                 SocketAddr::from((emu.server_addr, 0)),
                 identity.clone(),
@@ -749,6 +755,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         profiles: preset.profiles.clone(),
         cpu: opts.cpu,
         quic_initial_rtt_ms: opts.initial_rtt.map(|d| d.as_secs_f64() * 1e3),
+        quic_initial_window: opts.initial_window,
         seed: opts.seed,
         configs,
         rows,
