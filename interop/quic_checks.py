@@ -72,10 +72,8 @@ class Client:
             self.sock.sendto(data, self.addr)
             self.sent += len(data)
 
-    def request_hq(self, path: str) -> int:
-        """An hq-interop (HTTP/0.9) request: the request line, then FIN."""
-        sid = self.quic.get_next_available_stream_id()
-        self.quic.send_stream_data(sid, f"GET {path}\r\n".encode(), end_stream=True)
+    def _track(self, sid: int, path: str) -> int:
+        """Records a request just sent on stream `sid` and sends it."""
         self.streams[sid] = {
             "path": path,
             "status": None,
@@ -86,6 +84,12 @@ class Client:
         }
         self.flush()
         return sid
+
+    def request_hq(self, path: str) -> int:
+        """An hq-interop (HTTP/0.9) request: the request line, then FIN."""
+        sid = self.quic.get_next_available_stream_id()
+        self.quic.send_stream_data(sid, f"GET {path}\r\n".encode(), end_stream=True)
+        return self._track(sid, path)
 
     def request(self, path: str, method: str = "GET") -> int:
         if self.hq:
@@ -101,16 +105,7 @@ class Client:
             ],
             end_stream=True,
         )
-        self.streams[sid] = {
-            "path": path,
-            "status": None,
-            "hash": hashlib.sha256(),
-            "len": 0,
-            "done": False,
-            "sent_at": time.time(),
-        }
-        self.flush()
-        return sid
+        return self._track(sid, path)
 
     def step(self, timeout: float = 0.05) -> None:
         timer = self.quic.get_timer()

@@ -229,11 +229,7 @@ fn quic_throughput_is_the_rate() {
     const N: u64 = 5_000_000;
     let (secs, len) = emu
         .in_client(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
+            block_on_here(async move {
                 let c = pushlab::client::h3::Client::connect(
                     &server_addr.to_string(),
                     port,

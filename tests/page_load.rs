@@ -20,11 +20,7 @@ use pushlab::tls::Identity;
 /// first visit's cache).
 fn cold_then_warm(emu: &Emulator, url: String, proto: Proto, push: bool) -> (PageLoad, PageLoad) {
     emu.in_client(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
+        block_on_here(async move {
             let opts = LoadOptions {
                 url,
                 proto,

@@ -650,11 +650,7 @@ fn five_megabytes_under_two_percent_loss() {
     assert_eq!(v["responses"][0]["sha256"], want, "aioquic byte-exact");
     let len = emu
         .in_client(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
+            block_on_here(async move {
                 let c = pushlab::client::h3::Client::connect(
                     &server_addr.to_string(),
                     port,

@@ -47,21 +47,11 @@ pub struct PageLoad {
     pub error: Option<String>,
 }
 
+/// The page's host, port and path (the query dropped: the page model
+/// keys resources by path), by the client's own URL parser.
 fn split_url(url: &str) -> Result<(String, u16, String), String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("bad URL {url:?}: {e}"))?;
-    if uri.scheme_str() != Some("https") {
-        return Err(format!("{url}: only https:// URLs"));
-    }
-    let host = uri.host().ok_or_else(|| format!("{url}: no host"))?;
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = uri.port_u16().unwrap_or(443);
-    let path = uri
-        .path_and_query()
-        .map(|p| p.path().to_string())
-        .unwrap_or_else(|| "/".into());
+    let (host, port, target) = crate::client::h3::parse_url(url).map_err(|e| e.to_string())?;
+    let path = target.split('?').next().unwrap_or("/").to_string();
     Ok((host, port, path))
 }
 

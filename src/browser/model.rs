@@ -38,54 +38,9 @@ use serde::Serialize;
 
 use crate::site::scan::{self, RefKind};
 
-/// What a resource is, as the browser decides from how it was referenced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum ResKind {
-    /// The navigated document.
-    Document,
-    /// A stylesheet.
-    Style,
-    /// A script.
-    Script,
-    /// A font.
-    Font,
-    /// An image.
-    Image,
-    /// Anything else.
-    Other,
-}
-
-impl ResKind {
-    /// From a `Link: ...; as=` or `<link rel=preload as=>` value.
-    pub fn from_as(v: &str) -> ResKind {
-        match v.trim().to_ascii_lowercase().as_str() {
-            "style" => ResKind::Style,
-            "script" => ResKind::Script,
-            "font" => ResKind::Font,
-            "image" => ResKind::Image,
-            "document" => ResKind::Document,
-            _ => ResKind::Other,
-        }
-    }
-
-    /// From a path's extension (for `url()` values and script loads).
-    pub fn from_path(path: &str) -> ResKind {
-        let p = path
-            .split(['?', '#'])
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let ext = p.rsplit('.').next().unwrap_or("");
-        match ext {
-            "css" => ResKind::Style,
-            "js" | "mjs" => ResKind::Script,
-            "woff2" | "woff" | "ttf" | "otf" => ResKind::Font,
-            "png" | "jpg" | "jpeg" | "gif" | "webp" | "svg" | "avif" | "ico" => ResKind::Image,
-            "html" | "htm" => ResKind::Document,
-            _ => ResKind::Other,
-        }
-    }
-}
+/// What a resource is, as the browser decides from how it was referenced:
+/// the site model's kinds.
+pub use crate::site::Kind as ResKind;
 
 /// Where a resource's bytes came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

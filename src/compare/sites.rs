@@ -3,9 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-
-use crate::site::{etag_of, generated_chunk, Body, PathConfig, Site, SiteConfig};
+use crate::site::{generated_chunk, PathConfig, Site, SiteConfig};
 
 /// A site from `(path, bytes)` pairs, with documents `no-store` (pages are
 /// downloaded again on a repeat visit, as dynamic HTML is) and `adjust`
@@ -31,15 +29,7 @@ pub fn build(
     let mut site = Site::empty(name, config);
     let when = SystemTime::now();
     for (path, data) in files {
-        let etag = etag_of(&data);
-        let len = data.len() as u64;
-        site.insert(
-            path.to_string(),
-            Body::Static(Bytes::from(data)),
-            len,
-            etag,
-            when,
-        );
+        site.insert_static(path, data, when);
     }
     site.build_graph();
     site

@@ -18,11 +18,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-
 use super::config::{PathConfig, SiteConfig};
 use super::png::encode_rgb;
-use super::{etag_of, Body, Site};
+use super::{Body, Site};
 
 const INDEX: &str = include_str!("demo/index.html");
 const STYLE: &str = include_str!("demo/style.css");
@@ -175,15 +173,7 @@ pub(super) fn build_with(adjust: impl FnOnce(&mut SiteConfig)) -> Site {
         ("/favicon.ico", image(16, 16, 6)),
     ];
     for (path, data) in statics {
-        let etag = etag_of(&data);
-        let len = data.len() as u64;
-        site.insert(
-            path.to_string(),
-            Body::Static(Bytes::from(data)),
-            len,
-            etag,
-            when,
-        );
+        site.insert_static(path, data, when);
     }
     for (path, len, seed) in [
         ("/files/1M.bin", 1_000_000u64, 1u64),

@@ -68,8 +68,9 @@ pub enum Body {
     },
 }
 
-/// The role a resource plays in a page load, from its content type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The role a resource plays in a page load, from its content type (the
+/// site model), or from how a page referenced it (the emulated browser).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum Kind {
     /// An HTML document.
     Document,
@@ -86,6 +87,36 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// From a `Link: ...; as=` or `<link rel=preload as=>` value.
+    pub fn from_as(v: &str) -> Kind {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "style" => Kind::Style,
+            "script" => Kind::Script,
+            "font" => Kind::Font,
+            "image" => Kind::Image,
+            "document" => Kind::Document,
+            _ => Kind::Other,
+        }
+    }
+
+    /// From a path's extension (for `url()` values and script loads).
+    pub fn from_path(path: &str) -> Kind {
+        let p = path
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let ext = p.rsplit('.').next().unwrap_or("");
+        match ext {
+            "css" => Kind::Style,
+            "js" | "mjs" => Kind::Script,
+            "woff2" | "woff" | "ttf" | "otf" => Kind::Font,
+            "png" | "jpg" | "jpeg" | "gif" | "webp" | "svg" | "avif" | "ico" => Kind::Image,
+            "html" | "htm" => Kind::Document,
+            _ => Kind::Other,
+        }
+    }
+
     /// The `as` value of a `Link: rel=preload` for this kind.
     pub fn preload_as(self) -> Option<&'static str> {
         match self {
@@ -390,6 +421,19 @@ impl Site {
             started: SystemTime::now(),
             graph: Graph::default(),
         }
+    }
+
+    /// Adds a resource held in memory, its ETag from its bytes.
+    pub fn insert_static(&mut self, path: &str, data: Vec<u8>, last_modified: SystemTime) {
+        let etag = etag_of(&data);
+        let len = data.len() as u64;
+        self.insert(
+            path.to_string(),
+            Body::Static(Bytes::from(data)),
+            len,
+            etag,
+            last_modified,
+        );
     }
 
     /// Adds a resource, applying the configuration for its path.

@@ -187,3 +187,13 @@ pub fn venv_json(script: &str, args: &[String]) -> serde_json::Value {
         )
     })
 }
+
+/// Runs `f` to completion on a fresh single-threaded runtime on this thread
+/// (for code run inside an emulated link's client namespace).
+pub fn block_on_here<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(f)
+}
