@@ -17,7 +17,7 @@ use tracing_subscriber::EnvFilter;
 
 use pushlab::client::h3::parse_url;
 use pushlab::client::{ClientOptions, Conn, Proto, Response};
-use pushlab::http3::server::{SchedulerMode, ServeOptions};
+use pushlab::config::{SchedulerMode, ServeOptions};
 use pushlab::sched::Policy;
 use pushlab::sendq::SendConfig;
 use pushlab::server::{RunningServer, ServerOptions};
@@ -579,9 +579,6 @@ fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
             .scheduler
             .parse()
             .map_err(|e| anyhow!("--scheduler: {e} (or off)"))?;
-        if a.quantum == 0 || a.stream_buffer == 0 {
-            bail!("--quantum and --stream-buffer must be positive");
-        }
         SchedulerMode::Queue(SendConfig {
             policy,
             quantum: a.quantum as usize,
@@ -598,16 +595,7 @@ fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
             pushlab::push::POLICY_NAMES.join(", ")
         )
     })?;
-    if a.body_chunk == 0 {
-        bail!("--body-chunk must be positive");
-    }
-    if a.key_update_every == Some(0) {
-        bail!("--key-update-every must be at least 1 packet");
-    }
-    if a.initial_window.is_some_and(|w| w < 2400) {
-        bail!("--initial-window must be at least 2400 bytes (two 1200-byte packets)");
-    }
-    let quic = pushlab::http3::transport::QuicOptions {
+    let quic = pushlab::config::QuicOptions {
         retry: a.retry,
         retry_port: a.retry_port,
         resumption: !a.no_resumption,
@@ -623,10 +611,7 @@ fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
         hq_interop: !a.no_hq_interop,
         retry_token_lifetime: None,
     };
-    if quic.zero_rtt && !quic.resumption {
-        bail!("--0rtt needs session tickets (drop --no-resumption)");
-    }
-    Ok(ServeOptions {
+    let opts = ServeOptions {
         quic,
         site: Arc::new(site),
         mode,
@@ -639,7 +624,9 @@ fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
         shutdown_timeout: a.shutdown_timeout,
         policy,
         ..ServeOptions::default()
-    })
+    };
+    opts.validate()?;
+    Ok(opts)
 }
 
 async fn serve(a: ServeArgs) -> Result<()> {
@@ -1122,9 +1109,12 @@ fn compare(a: &CompareArgs) -> Result<()> {
     if a.runs == Some(0) {
         bail!("--runs must be at least 1");
     }
-    if a.initial_window.is_some_and(|w| w < 2400) {
-        bail!("--initial-window must be at least 2400 bytes (two datagrams)");
+    // The servers' options are checked by the one validator they share.
+    pushlab::config::QuicOptions {
+        initial_window: a.initial_window,
+        ..Default::default()
     }
+    .validate()?;
     let opts = compare::CompareOptions {
         out_dir: a
             .out

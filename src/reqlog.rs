@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::core::{Reply, RequestHead};
-use crate::http3::control::PushCounters;
+use crate::reply::{Reply, RequestHead};
+use crate::stats::PushCounters;
 
 /// What a request produced, filled in by the protocol code.
 #[derive(Debug, Default, Clone)]

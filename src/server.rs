@@ -9,9 +9,10 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::config::ServeOptions;
 use crate::http2::server::{self as h2srv, TcpOptions};
-use crate::http3::server::{self as h3srv, ServerStats};
-pub use crate::http3::server::{SchedulerMode, ServeOptions};
+use crate::http3::server as h3srv;
+use crate::stats::ServerStats;
 use crate::tls::{Identity, TlsError};
 
 /// Problems starting a server.
@@ -194,27 +195,6 @@ impl RunningServer {
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = t.await;
-        }
-    }
-}
-
-/// After a shutdown signal: waits for connection tasks to finish, at most
-/// `limit`, then aborts the rest.
-pub(crate) async fn drain_connections(
-    conns: &mut tokio::task::JoinSet<()>,
-    limit: std::time::Duration,
-    what: &str,
-) {
-    let deadline = tokio::time::sleep(limit);
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            r = conns.join_next() => if r.is_none() { break },
-            _ = &mut deadline => {
-                tracing::warn!(remaining = conns.len(), "shutdown timeout: closing remaining {what} connections");
-                conns.abort_all();
-                break;
-            }
         }
     }
 }

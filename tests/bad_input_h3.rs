@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use common::*;
-use pushlab::http3::server::ServeOptions;
+use pushlab::config::ServeOptions;
 use pushlab::wire::frame::{self, code, Frame};
 use pushlab::wire::qpack;
 

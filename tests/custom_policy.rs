@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use pushlab::client::h3::ClientOptions;
-use pushlab::http3::server::ServeOptions;
+use pushlab::config::ServeOptions;
 use pushlab::push::{page_children, pushable, Plan, PlanInput, PushItem, PushPolicy};
 use pushlab::site::Kind;
 

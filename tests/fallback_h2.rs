@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::*;
 use pushlab::client::{ClientOptions, Conn, Proto, Response};
-use pushlab::http3::server::{SchedulerMode, ServeOptions};
+use pushlab::config::{SchedulerMode, ServeOptions};
 use pushlab::sched::Policy;
 use pushlab::sendq::SendConfig;
 use pushlab::server::{RunningServer, ServerOptions};

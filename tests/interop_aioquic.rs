@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use pushlab::http3::server::ServeOptions;
+use pushlab::config::ServeOptions;
 use pushlab::site::{generated_chunk, Site};
 
 /// Runs the aioquic client and returns its JSON report.

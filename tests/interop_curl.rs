@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use pushlab::http3::server::{SchedulerMode, ServeOptions};
+use pushlab::config::{SchedulerMode, ServeOptions};
 
 fn curl(urls: &[String]) -> serde_json::Value {
     let mut all = vec!["--insecure".to_string()];

@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use pushlab::http3::server::ServeOptions;
+use pushlab::config::ServeOptions;
 use pushlab::site::generated_chunk;
 
 /// gtlsclient downloads `/` and `/files/10M.bin` on one connection; the

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::process::Command;
 
 use common::*;
-use pushlab::http3::server::ServeOptions;
+use pushlab::config::ServeOptions;
 use pushlab::site::Site;
 
 /// Runs a command in a blocking task; returns (success, stdout, stderr).

@@ -219,7 +219,7 @@ fn quic_throughput_is_the_rate() {
         pushlab::server::RunningServer::start(pushlab::server::ServerOptions::new(
             SocketAddr::from((server_addr, 0)),
             pushlab::tls::Identity::self_signed().unwrap(),
-            pushlab::http3::server::ServeOptions::default(),
+            pushlab::config::ServeOptions::default(),
         ))
         .await
         .unwrap()

@@ -75,7 +75,7 @@ fn demo_page_over_both_protocols() {
             RunningServer::start(ServerOptions::new(
                 SocketAddr::from((emu.server_addr, 0)),
                 Identity::self_signed().unwrap(),
-                pushlab::http3::server::ServeOptions {
+                pushlab::config::ServeOptions {
                     site: std::sync::Arc::new(demo_no_store()),
                     ..with_policy(policy)
                 },

@@ -13,8 +13,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use pushlab::http3::server::ServeOptions;
-use pushlab::http3::transport::QuicOptions;
+use pushlab::config::QuicOptions;
+use pushlab::config::ServeOptions;
 use pushlab::server::{RunningServer, ServerOptions};
 use pushlab::site::Site;
 use pushlab::tls::Identity;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use pushlab::client::h3::ClientOptions;
-use pushlab::http3::server::{SchedulerMode, ServeOptions};
+use pushlab::config::{SchedulerMode, ServeOptions};
 use pushlab::site::{generated_chunk, Site, BYTES_SEED};
 
 fn header<'a>(r: &'a pushlab::client::h3::Response, name: &str) -> Option<&'a str> {

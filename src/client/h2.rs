@@ -221,7 +221,7 @@ impl H2Client {
         let mut req = http::Request::builder()
             .method(method)
             .uri(uri)
-            .header(http::header::USER_AGENT, crate::core::SERVER);
+            .header(http::header::USER_AGENT, crate::reply::SERVER);
         for (n, v) in extra {
             req = req.header(n.as_str(), v.as_str());
         }

@@ -381,7 +381,7 @@ impl Client {
             (b":scheme", b"https"),
             (b":authority", self.authority.as_bytes()),
             (b":path", path.as_bytes()),
-            (b"user-agent", crate::core::SERVER.as_bytes()),
+            (b"user-agent", crate::reply::SERVER.as_bytes()),
         ];
         for (n, v) in extra {
             fields.push((n.as_bytes(), v.as_bytes()));

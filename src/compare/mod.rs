@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use crate::browser::{load_page, Cpu, HttpCache, LoadOptions, PageLoad};
 use crate::client::{ClientOptions, Proto};
-use crate::http3::server::ServeOptions;
+use crate::config::ServeOptions;
 use crate::netem::{Emulator, EmulatorOptions, LinkSpec, QueueLimit};
 use crate::push::{policy_by_name, PushPolicy};
 use crate::server::{RunningServer, ServerOptions};

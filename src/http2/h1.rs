@@ -12,9 +12,10 @@ use http::{HeaderMap, Method, StatusCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
-use crate::core::{self, BodyReader, CoreOptions, RequestHead};
-use crate::http3::server::{ServeOptions, ServerStats};
+use crate::config::ServeOptions;
+use crate::reply::{self, BodyReader, CoreOptions, RequestHead};
 use crate::reqlog::{self, Outcome};
+use crate::stats::ServerStats;
 
 /// Why a request head could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,7 +163,7 @@ pub async fn serve_connection<T: AsyncRead + AsyncWrite + Unpin>(
         buf.drain(..head.len);
         n_req += 1;
         let arrived = Instant::now();
-        let reply = core::respond(&opts.site, &head.request, &core_opts);
+        let reply = reply::respond(&opts.site, &head.request, &core_opts);
         if !reply.think.is_zero() {
             tokio::time::sleep(reply.think).await;
         }

@@ -18,13 +18,14 @@ use tracing::{debug, warn};
 
 use super::sink::{h2_reason, H2Queue, H2Sink};
 use super::watch::{Watched, WriteWatch};
-use crate::core::{self, BodyReader, CoreOptions, Reply, RequestHead};
-use crate::http3::control::PushCounters;
-use crate::http3::server::{SchedulerMode, ServeOptions, ServerStats};
+use crate::config::{SchedulerMode, ServeOptions};
 use crate::push::{ConnPushState, ConnView, PlanInput, PushItem};
+use crate::reply::{self, BodyReader, CoreOptions, Reply, RequestHead};
 use crate::reqlog::{self, Outcome};
 use crate::sched::{Order, StreamKey};
 use crate::sendq::{Announced, NoWindow};
+use crate::stats::PushCounters;
+use crate::stats::ServerStats;
 use crate::wire::frame::code;
 
 /// Options of the TCP side beyond the shared ones.
@@ -107,7 +108,7 @@ pub async fn serve(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
-    crate::server::drain_connections(
+    crate::pipeline::drain_connections(
         &mut conns,
         opts.shutdown_timeout + Duration::from_millis(500),
         "TCP",
@@ -230,7 +231,7 @@ async fn send_body(
     ctx: &H2Conn,
     key: StreamKey,
     mut direct: Option<h2::SendStream<Bytes>>,
-    body: core::ReplyBody,
+    body: reply::ReplyBody,
     out: &mut u64,
 ) -> Result<(), String> {
     let mut reader = BodyReader::new(body);
@@ -517,7 +518,7 @@ async fn handle(
             .unwrap_or_else(|| "/".into()),
         headers: parts.headers,
     };
-    let reply = core::respond(&ctx.opts.site, &head, &ctx.core);
+    let reply = reply::respond(&ctx.opts.site, &head, &ctx.core);
     let order = Order::request(stream_id / 2);
     let mut o = Outcome::default();
     let policy = &ctx.opts.policy;

@@ -15,24 +15,8 @@ use super::backend::ControlOut;
 use super::sink::H3Queue;
 use crate::priority::PriorityParams;
 use crate::sched::StreamKey;
+use crate::stats::PushCounters;
 use crate::wire::frame::{code, Frame};
-
-/// Per-connection push counters (what the request log shows).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PushCounters {
-    /// PUSH_PROMISE frames sent.
-    pub promised: u64,
-    /// Pushed responses whose FIN was handed to quinn.
-    pub completed: u64,
-    /// Pushes the client cancelled (CANCEL_PUSH or STOP_SENDING).
-    pub cancelled_by_client: u64,
-    /// Pushes the server cancelled itself.
-    pub cancelled_by_server: u64,
-    /// Pushed bytes the client refused: queued or unsent when it cancelled.
-    pub refused_bytes: u64,
-    /// Pushed bytes handed to quinn.
-    pub pushed_bytes: u64,
-}
 
 /// State of one promised push.
 #[derive(Debug, Clone, Default)]

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use tracing::{debug, info};
 
-use super::server::{ServeOptions, ServerStats};
-use crate::core::{self, BodyReader, RequestHead};
+use crate::config::ServeOptions;
+use crate::reply::{self, BodyReader, RequestHead};
+use crate::stats::ServerStats;
 use crate::wire::hq::{parse_request, MAX_REQUEST_LINE};
 
 /// The application error code for a refused request (H3_REQUEST_REJECTED's
@@ -73,7 +74,7 @@ async fn request(
         target: path.clone(),
         headers: http::HeaderMap::new(),
     };
-    let reply = core::respond(&opts.site, &head, &opts.core);
+    let reply = reply::respond(&opts.site, &head, &opts.core);
     if reply.status != http::StatusCode::OK {
         let _ = send.reset(quinn::VarInt::from_u32(REFUSED));
         info!(target: "pushlab::request", proto = "hq-interop", %remote, path = %path, status = reply.status.as_u16(), "request refused");

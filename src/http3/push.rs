@@ -14,8 +14,8 @@ use tracing::debug;
 use super::control::ControlSink;
 use super::server::ConnCtx;
 use super::sink::{H3Queue, QuinnSink};
-use crate::core::{self, CoreOptions};
 use crate::push::{ConnView, PushItem};
+use crate::reply::{self, CoreOptions};
 use crate::sched::{Order, StreamKey};
 use crate::sendq::WriteFailure;
 use crate::site::Site;
@@ -80,7 +80,7 @@ struct Promised {
     ctx: PushContext,
     push_id: u64,
     path: String,
-    reply: core::Reply,
+    reply: reply::Reply,
     order: Order,
     prio: crate::priority::Priority,
 }
@@ -229,7 +229,7 @@ async fn send_pushed(
     key: StreamKey,
     push_id: u64,
     path: String,
-    reply: core::Reply,
+    reply: reply::Reply,
 ) {
     let started = std::time::Instant::now();
     let status = reply.status;
@@ -249,7 +249,7 @@ async fn send_pushed(
         tokio::time::timeout(ctx.stall_timeout, write(&ctx.queue, key, header.freeze()))
             .await
             .map_err(|_| WriteFailure::Reset(code::H3_REQUEST_CANCELLED))??;
-        let mut reader = core::BodyReader::new(reply.body.clone());
+        let mut reader = reply::BodyReader::new(reply.body.clone());
         loop {
             let chunk = reader
                 .next(ctx.body_chunk)

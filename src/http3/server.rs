@@ -3,8 +3,7 @@
 //! to the shared core.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,114 +16,15 @@ use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use super::backend::{self, ControlOut};
-use super::control::{ControlSink, PushCounters};
+use super::control::ControlSink;
 use super::push::{self, PushContext};
 use super::sink::{H3Queue, QuinnWindow};
 use super::transport::Handshake;
-use crate::core::{self, CoreOptions, Reply, RequestHead};
-use crate::push::{ConnPushState, PlanInput, PushPolicy};
+use crate::config::{SchedulerMode, ServeOptions};
+use crate::push::{ConnPushState, PlanInput};
+use crate::reply::{self, Reply, RequestHead};
 use crate::reqlog::{self, Outcome};
-use crate::sendq::{Gauges, SendConfig};
-use crate::site::Site;
-
-/// `--scheduler`: the user-space queue with a policy, or plain h3-quinn.
-#[derive(Debug, Clone)]
-pub enum SchedulerMode {
-    /// No user-space queue: h3-quinn writes straight into quinn.
-    Off,
-    /// The send queue with its configuration.
-    Queue(SendConfig),
-}
-
-/// Everything the HTTP/3 server needs besides the socket and TLS.
-#[derive(Clone)]
-pub struct ServeOptions {
-    /// What to serve.
-    pub site: Arc<Site>,
-    /// Send queue or baseline.
-    pub mode: SchedulerMode,
-    /// Largest request header section accepted (SETTINGS_MAX_FIELD_SECTION_SIZE).
-    pub max_field_section_size: u64,
-    /// Body bytes per h3 DATA frame.
-    pub body_chunk: usize,
-    /// A response that makes no progress for this long is reset.
-    pub stall_timeout: Duration,
-    /// Core options.
-    pub core: CoreOptions,
-    /// Concurrent request streams per connection.
-    pub max_concurrent_bidi: u64,
-    /// Write one qlog file per connection here.
-    pub qlog_dir: Option<PathBuf>,
-    /// Idle timeout.
-    pub idle_timeout: Duration,
-    /// Bounded wait for in-flight responses on shutdown.
-    pub shutdown_timeout: Duration,
-    /// The push and hint policy.
-    pub policy: Arc<dyn PushPolicy>,
-    /// QUIC transport options (Retry, resumption, 0-RTT, key updates, ...).
-    pub quic: super::transport::QuicOptions,
-}
-
-impl Default for ServeOptions {
-    fn default() -> Self {
-        ServeOptions {
-            site: Arc::new(Site::demo()),
-            mode: SchedulerMode::Queue(SendConfig::default()),
-            max_field_section_size: 16 * 1024,
-            body_chunk: 16 * 1024,
-            stall_timeout: Duration::from_secs(60),
-            core: CoreOptions::default(),
-            max_concurrent_bidi: 100,
-            qlog_dir: None,
-            idle_timeout: Duration::from_secs(30),
-            shutdown_timeout: Duration::from_secs(5),
-            policy: crate::push::policy_by_name("none")
-                .unwrap_or_else(|| Arc::new(crate::push::NoPush)),
-            quic: super::transport::QuicOptions::default(),
-        }
-    }
-}
-
-/// Server-wide counters.
-#[derive(Debug, Default)]
-pub struct ServerStats {
-    /// Connections accepted.
-    pub connections: AtomicU64,
-    /// Requests answered.
-    pub requests: AtomicU64,
-    /// Stateless Retries sent.
-    pub retries: AtomicU64,
-    /// Connections accepted with 0-RTT enabled whose handshake was still
-    /// running when the first request arrived.
-    pub early_connections: AtomicU64,
-    /// Requests that arrived in 0-RTT early data.
-    pub early_requests: AtomicU64,
-    /// Requests refused with 425 Too Early.
-    pub too_early: AtomicU64,
-    /// Key updates the server initiated.
-    pub key_updates: AtomicU64,
-    /// Connections that negotiated `hq-interop`.
-    pub hq_connections: AtomicU64,
-    /// Requests that failed (reset, stall, connection loss).
-    pub failed: AtomicU64,
-    /// Queue totals over all connections.
-    pub queues: Arc<Gauges>,
-    /// Push counters of closed connections, summed.
-    pub pushes: parking_lot::Mutex<PushCounters>,
-}
-
-impl ServerStats {
-    /// Adds a closed connection's push counters to the totals.
-    pub fn add_pushes(&self, c: PushCounters) {
-        let mut t = self.pushes.lock();
-        t.promised += c.promised;
-        t.completed += c.completed;
-        t.cancelled_by_client += c.cancelled_by_client;
-        t.cancelled_by_server += c.cancelled_by_server;
-        t.refused_bytes += c.refused_bytes;
-        t.pushed_bytes += c.pushed_bytes;
-    }
-}
+use crate::stats::ServerStats;
 
 /// The QUIC transport configuration for the server.
 pub fn transport_config(opts: &ServeOptions) -> quinn::TransportConfig {
@@ -265,7 +165,7 @@ pub async fn serve(
         }
     }
     // Graceful: connection tasks saw the shutdown too; give them a bounded wait.
-    crate::server::drain_connections(
+    crate::pipeline::drain_connections(
         &mut conns,
         opts.shutdown_timeout + Duration::from_millis(500),
         "QUIC",
@@ -492,7 +392,7 @@ where
     if early {
         ctx.stats.early_requests.fetch_add(1, Ordering::Relaxed);
     }
-    let reply = core::respond_early(&ctx.opts.site, &head, &ctx.opts.core, early);
+    let reply = reply::respond_early(&ctx.opts.site, &head, &ctx.opts.core, early);
     if reply.status == http::StatusCode::TOO_EARLY {
         ctx.stats.too_early.fetch_add(1, Ordering::Relaxed);
     }
@@ -629,7 +529,7 @@ where
     if ctx.queue.is_none() {
         outcome.ttfb = Some(arrived.elapsed());
     }
-    let mut reader = core::BodyReader::new(reply.body.clone());
+    let mut reader = reply::BodyReader::new(reply.body.clone());
     loop {
         let chunk = reader
             .next(ctx.opts.body_chunk)

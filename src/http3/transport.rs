@@ -6,7 +6,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Waker};
@@ -14,87 +13,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-/// A congestion controller quinn offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Congestion {
-    /// CUBIC (quinn's default).
-    Cubic,
-    /// NewReno.
-    NewReno,
-    /// BBR (quinn marks it experimental).
-    Bbr,
-}
-
-impl FromStr for Congestion {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "cubic" => Ok(Congestion::Cubic),
-            "newreno" | "new-reno" | "reno" => Ok(Congestion::NewReno),
-            "bbr" => Ok(Congestion::Bbr),
-            other => Err(format!(
-                "unknown congestion controller {other:?} (cubic, newreno, bbr)"
-            )),
-        }
-    }
-}
-
-/// The QUIC transport options.
-#[derive(Debug, Clone)]
-pub struct QuicOptions {
-    /// Validate every client address with a stateless Retry first.
-    pub retry: bool,
-    /// Also listen on this UDP port with Retry always on (side-by-side
-    /// tests of the same server with and without Retry).
-    pub retry_port: Option<u16>,
-    /// Issue session tickets (TLS 1.3 resumption).
-    pub resumption: bool,
-    /// Accept 0-RTT early data (safe methods only; others get 425).
-    pub zero_rtt: bool,
-    /// Initiate a key update after every this many packets sent.
-    pub key_update_every: Option<u64>,
-    /// Follow clients that change address (NAT rebinding, migration),
-    /// after path validation.
-    pub migration: bool,
-    /// Offer only TLS_CHACHA20_POLY1305_SHA256 (Initial packets still use
-    /// AES-128-GCM, as QUIC requires).
-    pub chacha20_only: bool,
-    /// Congestion controller.
-    pub congestion: Congestion,
-    /// Initial congestion window in bytes (default: the controller's).
-    pub initial_window: Option<u64>,
-    /// Send keep-alive PINGs this often.
-    pub keep_alive: Option<Duration>,
-    /// Initial RTT estimate.
-    pub initial_rtt: Option<Duration>,
-    /// Probe for a larger path MTU (DPLPMTUD).
-    pub mtu_discovery: bool,
-    /// Offer ALPN `hq-interop` (HTTP/0.9 over QUIC) beside `h3`.
-    pub hq_interop: bool,
-    /// How long a Retry token stays valid (quinn's default: 15 s).
-    pub retry_token_lifetime: Option<Duration>,
-}
-
-impl Default for QuicOptions {
-    fn default() -> Self {
-        QuicOptions {
-            retry: false,
-            retry_port: None,
-            resumption: true,
-            zero_rtt: false,
-            key_update_every: None,
-            migration: true,
-            chacha20_only: false,
-            congestion: Congestion::Cubic,
-            initial_window: None,
-            keep_alive: None,
-            initial_rtt: None,
-            mtu_discovery: true,
-            hq_interop: true,
-            retry_token_lifetime: None,
-        }
-    }
-}
+use crate::config::{Congestion, QuicOptions};
 
 /// The ALPN protocols the QUIC side offers.
 pub fn alpn(opts: &QuicOptions) -> Vec<&'static [u8]> {

@@ -23,8 +23,8 @@ use std::sync::Arc;
 use http::Method;
 use parking_lot::Mutex;
 
-use crate::core::{Reply, RequestHead};
 use crate::priority::Priority;
+use crate::reply::{Reply, RequestHead};
 use crate::site::graph::NodeInfo;
 use crate::site::{Kind, Resource, Site};
 
@@ -234,7 +234,7 @@ pub fn preload_link(c: &Child) -> String {
 /// protocols promise through this, so they push the same things.
 pub fn promised(
     site: &Site,
-    core: &crate::core::CoreOptions,
+    core: &crate::reply::CoreOptions,
     item: &PushItem,
 ) -> Option<(http::HeaderMap, Reply)> {
     let mut headers = http::HeaderMap::new();
@@ -251,7 +251,7 @@ pub fn promised(
         target: item.path.clone(),
         headers: headers.clone(),
     };
-    let reply = crate::core::respond(site, &head, core);
+    let reply = crate::reply::respond(site, &head, core);
     (reply.status == http::StatusCode::OK).then_some((headers, reply))
 }
 

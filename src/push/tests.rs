@@ -2,7 +2,7 @@
 //! cache states and request headers.
 
 use super::*;
-use crate::core::{respond, CoreOptions};
+use crate::reply::{respond, CoreOptions};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pushlab::client::h3::{Client, ClientOptions};
-use pushlab::http3::server::ServeOptions;
+use pushlab::config::ServeOptions;
 use pushlab::server::{RunningServer, ServerOptions};
 use pushlab::tls::Identity;
 

@@ -1,0 +1,259 @@
+//! Server configuration shared by every protocol: what to serve, the send
+//! queue, the push policy, limits and timeouts, the QUIC transport options,
+//! and one [`ServeOptions::validate`] that owns every cross-option check.
+//! Protocol-neutral: the protocols import it, it imports none of them.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::push::PushPolicy;
+use crate::reply::CoreOptions;
+use crate::sendq::SendConfig;
+use crate::site::Site;
+
+/// `--scheduler`: the user-space queue with a policy, or plain h3-quinn.
+#[derive(Debug, Clone)]
+pub enum SchedulerMode {
+    /// No user-space queue: h3-quinn writes straight into quinn.
+    Off,
+    /// The send queue with its configuration.
+    Queue(SendConfig),
+}
+
+/// Everything the HTTP/3 server needs besides the socket and TLS.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// What to serve.
+    pub site: Arc<Site>,
+    /// Send queue or baseline.
+    pub mode: SchedulerMode,
+    /// Largest request header section accepted (SETTINGS_MAX_FIELD_SECTION_SIZE).
+    pub max_field_section_size: u64,
+    /// Body bytes per h3 DATA frame.
+    pub body_chunk: usize,
+    /// A response that makes no progress for this long is reset.
+    pub stall_timeout: Duration,
+    /// Core options.
+    pub core: CoreOptions,
+    /// Concurrent request streams per connection.
+    pub max_concurrent_bidi: u64,
+    /// Write one qlog file per connection here.
+    pub qlog_dir: Option<PathBuf>,
+    /// Idle timeout.
+    pub idle_timeout: Duration,
+    /// Bounded wait for in-flight responses on shutdown.
+    pub shutdown_timeout: Duration,
+    /// The push and hint policy.
+    pub policy: Arc<dyn PushPolicy>,
+    /// QUIC transport options (Retry, resumption, 0-RTT, key updates, ...).
+    pub quic: QuicOptions,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            site: Arc::new(Site::demo()),
+            mode: SchedulerMode::Queue(SendConfig::default()),
+            max_field_section_size: 16 * 1024,
+            body_chunk: 16 * 1024,
+            stall_timeout: Duration::from_secs(60),
+            core: CoreOptions::default(),
+            max_concurrent_bidi: 100,
+            qlog_dir: None,
+            idle_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(5),
+            policy: crate::push::policy_by_name("none")
+                .unwrap_or_else(|| Arc::new(crate::push::NoPush)),
+            quic: QuicOptions::default(),
+        }
+    }
+}
+
+/// A congestion controller quinn offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Congestion {
+    /// CUBIC (quinn's default).
+    Cubic,
+    /// NewReno.
+    NewReno,
+    /// BBR (quinn marks it experimental).
+    Bbr,
+}
+
+impl FromStr for Congestion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "cubic" => Ok(Congestion::Cubic),
+            "newreno" | "new-reno" | "reno" => Ok(Congestion::NewReno),
+            "bbr" => Ok(Congestion::Bbr),
+            other => Err(format!(
+                "unknown congestion controller {other:?} (cubic, newreno, bbr)"
+            )),
+        }
+    }
+}
+
+/// The QUIC transport options.
+#[derive(Debug, Clone)]
+pub struct QuicOptions {
+    /// Validate every client address with a stateless Retry first.
+    pub retry: bool,
+    /// Also listen on this UDP port with Retry always on (side-by-side
+    /// tests of the same server with and without Retry).
+    pub retry_port: Option<u16>,
+    /// Issue session tickets (TLS 1.3 resumption).
+    pub resumption: bool,
+    /// Accept 0-RTT early data (safe methods only; others get 425).
+    pub zero_rtt: bool,
+    /// Initiate a key update after every this many packets sent.
+    pub key_update_every: Option<u64>,
+    /// Follow clients that change address (NAT rebinding, migration),
+    /// after path validation.
+    pub migration: bool,
+    /// Offer only TLS_CHACHA20_POLY1305_SHA256 (Initial packets still use
+    /// AES-128-GCM, as QUIC requires).
+    pub chacha20_only: bool,
+    /// Congestion controller.
+    pub congestion: Congestion,
+    /// Initial congestion window in bytes (default: the controller's).
+    pub initial_window: Option<u64>,
+    /// Send keep-alive PINGs this often.
+    pub keep_alive: Option<Duration>,
+    /// Initial RTT estimate.
+    pub initial_rtt: Option<Duration>,
+    /// Probe for a larger path MTU (DPLPMTUD).
+    pub mtu_discovery: bool,
+    /// Offer ALPN `hq-interop` (HTTP/0.9 over QUIC) beside `h3`.
+    pub hq_interop: bool,
+    /// How long a Retry token stays valid (quinn's default: 15 s).
+    pub retry_token_lifetime: Option<Duration>,
+}
+
+impl Default for QuicOptions {
+    fn default() -> Self {
+        QuicOptions {
+            retry: false,
+            retry_port: None,
+            resumption: true,
+            zero_rtt: false,
+            key_update_every: None,
+            migration: true,
+            chacha20_only: false,
+            congestion: Congestion::Cubic,
+            initial_window: None,
+            keep_alive: None,
+            initial_rtt: None,
+            mtu_discovery: true,
+            hq_interop: true,
+            retry_token_lifetime: None,
+        }
+    }
+}
+
+/// A combination of options that cannot work, found before anything starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `--quantum` or `--stream-buffer` is zero.
+    #[error("--quantum and --stream-buffer must be positive")]
+    QueueSizes,
+    /// `--body-chunk` is zero.
+    #[error("--body-chunk must be positive")]
+    BodyChunk,
+    /// `--key-update-every 0`.
+    #[error("--key-update-every must be at least 1 packet")]
+    KeyUpdateEvery,
+    /// An initial window below two full-size datagrams.
+    #[error("--initial-window must be at least 2400 bytes (two 1200-byte packets)")]
+    InitialWindow,
+    /// 0-RTT without session tickets.
+    #[error("--0rtt needs session tickets (drop --no-resumption)")]
+    ZeroRttWithoutResumption,
+}
+
+impl ServeOptions {
+    /// Checks every rule that spans options; the command line, `compare`
+    /// and the library API all go through here before a server starts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let SchedulerMode::Queue(c) = &self.mode {
+            if c.quantum == 0 || c.stream_buffer == 0 {
+                return Err(ConfigError::QueueSizes);
+            }
+        }
+        if self.body_chunk == 0 {
+            return Err(ConfigError::BodyChunk);
+        }
+        self.quic.validate()
+    }
+}
+
+impl QuicOptions {
+    /// The QUIC options' own rules.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.key_update_every == Some(0) {
+            return Err(ConfigError::KeyUpdateEvery);
+        }
+        //= https://www.rfc-editor.org/rfc/rfc9002#section-7.2
+        //# Endpoints SHOULD use an initial congestion
+        //# window of ten times the maximum datagram size (max_datagram_size),
+        //# while limiting the window to the larger of 14,720 bytes or twice the
+        //# maximum datagram size.
+        if self.initial_window.is_some_and(|w| w < 2400) {
+            return Err(ConfigError::InitialWindow);
+        }
+        if self.zero_rtt && !self.resumption {
+            return Err(ConfigError::ZeroRttWithoutResumption);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(ServeOptions::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn each_cross_option_rule() {
+        let o = ServeOptions {
+            body_chunk: 0,
+            ..ServeOptions::default()
+        };
+        assert_eq!(o.validate(), Err(ConfigError::BodyChunk));
+        let o = ServeOptions {
+            mode: SchedulerMode::Queue(SendConfig {
+                quantum: 0,
+                ..SendConfig::default()
+            }),
+            ..ServeOptions::default()
+        };
+        assert_eq!(o.validate(), Err(ConfigError::QueueSizes));
+        let q = |f: fn(&mut QuicOptions)| {
+            let mut q = QuicOptions::default();
+            f(&mut q);
+            q.validate()
+        };
+        assert_eq!(
+            q(|q| q.key_update_every = Some(0)),
+            Err(ConfigError::KeyUpdateEvery)
+        );
+        assert_eq!(
+            q(|q| q.initial_window = Some(2399)),
+            Err(ConfigError::InitialWindow)
+        );
+        assert_eq!(q(|q| q.initial_window = Some(2400)), Ok(()));
+        assert_eq!(
+            q(|q| {
+                q.zero_rtt = true;
+                q.resumption = false
+            }),
+            Err(ConfigError::ZeroRttWithoutResumption)
+        );
+    }
+}
