@@ -15,6 +15,7 @@ pub mod browser;
 pub mod client;
 pub mod compare;
 pub mod config;
+pub mod http1;
 pub mod http2;
 pub mod http3;
 pub mod netem;

@@ -58,6 +58,17 @@ impl Priority {
     /// (A, its pushes C and D, then B). Behind a u=7 incremental parent
     /// nothing lower exists: a non-incremental push there goes first.
     pub fn behind(self, parent: Priority) -> Priority {
+        self.behind_inner(parent)
+    }
+
+    /// A push's priority on either protocol: the policy's priority for it
+    /// kept [`behind`](Priority::behind) its parent's, or the parent's own
+    /// when the policy gives none.
+    pub fn of_push(own: Option<Priority>, parent: Priority) -> Priority {
+        own.map_or(parent, |p| p.behind(parent))
+    }
+
+    fn behind_inner(self, parent: Priority) -> Priority {
         let ahead = self.urgency < parent.urgency
             || (self.urgency == parent.urgency && (parent.incremental || self.incremental));
         if !ahead {

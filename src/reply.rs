@@ -30,6 +30,25 @@ pub struct RequestHead {
     pub headers: HeaderMap,
 }
 
+impl RequestHead {
+    /// The head of a request as HTTP/2 and HTTP/3 libraries hand it over,
+    /// and its `:authority` (pushes are promised for it).
+    pub fn from_parts(parts: http::request::Parts) -> (RequestHead, Option<String>) {
+        let authority = parts.uri.authority().map(|a| a.to_string());
+        let target = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".to_string());
+        let head = RequestHead {
+            method: parts.method,
+            target,
+            headers: parts.headers,
+        };
+        (head, authority)
+    }
+}
+
 /// Where a reply's body comes from.
 #[derive(Debug, Clone)]
 pub enum ReplyBody {
@@ -80,6 +99,17 @@ pub struct Reply {
     pub resource: Option<Arc<Resource>>,
     /// Why the request was refused, for the log.
     pub refusal: Option<String>,
+}
+
+impl Reply {
+    /// The server's own priority parameters for the resource served (from
+    /// `site.toml`), which override the client's.
+    pub fn server_priority(&self) -> crate::priority::PriorityParams {
+        self.resource
+            .as_ref()
+            .map(|r| r.server_priority)
+            .unwrap_or_default()
+    }
 }
 
 /// Options that differ by deployment, not by request.

@@ -22,6 +22,42 @@ pub struct PushCounters {
     pub pushed_bytes: u64,
 }
 
+/// How a push ended, as the counters see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushEnd {
+    /// Its last byte was handed to the transport.
+    Completed,
+    /// The client refused it (CANCEL_PUSH, STOP_SENDING, RST_STREAM) or
+    /// the connection went.
+    ClientRefused,
+    /// The server gave up on it (a stall, a body it could not read, a
+    /// promise it could not keep).
+    ServerGaveUp,
+}
+
+impl PushCounters {
+    /// Counts a push's end: `written` bytes handed to the transport and
+    /// `refused` planned bytes that never went. `already_counted`: the
+    /// cancellation was counted when it happened (a CANCEL_PUSH).
+    pub fn record(&mut self, end: PushEnd, written: u64, refused: u64, already_counted: bool) {
+        self.pushed_bytes += written;
+        match end {
+            PushEnd::Completed => self.completed += 1,
+            PushEnd::ClientRefused => {
+                if !already_counted {
+                    self.cancelled_by_client += 1;
+                }
+                self.refused_bytes += refused;
+            }
+            PushEnd::ServerGaveUp => {
+                if !already_counted {
+                    self.cancelled_by_server += 1;
+                }
+            }
+        }
+    }
+}
+
 /// Server-wide counters.
 #[derive(Debug, Default)]
 pub struct ServerStats {

@@ -1,7 +1,6 @@
 //! The TCP side: HTTP/2 (h2, with the shared send queue, push and hints)
-//! and a minimal HTTP/1.1, both over TLS 1.3.
+//! over TLS 1.3; connections that negotiate `http/1.1` go to [`crate::http1`].
 
-pub mod h1;
 pub mod server;
 pub mod sink;
 pub mod watch;

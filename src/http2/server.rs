@@ -19,14 +19,14 @@ use tracing::{debug, warn};
 use super::sink::{h2_reason, H2Queue, H2Sink};
 use super::watch::{Watched, WriteWatch};
 use crate::config::{SchedulerMode, ServeOptions};
-use crate::push::{ConnPushState, ConnView, PlanInput, PushItem};
-use crate::reply::{self, BodyReader, CoreOptions, Reply, RequestHead};
-use crate::reqlog::{self, Outcome};
+use crate::pipeline::{self, Exchange, Respond, SendError};
+use crate::priority::Priority;
+use crate::push::{ConnPushState, ConnView, PushItem};
+use crate::reply::{CoreOptions, Reply, RequestHead};
+use crate::reqlog::Outcome;
 use crate::sched::{Order, StreamKey};
-use crate::sendq::{Announced, NoWindow};
-use crate::stats::PushCounters;
-use crate::stats::ServerStats;
-use crate::wire::frame::code;
+use crate::sendq::{Abandon, Announced, NoWindow};
+use crate::stats::{PushCounters, ServerStats};
 
 /// Options of the TCP side beyond the shared ones.
 #[derive(Debug, Clone, Default)]
@@ -154,7 +154,7 @@ async fn connection(
         });
         run_h2(tls, ctx, shutdown).await
     } else {
-        super::h1::serve_connection(tls, remote, opts, core, stats, shutdown).await
+        crate::http1::serve_connection(tls, remote, opts, core, stats, shutdown).await
     }
 }
 
@@ -225,64 +225,68 @@ async fn run_h2(
     Ok(())
 }
 
-/// Writes a body through the queue (or straight into h2 without it). The
-/// last chunk carries END_STREAM (no empty DATA frame after it).
-async fn send_body(
-    ctx: &H2Conn,
+/// A response body on its way into h2: through the queue, or straight into
+/// h2 without one. The last chunk carries END_STREAM (no empty DATA frame
+/// after it).
+struct H2Body {
     key: StreamKey,
-    mut direct: Option<h2::SendStream<Bytes>>,
-    body: reply::ReplyBody,
-    out: &mut u64,
-) -> Result<(), String> {
-    let mut reader = BodyReader::new(body);
-    let stall = ctx.opts.stall_timeout;
-    let stalled = |_| format!("no progress for {stall:?}");
-    loop {
-        let chunk = reader
-            .next(ctx.opts.body_chunk)
-            .await
-            .map_err(|e| format!("reading body: {e}"))?;
-        let Some(chunk) = chunk else { break };
-        let last = reader.remaining() == 0;
-        let n = chunk.len() as u64;
-        match (&ctx.queue, direct.as_mut()) {
+    /// The h2 stream when there is no queue.
+    direct: Option<h2::SendStream<Bytes>>,
+    /// END_STREAM has been sent.
+    ended: bool,
+}
+
+impl H2Body {
+    async fn send_chunk(
+        &mut self,
+        ctx: &H2Conn,
+        chunk: Bytes,
+        last: bool,
+    ) -> Result<(), SendError> {
+        let key = self.key;
+        match (&ctx.queue, self.direct.as_mut()) {
             (Some(q), _) if last => {
-                q.enqueue_last(key, chunk).map_err(|e| e.to_string())?;
-                tokio::time::timeout(stall, std::future::poll_fn(|cx| q.poll_finished(key, cx)))
-                    .await
-                    .map_err(stalled)?
-                    .map_err(|e| e.to_string())?;
-                *out += n;
-                return Ok(());
+                q.enqueue_last(key, chunk)?;
+                std::future::poll_fn(|cx| q.poll_finished(key, cx)).await?;
             }
-            (Some(q), _) => tokio::time::timeout(stall, async {
+            (Some(q), _) => {
                 q.enqueue(key, chunk)?;
-                std::future::poll_fn(|cx| q.poll_writable(key, cx)).await
-            })
-            .await
-            .map_err(stalled)?
-            .map_err(|e| e.to_string())?,
-            (None, Some(s)) => tokio::time::timeout(stall, send_direct(s, chunk, last))
-                .await
-                .map_err(stalled)??,
-            (None, None) => return Err("no stream".to_string()),
+                std::future::poll_fn(|cx| q.poll_writable(key, cx)).await?;
+            }
+            (None, Some(s)) => send_direct(s, chunk, last).await?,
+            (None, None) => return Err(SendError::protocol("sending body", "no stream")),
         }
-        *out += n;
-        if last {
+        self.ended |= last;
+        Ok(())
+    }
+
+    /// Ends a body that ended short of its announced length, or was empty.
+    async fn finish(&mut self, ctx: &H2Conn) -> Result<(), SendError> {
+        if self.ended {
             return Ok(());
         }
-    }
-    // The body ended short of its announced length, or was empty.
-    match (&ctx.queue, direct.as_mut()) {
-        (Some(q), _) => {
-            q.finish(key).map_err(|e| e.to_string())?;
-            tokio::time::timeout(stall, std::future::poll_fn(|cx| q.poll_finished(key, cx)))
-                .await
-                .map_err(stalled)?
-                .map_err(|e| e.to_string())
+        self.ended = true;
+        let key = self.key;
+        match (&ctx.queue, self.direct.as_mut()) {
+            (Some(q), _) => {
+                q.finish(key)?;
+                Ok(std::future::poll_fn(|cx| q.poll_finished(key, cx)).await?)
+            }
+            (None, Some(s)) => s
+                .send_data(Bytes::new(), true)
+                .map_err(|e| SendError::protocol("finishing", e)),
+            (None, None) => Ok(()),
         }
-        (None, Some(s)) => s.send_data(Bytes::new(), true).map_err(|e| e.to_string()),
-        (None, None) => Ok(()),
+    }
+
+    fn abandon(&mut self, ctx: &H2Conn, why: Abandon) {
+        match (&ctx.queue, self.direct.as_mut()) {
+            (Some(q), _) => {
+                q.reset(self.key, why);
+            }
+            (None, Some(s)) => s.send_reset(h2_reason(why)),
+            (None, None) => {}
+        }
     }
 }
 
@@ -291,34 +295,20 @@ async fn send_direct(
     s: &mut h2::SendStream<Bytes>,
     mut data: Bytes,
     fin: bool,
-) -> Result<(), String> {
+) -> Result<(), SendError> {
     while !data.is_empty() {
         s.reserve_capacity(data.len());
         let cap = match std::future::poll_fn(|cx| s.poll_capacity(cx)).await {
             Some(Ok(n)) => n,
-            Some(Err(e)) => return Err(e.to_string()),
-            None => return Err("stream closed".into()),
+            Some(Err(e)) => return Err(SendError::protocol("sending body", e)),
+            None => return Err(SendError::protocol("sending body", "stream closed")),
         };
         let part = data.split_to(cap.min(data.len()));
         let end = fin && data.is_empty();
-        s.send_data(part, end).map_err(|e| e.to_string())?;
+        s.send_data(part, end)
+            .map_err(|e| SendError::protocol("sending body", e))?;
     }
     Ok(())
-}
-
-fn response_of(reply: &Reply, extra: &[(String, String)]) -> Response<()> {
-    let mut resp = Response::new(());
-    *resp.status_mut() = reply.status;
-    *resp.headers_mut() = reply.headers.clone();
-    for (n, v) in extra {
-        if let (Ok(n), Ok(v)) = (
-            http::HeaderName::from_bytes(n.as_bytes()),
-            http::HeaderValue::from_str(v),
-        ) {
-            resp.headers_mut().append(n, v);
-        }
-    }
-    resp
 }
 
 /// Registers a stream in the queue (when there is one).
@@ -326,23 +316,14 @@ fn register(
     ctx: &H2Conn,
     stream: h2::SendStream<Bytes>,
     order: Order,
-    reply: &Reply,
+    client: Priority,
+    server: crate::priority::PriorityParams,
 ) -> (StreamKey, Option<h2::SendStream<Bytes>>) {
     let key = StreamKey::from(stream.stream_id().as_u32());
     match &ctx.queue {
         Some(q) => {
-            q.register(
-                key,
-                H2Sink(stream, ctx.written.clone()),
-                order,
-                reply.client_priority_parsed,
-            );
-            let server = reply
-                .resource
-                .as_ref()
-                .map(|r| r.server_priority)
-                .unwrap_or_default();
-            q.set_header_priority(key, reply.client_priority_parsed, server);
+            q.register(key, H2Sink(stream, ctx.written.clone()), order, client);
+            q.set_header_priority(key, client, server);
             (key, None)
         }
         None => (key, Some(stream)),
@@ -355,7 +336,105 @@ struct PushJob {
     path: String,
     index: u32,
     /// The policy's priority for the push (None: the parent's).
-    priority: Option<crate::priority::Priority>,
+    priority: Option<Priority>,
+}
+
+/// A pushed response: HEADERS on the promised stream, then the body
+/// through the queue, kept behind its parent.
+struct H2Push {
+    ctx: Arc<H2Conn>,
+    pushed: h2::server::SendPushedResponse<Bytes>,
+    order: Order,
+    parent_stream: u32,
+    /// The policy's priority for the push (None: the parent's).
+    priority: Option<Priority>,
+    client_priority: Priority,
+    server_priority: crate::priority::PriorityParams,
+    announced: Option<Announced<H2Sink>>,
+    body: Option<H2Body>,
+}
+
+impl Exchange for H2Push {
+    async fn send_hints(&mut self, _fields: http::HeaderMap) -> Result<(), SendError> {
+        // A pushed response has no interim responses.
+        Ok(())
+    }
+
+    async fn send_head(&mut self, head: Response<()>, end: bool) -> Result<(), SendError> {
+        // A push the client has already cancelled is not started: h2 0.4
+        // queues a pushed response's HEADERS as "pending open", and a
+        // client's RST_STREAM that arrives in that state is taken for a
+        // frame on an idle stream, a connection error (PROTOCOL_ERROR),
+        // though RFC 9113 allows it on a reserved stream. Letting h2 read
+        // what has arrived first narrows that window; it cannot close it.
+        tokio::task::yield_now().await;
+        let reset = self
+            .pushed
+            .poll_reset(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+        if let std::task::Poll::Ready(r) = reset {
+            return Err(SendError::protocol(
+                "cancelled by the client before it started",
+                match r {
+                    Ok(reason) => format!("{reason:?}"),
+                    Err(e) => e.to_string(),
+                },
+            ));
+        }
+        let stream = self
+            .pushed
+            .send_response(head, end)
+            .map_err(|e| SendError::protocol("sending pushed response", e))?;
+        if end {
+            self.body = Some(H2Body {
+                key: 0,
+                direct: None,
+                ended: true,
+            });
+            return Ok(());
+        }
+        let (key, direct) = register(
+            &self.ctx,
+            stream,
+            self.order,
+            self.client_priority,
+            self.server_priority,
+        );
+        self.announced = None;
+        if let Some(q) = &self.ctx.queue {
+            // As over HTTP/3: the push's own priority, kept behind its
+            // parent's (or the parent's, when the policy gives none).
+            let pp = q
+                .priority(StreamKey::from(self.parent_stream))
+                .unwrap_or_default();
+            q.set_priority(key, Priority::of_push(self.priority, pp));
+        }
+        self.body = Some(H2Body {
+            key,
+            direct,
+            ended: false,
+        });
+        Ok(())
+    }
+
+    async fn send_chunk(&mut self, chunk: Bytes, last: bool) -> Result<(), SendError> {
+        match self.body.as_mut() {
+            Some(b) => b.send_chunk(&self.ctx, chunk, last).await,
+            None => Err(SendError::protocol("sending body", "no stream")),
+        }
+    }
+
+    async fn finish(&mut self) -> Result<(), SendError> {
+        match self.body.as_mut() {
+            Some(b) => b.finish(&self.ctx).await,
+            None => Ok(()),
+        }
+    }
+
+    fn abandon(&mut self, why: Abandon) {
+        if let Some(b) = self.body.as_mut() {
+            b.abandon(&self.ctx, why);
+        }
+    }
 }
 
 async fn run_push(
@@ -366,82 +445,51 @@ async fn run_push(
     announced: Option<Announced<H2Sink>>,
 ) {
     let PushJob {
-        mut pushed,
+        pushed,
         reply,
         path,
         index,
         priority,
     } = job;
     let started = Instant::now();
-    let eos = reply.body.is_empty();
-    let result: Result<u64, String> = async {
-        // A push the client has already cancelled is not started: h2 0.4
-        // queues a pushed response's HEADERS as "pending open", and a
-        // client's RST_STREAM that arrives in that state is taken for a
-        // frame on an idle stream, a connection error (PROTOCOL_ERROR),
-        // though RFC 9113 allows it on a reserved stream. Letting h2 read
-        // what has arrived first narrows that window; it cannot close it.
-        tokio::task::yield_now().await;
-        let reset =
-            pushed.poll_reset(&mut std::task::Context::from_waker(std::task::Waker::noop()));
-        if let std::task::Poll::Ready(r) = reset {
-            return Err(match r {
-                Ok(reason) => format!("cancelled by the client before it started ({reason})"),
-                Err(e) => e.to_string(),
-            });
-        }
-        let stream = pushed
-            .send_response(response_of(&reply, &[]), eos)
-            .map_err(|e| e.to_string())?;
-        if eos {
-            return Ok(0);
-        }
-        let (key, direct) = register(&ctx, stream, Order::push_of(parent, index), &reply);
-        drop(announced);
-        if let Some(q) = &ctx.queue {
-            // As over HTTP/3: the push's own priority, kept behind its
-            // parent's (or the parent's, when the policy gives none).
-            let pp = q
-                .priority(StreamKey::from(parent_stream))
-                .unwrap_or_default();
-            q.set_priority(key, priority.map_or(pp, |p| p.behind(pp)));
-        }
-        let mut sent = 0;
-        let r = send_body(&ctx, key, direct, reply.body.clone(), &mut sent).await;
-        if let Some(q) = &ctx.queue {
-            if r.is_err() {
-                q.reset(key, code::H3_REQUEST_CANCELLED);
-            }
-            q.release(key);
-        }
-        r.map(|()| sent)
-    }
-    .await;
-    let mut pc = ctx.pushes.lock();
-    let outcome = match &result {
-        Ok(n) => {
-            pc.completed += 1;
-            pc.pushed_bytes += n;
-            "completed".to_string()
-        }
-        Err(e) => {
-            pc.cancelled_by_client += 1;
-            pc.refused_bytes += reply.body.len();
-            format!("refused or failed: {e}")
-        }
+    let id = u64::from(pushed.stream_id().as_u32());
+    let mut ex = H2Push {
+        ctx: ctx.clone(),
+        pushed,
+        order: Order::push_of(parent, index),
+        parent_stream,
+        priority,
+        client_priority: reply.client_priority_parsed,
+        server_priority: reply.server_priority(),
+        announced,
+        body: None,
     };
-    drop(pc);
-    tracing::info!(
-        target: "pushlab::push",
-        proto = "h2",
-        remote = %ctx.remote,
-        path = %path,
-        status = reply.status.as_u16(),
-        body_bytes = result.as_ref().copied().unwrap_or(0),
-        duration_ms = %format!("{:.2}", started.elapsed().as_secs_f64() * 1e3),
-        outcome = %outcome,
-        "push"
+    let mut sent = 0;
+    let (chunk, stall) = (ctx.opts.body_chunk, ctx.opts.stall_timeout);
+    let result = pipeline::push_response(&mut ex, &reply, chunk, stall, &mut sent).await;
+    if let (Some(q), Some(b)) = (&ctx.queue, ex.body.as_ref().filter(|b| b.key != 0)) {
+        if result.is_err() {
+            q.reset(b.key, Abandon::Cancelled);
+        }
+        q.release(b.key);
+    }
+    drop(ex);
+    let end = pipeline::record_push(
+        &pipeline::PushLog {
+            proto: "h2",
+            remote: ctx.remote,
+            id,
+            stream: id,
+            path: &path,
+            status: reply.status,
+            body_bytes: sent,
+            wire_bytes: None,
+            started,
+        },
+        &result,
     );
+    let refused = if result.is_ok() { 0 } else { reply.body.len() };
+    ctx.pushes.lock().record(end, sent, refused, false);
 }
 
 /// Promises pushes with PUSH_PROMISE; returns the jobs that send them. Stops
@@ -499,6 +547,122 @@ async fn parent_written(ctx: &H2Conn, sid: u32, wait: bool) {
     }
 }
 
+/// An HTTP/2 response: 103 and HEADERS through h2, the body through the
+/// queue; pushes start once h2 has written the parent's last frame.
+struct H2Response<'a> {
+    ctx: &'a Arc<H2Conn>,
+    respond: &'a mut h2::server::SendResponse<Bytes>,
+    reply: &'a Reply,
+    order: Order,
+    announced: Option<Announced<H2Sink>>,
+    /// Promised, not started.
+    jobs: Vec<PushJob>,
+    /// Started push tasks (they run on after the response).
+    started: Vec<tokio::task::JoinHandle<()>>,
+    /// Whether pushes wait for the parent's last frame to be written.
+    wait_written: bool,
+    body: Option<H2Body>,
+    head_at: Option<Instant>,
+}
+
+impl Exchange for H2Response<'_> {
+    async fn send_hints(&mut self, fields: http::HeaderMap) -> Result<(), SendError> {
+        let mut early = Response::new(());
+        *early.status_mut() = StatusCode::EARLY_HINTS;
+        *early.headers_mut() = fields;
+        self.respond
+            .send_informational(early)
+            .map_err(|e| SendError::protocol("sending 103", e))
+    }
+
+    fn start_pushes(&mut self) {
+        let parent_stream = self.respond.stream_id().as_u32();
+        for j in self.jobs.drain(..) {
+            // Announced now, so the queue waits for every push to register
+            // before writing the first (see announce).
+            let announced = self.ctx.queue.as_ref().map(|q| q.announce());
+            self.started.push(tokio::spawn(run_push(
+                self.ctx.clone(),
+                j,
+                self.order,
+                parent_stream,
+                announced,
+            )));
+        }
+    }
+
+    async fn send_head(&mut self, head: Response<()>, end: bool) -> Result<(), SendError> {
+        let sid = self.respond.stream_id().as_u32();
+        self.wait_written = !self.jobs.is_empty();
+        if self.wait_written {
+            self.ctx.written.watch(sid);
+        }
+        let stream = self.respond.send_response(head, end).map_err(|e| {
+            self.ctx.written.forget(sid);
+            SendError::protocol("sending response", e)
+        })?;
+        // The HEADERS went straight into h2.
+        self.head_at = Some(Instant::now());
+        if end {
+            // HEADERS ended the stream (HEAD, 304, an empty body): nothing
+            // for the queue.
+            self.body = Some(H2Body {
+                key: 0,
+                direct: None,
+                ended: true,
+            });
+            return Ok(());
+        }
+        let (key, direct) = register(
+            self.ctx,
+            stream,
+            self.order,
+            self.reply.client_priority_parsed,
+            self.reply.server_priority(),
+        );
+        // The registered stream now stands for the announced request.
+        self.announced = None;
+        self.body = Some(H2Body {
+            key,
+            direct,
+            ended: false,
+        });
+        Ok(())
+    }
+
+    async fn send_chunk(&mut self, chunk: Bytes, last: bool) -> Result<(), SendError> {
+        match self.body.as_mut() {
+            Some(b) => b.send_chunk(self.ctx, chunk, last).await,
+            None => Err(SendError::protocol("sending body", "no stream")),
+        }
+    }
+
+    async fn finish(&mut self) -> Result<(), SendError> {
+        match self.body.as_mut() {
+            Some(b) => b.finish(self.ctx).await,
+            None => Ok(()),
+        }
+    }
+
+    // h2 interleaves streams frame by frame, and the PUSH_PROMISE frames
+    // wait in the parent stream's queue inside h2: pushes that start now
+    // would go out between them, ahead of the parent's HEADERS. So they
+    // start once the parent's whole response has been written by h2 (or at
+    // once, when think time leaves the connection idle).
+    async fn body_sent(&mut self) {
+        let sid = self.respond.stream_id().as_u32();
+        parent_written(self.ctx, sid, self.wait_written).await;
+        self.start_pushes();
+    }
+
+    fn abandon(&mut self, why: Abandon) {
+        if let Some(b) = self.body.as_mut().filter(|b| !b.ended) {
+            b.abandon(self.ctx, why);
+        }
+        self.respond.send_reset(h2_reason(why));
+    }
+}
+
 async fn handle(
     req: Request<h2::RecvStream>,
     mut respond: h2::server::SendResponse<Bytes>,
@@ -507,31 +671,14 @@ async fn handle(
 ) {
     let arrived = Instant::now();
     let stream_id = u64::from(respond.stream_id().as_u32());
-    let (parts, _body) = req.into_parts();
-    let authority = parts.uri.authority().map(|a| a.to_string());
-    let head = RequestHead {
-        method: parts.method.clone(),
-        target: parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| "/".into()),
-        headers: parts.headers,
-    };
-    let reply = reply::respond(&ctx.opts.site, &head, &ctx.core);
+    let (head, authority) = RequestHead::from_parts(req.into_parts().0);
+    let reply = pipeline::reply_to(&ctx.opts, &ctx.core, &ctx.stats, &head, false);
     let order = Order::request(stream_id / 2);
     let mut o = Outcome::default();
-    let policy = &ctx.opts.policy;
     let plan_for = |allowed: bool| {
-        let mut view = ctx.conn_view(policy.wants_transport_stats());
+        let mut view = ctx.conn_view(ctx.opts.policy.wants_transport_stats());
         view.push_allowed &= allowed;
-        policy.plan(&PlanInput {
-            site: &ctx.opts.site,
-            request: &head,
-            reply: &reply,
-            conn: view,
-            state: &ctx.push_state,
-        })
+        pipeline::plan(&ctx.opts, &head, &reply, view, &ctx.push_state)
     };
     let mut plan = plan_for(true);
     // Pushes first: if the client disabled push, the plan is made again
@@ -546,103 +693,50 @@ async fn handle(
         }
     }
     o.pushes = jobs.len();
-    let result: Result<(), String> = async {
-        if !plan.hints.is_empty() {
-            let mut early = Response::new(());
-            *early.status_mut() = StatusCode::EARLY_HINTS;
-            for l in &plan.hints {
-                if let Ok(v) = http::HeaderValue::from_str(l) {
-                    early.headers_mut().append(http::header::LINK, v);
-                }
-            }
-            respond
-                .send_informational(early)
-                .map_err(|e| format!("sending 103: {e}"))?;
-            o.hints = plan.hints.len();
-        }
-        let start_pushes = |jobs: &mut Vec<PushJob>, started: &mut Vec<_>| {
-            for j in jobs.drain(..) {
-                // Announced now, so the queue waits for every push to
-                // register before writing the first (see announce).
-                let announced = ctx.queue.as_ref().map(|q| q.announce());
-                started.push(tokio::spawn(run_push(
-                    ctx.clone(),
-                    j,
-                    order,
-                    stream_id as u32,
-                    announced,
-                )));
-            }
-        };
-        let mut started = Vec::new();
-        if !reply.think.is_zero() {
-            start_pushes(&mut jobs, &mut started);
-            let elapsed = arrived.elapsed();
-            if reply.think > elapsed {
-                tokio::time::sleep(reply.think - elapsed).await;
-            }
-        }
-        let eos = reply.body.is_empty();
-        let sid = respond.stream_id().as_u32();
-        let wait_written = !jobs.is_empty();
-        if wait_written {
-            ctx.written.watch(sid);
-        }
-        let stream = respond
-            .send_response(response_of(&reply, &plan.response_headers), eos)
-            .map_err(|e| {
-                ctx.written.forget(sid);
-                format!("sending response: {e}")
-            })?;
-        // The HEADERS went straight into h2.
-        o.ttfb = Some(arrived.elapsed());
-        if eos {
-            o.done = o.ttfb;
-        }
-        // h2 interleaves streams frame by frame, and the PUSH_PROMISE frames
-        // wait in the parent stream's queue inside h2: pushes that start now
-        // would go out between them, ahead of the parent's HEADERS. So they
-        // start once the parent's whole response has been written by h2
-        // (or at once, when think time leaves the connection idle).
-        if eos {
-            // HEADERS ended the stream (HEAD, 304, an empty body): nothing
-            // for the queue.
-            drop(stream);
-            parent_written(&ctx, sid, wait_written).await;
-            start_pushes(&mut jobs, &mut started);
-            return Ok(());
-        }
-        let (key, direct) = register(&ctx, stream, order, &reply);
-        // The registered stream now stands for the announced request.
-        drop(announced);
-        let r = send_body(&ctx, key, direct, reply.body.clone(), &mut o.bytes).await;
-        parent_written(&ctx, sid, wait_written).await;
-        start_pushes(&mut jobs, &mut started);
-        if let Some(q) = &ctx.queue {
-            if let Some(s) = q.stats(key) {
+    let mut ex = H2Response {
+        ctx: &ctx,
+        respond: &mut respond,
+        reply: &reply,
+        order,
+        announced,
+        jobs,
+        started: Vec::new(),
+        wait_written: false,
+        body: None,
+        head_at: None,
+    };
+    let r = Respond {
+        reply: &reply,
+        plan: &plan,
+        arrived,
+        chunk: ctx.opts.body_chunk,
+        stall: ctx.opts.stall_timeout,
+    };
+    let result = pipeline::respond(&mut ex, &r, &mut o).await;
+    o.ttfb = ex.head_at.map(|t| t.saturating_duration_since(arrived));
+    let body = ex.body.take();
+    drop(ex);
+    match (&ctx.queue, &body) {
+        (Some(q), Some(b)) if b.key != 0 => {
+            if let Some(s) = q.stats(b.key) {
                 o.done = s.fin_write.map(|t| t.saturating_duration_since(arrived));
                 o.push_bytes_ahead = s.push_bytes_ahead;
             }
-            if r.is_err() {
-                q.reset(key, code::H3_REQUEST_CANCELLED);
+            if result.is_err() {
+                q.reset(b.key, Abandon::Cancelled);
             }
-            q.release(key);
-        } else {
-            o.done = Some(arrived.elapsed());
+            q.release(b.key);
         }
-        r
+        // HEADERS ended the stream.
+        (_, Some(b)) if b.key == 0 => o.done = o.ttfb,
+        (None, _) => o.done = Some(arrived.elapsed()),
+        _ => {}
     }
-    .await;
     if let Err(e) = result {
-        if matches!(e.as_str(), s if s.contains("no progress")) {
-            respond.send_reset(h2_reason(code::H3_REQUEST_CANCELLED));
-        }
-        o.error = Some(e);
+        o.error = Some(e.to_string());
     }
-    ctx.stats.requests.fetch_add(1, Ordering::Relaxed);
-    if o.error.is_some() {
-        ctx.stats.failed.fetch_add(1, Ordering::Relaxed);
-    }
-    let pc = *ctx.pushes.lock();
-    reqlog::log_request("h2", ctx.remote, stream_id, &head, &reply, &o, pc);
+    let pushes = *ctx.pushes.lock();
+    pipeline::finish_request(
+        &ctx.stats, "h2", ctx.remote, stream_id, &head, &reply, &o, pushes,
+    );
 }

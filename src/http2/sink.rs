@@ -6,7 +6,7 @@
 //! for (reserve, poll, send), never more: data sent beyond capacity would be
 //! buffered inside h2 and leave in h2's order, not ours. For the same
 //! reason, streams hand h2 only a frame's worth between two of its flushes
-//! ([`H2_BUDGET`], more for a stream alone; see [`super::watch`]): with a
+//! ([`FlushBudget`], more for a stream alone; see [`super::watch`]): with a
 //! browser's large flow-control windows, capacity alone would let h2 hold
 //! every response at once and interleave them frame by frame.
 
@@ -18,9 +18,8 @@ use std::sync::Arc;
 
 use super::watch::WriteWatch;
 #[cfg(doc)]
-use super::watch::H2_BUDGET;
-use crate::sendq::{SendQueue, StreamSink, WriteFailure};
-use crate::wire::frame::code;
+use crate::sched::budget::FlushBudget;
+use crate::sendq::{Abandon, PeerStop, SendQueue, StreamSink, WriteFailure};
 
 /// The send queue of an HTTP/2 connection.
 pub type H2Queue = SendQueue<H2Sink>;
@@ -29,36 +28,27 @@ pub type H2Queue = SendQueue<H2Sink>;
 /// its connection's write watch (which keeps the budget).
 pub struct H2Sink(pub h2::SendStream<Bytes>, pub Arc<WriteWatch>);
 
-/// The HTTP/2 error code for one of the HTTP/3 codes the queue uses.
-pub fn h2_reason(h3_code: u64) -> h2::Reason {
-    match h3_code {
-        code::H3_NO_ERROR => h2::Reason::NO_ERROR,
-        code::H3_REQUEST_CANCELLED => h2::Reason::CANCEL,
-        code::H3_REQUEST_REJECTED => h2::Reason::REFUSED_STREAM,
-        code::H3_EXCESSIVE_LOAD => h2::Reason::ENHANCE_YOUR_CALM,
-        _ => h2::Reason::INTERNAL_ERROR,
+/// The HTTP/2 error code for a reason the queue abandons a stream.
+pub fn h2_reason(why: Abandon) -> h2::Reason {
+    match why {
+        Abandon::Cancelled => h2::Reason::CANCEL,
+        Abandon::Internal => h2::Reason::INTERNAL_ERROR,
+        Abandon::Code(c) => h2::Reason::from(u32::try_from(c).unwrap_or(0x2)),
     }
 }
 
-/// The HTTP/3 code the queue uses for an HTTP/2 reason (the queue and the
-/// log speak HTTP/3 codes; RFC 9114 section A.4 gives the correspondence).
-pub fn h3_code(reason: h2::Reason) -> u64 {
-    match reason {
-        h2::Reason::NO_ERROR => code::H3_NO_ERROR,
-        h2::Reason::CANCEL => code::H3_REQUEST_CANCELLED,
-        h2::Reason::REFUSED_STREAM => code::H3_REQUEST_REJECTED,
-        h2::Reason::ENHANCE_YOUR_CALM => code::H3_EXCESSIVE_LOAD,
-        h2::Reason::PROTOCOL_ERROR => code::H3_GENERAL_PROTOCOL_ERROR,
-        h2::Reason::STREAM_CLOSED => code::H3_STREAM_CREATION_ERROR,
-        h2::Reason::FRAME_SIZE_ERROR => code::H3_FRAME_ERROR,
-        _ => code::H3_INTERNAL_ERROR,
+fn peer_stop(reason: h2::Reason) -> PeerStop {
+    PeerStop {
+        code: u64::from(u32::from(reason)),
+        name: format!("{reason:?}"),
     }
 }
 
 fn failure(e: h2::Error) -> WriteFailure {
     match e.reason() {
-        Some(r) if e.is_remote() => WriteFailure::Stopped(h3_code(r)),
-        Some(r) => WriteFailure::Reset(h3_code(r)),
+        Some(r) if e.is_remote() => WriteFailure::Stopped(peer_stop(r)),
+        Some(h2::Reason::CANCEL) => WriteFailure::Abandoned(Abandon::Cancelled),
+        Some(r) => WriteFailure::Abandoned(Abandon::Code(u64::from(u32::from(r)))),
         None => WriteFailure::ConnectionLost(e.to_string()),
     }
 }
@@ -94,7 +84,7 @@ impl StreamSink for H2Sink {
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(failure(e))),
                 // The stream was reset or closed by the peer.
                 Poll::Ready(None) => {
-                    return Poll::Ready(Err(WriteFailure::Stopped(code::H3_REQUEST_CANCELLED)))
+                    return Poll::Ready(Err(WriteFailure::Stopped(peer_stop(h2::Reason::CANCEL))))
                 }
                 // The reservation stays, so h2 wakes us when capacity comes.
                 Poll::Pending => return Poll::Pending,
@@ -113,8 +103,8 @@ impl StreamSink for H2Sink {
         Poll::Ready(Ok(take))
     }
 
-    fn reset(&mut self, error_code: u64) {
-        self.0.send_reset(h2_reason(error_code));
+    fn reset(&mut self, why: Abandon) {
+        self.0.send_reset(h2_reason(why));
     }
 
     fn withdraw(&mut self) -> bool {

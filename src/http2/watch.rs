@@ -15,11 +15,9 @@
 //!   data for round-robin, one frame each, so whatever the queue has handed
 //!   it leaves interleaved, not in the queue's order. Between two of h2's
 //!   flushes (h2 flushes once it has written every frame it could), the
-//!   queue's streams hand it at most [`H2_BUDGET`] bytes, one frame's
-//!   worth, in which several streams can only have a frame each; a stream
-//!   that has h2 to itself may hand it up to [`H2_SOLO_BUDGET`], as its
-//!   frames cannot be interleaved with anyone's. The rest waits for the
-//!   next flush, when the stream the queue prefers goes first.
+//!   queue's streams hand it a bounded budget, decided by
+//!   [`FlushBudget`]; the rest waits for the next flush, when the stream
+//!   the queue prefers goes first.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -34,6 +32,7 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
+use crate::sched::budget::FlushBudget;
 use crate::wire::h2scan::{FrameScanner, Written};
 
 #[derive(Default)]
@@ -46,25 +45,6 @@ struct Scan {
     out: Vec<Written>,
 }
 
-/// DATA bytes the send queue's streams may hand h2 between two of its
-/// flushes: one frame (h2's frames are at most 16 KiB by default).
-pub const H2_BUDGET: u64 = 16 * 1024;
-
-/// The same for a stream that has been the only one handing data since the
-/// last flush.
-pub const H2_SOLO_BUDGET: u64 = 256 * 1024;
-
-/// Who handed h2 data since its last flush.
-#[derive(Debug, Default, Clone, Copy)]
-struct Window {
-    /// `handed` at the flush that opened it.
-    start: u64,
-    /// The one stream that handed data, if only one did.
-    solo: Option<u32>,
-    /// More than one stream handed data.
-    shared: bool,
-}
-
 /// What has been written on a connection, shared with request handlers.
 #[derive(Default)]
 pub struct WriteWatch {
@@ -72,10 +52,8 @@ pub struct WriteWatch {
     notify: Notify,
     /// DATA payload bytes written on pushed (even-numbered) streams.
     pub push_data: AtomicU64,
-    /// DATA bytes the queue's streams handed h2, ever.
-    handed: AtomicU64,
-    /// The current window (since h2's last flush).
-    window: Mutex<Window>,
+    /// What the queue's streams handed h2 since its last flush.
+    budget: Mutex<FlushBudget>,
     /// The send queue's pump, waiting for h2 to flush.
     drain_waker: Mutex<Option<std::task::Waker>>,
 }
@@ -116,44 +94,23 @@ impl WriteWatch {
     /// How many DATA bytes `stream` may hand h2 now; when none, `cx` is
     /// woken at h2's next flush.
     pub fn budget(&self, stream: u32, cx: &Context<'_>) -> u64 {
-        let room = |w: &Self| {
-            let win = *w.window.lock();
-            let held = w.handed.load(Ordering::Acquire).saturating_sub(win.start);
-            let solo = held == 0 || (!win.shared && win.solo == Some(stream));
-            let cap = if solo { H2_SOLO_BUDGET } else { H2_BUDGET };
-            cap.saturating_sub(held)
-        };
-        let n = room(self);
+        let n = self.budget.lock().room(u64::from(stream));
         if n > 0 {
             return n;
         }
         *self.drain_waker.lock() = Some(cx.waker().clone());
         // A flush between the check and the registration woke no one.
-        room(self)
+        self.budget.lock().room(u64::from(stream))
     }
 
     /// Records DATA bytes `stream` handed to h2.
     pub fn handed(&self, stream: u32, n: u64) {
-        let mut win = self.window.lock();
-        let held = self.handed.fetch_add(n, Ordering::AcqRel) - win.start;
-        if held == 0 {
-            win.solo = Some(stream);
-            win.shared = false;
-        } else if win.solo != Some(stream) {
-            win.shared = true;
-        }
+        self.budget.lock().handed(u64::from(stream), n);
     }
 
     /// h2 is flushing: every frame it could write, it has written.
     fn h2_flushed(&self) {
-        {
-            let mut win = self.window.lock();
-            *win = Window {
-                start: self.handed.load(Ordering::Acquire),
-                solo: None,
-                shared: false,
-            };
-        }
+        self.budget.lock().flushed();
         if let Some(w) = self.drain_waker.lock().take() {
             w.wake();
         }
@@ -318,6 +275,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sched::budget::{SHARED_BUDGET, SOLO_BUDGET};
     use tokio::io::AsyncWriteExt;
 
     /// One stream alone may hand h2 up to the solo budget; once another
@@ -327,17 +285,17 @@ mod tests {
     fn budget_is_per_flush_and_shared_by_one_frame() {
         let w = WriteWatch::default();
         let cx = Context::from_waker(std::task::Waker::noop());
-        assert_eq!(w.budget(1, &cx), H2_SOLO_BUDGET);
+        assert_eq!(w.budget(1, &cx), SOLO_BUDGET);
         w.handed(1, 20_000);
-        assert_eq!(w.budget(1, &cx), H2_SOLO_BUDGET - 20_000);
+        assert_eq!(w.budget(1, &cx), SOLO_BUDGET - 20_000);
         assert_eq!(w.budget(3, &cx), 0, "20 KB of stream 1 still in h2");
         w.h2_flushed();
-        assert_eq!(w.budget(3, &cx), H2_SOLO_BUDGET);
+        assert_eq!(w.budget(3, &cx), SOLO_BUDGET);
         w.handed(3, 4_000);
-        assert_eq!(w.budget(5, &cx), H2_BUDGET - 4_000);
+        assert_eq!(w.budget(5, &cx), SHARED_BUDGET - 4_000);
         w.handed(5, 1_000);
-        assert_eq!(w.budget(3, &cx), H2_BUDGET - 5_000, "no longer alone");
-        w.handed(3, H2_BUDGET - 5_000);
+        assert_eq!(w.budget(3, &cx), SHARED_BUDGET - 5_000, "no longer alone");
+        w.handed(3, SHARED_BUDGET - 5_000);
         assert_eq!(w.budget(3, &cx), 0);
         assert!(w.drain_waker.lock().is_some(), "waits for the flush");
         w.h2_flushed();

@@ -26,8 +26,9 @@ use quinn::VarInt;
 use super::control::ControlSink;
 use super::sink::{H3Queue, QuinnSink};
 use crate::priority::Priority;
+use crate::sched::transport::CONTROL_PRIORITY;
 use crate::sched::{Order, StreamKey};
-use crate::sendq::{WriteFailure, CONTROL_PRIORITY};
+use crate::sendq::{Abandon, WriteFailure};
 use crate::wire::frame::{self, code, stream_type, Event, FrameDecoder};
 use crate::wire::varint;
 
@@ -43,11 +44,13 @@ fn conn_error(e: quinn::ConnectionError) -> ConnectionErrorIncoming {
 
 fn failure_to_stream_error(f: WriteFailure) -> StreamErrorIncoming {
     match f {
-        WriteFailure::Stopped(c) => StreamErrorIncoming::StreamTerminated { error_code: c },
+        WriteFailure::Stopped(s) => StreamErrorIncoming::StreamTerminated { error_code: s.code },
         WriteFailure::ConnectionLost(e) => StreamErrorIncoming::ConnectionErrorIncoming {
             connection_error: ConnectionErrorIncoming::InternalError(e),
         },
-        WriteFailure::Reset(c) => StreamErrorIncoming::StreamTerminated { error_code: c },
+        WriteFailure::Abandoned(why) => StreamErrorIncoming::StreamTerminated {
+            error_code: super::sink::h3_code(why),
+        },
     }
 }
 
@@ -581,7 +584,7 @@ impl quic::SendStream<Bytes> for SendStream {
     fn reset(&mut self, reset_code: u64) {
         match self {
             SendStream::Queued(q) => {
-                q.queue.reset(q.id, reset_code);
+                q.queue.reset(q.id, Abandon::Code(reset_code));
             }
             SendStream::Direct(d) => {
                 let _ = d

@@ -15,7 +15,8 @@ use super::backend::ControlOut;
 use super::sink::H3Queue;
 use crate::priority::PriorityParams;
 use crate::sched::StreamKey;
-use crate::stats::PushCounters;
+use crate::sendq::Abandon;
+use crate::stats::{PushCounters, PushEnd};
 use crate::wire::frame::{code, Frame};
 
 /// State of one promised push.
@@ -178,7 +179,7 @@ impl ControlSink {
         //# that stream.
         if let Some(s) = stream {
             // The push's writer sees the reset and reports the refused bytes.
-            self.queue.reset(s, code::H3_REQUEST_CANCELLED);
+            self.queue.reset(s, Abandon::Cancelled);
         }
         debug!(push_id = id, "push cancelled by client");
     }
@@ -320,27 +321,19 @@ impl ControlSink {
         self.control_out
             .send_frame(crate::wire::frame::encode(&Frame::CancelPush(push_id)));
         if let Some(s) = stream {
-            self.queue.reset(s, code::H3_REQUEST_CANCELLED);
+            self.queue.reset(s, Abandon::Cancelled);
         }
         true
     }
 
     /// Records a push's outcome once its stream is done.
-    pub fn push_finished(&self, push_id: u64, completed: bool, written: u64, refused: u64) {
+    pub fn push_finished(&self, push_id: u64, end: PushEnd, written: u64, refused: u64) {
         let mut st = self.lock();
         let already_counted = st.pushes.get(&push_id).is_some_and(|e| e.cancelled);
         if let Some(e) = st.pushes.get_mut(&push_id) {
             e.done = true;
         }
-        st.counters.pushed_bytes += written;
-        if completed {
-            st.counters.completed += 1;
-        } else {
-            if !already_counted {
-                st.counters.cancelled_by_client += 1;
-            }
-            st.counters.refused_bytes += refused;
-        }
+        st.counters.record(end, written, refused, already_counted);
     }
 
     /// The push counters so far.

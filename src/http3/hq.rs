@@ -1,15 +1,22 @@
 //! The `hq-interop` side of the QUIC server: each bidirectional stream is
 //! one HTTP/0.9 request for a file of the site, answered through the same
-//! request-handling core as HTTP/3 (a missing or refused file resets the
+//! request pipeline as HTTP/3 (a missing or refused file resets the
 //! stream).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use tracing::{debug, info};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tracing::debug;
 
 use crate::config::ServeOptions;
-use crate::reply::{self, BodyReader, RequestHead};
+use crate::pipeline::{self, Exchange, Respond, SendError};
+use crate::push::Plan;
+use crate::reply::RequestHead;
+use crate::reqlog::Outcome;
+use crate::sendq::Abandon;
 use crate::stats::ServerStats;
 use crate::wire::hq::{parse_request, MAX_REQUEST_LINE};
 
@@ -43,6 +50,42 @@ pub async fn serve_connection(
     tasks.abort_all();
 }
 
+/// An HTTP/0.9 response: the body alone, then FIN.
+struct HqResponse {
+    send: quinn::SendStream,
+}
+
+impl Exchange for HqResponse {
+    async fn send_hints(&mut self, _fields: http::HeaderMap) -> Result<(), SendError> {
+        Ok(())
+    }
+
+    async fn send_head(&mut self, _head: http::Response<()>, _end: bool) -> Result<(), SendError> {
+        // HTTP/0.9 has no response head.
+        Ok(())
+    }
+
+    async fn send_chunk(&mut self, chunk: Bytes, _last: bool) -> Result<(), SendError> {
+        self.send
+            .write_chunk(chunk)
+            .await
+            .map_err(|e| SendError::protocol("sending body", e))
+    }
+
+    async fn finish(&mut self) -> Result<(), SendError> {
+        self.send
+            .finish()
+            .map_err(|e| SendError::protocol("finishing", e))?;
+        // Until the client has everything (or stopped reading).
+        let _ = self.send.stopped().await;
+        Ok(())
+    }
+
+    fn abandon(&mut self, _why: Abandon) {
+        let _ = self.send.reset(quinn::VarInt::from_u32(REFUSED));
+    }
+}
+
 async fn request(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
@@ -50,58 +93,69 @@ async fn request(
     stats: Arc<ServerStats>,
     remote: std::net::SocketAddr,
 ) {
-    stats.requests.fetch_add(1, Ordering::Relaxed);
+    let id = send.id().index();
+    let arrived = Instant::now();
     let line = match recv.read_to_end(MAX_REQUEST_LINE).await {
         Ok(b) => b,
         Err(e) => {
-            debug!(%remote, %e, "hq-interop: unreadable request");
-            let _ = send.reset(quinn::VarInt::from_u32(REFUSED));
-            stats.failed.fetch_add(1, Ordering::Relaxed);
-            return;
+            return refuse(
+                &mut send,
+                &stats,
+                remote,
+                &format!("unreadable request: {e}"),
+            )
         }
     };
     let path = match parse_request(&line) {
         Ok(p) => p,
-        Err(e) => {
-            debug!(%remote, %e, "hq-interop: bad request");
-            let _ = send.reset(quinn::VarInt::from_u32(REFUSED));
-            stats.failed.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
+        Err(e) => return refuse(&mut send, &stats, remote, &format!("bad request: {e}")),
     };
     let head = RequestHead {
         method: http::Method::GET,
-        target: path.clone(),
+        target: path,
         headers: http::HeaderMap::new(),
     };
-    let reply = reply::respond(&opts.site, &head, &opts.core);
+    let reply = pipeline::reply_to(&opts, &opts.core, &stats, &head, false);
+    let mut o = Outcome::default();
     if reply.status != http::StatusCode::OK {
+        // No status line in HTTP/0.9: a refusal is a reset stream.
         let _ = send.reset(quinn::VarInt::from_u32(REFUSED));
-        info!(target: "pushlab::request", proto = "hq-interop", %remote, path = %path, status = reply.status.as_u16(), "request refused");
-        return;
-    }
-    let mut reader = BodyReader::new(reply.body.clone());
-    let mut sent = 0u64;
-    loop {
-        match reader.next(opts.body_chunk).await {
-            Ok(Some(chunk)) => {
-                let n = chunk.len() as u64;
-                if send.write_chunk(chunk).await.is_err() {
-                    stats.failed.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                sent += n;
-            }
-            Ok(None) => break,
-            Err(e) => {
-                debug!(%remote, %e, "hq-interop: reading the body");
-                let _ = send.reset(quinn::VarInt::from_u32(REFUSED));
-                stats.failed.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
+    } else {
+        let mut ex = HqResponse { send };
+        let r = Respond {
+            reply: &reply,
+            plan: &Plan::default(),
+            arrived,
+            chunk: opts.body_chunk,
+            stall: opts.stall_timeout,
+        };
+        match pipeline::respond(&mut ex, &r, &mut o).await {
+            Ok(()) => o.done = Some(arrived.elapsed()),
+            Err(e) => o.error = Some(e.to_string()),
         }
     }
-    let _ = send.finish();
-    let _ = send.stopped().await;
-    info!(target: "pushlab::request", proto = "hq-interop", %remote, path = %path, status = 200, bytes = sent, "request");
+    pipeline::finish_request(
+        &stats,
+        "hq-interop",
+        remote,
+        id,
+        &head,
+        &reply,
+        &o,
+        Default::default(),
+    );
+}
+
+/// A request without a usable request line: counted as failed, the stream
+/// reset.
+fn refuse(
+    send: &mut quinn::SendStream,
+    stats: &ServerStats,
+    remote: std::net::SocketAddr,
+    why: &str,
+) {
+    debug!(%remote, why, "hq-interop: request refused");
+    let _ = send.reset(quinn::VarInt::from_u32(REFUSED));
+    stats.requests.fetch_add(1, Ordering::Relaxed);
+    stats.failed.fetch_add(1, Ordering::Relaxed);
 }

@@ -13,13 +13,16 @@ use tracing::debug;
 
 use super::control::ControlSink;
 use super::server::ConnCtx;
-use super::sink::{H3Queue, QuinnSink};
+use super::sink::{send_data_frame, H3Queue, QuinnSink};
+use crate::pipeline::{self, Exchange, SendError};
+use crate::priority::Priority;
 use crate::push::{ConnView, PushItem};
 use crate::reply::{self, CoreOptions};
 use crate::sched::{Order, StreamKey};
-use crate::sendq::WriteFailure;
+use crate::sendq::Abandon;
 use crate::site::Site;
-use crate::wire::frame::{self, code, stream_type, Frame};
+use crate::stats::PushEnd;
+use crate::wire::frame::{self, stream_type, Frame};
 use crate::wire::{qpack, varint};
 
 /// What the push code needs from the connection.
@@ -70,11 +73,6 @@ fn encode_fields(
     qpack::encode(fields)
 }
 
-async fn write(queue: &H3Queue, id: StreamKey, data: Bytes) -> Result<(), WriteFailure> {
-    queue.enqueue(id, data)?;
-    poll_fn(|cx| queue.poll_writable(id, cx)).await
-}
-
 /// A promise whose PUSH_PROMISE is queued on the parent stream.
 struct Promised {
     ctx: PushContext,
@@ -82,7 +80,7 @@ struct Promised {
     path: String,
     reply: reply::Reply,
     order: Order,
-    prio: crate::priority::Priority,
+    prio: Priority,
 }
 
 /// A promised push, ready to start. Dropped without being started (the
@@ -126,7 +124,7 @@ async fn open_and_send(p: Promised) {
     let key = ctx.queue.register(id, QuinnSink(send), p.order, p.prio);
     if !ctx.control.attach_push_stream(p.push_id, key) {
         // Cancelled while the stream was being opened.
-        ctx.queue.reset(key, code::H3_REQUEST_CANCELLED);
+        ctx.queue.reset(key, Abandon::Cancelled);
         ctx.queue.release(key);
         return;
     }
@@ -191,7 +189,7 @@ pub fn promise_pushes(
             break;
         }
         let order = Order::push_of(Order::request(parent / 4), index as u32);
-        let prio = item.priority.map_or(parent_prio, |p| p.behind(parent_prio));
+        let prio = Priority::of_push(item.priority, parent_prio);
         tasks.push(PreparedPush {
             inner: Some(Promised {
                 ctx: ctx.clone(),
@@ -224,6 +222,52 @@ fn framed_len(total: u64, chunk: u64) -> u64 {
     full * frame(chunk) + if rem > 0 { frame(rem) } else { 0 }
 }
 
+/// A pushed response on its push stream, written through the queue.
+struct H3Push {
+    ctx: PushContext,
+    key: StreamKey,
+    push_id: u64,
+    /// Bytes of the stream header and HEADERS frame.
+    head_len: u64,
+}
+
+impl Exchange for H3Push {
+    async fn send_hints(&mut self, _fields: HeaderMap) -> Result<(), SendError> {
+        // A pushed response has no interim responses.
+        Ok(())
+    }
+
+    async fn send_head(&mut self, head: http::Response<()>, _end: bool) -> Result<(), SendError> {
+        let mut header = BytesMut::new();
+        //= https://www.rfc-editor.org/rfc/rfc9114#section-6.2.2
+        //# A push stream is indicated by a stream type of 0x01, followed by the
+        //# push ID of the promise that it fulfills, encoded as a variable-length
+        //# integer.
+        varint::put(stream_type::PUSH, &mut header);
+        varint::put(self.push_id, &mut header);
+        let block = encode_fields(Some(head.status()), &[], head.headers());
+        frame::encode_raw(frame::ty::HEADERS, &block, &mut header);
+        self.head_len = header.len() as u64;
+        let q = &self.ctx.queue;
+        q.enqueue(self.key, header.freeze())?;
+        Ok(poll_fn(|cx| q.poll_writable(self.key, cx)).await?)
+    }
+
+    async fn send_chunk(&mut self, chunk: Bytes, _last: bool) -> Result<(), SendError> {
+        Ok(send_data_frame(&self.ctx.queue, self.key, chunk).await?)
+    }
+
+    async fn finish(&mut self) -> Result<(), SendError> {
+        let q = &self.ctx.queue;
+        q.finish(self.key)?;
+        Ok(poll_fn(|cx| q.poll_finished(self.key, cx)).await?)
+    }
+
+    fn abandon(&mut self, why: Abandon) {
+        self.ctx.queue.reset(self.key, why);
+    }
+}
+
 async fn send_pushed(
     ctx: PushContext,
     key: StreamKey,
@@ -232,83 +276,37 @@ async fn send_pushed(
     reply: reply::Reply,
 ) {
     let started = std::time::Instant::now();
-    let status = reply.status;
-    let total_body = reply.body.len();
-    let mut header = BytesMut::new();
-    //= https://www.rfc-editor.org/rfc/rfc9114#section-6.2.2
-    //# A push stream is indicated by a stream type of 0x01, followed by the
-    //# push ID of the promise that it fulfills, encoded as a variable-length
-    //# integer.
-    varint::put(stream_type::PUSH, &mut header);
-    varint::put(push_id, &mut header);
-    let block = encode_fields(Some(reply.status), &[], &reply.headers);
-    frame::encode_raw(frame::ty::HEADERS, &block, &mut header);
-    let head_len = header.len() as u64;
+    let (chunk, stall) = (ctx.body_chunk, ctx.stall_timeout);
+    let mut ex = H3Push {
+        ctx,
+        key,
+        push_id,
+        head_len: 0,
+    };
     let mut sent_body = 0u64;
-    let result: Result<(), WriteFailure> = async {
-        tokio::time::timeout(ctx.stall_timeout, write(&ctx.queue, key, header.freeze()))
-            .await
-            .map_err(|_| WriteFailure::Reset(code::H3_REQUEST_CANCELLED))??;
-        let mut reader = reply::BodyReader::new(reply.body.clone());
-        loop {
-            let chunk = reader
-                .next(ctx.body_chunk)
-                .await
-                .map_err(|_| WriteFailure::Reset(code::H3_INTERNAL_ERROR))?;
-            let Some(chunk) = chunk else { break };
-            let n = chunk.len() as u64;
-            let mut buf = BytesMut::with_capacity(chunk.len() + 16);
-            buf.extend_from_slice(&frame::data_header(n));
-            buf.extend_from_slice(&chunk);
-            tokio::time::timeout(ctx.stall_timeout, write(&ctx.queue, key, buf.freeze()))
-                .await
-                .map_err(|_| WriteFailure::Reset(code::H3_REQUEST_CANCELLED))??;
-            sent_body += n;
-        }
-        ctx.queue.finish(key)?;
-        tokio::time::timeout(
-            ctx.stall_timeout,
-            poll_fn(|cx| ctx.queue.poll_finished(key, cx)),
-        )
-        .await
-        .map_err(|_| WriteFailure::Reset(code::H3_REQUEST_CANCELLED))?
-    }
-    .await;
-    if let Err(WriteFailure::Reset(c)) = &result {
-        ctx.queue.reset(key, *c);
-    }
+    let result = pipeline::push_response(&mut ex, &reply, chunk, stall, &mut sent_body).await;
+    let H3Push { ctx, head_len, .. } = ex;
     let stats = ctx.queue.release(key);
     let written = stats.map(|s| s.written).unwrap_or(0);
-    let planned = head_len + framed_len(total_body, ctx.body_chunk.max(1) as u64);
-    let completed = result.is_ok();
-    ctx.control.push_finished(
-        push_id,
-        completed,
-        written,
-        if completed {
-            0
-        } else {
-            planned.saturating_sub(written)
+    let end = pipeline::record_push(
+        &pipeline::PushLog {
+            proto: "h3",
+            remote: ctx.conn.remote_address(),
+            id: push_id,
+            stream: key,
+            path: &path,
+            status: reply.status,
+            body_bytes: sent_body,
+            wire_bytes: Some(written),
+            started,
         },
+        &result,
     );
-    let outcome = match &result {
-        Ok(()) => "completed".to_string(),
-        Err(WriteFailure::Stopped(c)) => format!("refused by client ({})", code::name(*c)),
-        Err(WriteFailure::Reset(c)) if *c == code::H3_REQUEST_CANCELLED => "cancelled".to_string(),
-        Err(e) => e.to_string(),
+    let planned = head_len + framed_len(reply.body.len(), ctx.body_chunk.max(1) as u64);
+    let refused = if end == PushEnd::Completed {
+        0
+    } else {
+        planned.saturating_sub(written)
     };
-    tracing::info!(
-        target: "pushlab::push",
-        proto = "h3",
-        remote = %ctx.conn.remote_address(),
-        push_id,
-        stream = key,
-        path = %path,
-        status = status.as_u16(),
-        body_bytes = sent_body,
-        wire_bytes = written,
-        duration_ms = %format!("{:.2}", started.elapsed().as_secs_f64() * 1e3),
-        outcome = %outcome,
-        "push"
-    );
+    ctx.control.push_finished(push_id, end, written, refused);
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use h3::quic;
 use h3::server::RequestResolver;
-use http::{HeaderMap, Method};
+use http::HeaderMap;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
@@ -18,12 +18,14 @@ use tracing::{debug, warn};
 use super::backend::{self, ControlOut};
 use super::control::ControlSink;
 use super::push::{self, PushContext};
-use super::sink::{H3Queue, QuinnWindow};
+use super::sink::{h3_code, send_data_frame, H3Queue, QuinnWindow};
 use super::transport::Handshake;
 use crate::config::{SchedulerMode, ServeOptions};
-use crate::push::{ConnPushState, PlanInput};
-use crate::reply::{self, Reply, RequestHead};
-use crate::reqlog::{self, Outcome};
+use crate::pipeline::{self, Exchange, Respond, SendError};
+use crate::push::{ConnPushState, PushItem};
+use crate::reply::RequestHead;
+use crate::reqlog::Outcome;
+use crate::sendq::Abandon;
 use crate::stats::ServerStats;
 
 /// The QUIC transport configuration for the server.
@@ -376,53 +378,58 @@ where
     };
     let arrived = Instant::now();
     let stream_id: u64 = stream.id().into_inner();
-    let (parts, ()) = req.into_parts();
-    let target = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".to_string());
-    let authority = parts.uri.authority().map(|a| a.to_string());
-    let head = RequestHead {
-        method: parts.method.clone(),
-        target,
-        headers: parts.headers,
-    };
+    let (head, authority) = RequestHead::from_parts(req.into_parts().0);
     let early = !ctx.handshake.is_complete();
-    if early {
-        ctx.stats.early_requests.fetch_add(1, Ordering::Relaxed);
-    }
-    let reply = reply::respond_early(&ctx.opts.site, &head, &ctx.opts.core, early);
-    if reply.status == http::StatusCode::TOO_EARLY {
-        ctx.stats.too_early.fetch_add(1, Ordering::Relaxed);
-    }
+    let reply = pipeline::reply_to(&ctx.opts, &ctx.opts.core, &ctx.stats, &head, early);
     if let Some(q) = &ctx.queue {
-        let server = reply
-            .resource
-            .as_ref()
-            .map(|r| r.server_priority)
-            .unwrap_or_default();
         // The core already parsed the client's field.
-        let client = reply.client_priority_parsed;
-        q.set_header_priority(stream_id, client, server);
+        q.set_header_priority(
+            stream_id,
+            reply.client_priority_parsed,
+            reply.server_priority(),
+        );
     }
+    let plan = pipeline::plan(
+        &ctx.opts,
+        &head,
+        &reply,
+        push::conn_view(&ctx, ctx.opts.policy.wants_transport_stats()),
+        &ctx.push_state,
+    );
     let mut outcome = Outcome {
         early,
         ..Outcome::default()
     };
-    let result = respond(
-        &mut stream,
-        &ctx,
-        &head,
-        authority.as_deref(),
-        &reply,
+    let mut ex = H3Response {
+        stream: &mut stream,
+        ctx: &ctx,
         stream_id,
+        authority: authority.as_deref(),
+        promised: Vec::new(),
+        started: Vec::new(),
+        head_at: None,
+    };
+    let r = Respond {
+        reply: &reply,
+        plan: &plan,
         arrived,
-        &mut outcome,
-    )
-    .await;
-    if let Err(e) = result {
-        outcome.error = Some(e);
+        chunk: ctx.opts.body_chunk,
+        stall: ctx.opts.stall_timeout,
+    };
+    let result = pipeline::respond(&mut ex, &r, &mut outcome).await;
+    outcome.pushes = ex.started.len() + ex.promised.len();
+    let head_at = ex.head_at;
+    // Pushes run on; the request is done once its own response is.
+    drop(ex);
+    match result {
+        Ok(()) => {
+            if ctx.queue.is_none() {
+                outcome.ttfb = head_at.map(|t| t.saturating_duration_since(arrived));
+                outcome.done = Some(arrived.elapsed());
+            }
+            drain_request(&mut stream).await;
+        }
+        Err(e) => outcome.error = Some(e.to_string()),
     }
     // Timing from the queue when it exists (first byte and FIN handed to quinn).
     if let Some(q) = &ctx.queue {
@@ -433,151 +440,29 @@ where
         }
     }
     drop(stream);
-    log_request(&ctx, &head, &reply, stream_id, &outcome);
+    let pushes = ctx
+        .control
+        .as_ref()
+        .map(|c| c.push_counters())
+        .unwrap_or_default();
+    pipeline::finish_request(
+        &ctx.stats,
+        "h3",
+        ctx.conn.remote_address(),
+        stream_id,
+        &head,
+        &reply,
+        &outcome,
+        pushes,
+    );
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn respond<S>(
-    stream: &mut h3::server::RequestStream<S, Bytes>,
-    ctx: &Arc<ConnCtx>,
-    head: &RequestHead,
-    authority: Option<&str>,
-    reply: &Reply,
-    stream_id: u64,
-    arrived: Instant,
-    outcome: &mut Outcome,
-) -> Result<(), String>
+/// Consumes the rest of the request (its FIN) so the stream closes
+/// cleanly; a client that keeps its side open is asked to stop.
+async fn drain_request<S>(stream: &mut h3::server::RequestStream<S, Bytes>)
 where
     S: quic::SendStream<Bytes> + quic::RecvStream,
 {
-    // Early hints and pushes, as the policy decides (never after the final response).
-    let plan = ctx.opts.policy.plan(&PlanInput {
-        site: &ctx.opts.site,
-        request: head,
-        reply,
-        conn: push::conn_view(ctx, ctx.opts.policy.wants_transport_stats()),
-        state: &ctx.push_state,
-    });
-    if !plan.hints.is_empty() && head.method == Method::GET {
-        let mut hints = HeaderMap::new();
-        for link in &plan.hints {
-            if let Ok(v) = http::HeaderValue::from_str(link) {
-                hints.append(http::header::LINK, v);
-            }
-        }
-        //= https://www.rfc-editor.org/rfc/rfc8297#section-2
-        //# The 103 (Early Hints) informational status code indicates to the
-        //# client that the server is likely to send a final response with the
-        //# header fields included in the informational response.
-        let mut resp = http::Response::builder().status(http::StatusCode::EARLY_HINTS);
-        if let Some(h) = resp.headers_mut() {
-            *h = hints;
-        }
-        let resp = resp.body(()).map_err(|e| e.to_string())?;
-        stream
-            .send_response(resp)
-            .await
-            .map_err(|e| format!("sending 103: {e}"))?;
-        outcome.hints = plan.hints.len();
-    }
-    let mut push_tasks = Vec::new();
-    if let (Some(q), Some(c)) = (&ctx.queue, &ctx.control) {
-        if !plan.pushes.is_empty() {
-            let pctx = PushContext {
-                queue: q.clone(),
-                control: c.clone(),
-                conn: ctx.conn.clone(),
-                site: ctx.opts.site.clone(),
-                core: ctx.opts.core.clone(),
-                body_chunk: ctx.opts.body_chunk,
-                stall_timeout: ctx.opts.stall_timeout,
-            };
-            push_tasks = push::promise_pushes(&pctx, stream_id, authority, &plan.pushes);
-            outcome.pushes = push_tasks.len();
-        }
-    }
-    // With think time the pushes fill the idle time; otherwise they start
-    // once the parent's HEADERS are queued, so the parent goes first.
-    let mut started = Vec::new();
-    if !reply.think.is_zero() {
-        started.extend(push_tasks.drain(..).filter_map(|p| p.start()));
-    }
-    if !reply.think.is_zero() {
-        let elapsed = arrived.elapsed();
-        if reply.think > elapsed {
-            tokio::time::sleep(reply.think - elapsed).await;
-        }
-    }
-    let mut resp = http::Response::builder().status(reply.status);
-    if let Some(h) = resp.headers_mut() {
-        *h = reply.headers.clone();
-        for (n, v) in &plan.response_headers {
-            if let (Ok(n), Ok(v)) = (
-                http::HeaderName::from_bytes(n.as_bytes()),
-                http::HeaderValue::from_str(v),
-            ) {
-                h.append(n, v);
-            }
-        }
-    }
-    let resp = resp.body(()).map_err(|e| e.to_string())?;
-    stream
-        .send_response(resp)
-        .await
-        .map_err(|e| format!("sending response: {e}"))?;
-    started.extend(push_tasks.drain(..).filter_map(|p| p.start()));
-    if ctx.queue.is_none() {
-        outcome.ttfb = Some(arrived.elapsed());
-    }
-    let mut reader = reply::BodyReader::new(reply.body.clone());
-    loop {
-        let chunk = reader
-            .next(ctx.opts.body_chunk)
-            .await
-            .map_err(|e| format!("reading body: {e}"))?;
-        let Some(chunk) = chunk else { break };
-        let n = chunk.len() as u64;
-        // With the queue, body bytes go straight into it as DATA frames
-        // (no copy through h3's write buffer); h3 wrote the HEADERS before
-        // and will write the FIN after, all through the same queue, in order.
-        let sent = match &ctx.queue {
-            Some(q) => {
-                tokio::time::timeout(ctx.opts.stall_timeout, q.send_data_frame(stream_id, chunk))
-                    .await
-                    .map(|r| r.map_err(|e| e.to_string()))
-            }
-            None => tokio::time::timeout(ctx.opts.stall_timeout, stream.send_data(chunk))
-                .await
-                .map(|r| r.map_err(|e| e.to_string())),
-        };
-        match sent {
-            Ok(Ok(())) => outcome.bytes += n,
-            Ok(Err(e)) => return Err(format!("sending body: {e}")),
-            Err(_) => {
-                stream.stop_stream(h3::error::Code::H3_REQUEST_CANCELLED);
-                return Err(format!(
-                    "no progress for {:?}, stream reset",
-                    ctx.opts.stall_timeout
-                ));
-            }
-        }
-    }
-    match tokio::time::timeout(ctx.opts.stall_timeout, stream.finish()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(format!("finishing: {e}")),
-        Err(_) => {
-            stream.stop_stream(h3::error::Code::H3_REQUEST_CANCELLED);
-            return Err(format!(
-                "no progress for {:?}, stream reset",
-                ctx.opts.stall_timeout
-            ));
-        }
-    }
-    if ctx.queue.is_none() {
-        outcome.done = Some(arrived.elapsed());
-    }
-    // Consume the rest of the request (its FIN) so the stream closes cleanly;
-    // a client that keeps its side open is asked to stop with H3_NO_ERROR.
     //= https://www.rfc-editor.org/rfc/rfc9114#section-4.1
     //# The error code H3_NO_ERROR SHOULD be used when requesting that the
     //# client stop sending on the request stream.
@@ -588,28 +473,99 @@ where
     if drained.is_err() {
         stream.stop_sending(h3::error::Code::H3_NO_ERROR);
     }
-    // Pushes run on; the request is done once its own response is.
-    drop(started);
-    Ok(())
 }
 
-fn log_request(ctx: &ConnCtx, head: &RequestHead, reply: &Reply, stream_id: u64, o: &Outcome) {
-    ctx.stats.requests.fetch_add(1, Ordering::Relaxed);
-    if o.error.is_some() {
-        ctx.stats.failed.fetch_add(1, Ordering::Relaxed);
+/// An HTTP/3 response on its request stream: HEADERS, 103 and FIN through
+/// h3 (over pushlab's backend, into the send queue), body DATA frames
+/// straight into the queue (or through h3 with `--scheduler off`), pushes
+/// promised on the stream and started after the final HEADERS.
+struct H3Response<'a, S: quic::SendStream<Bytes> + quic::RecvStream> {
+    stream: &'a mut h3::server::RequestStream<S, Bytes>,
+    ctx: &'a Arc<ConnCtx>,
+    stream_id: u64,
+    authority: Option<&'a str>,
+    /// Promised, not started.
+    promised: Vec<push::PreparedPush>,
+    /// Started push tasks.
+    started: Vec<tokio::task::JoinHandle<()>>,
+    /// When the final HEADERS went to h3.
+    head_at: Option<Instant>,
+}
+
+impl<S> Exchange for H3Response<'_, S>
+where
+    S: quic::SendStream<Bytes> + quic::RecvStream + Send,
+{
+    async fn send_hints(&mut self, fields: HeaderMap) -> Result<(), SendError> {
+        let mut resp = http::Response::new(());
+        *resp.status_mut() = http::StatusCode::EARLY_HINTS;
+        *resp.headers_mut() = fields;
+        self.stream
+            .send_response(resp)
+            .await
+            .map_err(|e| SendError::protocol("sending 103", e))
     }
-    let pc = ctx
-        .control
-        .as_ref()
-        .map(|c| c.push_counters())
-        .unwrap_or_default();
-    reqlog::log_request(
-        "h3",
-        ctx.conn.remote_address(),
-        stream_id,
-        head,
-        reply,
-        o,
-        pc,
-    );
+
+    fn promise(&mut self, pushes: &[PushItem]) {
+        let (Some(q), Some(c)) = (&self.ctx.queue, &self.ctx.control) else {
+            return;
+        };
+        if pushes.is_empty() {
+            return;
+        }
+        let pctx = PushContext {
+            queue: q.clone(),
+            control: c.clone(),
+            conn: self.ctx.conn.clone(),
+            site: self.ctx.opts.site.clone(),
+            core: self.ctx.opts.core.clone(),
+            body_chunk: self.ctx.opts.body_chunk,
+            stall_timeout: self.ctx.opts.stall_timeout,
+        };
+        self.promised = push::promise_pushes(&pctx, self.stream_id, self.authority, pushes);
+    }
+
+    fn start_pushes(&mut self) {
+        self.started
+            .extend(self.promised.drain(..).filter_map(|p| p.start()));
+    }
+
+    async fn send_head(&mut self, head: http::Response<()>, _end: bool) -> Result<(), SendError> {
+        self.stream
+            .send_response(head)
+            .await
+            .map_err(|e| SendError::protocol("sending response", e))?;
+        self.head_at = Some(Instant::now());
+        Ok(())
+    }
+
+    async fn head_sent(&mut self) {
+        self.start_pushes();
+    }
+
+    async fn send_chunk(&mut self, chunk: Bytes, _last: bool) -> Result<(), SendError> {
+        match &self.ctx.queue {
+            // With the queue, body bytes go straight into it as DATA frames
+            // (no copy through h3's write buffer); h3 wrote the HEADERS
+            // before and will write the FIN after, all through the same
+            // queue, in order.
+            Some(q) => Ok(send_data_frame(q, self.stream_id, chunk).await?),
+            None => self
+                .stream
+                .send_data(chunk)
+                .await
+                .map_err(|e| SendError::protocol("sending body", e)),
+        }
+    }
+
+    async fn finish(&mut self) -> Result<(), SendError> {
+        self.stream
+            .finish()
+            .await
+            .map_err(|e| SendError::protocol("finishing", e))
+    }
+
+    fn abandon(&mut self, why: Abandon) {
+        self.stream.stop_stream(h3::error::Code::from(h3_code(why)));
+    }
 }

@@ -7,11 +7,37 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use quinn::VarInt;
 
-use crate::sendq::{SendQueue, StreamSink, WindowControl, WriteFailure};
-use crate::wire::frame::code;
+use crate::sched::StreamKey;
+use crate::sendq::{Abandon, PeerStop, SendQueue, StreamSink, WindowControl, WriteFailure};
+use crate::wire::frame::{self, code};
 
 /// The send queue of an HTTP/3 connection.
 pub type H3Queue = SendQueue<QuinnSink>;
+
+/// The HTTP/3 error code for a reason the queue abandons a stream.
+pub fn h3_code(why: Abandon) -> u64 {
+    match why {
+        Abandon::Cancelled => code::H3_REQUEST_CANCELLED,
+        Abandon::Internal => code::H3_INTERNAL_ERROR,
+        Abandon::Code(c) => c,
+    }
+}
+
+/// Queues one DATA frame carrying `payload` (no copy: the frame header and
+/// the payload go in as two pieces) and waits until the stream's queue is
+/// below its bound again.
+//= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.1
+//# DATA frames (type=0x00) convey arbitrary, variable-length sequences of
+//# bytes associated with HTTP request or response content.
+pub async fn send_data_frame(
+    queue: &H3Queue,
+    id: StreamKey,
+    payload: Bytes,
+) -> Result<(), WriteFailure> {
+    let header = frame::data_header(payload.len() as u64);
+    queue.enqueue_all(id, [header, payload])?;
+    std::future::poll_fn(|cx| queue.poll_writable(id, cx)).await
+}
 
 /// A quinn send stream written by the queue.
 pub struct QuinnSink(pub quinn::SendStream);
@@ -29,12 +55,15 @@ impl StreamSink for QuinnSink {
                 Poll::Ready(Ok(n)) => written += n,
                 Poll::Ready(Err(e)) => {
                     return Poll::Ready(Err(match e {
-                        quinn::WriteError::Stopped(c) => WriteFailure::Stopped(c.into_inner()),
+                        quinn::WriteError::Stopped(c) => WriteFailure::Stopped(PeerStop {
+                            code: c.into_inner(),
+                            name: code::name(c.into_inner()).to_string(),
+                        }),
                         quinn::WriteError::ConnectionLost(e) => {
                             WriteFailure::ConnectionLost(e.to_string())
                         }
                         quinn::WriteError::ClosedStream | quinn::WriteError::ZeroRttRejected => {
-                            WriteFailure::Reset(code::H3_INTERNAL_ERROR)
+                            WriteFailure::Abandoned(Abandon::Internal)
                         }
                     }))
                 }
@@ -48,10 +77,10 @@ impl StreamSink for QuinnSink {
         Poll::Ready(Ok(written))
     }
 
-    fn reset(&mut self, error_code: u64) {
+    fn reset(&mut self, why: Abandon) {
         let _ = self
             .0
-            .reset(VarInt::from_u64(error_code).unwrap_or(VarInt::MAX));
+            .reset(VarInt::from_u64(h3_code(why)).unwrap_or(VarInt::MAX));
     }
 
     fn set_priority(&mut self, priority: i32) {

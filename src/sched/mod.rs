@@ -647,3 +647,7 @@ impl Scheduler {
 
 #[cfg(test)]
 mod tests;
+
+pub mod arrivals;
+pub mod budget;
+pub mod transport;

@@ -4,6 +4,7 @@
 pub mod frame;
 pub mod h2scan;
 pub mod hq;
+pub mod http1;
 pub mod huffman_table;
 pub mod qpack;
 pub mod qpack_static;

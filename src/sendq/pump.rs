@@ -1,0 +1,315 @@
+//! The pump: moves chunks from the scheduler into the transport, in
+//! scheduling order, from its own task or inline from a writer's.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use super::{Inner, SendQueue, StreamSink};
+use crate::sched::arrivals::PumpDecision;
+
+/// The pump task's waker as given to transports: records that the pump was
+/// woken, so that passes run from writers' tasks leave the retrying of
+/// blocked streams to it.
+pub(super) struct PumpWaker {
+    pub(super) woken: AtomicBool,
+    pub(super) task: Waker,
+}
+
+impl std::task::Wake for PumpWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, AtomicOrdering::Release);
+        self.task.wake_by_ref();
+    }
+}
+
+/// Backstop for withdrawn streams: the first probe comes this soon after a
+/// pass that withdrew one, later ones back off to [`PROBE_MAX`].
+pub(super) const PROBE_MIN: Duration = Duration::from_millis(2);
+const PROBE_MAX: Duration = Duration::from_millis(100);
+
+/// How a pump pass ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PassEnd {
+    /// Nothing ready to send (empty, or every ready stream blocked).
+    Idle,
+    /// Stopped after its budget of decisions; more may be ready.
+    Budget,
+}
+
+impl<S: StreamSink> SendQueue<S> {
+    /// Keeps the transport's send window at congestion window + low-water
+    /// mark (quinn), at most every 2 ms.
+    pub(super) fn adjust_window(&self, inner: &mut Inner<S>, now: Instant) {
+        if let Some(last) = inner.last_window_check {
+            if now.duration_since(last) < Duration::from_millis(2) {
+                return;
+            }
+        }
+        inner.last_window_check = Some(now);
+        if self.window.adjust(self.cfg.lowat, &mut inner.send_window) {
+            inner.counters.window_updates += 1;
+        }
+    }
+
+    /// The pump task's poll: records its waker, retries blocked streams and
+    /// runs a pass. Returns Ready when the queue is closed, or when the pump
+    /// should first let the handlers of requests that just arrived run.
+    fn poll_pump(&self, cx: &mut Context<'_>) -> Poll<PumpStep> {
+        let mut inner = self.lock();
+        if inner.closed.is_some() {
+            return Poll::Ready(PumpStep::Closed);
+        }
+        let state = match &inner.pump_state {
+            Some(p) if p.task.will_wake(cx.waker()) => p.clone(),
+            _ => Arc::new(PumpWaker {
+                woken: AtomicBool::new(false),
+                task: cx.waker().clone(),
+            }),
+        };
+        state.woken.store(false, AtomicOrdering::Release);
+        let waker = Waker::from(state.clone());
+        inner.pump_state = Some(state);
+        inner.pump = Some(waker.clone());
+        let has_ready = inner.sched.has_ready();
+        if inner.arrivals.on_pump(has_ready) == PumpDecision::Defer {
+            return Poll::Ready(PumpStep::Defer);
+        }
+        let now = Instant::now();
+        inner.conn_blocked_since = None;
+        self.adjust_window(&mut inner, now);
+        // The transport woke us: streams it had blocked may take data again.
+        inner.sched.unblock_all();
+        if self.pass(&mut inner, &waker, now) == PassEnd::Budget {
+            // Let other tasks run; come back immediately.
+            waker.wake_by_ref();
+        }
+        Poll::Pending
+    }
+
+    /// Runs a pass on behalf of the pump from a writer's task, right after
+    /// it enqueued: with nothing more urgent waiting this writes the new
+    /// bytes at once, saving two task switches per response. quinn is given
+    /// the pump's waker, so blocked streams still wake the pump.
+    pub(super) fn pass_inline(&self, inner: &mut Inner<S>) {
+        if !inner.arrivals.inline_allowed() {
+            // Other requests arrived with this one and are about to queue
+            // their responses: the pump passes once they have (it yields
+            // to their tasks first), so the most urgent goes first, not the
+            // one whose task happened to run first.
+            self.wake_pump(inner);
+            return;
+        }
+        let Some(waker) = inner.pump.clone() else {
+            return;
+        };
+        // If the transport woke the pump since the last pass, a blocked
+        // stream may take data again: retry them all, in order, so this
+        // pass cannot overtake one (the pump, already woken, finds the work
+        // done). Without such a wake, blocked streams are still blocked and
+        // this pass only serves ready ones: no stream is polled in vain.
+        if inner
+            .pump_state
+            .as_ref()
+            .is_some_and(|p| p.woken.swap(false, AtomicOrdering::AcqRel))
+        {
+            inner.sched.unblock_all();
+        }
+        let now = Instant::now();
+        if let Some(since) = inner.conn_blocked_since {
+            // A safety net for a misjudged block (a peer granting no initial
+            // stream credit): after 50 ms, passes run again regardless.
+            if now.duration_since(since) < Duration::from_millis(50) {
+                return;
+            }
+            inner.conn_blocked_since = None;
+            inner.sched.unblock_all();
+        }
+        self.adjust_window(inner, now);
+        if self.pass(inner, &waker, now) == PassEnd::Budget {
+            waker.wake();
+        }
+    }
+
+    /// Moves chunks from the scheduler into quinn, in scheduling order,
+    /// until the scheduler has nothing ready or the budget is spent.
+    fn pass(&self, inner: &mut Inner<S>, waker: &Waker, now: Instant) -> PassEnd {
+        let end = self.pass_inner(inner, waker, now);
+        self.arm_probe(inner, waker);
+        end
+    }
+
+    /// After a pass: (re)arms or drops the probe timer, registering the
+    /// pump's waker with it.
+    fn arm_probe(&self, inner: &mut Inner<S>, waker: &Waker) {
+        let Some(probe) = inner.probe.as_mut() else {
+            return;
+        };
+        if probe.is_elapsed() {
+            // Fired and consumed by this pass: back off for the next one.
+            inner.probe_delay = (inner.probe_delay * 2).min(PROBE_MAX);
+            let at = tokio::time::Instant::now() + inner.probe_delay;
+            probe.as_mut().reset(at);
+        }
+        let mut cx = Context::from_waker(waker);
+        if probe.as_mut().poll(&mut cx).is_ready() {
+            waker.wake_by_ref();
+        }
+    }
+
+    fn pass_inner(&self, inner: &mut Inner<S>, waker: &Waker, now: Instant) -> PassEnd {
+        let mut cx = Context::from_waker(waker);
+        let mut decisions = 0u32;
+        // Whether a stream was already refused in this pass (the one the
+        // queue prefers among the refused), and whether a later one gave up
+        // its claim on credit.
+        let mut refused = false;
+        let mut withdrew = false;
+        let mut wrote = false;
+        while let Some(chunk) = inner.sched.pop(self.cfg.quantum, now) {
+            decisions += 1;
+            let id = chunk.stream;
+            let Some(slot) = inner.slots.get_mut(&id) else {
+                inner.sched.remove(id);
+                continue;
+            };
+            slot.stats.max_wait = slot.stats.max_wait.max(chunk.waited);
+            let mut written = 0usize;
+            let mut failure = None;
+            let mut blocked = false;
+            let mut ended = false;
+            loop {
+                let rest = chunk.data.slice(written..);
+                match slot.send.poll_send(&mut cx, &rest, chunk.fin) {
+                    Poll::Ready(Ok(n)) => {
+                        written += n;
+                        if written == chunk.data.len() {
+                            ended = chunk.fin;
+                            break;
+                        }
+                        if n == 0 {
+                            blocked = true;
+                            break;
+                        }
+                    }
+                    Poll::Ready(Err(f)) => {
+                        failure = Some(f);
+                        break;
+                    }
+                    Poll::Pending => {
+                        blocked = true;
+                        break;
+                    }
+                }
+            }
+            if written > 0 {
+                wrote = true;
+                if slot.stats.first_write.is_none() {
+                    slot.stats.first_write = Some(now);
+                    if let Some(mark) = slot.stats.ready_mark {
+                        slot.stats.push_bytes_ahead = inner.push_written - mark;
+                    }
+                }
+                slot.stats.written += written as u64;
+                if slot.push {
+                    inner.push_written += written as u64;
+                }
+            }
+            if let Some(f) = failure {
+                let dropped = inner.sched.remove(id);
+                slot.stats.dropped += (dropped + chunk.data.len() - written) as u64;
+                slot.failure = Some(f);
+                if let Some(w) = slot.writer.take() {
+                    w.wake();
+                }
+                continue;
+            }
+            if blocked {
+                // A stream that never wrote a byte cannot be short of its
+                // own flow-control credit (peers grant an initial stream
+                // window), so quinn refused for the whole connection: its
+                // send window or the peer's connection credit. Every other
+                // stream would be refused too; stop here instead of popping
+                // and re-blocking them all. quinn wakes the pump (whose
+                // waker it was given) when the connection can send again.
+                let connection_blocked =
+                    S::FRESH_REFUSAL_IS_CONNECTION_WIDE && written == 0 && slot.stats.written == 0;
+                // Only the first refused stream keeps its claim on credit;
+                // credit that arrives goes to it, in the queue's order.
+                if refused {
+                    withdrew |= slot.send.withdraw();
+                }
+                refused = true;
+                let _ = inner
+                    .sched
+                    .unsend(id, chunk.data.slice(written..), chunk.fin, now);
+                inner.sched.block(id);
+                if connection_blocked {
+                    inner.conn_blocked_since = Some(now);
+                    Self::note_probe(inner, wrote, withdrew);
+                    return PassEnd::Idle;
+                }
+            } else if ended {
+                slot.finished = true;
+                slot.stats.fin_write = Some(now);
+                slot.stats.first_write.get_or_insert(now);
+                inner.sched.remove(id);
+                if let Some(w) = slot.writer.take() {
+                    w.wake();
+                }
+                continue;
+            }
+            if inner.sched.queued(id) <= self.cfg.stream_buffer {
+                if let Some(w) = slot.writer.take() {
+                    w.wake();
+                }
+            }
+            if decisions >= 256 {
+                Self::note_probe(inner, wrote, withdrew);
+                return PassEnd::Budget;
+            }
+        }
+        Self::note_probe(inner, wrote, withdrew);
+        PassEnd::Idle
+    }
+
+    /// Records whether the next pass needs a probe timer.
+    fn note_probe(inner: &mut Inner<S>, wrote: bool, withdrew: bool) {
+        if wrote {
+            inner.probe_delay = PROBE_MIN;
+        }
+        if !withdrew {
+            inner.probe = None;
+        } else if inner.probe.is_none() {
+            let at = tokio::time::Instant::now() + inner.probe_delay;
+            inner.probe = Some(Box::pin(tokio::time::sleep_until(at)));
+        }
+    }
+
+    /// Runs the pump until [`SendQueue::close`].
+    pub async fn run_pump(self: Arc<Self>) {
+        loop {
+            match std::future::poll_fn(|cx| self.poll_pump(cx)).await {
+                PumpStep::Closed => return,
+                // tokio runs a yielded task after the tasks already waiting
+                // to run (the handlers of requests that arrived together).
+                PumpStep::Defer => tokio::task::yield_now().await,
+            }
+        }
+    }
+}
+
+/// Why the pump's poll returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PumpStep {
+    /// The queue is closed.
+    Closed,
+    /// Requests are starting: yield to their handlers, then pass.
+    Defer,
+}
