@@ -12,7 +12,6 @@ use tokio::task::JoinHandle;
 use tracing::debug;
 
 use super::control::ControlSink;
-use super::server::ConnCtx;
 use super::sink::{send_data_frame, H3Queue, QuinnSink};
 use crate::pipeline::{self, Exchange, SendError};
 use crate::priority::Priority;
@@ -44,12 +43,17 @@ pub struct PushContext {
     pub stall_timeout: Duration,
 }
 
-/// What a push policy may know about an HTTP/3 connection.
-pub fn conn_view(ctx: &ConnCtx, with_stats: bool) -> ConnView {
+/// What a push policy may know about an HTTP/3 connection (`control` is
+/// absent with `--scheduler off`: no push then).
+pub fn conn_view(
+    conn: &quinn::Connection,
+    control: Option<&ControlSink>,
+    with_stats: bool,
+) -> ConnView {
     ConnView {
         protocol: "h3",
-        push_allowed: ctx.control.as_ref().is_some_and(|c| c.push_enabled()),
-        cwnd: with_stats.then(|| ctx.conn.stats().path.cwnd),
+        push_allowed: control.is_some_and(|c| c.push_enabled()),
+        cwnd: with_stats.then(|| conn.stats().path.cwnd),
         in_flight: None,
     }
 }

@@ -393,7 +393,11 @@ where
         &ctx.opts,
         &head,
         &reply,
-        push::conn_view(&ctx, ctx.opts.policy.wants_transport_stats()),
+        push::conn_view(
+            &ctx.conn,
+            ctx.control.as_deref(),
+            ctx.opts.policy.wants_transport_stats(),
+        ),
         &ctx.push_state,
     );
     let mut outcome = Outcome {
