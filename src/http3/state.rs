@@ -418,6 +418,20 @@ mod tests {
         st
     }
 
+    /// Push 0 ("/a.css") promised, its stream not open yet.
+    fn promised() -> ControlState {
+        let mut st = with_max_push_id(10);
+        assert_eq!(st.allocate_push("/a.css"), Some(0));
+        st
+    }
+
+    /// Push 0 promised and carried on stream 7.
+    fn opened() -> ControlState {
+        let mut st = promised();
+        assert!(st.attach_push_stream(0, 7));
+        st
+    }
+
     fn close(code: u64, reason: &str) -> Vec<Action> {
         vec![Action::Close {
             code,
@@ -550,8 +564,7 @@ mod tests {
             close(code::H3_ID_ERROR, reason)
         );
         // Allowed by MAX_PUSH_ID but not promised yet.
-        let mut st = with_max_push_id(10);
-        assert_eq!(st.allocate_push("/a.css"), Some(0));
+        let mut st = promised();
         assert_eq!(
             st.on_control_frame(Frame::CancelPush(1)),
             close(code::H3_ID_ERROR, reason)
@@ -564,9 +577,7 @@ mod tests {
         //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
         //# If the push stream is open, the server SHOULD abruptly terminate
         //# that stream.
-        let mut st = with_max_push_id(10);
-        assert_eq!(st.allocate_push("/a.css"), Some(0));
-        assert!(st.attach_push_stream(0, 7));
+        let mut st = opened();
         assert_eq!(
             st.on_control_frame(Frame::CancelPush(0)),
             vec![Action::ResetStream {
@@ -584,8 +595,7 @@ mod tests {
         //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
         //# If the server has not yet created a push stream, it does not create
         //# one.
-        let mut st = with_max_push_id(10);
-        assert_eq!(st.allocate_push("/a.css"), Some(0));
+        let mut st = promised();
         assert!(!st.is_cancelled(0));
         assert_eq!(st.on_control_frame(Frame::CancelPush(0)), vec![]);
         assert!(st.is_cancelled(0));
@@ -601,9 +611,7 @@ mod tests {
         //# does not wish to receive the promised resource.
         // Saying it twice changes nothing; nor does the push then ending
         // unfinished (its reset) count as a second cancellation.
-        let mut st = with_max_push_id(10);
-        assert_eq!(st.allocate_push("/a.css"), Some(0));
-        assert!(st.attach_push_stream(0, 7));
+        let mut st = opened();
         assert_eq!(st.on_control_frame(Frame::CancelPush(0)).len(), 1);
         assert_eq!(st.on_control_frame(Frame::CancelPush(0)), vec![]);
         st.push_finished(0, false, 100, 900);
@@ -619,9 +627,7 @@ mod tests {
         //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
         //# If the push stream has already ended, the server MAY still
         //# abruptly terminate the stream or MAY take no action.
-        let mut st = with_max_push_id(10);
-        assert_eq!(st.allocate_push("/a.css"), Some(0));
-        assert!(st.attach_push_stream(0, 7));
+        let mut st = opened();
         st.push_finished(0, true, 1000, 0);
         assert_eq!(st.on_control_frame(Frame::CancelPush(0)), vec![]);
         assert!(!st.is_cancelled(0));
@@ -636,9 +642,7 @@ mod tests {
     fn push_stopped_by_the_client_counts_as_cancelled_by_it() {
         // pushlab's counters: a push that ends unfinished without a
         // CANCEL_PUSH was refused by the client (STOP_SENDING).
-        let mut st = with_max_push_id(10);
-        assert_eq!(st.allocate_push("/a.css"), Some(0));
-        assert!(st.attach_push_stream(0, 7));
+        let mut st = opened();
         st.push_finished(0, false, 300, 700);
         let c = st.push_counters();
         assert_eq!(c.cancelled_by_client, 1);
@@ -655,8 +659,7 @@ mod tests {
         //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
         //# If a stream has already been opened, the server can abort sending
         //# on the stream with an error code of H3_REQUEST_CANCELLED.
-        let mut st = with_max_push_id(10);
-        assert_eq!(st.allocate_push("/a.css"), Some(0));
+        let mut st = promised();
         assert_eq!(st.allocate_push("/b.js"), Some(1));
         assert!(st.attach_push_stream(1, 11));
         assert_eq!(
@@ -683,10 +686,8 @@ mod tests {
 
     #[test]
     fn server_cancel_of_an_unknown_or_finished_push_does_nothing() {
-        let mut st = with_max_push_id(10);
-        assert_eq!(st.cancel_by_server(0), vec![]);
-        assert_eq!(st.allocate_push("/a.css"), Some(0));
-        assert!(st.attach_push_stream(0, 7));
+        let mut st = opened();
+        assert_eq!(st.cancel_by_server(1), vec![]);
         st.push_finished(0, true, 10, 0);
         assert_eq!(st.cancel_by_server(0), vec![]);
         assert_eq!(st.push_counters().cancelled_by_server, 0);
@@ -705,8 +706,7 @@ mod tests {
             st.on_control_frame(priority_update(true, 0, b"u=1")),
             close(code::H3_ID_ERROR, reason)
         );
-        let mut st = with_max_push_id(10);
-        assert_eq!(st.allocate_push("/a.css"), Some(0));
+        let mut st = promised();
         assert_eq!(
             st.on_control_frame(priority_update(true, 11, b"u=1")),
             close(code::H3_ID_ERROR, reason)
@@ -722,8 +722,7 @@ mod tests {
         //# H3_ID_ERROR.
         // Promised but its stream not opened yet: no error, and nothing to
         // reprioritise (the push keeps the priority it was promised with).
-        let mut st = with_max_push_id(10);
-        assert_eq!(st.allocate_push("/a.css"), Some(0));
+        let mut st = promised();
         assert_eq!(
             st.on_control_frame(priority_update(true, 0, b"u=1")),
             vec![]
@@ -764,38 +763,28 @@ mod tests {
         //# ID that is beyond the stream limits, this SHOULD be treated as a
         //# connection error of type H3_ID_ERROR.
         let reason = "PRIORITY_UPDATE beyond the stream limit";
-        // No request stream yet: indexes 0 .. max_concurrent_bidi.
-        let mut st = state();
-        assert_eq!(
-            st.on_control_frame(priority_update(false, 4 * (BIDI - 1), b"u=1")),
-            vec![Action::PriorityUpdate {
-                stream: 4 * (BIDI - 1),
-                priority: urgency(1),
-                known: false
-            }]
-        );
-        assert_eq!(
-            st.on_control_frame(priority_update(false, 4 * BIDI, b"u=1")),
-            close(code::H3_ID_ERROR, reason)
-        );
-        // Highest accepted index 2 (stream 8, accepted out of order):
-        // the limit is 2 + 1 + max_concurrent_bidi.
-        let mut st = state();
-        st.on_request_stream(8);
-        st.on_request_stream(4);
-        let limit = 3 + BIDI;
-        assert_eq!(
-            st.on_control_frame(priority_update(false, 4 * (limit - 1), b"u=1")),
-            vec![Action::PriorityUpdate {
-                stream: 4 * (limit - 1),
-                priority: urgency(1),
-                known: false
-            }]
-        );
-        assert_eq!(
-            st.on_control_frame(priority_update(false, 4 * limit, b"u=1")),
-            close(code::H3_ID_ERROR, reason)
-        );
+        // No request stream yet: indexes 0 .. max_concurrent_bidi. Highest
+        // accepted index 2 (stream 8, accepted out of order): the limit is
+        // 2 + 1 + max_concurrent_bidi.
+        for (accepted, limit) in [(&[][..], BIDI), (&[8, 4][..], 3 + BIDI)] {
+            let mut st = state();
+            for &id in accepted {
+                st.on_request_stream(id);
+            }
+            let last = 4 * (limit - 1);
+            assert_eq!(
+                st.on_control_frame(priority_update(false, last, b"u=1")),
+                vec![Action::PriorityUpdate {
+                    stream: last,
+                    priority: urgency(1),
+                    known: false
+                }]
+            );
+            assert_eq!(
+                st.on_control_frame(priority_update(false, 4 * limit, b"u=1")),
+                close(code::H3_ID_ERROR, reason)
+            );
+        }
     }
 
     #[test]
