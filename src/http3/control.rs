@@ -3,7 +3,7 @@
 //! they govern. The backend feeds frames here as they pass to h3.
 //!
 //! [`ControlSink`] is glue: the rules live in the pure
-//! [`ControlState`](super::state::ControlState), and the sink carries out
+//! [`ControlState`], and the sink carries out
 //! the [`Action`]s it returns on the QUIC connection, the send queue and
 //! the server's control stream.
 
