@@ -24,6 +24,7 @@ use h3::quic::{self, ConnectionErrorIncoming, StreamErrorIncoming, StreamId, Wri
 use quinn::VarInt;
 
 use super::control::ControlSink;
+use super::control_out::{ControlOut, InjectFrame};
 use super::sink::{H3Queue, QuinnSink};
 use crate::priority::Priority;
 use crate::sched::transport::CONTROL_PRIORITY;
@@ -462,46 +463,25 @@ impl DirectInner {
     }
 }
 
-/// Lets pushlab write frames of its own on the server's control stream,
-/// which h3 owns (CANCEL_PUSH: h3 0.0.8 has no push support at all).
-#[derive(Default)]
-pub struct ControlOut {
-    stream: parking_lot::Mutex<Option<Arc<parking_lot::Mutex<DirectInner>>>>,
-}
-
-impl ControlOut {
-    /// A holder with no control stream yet.
-    pub fn new() -> Arc<Self> {
-        Arc::new(ControlOut::default())
-    }
-
-    fn attach(&self, inner: Arc<parking_lot::Mutex<DirectInner>>) {
-        *self.stream.lock() = Some(inner);
-    }
-
-    /// Queues a frame on the control stream, written at the next frame
-    /// boundary. Returns false when there is no control stream (yet).
-    pub fn send_frame(&self, frame: Bytes) -> bool {
-        let Some(inner) = self.stream.lock().clone() else {
-            return false;
-        };
-        let mut g = inner.lock();
+/// The control stream's writer, as [`ControlOut`] sees it.
+impl InjectFrame for parking_lot::Mutex<DirectInner> {
+    fn inject(self: Arc<Self>, frame: Bytes) {
+        let mut g = self.lock();
         g.injected.push_back(frame);
         if g.h3_started {
             // h3's poll_ready writes it right after the frame in progress.
-            return true;
+            return;
         }
         drop(g);
         // Flush in a task of its own so a blocked write is retried when quinn
         // wakes it; usually this completes at the first poll.
         tokio::spawn(std::future::poll_fn(move |cx| {
-            let mut g = inner.lock();
+            let mut g = self.lock();
             if g.h3_started {
                 return Poll::Ready(());
             }
             g.flush_injected(cx).map(|_| ())
         }));
-        true
     }
 }
 

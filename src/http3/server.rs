@@ -15,8 +15,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
-use super::backend::{self, ControlOut};
+use super::backend;
 use super::control::ControlSink;
+use super::control_out::ControlOut;
 use super::push::{self, PushContext};
 use super::sink::{h3_code, send_data_frame, H3Queue, QuinnWindow};
 use super::transport::Handshake;
