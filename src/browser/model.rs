@@ -29,13 +29,14 @@
 //! - 103 Early Hints: each `Link: <...>; rel=preload` starts a request
 //!   (unless cached or already pushed), with the priority of its `as`.
 //! - Priorities: the `priority` header Chromium sends for each kind
-//!   ([`priority_for`]).
+//!   ([`chromium::request_priority`], the table pushes get theirs from).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use bytes::Bytes;
 use serde::Serialize;
 
+use crate::site::chromium;
 use crate::site::scan::{self, RefKind};
 
 /// What a resource is, as the browser decides from how it was referenced:
@@ -55,22 +56,6 @@ pub enum Source {
     Cached,
     /// Revalidated: a 304 let the cached copy be used.
     Revalidated,
-}
-
-/// The `priority` header Chromium sends for a resource: its Blink priority
-/// mapped to an urgency (VeryHigh 0, High 1, Medium 2, Low 3, VeryLow 4),
-/// with the incremental flag on documents and images.
-pub fn priority_for(kind: ResKind, render_blocking: bool, parser_blocking: bool) -> &'static str {
-    match kind {
-        ResKind::Document => "u=0, i",
-        ResKind::Style if render_blocking => "u=0",
-        ResKind::Style => "u=4",
-        ResKind::Script if parser_blocking => "u=1",
-        ResKind::Script => "u=3",
-        ResKind::Font => "u=1",
-        ResKind::Image => "u=2, i",
-        ResKind::Other => "u=1",
-    }
 }
 
 /// One resource of a page load.
@@ -457,13 +442,13 @@ impl Page {
         // priority of its type as a browser gives it to preloads: a
         // stylesheet as if it blocked rendering, a script as if it blocked
         // the parser.
-        let preload = via == Source::Preloaded;
-        let priority = priority_for(
-            kind,
-            render_blocking || (preload && kind == ResKind::Style),
-            parser_blocking || (preload && kind == ResKind::Script),
-        );
-        let mut headers = vec![("priority".to_string(), priority.to_string())];
+        let usage = chromium::Usage {
+            render_blocking,
+            parser_blocking,
+            preload: via == Source::Preloaded,
+        };
+        let priority = chromium::request_priority(kind, usage).to_string();
+        let mut headers = vec![("priority".to_string(), priority.clone())];
         if let Some(c) = self.cache.cookie_header() {
             headers.push(("cookie".into(), c));
         }
@@ -471,7 +456,7 @@ impl Page {
             headers.push(("if-none-match".into(), etag));
         }
         let r = &mut self.res[i];
-        r.priority = priority.to_string();
+        r.priority = priority;
         r.requested_ms = Some(now);
         self.out.push(OutRequest {
             path: path.to_string(),

@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 use crate::priority::Priority;
 use crate::reply::{Reply, RequestHead};
 use crate::site::graph::NodeInfo;
-use crate::site::{Kind, Resource, Site};
+use crate::site::{chromium, Kind, Resource, Site};
 
 /// One resource to push.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,26 +185,20 @@ pub fn pushable(request: &RequestHead, r: &Resource) -> Option<Vec<(String, Stri
     Some(headers)
 }
 
-/// The priority a push gets: the one a browser would request the resource
-/// with (Chromium's mapping of its resource priorities to urgencies), so a
-/// pushed image never shares bandwidth with a pushed stylesheet just
-/// because both came with an incremental document. Over HTTP/3 and HTTP/2
-/// alike.
+/// The priority a push gets: the one the browser would request the
+/// resource with ([`chromium::request_priority`], the table the emulated
+/// browser requests with too), so a pushed image never shares bandwidth
+/// with a pushed stylesheet just because both came with an incremental
+/// document. Over HTTP/3 and HTTP/2 alike.
 pub fn push_priority(kind: Kind, node: &NodeInfo) -> Priority {
-    let (urgency, incremental) = match kind {
-        Kind::Document => (0, true),
-        Kind::Style if node.render_blocking || !node.hidden => (0, false),
-        Kind::Style => (4, false),
-        Kind::Script if node.render_blocking => (1, false),
-        Kind::Script => (3, false),
-        Kind::Font => (1, false),
-        Kind::Image => (2, true),
-        _ => (1, false),
+    // The graph's render-blocking script is a classic one in `<head>`: the
+    // parser-blocking script the browser asks for at `u=1`.
+    let usage = chromium::Usage {
+        render_blocking: node.render_blocking,
+        parser_blocking: node.render_blocking,
+        preload: node.preloaded,
     };
-    Priority {
-        urgency,
-        incremental,
-    }
+    chromium::request_priority(kind, usage)
 }
 
 fn item(request: &RequestHead, c: &Child) -> Option<PushItem> {
