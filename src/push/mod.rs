@@ -454,16 +454,6 @@ impl PushPolicy for PushPreload {
     }
 }
 
-/// The names `--push-policy` accepts.
-pub const POLICY_NAMES: &[&str] = &[
-    "none",
-    "push-all",
-    "rot",
-    "cache-aware",
-    "preload",
-    "push-preload",
-];
-
 /// Pushes exactly the listed paths, in the listed order, with every
 /// document (`--push-policy list:/1.js,/3.js`): for experiments on push
 /// order like the Rules of Thumb's. Paths the site lacks, or that are not
@@ -498,7 +488,37 @@ impl PushPolicy for PushList {
     }
 }
 
-/// Every policy by name (`list:/a,/b` for [`PushList`]).
+/// Makes a built-in policy.
+pub type NewPolicy = fn() -> Arc<dyn PushPolicy>;
+
+/// Every built-in policy: the name `--push-policy` accepts (its
+/// [`PushPolicy::name`]) and how to make it. Adding a policy is one line
+/// here; [`POLICY_NAMES`] and [`policy_by_name`] follow. [`PushList`] is
+/// not listed: it is parsed from `list:/a,/b`.
+pub const POLICIES: &[(&str, NewPolicy)] = &[
+    ("none", || Arc::new(NoPush)),
+    ("push-all", || Arc::new(PushAll)),
+    ("rot", || Arc::new(Rot)),
+    ("cache-aware", || Arc::new(CacheAware)),
+    ("preload", || Arc::new(Preload)),
+    ("push-preload", || Arc::new(PushPreload)),
+];
+
+/// The names `--push-policy` accepts: those of [`POLICIES`], in order.
+pub const POLICY_NAMES: &[&str] = &policy_names::<{ POLICIES.len() }>();
+
+const fn policy_names<const N: usize>() -> [&'static str; N] {
+    let mut names = [""; N];
+    let mut i = 0;
+    while i < N {
+        names[i] = POLICIES[i].0;
+        i += 1;
+    }
+    names
+}
+
+/// Every policy by name: those of [`POLICIES`], and `list:/a,/b` for
+/// [`PushList`].
 pub fn policy_by_name(name: &str) -> Option<Arc<dyn PushPolicy>> {
     if let Some(list) = name.strip_prefix("list:") {
         let paths: Vec<String> = list
@@ -512,15 +532,10 @@ pub fn policy_by_name(name: &str) -> Option<Arc<dyn PushPolicy>> {
         }
         return Some(Arc::new(PushList(paths)));
     }
-    Some(match name {
-        "none" => Arc::new(NoPush),
-        "push-all" => Arc::new(PushAll),
-        "rot" => Arc::new(Rot),
-        "cache-aware" => Arc::new(CacheAware),
-        "preload" => Arc::new(Preload),
-        "push-preload" => Arc::new(PushPreload),
-        _ => return None,
-    })
+    POLICIES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, new)| new())
 }
 
 #[cfg(test)]

@@ -304,6 +304,17 @@ fn vary_and_cacheability() {
 
 #[test]
 fn names_resolve() {
+    assert_eq!(
+        POLICY_NAMES,
+        [
+            "none",
+            "push-all",
+            "rot",
+            "cache-aware",
+            "preload",
+            "push-preload"
+        ]
+    );
     for n in POLICY_NAMES {
         assert_eq!(policy_by_name(n).unwrap().name(), *n);
     }
