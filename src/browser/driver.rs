@@ -10,7 +10,8 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::model::{Cpu, HttpCache, Page, PageSummary};
+use super::cache::HttpCache;
+use super::model::{Cpu, Page, PageSummary};
 use crate::client::{ClientOptions, Conn, Proto, Response};
 
 /// What to load and how.

@@ -2,10 +2,13 @@
 //! browser would (discovering subresources as parents arrive, with
 //! Chromium's priorities, a push cache, an HTTP cache, 103 preloads) and
 //! records a HAR-like account of it. [`model`] is the pure page-load
-//! model; [`driver`] runs it over a real connection.
+//! model, with [`cache`] the HTTP cache and cookie jar it keeps across
+//! visits; [`driver`] runs it over a real connection.
 
+pub mod cache;
 pub mod driver;
 pub mod model;
 
+pub use cache::HttpCache;
 pub use driver::{load_page, LoadOptions, PageLoad};
-pub use model::{Cpu, HttpCache, Page, PageSummary, ResKind, Resource, Source};
+pub use model::{Cpu, Page, PageSummary, ResKind, Resource, Source};

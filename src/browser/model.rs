@@ -29,13 +29,23 @@
 //! - 103 Early Hints: each `Link: <...>; rel=preload` starts a request
 //!   (unless cached or already pushed), with the priority of its `as`.
 //! - Priorities: the `priority` header Chromium sends for each kind
-//!   ([`priority_for`]).
+//!   ([`chromium::request_priority`], the table pushes get theirs from).
+//!
+//! This file holds the page's resources, discovery and the events; the
+//! parser and main thread are in `parser.rs`, the push cache in `push.rs`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+mod parser;
+mod push;
+
+use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
 use serde::Serialize;
 
+use self::parser::ParseItem;
+use self::push::PushEntry;
+use super::cache::HttpCache;
+use crate::site::chromium;
 use crate::site::scan::{self, RefKind};
 
 /// What a resource is, as the browser decides from how it was referenced:
@@ -55,22 +65,6 @@ pub enum Source {
     Cached,
     /// Revalidated: a 304 let the cached copy be used.
     Revalidated,
-}
-
-/// The `priority` header Chromium sends for a resource: its Blink priority
-/// mapped to an urgency (VeryHigh 0, High 1, Medium 2, Low 3, VeryLow 4),
-/// with the incremental flag on documents and images.
-pub fn priority_for(kind: ResKind, render_blocking: bool, parser_blocking: bool) -> &'static str {
-    match kind {
-        ResKind::Document => "u=0, i",
-        ResKind::Style if render_blocking => "u=0",
-        ResKind::Style => "u=4",
-        ResKind::Script if parser_blocking => "u=1",
-        ResKind::Script => "u=3",
-        ResKind::Font => "u=1",
-        ResKind::Image => "u=2, i",
-        ResKind::Other => "u=1",
-    }
 }
 
 /// One resource of a page load.
@@ -119,116 +113,6 @@ pub struct OutRequest {
     pub headers: Vec<(String, String)>,
 }
 
-/// A cached response.
-#[derive(Debug, Clone)]
-pub struct CacheEntry {
-    /// Its body.
-    pub body: Bytes,
-    /// Its ETag.
-    pub etag: Option<String>,
-    /// Fresh for this long after it was stored (None: must revalidate).
-    pub max_age_s: Option<u64>,
-    /// Its response headers' content type.
-    pub content_type: String,
-}
-
-/// The HTTP cache and cookie jar of one browser profile, shared by
-/// successive visits (a warm visit follows a cold one).
-#[derive(Debug, Clone, Default)]
-pub struct HttpCache {
-    entries: BTreeMap<String, CacheEntry>,
-    cookies: BTreeMap<String, String>,
-    /// Seconds between the visits (for freshness).
-    pub visit_gap_s: u64,
-}
-
-impl HttpCache {
-    /// An empty cache (a cold visit).
-    pub fn new() -> Self {
-        HttpCache {
-            visit_gap_s: 60,
-            ..Default::default()
-        }
-    }
-
-    /// Number of cached responses.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// A fresh entry for `path` (usable without a request).
-    pub fn fresh(&self, path: &str) -> Option<&CacheEntry> {
-        self.entries
-            .get(path)
-            .filter(|e| e.max_age_s.is_some_and(|m| self.visit_gap_s < m))
-    }
-
-    /// An entry that can be revalidated (has an ETag).
-    pub fn revalidatable(&self, path: &str) -> Option<&CacheEntry> {
-        self.entries.get(path).filter(|e| e.etag.is_some())
-    }
-
-    /// Stores a 200 response according to its `cache-control`.
-    pub fn store(&mut self, path: &str, headers: &[(String, String)], body: Bytes) {
-        let get = |n: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(n))
-                .map(|(_, v)| v.as_str())
-        };
-        let cc = get("cache-control").unwrap_or("").to_ascii_lowercase();
-        let directives: Vec<&str> = cc.split(',').map(str::trim).collect();
-        if directives.contains(&"no-store") {
-            self.entries.remove(path);
-            return;
-        }
-        let max_age_s = if directives.contains(&"no-cache") {
-            None
-        } else {
-            directives
-                .iter()
-                .find_map(|d| d.strip_prefix("max-age=").and_then(|v| v.parse().ok()))
-        };
-        self.entries.insert(
-            path.to_string(),
-            CacheEntry {
-                body,
-                etag: get("etag").map(str::to_string),
-                max_age_s,
-                content_type: get("content-type").unwrap_or("").to_string(),
-            },
-        );
-    }
-
-    /// Keeps the cookies a response sets (name=value; attributes ignored).
-    pub fn set_cookies(&mut self, headers: &[(String, String)]) {
-        for (n, v) in headers {
-            if n.eq_ignore_ascii_case("set-cookie") {
-                if let Some((name, value)) = v.split(';').next().and_then(|c| c.split_once('=')) {
-                    self.cookies
-                        .insert(name.trim().to_string(), value.trim().to_string());
-                }
-            }
-        }
-    }
-
-    /// The `cookie` header value, if any cookie is set.
-    pub fn cookie_header(&self) -> Option<String> {
-        (!self.cookies.is_empty()).then(|| {
-            self.cookies
-                .iter()
-                .map(|(n, v)| format!("{n}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-    }
-}
-
 /// CPU model of the page's main thread.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Cpu {
@@ -246,37 +130,6 @@ impl Default for Cpu {
             script_ms_per_kb: 1.0,
         }
     }
-}
-
-#[derive(Debug, Clone)]
-enum PushState {
-    Pending,
-    Done {
-        body: Bytes,
-        headers: Vec<(String, String)>,
-        first_byte_ms: f64,
-        done_ms: f64,
-    },
-    Failed,
-}
-
-#[derive(Debug, Clone)]
-struct PushEntry {
-    promised_ms: f64,
-    bytes: u64,
-    state: PushState,
-    /// Adopted by the page.
-    claimed: bool,
-    /// The page had already requested it when it was promised.
-    too_late: bool,
-}
-
-/// An entry of the parser's queue: the document's references in order.
-#[derive(Debug, Clone)]
-struct ParseItem {
-    path: String,
-    /// Stops the parser until loaded and run.
-    blocking_script: bool,
 }
 
 /// The page-load state machine.
@@ -433,37 +286,20 @@ impl Page {
                 return i;
             }
         }
-        if let Some(p) = self.push.get_mut(path) {
-            if !p.claimed && !p.too_late && !matches!(p.state, PushState::Failed) {
-                p.claimed = true;
-                let promised = p.promised_ms;
-                let state = p.state.clone();
-                let r = &mut self.res[i];
-                r.source = Source::Pushed;
-                r.requested_ms = Some(promised);
-                if let PushState::Done {
-                    body,
-                    headers,
-                    first_byte_ms,
-                    done_ms,
-                } = state
-                {
-                    self.push_complete(i, body, &headers, first_byte_ms, done_ms);
-                }
-                return i;
-            }
+        if self.adopt_push(i) {
+            return i;
         }
         // A preload (103 hint or `<link rel=preload>`) is requested with the
         // priority of its type as a browser gives it to preloads: a
         // stylesheet as if it blocked rendering, a script as if it blocked
         // the parser.
-        let preload = via == Source::Preloaded;
-        let priority = priority_for(
-            kind,
-            render_blocking || (preload && kind == ResKind::Style),
-            parser_blocking || (preload && kind == ResKind::Script),
-        );
-        let mut headers = vec![("priority".to_string(), priority.to_string())];
+        let usage = chromium::Usage {
+            render_blocking,
+            parser_blocking,
+            preload: via == Source::Preloaded,
+        };
+        let priority = chromium::request_priority(kind, usage).to_string();
+        let mut headers = vec![("priority".to_string(), priority.clone())];
         if let Some(c) = self.cache.cookie_header() {
             headers.push(("cookie".into(), c));
         }
@@ -471,7 +307,7 @@ impl Page {
             headers.push(("if-none-match".into(), etag));
         }
         let r = &mut self.res[i];
-        r.priority = priority.to_string();
+        r.priority = priority;
         r.requested_ms = Some(now);
         self.out.push(OutRequest {
             path: path.to_string(),
@@ -525,80 +361,6 @@ impl Page {
             }
         }
         self.run();
-    }
-
-    /// A PUSH_PROMISE for `path` arrived.
-    pub fn on_promise(&mut self, path: &str) {
-        if self.push.contains_key(path) {
-            return;
-        }
-        let too_late = self
-            .index
-            .get(path)
-            .is_some_and(|&i| self.res[i].source != Source::Pushed);
-        self.push.insert(
-            path.to_string(),
-            PushEntry {
-                promised_ms: self.now,
-                bytes: 0,
-                state: PushState::Pending,
-                claimed: false,
-                too_late,
-            },
-        );
-    }
-
-    /// A pushed response completed (or failed: `body` None).
-    pub fn on_push_done(
-        &mut self,
-        path: &str,
-        headers: &[(String, String)],
-        body: Option<Bytes>,
-        bytes: u64,
-        first_byte_ms: f64,
-        done_ms: f64,
-    ) {
-        self.received += bytes;
-        let Some(p) = self.push.get_mut(path) else {
-            self.wasted += bytes;
-            self.unknown_push_bytes += bytes;
-            return;
-        };
-        p.bytes = bytes;
-        p.state = match body.clone() {
-            Some(body) => PushState::Done {
-                body,
-                headers: headers.to_vec(),
-                first_byte_ms,
-                done_ms,
-            },
-            None => PushState::Failed,
-        };
-        if p.claimed {
-            if let (Some(&i), Some(body)) = (self.index.get(path), body) {
-                self.push_complete(i, body, headers, first_byte_ms, done_ms);
-            }
-        }
-        self.run();
-    }
-
-    fn push_complete(
-        &mut self,
-        i: usize,
-        body: Bytes,
-        headers: &[(String, String)],
-        first_byte_ms: f64,
-        done_ms: f64,
-    ) {
-        let r = &mut self.res[i];
-        r.status = 200;
-        r.first_byte_ms = Some(first_byte_ms);
-        r.done_ms = Some(done_ms.max(r.discovered_ms));
-        r.bytes = body.len() as u64;
-        let path = r.path.clone();
-        self.cache.store(&path, headers, body.clone());
-        self.cache.set_cookies(headers);
-        self.arrived(i, body);
     }
 
     /// The response to a request for `path`.
@@ -713,105 +475,6 @@ impl Page {
         }
     }
 
-    /// Runs the parser and the main thread as far as they can go.
-    fn run(&mut self) {
-        loop {
-            // A script finishing.
-            if let Some((i, end)) = self.running {
-                if end > self.now {
-                    return;
-                }
-                self.running = None;
-                self.res[i].evaluated_ms = Some(end);
-                self.script_ran(i, end);
-                continue;
-            }
-            // The parser: the next item, unless a blocking script holds it.
-            if self.parsing {
-                if let Some(item) = self.parse.front().cloned() {
-                    let i = self.index[&item.path];
-                    if !item.blocking_script {
-                        self.parse.pop_front();
-                        continue;
-                    }
-                    let r = &self.res[i];
-                    if r.evaluated_ms.is_some() || r.error.is_some() {
-                        self.parse.pop_front();
-                        continue;
-                    }
-                    // A classic script waits for itself and for every
-                    // stylesheet the document referenced before it.
-                    let ready = r.done_ms.is_some() && self.stylesheets_done_before(i);
-                    if ready && self.bodies.contains_key(&i) {
-                        self.start_script(i);
-                        continue;
-                    }
-                } else if self.parser_done_ms.is_none() {
-                    self.parser_done_ms = Some(self.now);
-                }
-            }
-            // Async scripts run when the main thread is free.
-            if let Some(i) = self.runnable.pop_front() {
-                self.start_script(i);
-                continue;
-            }
-            return;
-        }
-    }
-
-    /// Whether the render-blocking stylesheets discovered before resource
-    /// `i` have arrived.
-    fn stylesheets_done_before(&self, i: usize) -> bool {
-        self.res[..i]
-            .iter()
-            .filter(|r| r.kind == ResKind::Style && r.render_blocking)
-            .all(|r| r.done_ms.is_some() || r.error.is_some())
-    }
-
-    fn start_script(&mut self, i: usize) {
-        let kb = self.bodies.get(&i).map(|b| b.len()).unwrap_or(0) as f64 / 1024.0;
-        let cost = self.cpu.script_base_ms + self.cpu.script_ms_per_kb * kb;
-        let start = self.now.max(self.res[i].done_ms.unwrap_or(self.now));
-        self.running = Some((i, start + cost));
-    }
-
-    /// What a script loads, known once it has run.
-    fn script_ran(&mut self, i: usize, _at: f64) {
-        let Some(body) = self.bodies.remove(&i) else {
-            return;
-        };
-        let path = self.res[i].path.clone();
-        let parser_blocking = self.res[i].parser_blocking;
-        let text = String::from_utf8_lossy(&body).into_owned();
-        let mut written = Vec::new();
-        for r in scan::scan_js(&text) {
-            let Some(target) = scan::resolve(&path, &r.url) else {
-                continue;
-            };
-            let kind = ResKind::from_path(&target);
-            // document.write from a script that is not parser-blocking is
-            // ignored by browsers; its script loads count as async.
-            if r.document_write && kind == ResKind::Script && parser_blocking {
-                // Written into the document right after this script: it
-                // blocks the parser (and rendering, if this one did).
-                let j = self.need(&target, kind, parser_blocking, true, Source::Network);
-                written.push(ParseItem {
-                    path: self.res[j].path.clone(),
-                    blocking_script: true,
-                });
-            } else {
-                self.need(&target, kind, false, false, Source::Network);
-            }
-        }
-        // The parser continues with what was written, before the rest.
-        if self.parse.front().is_some_and(|p| p.path == path) {
-            self.parse.pop_front();
-        }
-        for item in written.into_iter().rev() {
-            self.parse.push_front(item);
-        }
-    }
-
     /// Whether the load is complete: the parser is done, nothing is
     /// running or waiting, every resource has arrived or failed.
     pub fn finished(&self) -> bool {
@@ -825,18 +488,6 @@ impl Page {
                 .res
                 .iter()
                 .all(|r| r.done_ms.is_some() || r.error.is_some())
-    }
-
-    /// Pushed bytes that arrived for pushes not (yet) complete when the
-    /// page finished: received, and wasted.
-    pub fn add_incomplete_push_bytes(&mut self, bytes: u64) {
-        self.received += bytes;
-        self.wasted += bytes;
-    }
-
-    /// Pushed bytes the model has been told about (complete pushes).
-    pub fn push_bytes_reported(&self) -> u64 {
-        self.push.values().map(|p| p.bytes).sum::<u64>() + self.unknown_push_bytes
     }
 
     /// The summary (callable at any time; times missing if not reached).
@@ -896,326 +547,4 @@ impl Page {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const DOC: &str = r#"<!doctype html><html><head>
-        <link rel="stylesheet" href="/a.css">
-        <script src="/1.js"></script>
-        <script src="/3.js" async></script>
-        </head><body><img src="/i.png"><p>hi</p></body></html>"#;
-
-    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn cacheable() -> Vec<(String, String)> {
-        h(&[("cache-control", "public, max-age=3600"), ("etag", "\"x\"")])
-    }
-
-    fn paths(reqs: &[OutRequest]) -> Vec<&str> {
-        reqs.iter().map(|r| r.path.as_str()).collect()
-    }
-
-    fn prio<'a>(reqs: &'a [OutRequest], path: &str) -> &'a str {
-        reqs.iter()
-            .find(|r| r.path == path)
-            .and_then(|r| r.headers.iter().find(|(n, _)| n == "priority"))
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    }
-
-    fn respond(p: &mut Page, path: &str, now: f64, body: &str) {
-        p.advance(now);
-        p.on_response(
-            path,
-            200,
-            &cacheable(),
-            Bytes::from(body.to_string()),
-            Some(now),
-            now,
-            None,
-        );
-    }
-
-    /// A cold load: the document first, then everything its HTML names at
-    /// once with Chromium's priorities; the CSS reveals a font; the
-    /// blocking script runs after the CSS and reveals what it loads; load
-    /// and render-ready follow from that.
-    #[test]
-    fn cold_load_discovers_prioritises_and_runs() {
-        let mut p = Page::new("/", HttpCache::new(), Cpu::default());
-        let r = p.take_requests();
-        assert_eq!(paths(&r), vec!["/"]);
-        assert_eq!(prio(&r, "/"), "u=0, i");
-        p.advance(10.0);
-        p.on_response(
-            "/",
-            200,
-            &h(&[("cache-control", "no-cache"), ("etag", "\"d\"")]),
-            Bytes::from(DOC),
-            Some(8.0),
-            10.0,
-            None,
-        );
-        let r = p.take_requests();
-        assert_eq!(paths(&r), vec!["/a.css", "/1.js", "/3.js", "/i.png"]);
-        assert_eq!(prio(&r, "/a.css"), "u=0");
-        assert_eq!(prio(&r, "/1.js"), "u=1");
-        assert_eq!(prio(&r, "/3.js"), "u=3");
-        assert_eq!(prio(&r, "/i.png"), "u=2, i");
-        // The script arrives before the stylesheet: it must wait for it.
-        respond(
-            &mut p,
-            "/1.js",
-            20.0,
-            "document.write('<script src=\"/2.js\"></script>'); x = '/lazy.js';",
-        );
-        assert!(p.resource("/1.js").unwrap().evaluated_ms.is_none());
-        respond(&mut p, "/a.css", 30.0, "@font-face { src: url(/f.woff2) }");
-        assert_eq!(paths(&p.take_requests()), vec!["/f.woff2"]);
-        // 1.js runs from 30 ms for 2 ms (base) + its size.
-        let end = p.next_wakeup().unwrap();
-        assert!(end > 32.0 && end < 33.0, "{end}");
-        p.advance(end);
-        let r = p.take_requests();
-        assert_eq!(paths(&r), vec!["/2.js", "/lazy.js"]);
-        assert_eq!(prio(&r, "/2.js"), "u=1", "written scripts block the parser");
-        assert_eq!(prio(&r, "/lazy.js"), "u=3");
-        assert!(p.summary().dom_done_ms.is_none(), "parser waits for 2.js");
-        for (path, t) in [
-            ("/2.js", 40.0),
-            ("/3.js", 41.0),
-            ("/i.png", 42.0),
-            ("/f.woff2", 43.0),
-            ("/lazy.js", 44.0),
-        ] {
-            respond(&mut p, path, t, "");
-        }
-        while let Some(w) = p.next_wakeup() {
-            p.advance(w);
-        }
-        assert!(p.finished());
-        let s = p.summary();
-        // Render-ready: document, a.css, 1.js and 2.js run.
-        let two = p.resource("/2.js").unwrap().evaluated_ms.unwrap();
-        assert_eq!(s.render_ready_ms, Some(two));
-        assert!(s.load_ms.unwrap() >= 44.0);
-        assert_eq!(s.bytes_wasted, 0);
-    }
-
-    /// A push is adopted by a later discovery (no request), used once; a
-    /// push of something the page already asked for is wasted, as is one
-    /// never used.
-    #[test]
-    fn push_cache_semantics() {
-        let mut p = Page::new("/", HttpCache::new(), Cpu::default());
-        p.take_requests();
-        p.advance(1.0);
-        p.on_promise("/a.css");
-        p.on_promise("/unused.png");
-        p.advance(5.0);
-        p.on_push_done(
-            "/a.css",
-            &cacheable(),
-            Some(Bytes::from_static(b"body{}")),
-            6,
-            4.0,
-            5.0,
-        );
-        p.on_push_done(
-            "/unused.png",
-            &cacheable(),
-            Some(Bytes::from(vec![0u8; 500])),
-            500,
-            4.0,
-            5.0,
-        );
-        respond(&mut p, "/", 10.0, DOC);
-        let r = p.take_requests();
-        assert!(!paths(&r).contains(&"/a.css"), "pushed: not requested");
-        let a = p.resource("/a.css").unwrap();
-        assert_eq!(a.source, Source::Pushed);
-        assert_eq!(a.requested_ms, Some(1.0));
-        assert_eq!(a.done_ms, Some(10.0), "available once discovered");
-        // A promise for what the page already requested comes too late.
-        p.on_promise("/i.png");
-        p.on_push_done(
-            "/i.png",
-            &cacheable(),
-            Some(Bytes::from(vec![1u8; 300])),
-            300,
-            11.0,
-            12.0,
-        );
-        assert_eq!(p.resource("/i.png").unwrap().source, Source::Network);
-        let s = p.summary();
-        assert_eq!(s.pushes_used, 1);
-        assert_eq!(s.pushes_wasted, 2);
-        assert_eq!(s.bytes_wasted, 800);
-    }
-
-    /// A push that is still arriving when the page needs it is waited for.
-    #[test]
-    fn pending_push_is_waited_for() {
-        let mut p = Page::new("/", HttpCache::new(), Cpu::default());
-        p.take_requests();
-        p.on_promise("/a.css");
-        respond(&mut p, "/", 10.0, DOC);
-        assert!(!paths(&p.take_requests()).contains(&"/a.css"));
-        assert!(p.resource("/a.css").unwrap().done_ms.is_none());
-        p.advance(15.0);
-        p.on_push_done(
-            "/a.css",
-            &cacheable(),
-            Some(Bytes::from_static(b"x{}")),
-            3,
-            12.0,
-            15.0,
-        );
-        assert_eq!(p.resource("/a.css").unwrap().done_ms, Some(15.0));
-    }
-
-    /// A warm visit: fresh responses come from the cache with no request,
-    /// the no-cache document is revalidated (a 304 reuses its body, so
-    /// discovery still works), cookies are sent, and a push of a cached
-    /// resource is wasted.
-    #[test]
-    fn warm_cache_and_cookies() {
-        let mut cache = HttpCache::new();
-        cache.store(
-            "/",
-            &h(&[("cache-control", "no-cache"), ("etag", "\"d1\"")]),
-            Bytes::from(DOC),
-        );
-        for path in ["/a.css", "/1.js", "/3.js", "/i.png"] {
-            cache.store(path, &cacheable(), Bytes::from_static(b""));
-        }
-        cache.store(
-            "/nostore",
-            &h(&[("cache-control", "no-store")]),
-            Bytes::new(),
-        );
-        cache.set_cookies(&h(&[("set-cookie", "digest=abc; Path=/; Secure")]));
-        assert_eq!(cache.len(), 5);
-        let mut p = Page::new("/", cache, Cpu::default());
-        let r = p.take_requests();
-        let doc = &r[0];
-        assert!(doc
-            .headers
-            .contains(&("if-none-match".into(), "\"d1\"".into())));
-        assert!(doc
-            .headers
-            .contains(&("cookie".into(), "digest=abc".into())));
-        p.on_promise("/a.css");
-        p.on_push_done(
-            "/a.css",
-            &cacheable(),
-            Some(Bytes::from(vec![0u8; 1000])),
-            1000,
-            1.0,
-            2.0,
-        );
-        p.advance(5.0);
-        p.on_response("/", 304, &[], Bytes::new(), Some(5.0), 5.0, None);
-        assert_eq!(p.resource("/").unwrap().source, Source::Revalidated);
-        assert!(p.take_requests().is_empty(), "all subresources fresh");
-        assert_eq!(p.resource("/a.css").unwrap().source, Source::Cached);
-        while let Some(w) = p.next_wakeup() {
-            p.advance(w);
-        }
-        let s = p.summary();
-        assert!(p.finished());
-        assert_eq!(s.cached, 4);
-        assert_eq!(s.bytes_wasted, 1000);
-        assert_eq!(s.pushes_used, 0);
-    }
-
-    /// 103 Early Hints start preloads with the priority of their `as`;
-    /// the parser later finds them already under way.
-    #[test]
-    fn early_hints_preload() {
-        let mut p = Page::new("/", HttpCache::new(), Cpu::default());
-        p.take_requests();
-        p.advance(2.0);
-        p.on_informational(
-            "/",
-            103,
-            &h(&[
-                ("link", "</a.css>; rel=preload; as=style"),
-                (
-                    "link",
-                    "</f.woff2>; rel=preload; as=font; crossorigin, </x.js>; rel=modulepreload",
-                ),
-            ]),
-        );
-        let r = p.take_requests();
-        assert_eq!(paths(&r), vec!["/a.css", "/f.woff2"]);
-        assert_eq!(
-            prio(&r, "/a.css"),
-            "u=0",
-            "a preloaded stylesheet is urgent"
-        );
-        assert_eq!(prio(&r, "/f.woff2"), "u=1");
-        assert_eq!(p.resource("/a.css").unwrap().source, Source::Preloaded);
-        respond(&mut p, "/", 300.0, DOC);
-        let r = p.take_requests();
-        assert!(!paths(&r).contains(&"/a.css"));
-        assert!(p.resource("/a.css").unwrap().render_blocking);
-        p.on_informational("/", 200, &h(&[("link", "</z.css>; rel=preload; as=style")]));
-        assert!(p.take_requests().is_empty(), "only 103s are hints");
-    }
-
-    /// A hinted script that arrives before the document only waits: it
-    /// runs when the parser reaches it (classic) or when the document
-    /// references it (async), never before the document has arrived.
-    #[test]
-    fn preloaded_scripts_run_only_when_referenced() {
-        let mut p = Page::new("/", HttpCache::new(), Cpu::default());
-        p.take_requests();
-        p.advance(1.0);
-        p.on_informational(
-            "/",
-            103,
-            &h(&[(
-                "link",
-                "</1.js>; rel=preload; as=script, </3.js>; rel=preload; as=script",
-            )]),
-        );
-        p.take_requests();
-        respond(&mut p, "/1.js", 50.0, "var a = 1;");
-        respond(&mut p, "/3.js", 60.0, "var b = 2;");
-        p.advance(200.0);
-        assert!(p.resource("/1.js").unwrap().evaluated_ms.is_none());
-        assert!(p.resource("/3.js").unwrap().evaluated_ms.is_none());
-        respond(&mut p, "/", 300.0, DOC);
-        respond(&mut p, "/a.css", 400.0, "p { }");
-        p.advance(1000.0);
-        for s in ["/1.js", "/3.js"] {
-            let ev = p.resource(s).unwrap().evaluated_ms.unwrap();
-            assert!(ev >= 300.0, "{s} ran at {ev} ms, before the document");
-        }
-    }
-
-    /// A failed document ends the load; failed subresources do not hang it.
-    #[test]
-    fn failures_end_the_load() {
-        let mut p = Page::new("/", HttpCache::new(), Cpu::default());
-        p.take_requests();
-        p.on_response("/", 0, &[], Bytes::new(), None, 3.0, Some("reset".into()));
-        assert!(p.finished());
-        assert!(p.summary().load_ms.is_some());
-        let mut p = Page::new("/", HttpCache::new(), Cpu::default());
-        respond(&mut p, "/", 1.0, DOC);
-        for path in ["/a.css", "/1.js", "/3.js", "/i.png"] {
-            p.on_response(path, 0, &[], Bytes::new(), None, 2.0, Some("reset".into()));
-        }
-        while let Some(w) = p.next_wakeup() {
-            p.advance(w);
-        }
-        assert!(p.finished());
-    }
-}
+mod tests;

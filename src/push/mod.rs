@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 use crate::priority::Priority;
 use crate::reply::{Reply, RequestHead};
 use crate::site::graph::NodeInfo;
-use crate::site::{Kind, Resource, Site};
+use crate::site::{chromium, Kind, Resource, Site};
 
 /// One resource to push.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,26 +185,20 @@ pub fn pushable(request: &RequestHead, r: &Resource) -> Option<Vec<(String, Stri
     Some(headers)
 }
 
-/// The priority a push gets: the one a browser would request the resource
-/// with (Chromium's mapping of its resource priorities to urgencies), so a
-/// pushed image never shares bandwidth with a pushed stylesheet just
-/// because both came with an incremental document. Over HTTP/3 and HTTP/2
-/// alike.
+/// The priority a push gets: the one the browser would request the
+/// resource with ([`chromium::request_priority`], the table the emulated
+/// browser requests with too), so a pushed image never shares bandwidth
+/// with a pushed stylesheet just because both came with an incremental
+/// document. Over HTTP/3 and HTTP/2 alike.
 pub fn push_priority(kind: Kind, node: &NodeInfo) -> Priority {
-    let (urgency, incremental) = match kind {
-        Kind::Document => (0, true),
-        Kind::Style if node.render_blocking || !node.hidden => (0, false),
-        Kind::Style => (4, false),
-        Kind::Script if node.render_blocking => (1, false),
-        Kind::Script => (3, false),
-        Kind::Font => (1, false),
-        Kind::Image => (2, true),
-        _ => (1, false),
+    // The graph's render-blocking script is a classic one in `<head>`: the
+    // parser-blocking script the browser asks for at `u=1`.
+    let usage = chromium::Usage {
+        render_blocking: node.render_blocking,
+        parser_blocking: node.render_blocking,
+        preload: node.preloaded,
     };
-    Priority {
-        urgency,
-        incremental,
-    }
+    chromium::request_priority(kind, usage)
 }
 
 fn item(request: &RequestHead, c: &Child) -> Option<PushItem> {
@@ -460,16 +454,6 @@ impl PushPolicy for PushPreload {
     }
 }
 
-/// The names `--push-policy` accepts.
-pub const POLICY_NAMES: &[&str] = &[
-    "none",
-    "push-all",
-    "rot",
-    "cache-aware",
-    "preload",
-    "push-preload",
-];
-
 /// Pushes exactly the listed paths, in the listed order, with every
 /// document (`--push-policy list:/1.js,/3.js`): for experiments on push
 /// order like the Rules of Thumb's. Paths the site lacks, or that are not
@@ -504,7 +488,37 @@ impl PushPolicy for PushList {
     }
 }
 
-/// Every policy by name (`list:/a,/b` for [`PushList`]).
+/// Makes a built-in policy.
+pub type NewPolicy = fn() -> Arc<dyn PushPolicy>;
+
+/// Every built-in policy: the name `--push-policy` accepts (its
+/// [`PushPolicy::name`]) and how to make it. Adding a policy is one line
+/// here; [`POLICY_NAMES`] and [`policy_by_name`] follow. [`PushList`] is
+/// not listed: it is parsed from `list:/a,/b`.
+pub const POLICIES: &[(&str, NewPolicy)] = &[
+    ("none", || Arc::new(NoPush)),
+    ("push-all", || Arc::new(PushAll)),
+    ("rot", || Arc::new(Rot)),
+    ("cache-aware", || Arc::new(CacheAware)),
+    ("preload", || Arc::new(Preload)),
+    ("push-preload", || Arc::new(PushPreload)),
+];
+
+/// The names `--push-policy` accepts: those of [`POLICIES`], in order.
+pub const POLICY_NAMES: &[&str] = &policy_names::<{ POLICIES.len() }>();
+
+const fn policy_names<const N: usize>() -> [&'static str; N] {
+    let mut names = [""; N];
+    let mut i = 0;
+    while i < N {
+        names[i] = POLICIES[i].0;
+        i += 1;
+    }
+    names
+}
+
+/// Every policy by name: those of [`POLICIES`], and `list:/a,/b` for
+/// [`PushList`].
 pub fn policy_by_name(name: &str) -> Option<Arc<dyn PushPolicy>> {
     if let Some(list) = name.strip_prefix("list:") {
         let paths: Vec<String> = list
@@ -518,15 +532,10 @@ pub fn policy_by_name(name: &str) -> Option<Arc<dyn PushPolicy>> {
         }
         return Some(Arc::new(PushList(paths)));
     }
-    Some(match name {
-        "none" => Arc::new(NoPush),
-        "push-all" => Arc::new(PushAll),
-        "rot" => Arc::new(Rot),
-        "cache-aware" => Arc::new(CacheAware),
-        "preload" => Arc::new(Preload),
-        "push-preload" => Arc::new(PushPreload),
-        _ => return None,
-    })
+    POLICIES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, new)| new())
 }
 
 #[cfg(test)]

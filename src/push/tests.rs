@@ -304,8 +304,70 @@ fn vary_and_cacheability() {
 
 #[test]
 fn names_resolve() {
+    assert_eq!(
+        POLICY_NAMES,
+        [
+            "none",
+            "push-all",
+            "rot",
+            "cache-aware",
+            "preload",
+            "push-preload"
+        ]
+    );
     for n in POLICY_NAMES {
         assert_eq!(policy_by_name(n).unwrap().name(), *n);
     }
     assert!(policy_by_name("push-everything").is_none());
+}
+
+/// Pushes get the priority the emulated browser would request them with
+/// (`site::chromium`): a stylesheet by whether it blocks rendering or is
+/// preloaded, not by whether it is hidden; a script by whether it blocks
+/// the parser or is preloaded.
+#[test]
+fn pushes_get_the_browsers_priorities() {
+    let p = plan(&PushAll, 1 << 30);
+    let prio = |p: &Plan, path: &str| {
+        p.pushes
+            .iter()
+            .find(|i| i.path == path)
+            .and_then(|i| i.priority)
+            .map(|pr| pr.to_string())
+    };
+    for (path, want) in [
+        ("/css/style.css", "u=0"),
+        ("/css/theme.css", "u=0"),
+        ("/fonts/body.woff2", "u=1"),
+        ("/js/app.js", "u=1"),
+        ("/js/lazy.js", "u=3"),
+        ("/img/hero.png", "u=2, i"),
+    ] {
+        assert_eq!(prio(&p, path).as_deref(), Some(want), "{path}");
+    }
+    let mut site = Site::empty("t", crate::site::SiteConfig::default());
+    let html = b"<html><head><link rel=stylesheet href=/print.css media=print>\
+        <link rel=preload href=/pre.css as=style><link rel=preload href=/pre.js as=script>\
+        <script src=/async.js async></script></head><body></body></html>";
+    let now = std::time::SystemTime::now();
+    site.insert_static("/index.html", html.to_vec(), now);
+    for path in ["/print.css", "/pre.css", "/pre.js", "/async.js"] {
+        site.insert_static(path, b"x".to_vec(), now);
+    }
+    site.build_graph();
+    let p = plan_with(
+        &PushAll,
+        &site,
+        &req(Method::GET, "/", &[]),
+        1 << 30,
+        &ConnPushState::default(),
+    );
+    for (path, want) in [
+        ("/print.css", "u=4"),
+        ("/pre.css", "u=0"),
+        ("/pre.js", "u=1"),
+        ("/async.js", "u=3"),
+    ] {
+        assert_eq!(prio(&p, path).as_deref(), Some(want), "{path}");
+    }
 }

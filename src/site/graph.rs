@@ -64,6 +64,9 @@ pub struct NodeInfo {
     /// url()s, script-loaded scripts, or marked in `site.toml`): a browser's
     /// preload scanner cannot find it in the HTML.
     pub hidden: bool,
+    /// A document preloads it (`<link rel=preload>`): a browser requests it
+    /// with a preload's priority ([`super::chromium::Usage::preload`]).
+    pub preloaded: bool,
 }
 
 /// The graph.
@@ -133,12 +136,16 @@ impl Graph {
         let mut blocking: HashSet<String> = HashSet::new();
         let mut revealed_by_html: HashSet<String> = HashSet::new();
         let mut revealed: HashSet<String> = HashSet::new();
+        let mut preloaded: HashSet<String> = HashSet::new();
         for (path, n) in &g.nodes {
             let is_doc = site.get(path).is_some_and(|r| r.kind == Kind::Document);
             for e in &n.children {
                 revealed.insert(e.to.clone());
                 if is_doc && matches!(e.via, Via::Html | Via::Preload) {
                     revealed_by_html.insert(e.to.clone());
+                }
+                if is_doc && e.via == Via::Preload {
+                    preloaded.insert(e.to.clone());
                 }
                 if is_doc && e.blocking {
                     blocking.insert(e.to.clone());
@@ -160,6 +167,7 @@ impl Graph {
             let cfg = site.config().for_path(path);
             let kind = site.get(path).map(|r| r.kind).unwrap_or(Kind::Other);
             n.render_blocking = blocking.contains(path);
+            n.preloaded = preloaded.contains(path);
             n.critical = cfg
                 .critical
                 .unwrap_or(n.render_blocking || kind == Kind::Font);

@@ -7,6 +7,7 @@
 //! paths, so a request path never reaches the file system unless it is
 //! exactly one of the files found by the start-up scan.
 
+pub mod chromium;
 pub mod config;
 mod demo;
 pub mod graph;

@@ -1,0 +1,117 @@
+//! The parser and the main thread: the parser walks the document's
+//! references in order and stops at a classic script until it has
+//! arrived, every stylesheet before it has arrived, and it has run;
+//! scripts run one at a time.
+
+use super::{Page, ResKind, Source};
+use crate::site::scan;
+
+/// An entry of the parser's queue: the document's references in order.
+#[derive(Debug, Clone)]
+pub(super) struct ParseItem {
+    /// The referenced resource.
+    pub(super) path: String,
+    /// Stops the parser until loaded and run.
+    pub(super) blocking_script: bool,
+}
+
+impl Page {
+    /// Runs the parser and the main thread as far as they can go.
+    pub(super) fn run(&mut self) {
+        loop {
+            // A script finishing.
+            if let Some((i, end)) = self.running {
+                if end > self.now {
+                    return;
+                }
+                self.running = None;
+                self.res[i].evaluated_ms = Some(end);
+                self.script_ran(i, end);
+                continue;
+            }
+            // The parser: the next item, unless a blocking script holds it.
+            if self.parsing {
+                if let Some(item) = self.parse.front().cloned() {
+                    let i = self.index[&item.path];
+                    if !item.blocking_script {
+                        self.parse.pop_front();
+                        continue;
+                    }
+                    let r = &self.res[i];
+                    if r.evaluated_ms.is_some() || r.error.is_some() {
+                        self.parse.pop_front();
+                        continue;
+                    }
+                    // A classic script waits for itself and for every
+                    // stylesheet the document referenced before it.
+                    let ready = r.done_ms.is_some() && self.stylesheets_done_before(i);
+                    if ready && self.bodies.contains_key(&i) {
+                        self.start_script(i);
+                        continue;
+                    }
+                } else if self.parser_done_ms.is_none() {
+                    self.parser_done_ms = Some(self.now);
+                }
+            }
+            // Async scripts run when the main thread is free.
+            if let Some(i) = self.runnable.pop_front() {
+                self.start_script(i);
+                continue;
+            }
+            return;
+        }
+    }
+
+    /// Whether the render-blocking stylesheets discovered before resource
+    /// `i` have arrived.
+    pub(super) fn stylesheets_done_before(&self, i: usize) -> bool {
+        self.res[..i]
+            .iter()
+            .filter(|r| r.kind == ResKind::Style && r.render_blocking)
+            .all(|r| r.done_ms.is_some() || r.error.is_some())
+    }
+
+    pub(super) fn start_script(&mut self, i: usize) {
+        let kb = self.bodies.get(&i).map(|b| b.len()).unwrap_or(0) as f64 / 1024.0;
+        let cost = self.cpu.script_base_ms + self.cpu.script_ms_per_kb * kb;
+        let start = self.now.max(self.res[i].done_ms.unwrap_or(self.now));
+        self.running = Some((i, start + cost));
+    }
+
+    /// What a script loads, known once it has run.
+    pub(super) fn script_ran(&mut self, i: usize, _at: f64) {
+        let Some(body) = self.bodies.remove(&i) else {
+            return;
+        };
+        let path = self.res[i].path.clone();
+        let parser_blocking = self.res[i].parser_blocking;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        let mut written = Vec::new();
+        for r in scan::scan_js(&text) {
+            let Some(target) = scan::resolve(&path, &r.url) else {
+                continue;
+            };
+            let kind = ResKind::from_path(&target);
+            // document.write from a script that is not parser-blocking is
+            // ignored by browsers; its script loads count as async.
+            if r.document_write && kind == ResKind::Script && parser_blocking {
+                // Written into the document right after this script: it
+                // blocks the parser (and rendering, if this one did).
+                let j = self.need(&target, kind, parser_blocking, true, Source::Network);
+                written.push(ParseItem {
+                    path: self.res[j].path.clone(),
+                    blocking_script: true,
+                });
+            } else {
+                self.need(&target, kind, false, false, Source::Network);
+            }
+        }
+        // The parser continues with what was written, before the rest.
+        if self.parse.front().is_some_and(|p| p.path == path) {
+            self.parse.pop_front();
+        }
+        for item in written.into_iter().rev() {
+            self.parse.push_front(item);
+        }
+    }
+}

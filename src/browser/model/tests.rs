@@ -1,0 +1,323 @@
+//! The page-load model against hand-fed events.
+
+use super::*;
+
+const DOC: &str = r#"<!doctype html><html><head>
+        <link rel="stylesheet" href="/a.css">
+        <script src="/1.js"></script>
+        <script src="/3.js" async></script>
+        </head><body><img src="/i.png"><p>hi</p></body></html>"#;
+
+fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+fn cacheable() -> Vec<(String, String)> {
+    h(&[("cache-control", "public, max-age=3600"), ("etag", "\"x\"")])
+}
+
+fn paths(reqs: &[OutRequest]) -> Vec<&str> {
+    reqs.iter().map(|r| r.path.as_str()).collect()
+}
+
+fn prio<'a>(reqs: &'a [OutRequest], path: &str) -> &'a str {
+    reqs.iter()
+        .find(|r| r.path == path)
+        .and_then(|r| r.headers.iter().find(|(n, _)| n == "priority"))
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+fn respond(p: &mut Page, path: &str, now: f64, body: &str) {
+    p.advance(now);
+    p.on_response(
+        path,
+        200,
+        &cacheable(),
+        Bytes::from(body.to_string()),
+        Some(now),
+        now,
+        None,
+    );
+}
+
+/// A cold load: the document first, then everything its HTML names at
+/// once with Chromium's priorities; the CSS reveals a font; the
+/// blocking script runs after the CSS and reveals what it loads; load
+/// and render-ready follow from that.
+#[test]
+fn cold_load_discovers_prioritises_and_runs() {
+    let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+    let r = p.take_requests();
+    assert_eq!(paths(&r), vec!["/"]);
+    assert_eq!(prio(&r, "/"), "u=0, i");
+    p.advance(10.0);
+    p.on_response(
+        "/",
+        200,
+        &h(&[("cache-control", "no-cache"), ("etag", "\"d\"")]),
+        Bytes::from(DOC),
+        Some(8.0),
+        10.0,
+        None,
+    );
+    let r = p.take_requests();
+    assert_eq!(paths(&r), vec!["/a.css", "/1.js", "/3.js", "/i.png"]);
+    assert_eq!(prio(&r, "/a.css"), "u=0");
+    assert_eq!(prio(&r, "/1.js"), "u=1");
+    assert_eq!(prio(&r, "/3.js"), "u=3");
+    assert_eq!(prio(&r, "/i.png"), "u=2, i");
+    // The script arrives before the stylesheet: it must wait for it.
+    respond(
+        &mut p,
+        "/1.js",
+        20.0,
+        "document.write('<script src=\"/2.js\"></script>'); x = '/lazy.js';",
+    );
+    assert!(p.resource("/1.js").unwrap().evaluated_ms.is_none());
+    respond(&mut p, "/a.css", 30.0, "@font-face { src: url(/f.woff2) }");
+    assert_eq!(paths(&p.take_requests()), vec!["/f.woff2"]);
+    // 1.js runs from 30 ms for 2 ms (base) + its size.
+    let end = p.next_wakeup().unwrap();
+    assert!(end > 32.0 && end < 33.0, "{end}");
+    p.advance(end);
+    let r = p.take_requests();
+    assert_eq!(paths(&r), vec!["/2.js", "/lazy.js"]);
+    assert_eq!(prio(&r, "/2.js"), "u=1", "written scripts block the parser");
+    assert_eq!(prio(&r, "/lazy.js"), "u=3");
+    assert!(p.summary().dom_done_ms.is_none(), "parser waits for 2.js");
+    for (path, t) in [
+        ("/2.js", 40.0),
+        ("/3.js", 41.0),
+        ("/i.png", 42.0),
+        ("/f.woff2", 43.0),
+        ("/lazy.js", 44.0),
+    ] {
+        respond(&mut p, path, t, "");
+    }
+    while let Some(w) = p.next_wakeup() {
+        p.advance(w);
+    }
+    assert!(p.finished());
+    let s = p.summary();
+    // Render-ready: document, a.css, 1.js and 2.js run.
+    let two = p.resource("/2.js").unwrap().evaluated_ms.unwrap();
+    assert_eq!(s.render_ready_ms, Some(two));
+    assert!(s.load_ms.unwrap() >= 44.0);
+    assert_eq!(s.bytes_wasted, 0);
+}
+
+/// A push is adopted by a later discovery (no request), used once; a
+/// push of something the page already asked for is wasted, as is one
+/// never used.
+#[test]
+fn push_cache_semantics() {
+    let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+    p.take_requests();
+    p.advance(1.0);
+    p.on_promise("/a.css");
+    p.on_promise("/unused.png");
+    p.advance(5.0);
+    p.on_push_done(
+        "/a.css",
+        &cacheable(),
+        Some(Bytes::from_static(b"body{}")),
+        6,
+        4.0,
+        5.0,
+    );
+    p.on_push_done(
+        "/unused.png",
+        &cacheable(),
+        Some(Bytes::from(vec![0u8; 500])),
+        500,
+        4.0,
+        5.0,
+    );
+    respond(&mut p, "/", 10.0, DOC);
+    let r = p.take_requests();
+    assert!(!paths(&r).contains(&"/a.css"), "pushed: not requested");
+    let a = p.resource("/a.css").unwrap();
+    assert_eq!(a.source, Source::Pushed);
+    assert_eq!(a.requested_ms, Some(1.0));
+    assert_eq!(a.done_ms, Some(10.0), "available once discovered");
+    // A promise for what the page already requested comes too late.
+    p.on_promise("/i.png");
+    p.on_push_done(
+        "/i.png",
+        &cacheable(),
+        Some(Bytes::from(vec![1u8; 300])),
+        300,
+        11.0,
+        12.0,
+    );
+    assert_eq!(p.resource("/i.png").unwrap().source, Source::Network);
+    let s = p.summary();
+    assert_eq!(s.pushes_used, 1);
+    assert_eq!(s.pushes_wasted, 2);
+    assert_eq!(s.bytes_wasted, 800);
+}
+
+/// A push that is still arriving when the page needs it is waited for.
+#[test]
+fn pending_push_is_waited_for() {
+    let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+    p.take_requests();
+    p.on_promise("/a.css");
+    respond(&mut p, "/", 10.0, DOC);
+    assert!(!paths(&p.take_requests()).contains(&"/a.css"));
+    assert!(p.resource("/a.css").unwrap().done_ms.is_none());
+    p.advance(15.0);
+    p.on_push_done(
+        "/a.css",
+        &cacheable(),
+        Some(Bytes::from_static(b"x{}")),
+        3,
+        12.0,
+        15.0,
+    );
+    assert_eq!(p.resource("/a.css").unwrap().done_ms, Some(15.0));
+}
+
+/// A warm visit: fresh responses come from the cache with no request,
+/// the no-cache document is revalidated (a 304 reuses its body, so
+/// discovery still works), cookies are sent, and a push of a cached
+/// resource is wasted.
+#[test]
+fn warm_cache_and_cookies() {
+    let mut cache = HttpCache::new();
+    cache.store(
+        "/",
+        &h(&[("cache-control", "no-cache"), ("etag", "\"d1\"")]),
+        Bytes::from(DOC),
+    );
+    for path in ["/a.css", "/1.js", "/3.js", "/i.png"] {
+        cache.store(path, &cacheable(), Bytes::from_static(b""));
+    }
+    cache.store(
+        "/nostore",
+        &h(&[("cache-control", "no-store")]),
+        Bytes::new(),
+    );
+    cache.set_cookies(&h(&[("set-cookie", "digest=abc; Path=/; Secure")]));
+    assert_eq!(cache.len(), 5);
+    let mut p = Page::new("/", cache, Cpu::default());
+    let r = p.take_requests();
+    let doc = &r[0];
+    assert!(doc
+        .headers
+        .contains(&("if-none-match".into(), "\"d1\"".into())));
+    assert!(doc
+        .headers
+        .contains(&("cookie".into(), "digest=abc".into())));
+    p.on_promise("/a.css");
+    p.on_push_done(
+        "/a.css",
+        &cacheable(),
+        Some(Bytes::from(vec![0u8; 1000])),
+        1000,
+        1.0,
+        2.0,
+    );
+    p.advance(5.0);
+    p.on_response("/", 304, &[], Bytes::new(), Some(5.0), 5.0, None);
+    assert_eq!(p.resource("/").unwrap().source, Source::Revalidated);
+    assert!(p.take_requests().is_empty(), "all subresources fresh");
+    assert_eq!(p.resource("/a.css").unwrap().source, Source::Cached);
+    while let Some(w) = p.next_wakeup() {
+        p.advance(w);
+    }
+    let s = p.summary();
+    assert!(p.finished());
+    assert_eq!(s.cached, 4);
+    assert_eq!(s.bytes_wasted, 1000);
+    assert_eq!(s.pushes_used, 0);
+}
+
+/// 103 Early Hints start preloads with the priority of their `as`;
+/// the parser later finds them already under way.
+#[test]
+fn early_hints_preload() {
+    let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+    p.take_requests();
+    p.advance(2.0);
+    p.on_informational(
+        "/",
+        103,
+        &h(&[
+            ("link", "</a.css>; rel=preload; as=style"),
+            (
+                "link",
+                "</f.woff2>; rel=preload; as=font; crossorigin, </x.js>; rel=modulepreload",
+            ),
+        ]),
+    );
+    let r = p.take_requests();
+    assert_eq!(paths(&r), vec!["/a.css", "/f.woff2"]);
+    assert_eq!(
+        prio(&r, "/a.css"),
+        "u=0",
+        "a preloaded stylesheet is urgent"
+    );
+    assert_eq!(prio(&r, "/f.woff2"), "u=1");
+    assert_eq!(p.resource("/a.css").unwrap().source, Source::Preloaded);
+    respond(&mut p, "/", 300.0, DOC);
+    let r = p.take_requests();
+    assert!(!paths(&r).contains(&"/a.css"));
+    assert!(p.resource("/a.css").unwrap().render_blocking);
+    p.on_informational("/", 200, &h(&[("link", "</z.css>; rel=preload; as=style")]));
+    assert!(p.take_requests().is_empty(), "only 103s are hints");
+}
+
+/// A hinted script that arrives before the document only waits: it
+/// runs when the parser reaches it (classic) or when the document
+/// references it (async), never before the document has arrived.
+#[test]
+fn preloaded_scripts_run_only_when_referenced() {
+    let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+    p.take_requests();
+    p.advance(1.0);
+    p.on_informational(
+        "/",
+        103,
+        &h(&[(
+            "link",
+            "</1.js>; rel=preload; as=script, </3.js>; rel=preload; as=script",
+        )]),
+    );
+    p.take_requests();
+    respond(&mut p, "/1.js", 50.0, "var a = 1;");
+    respond(&mut p, "/3.js", 60.0, "var b = 2;");
+    p.advance(200.0);
+    assert!(p.resource("/1.js").unwrap().evaluated_ms.is_none());
+    assert!(p.resource("/3.js").unwrap().evaluated_ms.is_none());
+    respond(&mut p, "/", 300.0, DOC);
+    respond(&mut p, "/a.css", 400.0, "p { }");
+    p.advance(1000.0);
+    for s in ["/1.js", "/3.js"] {
+        let ev = p.resource(s).unwrap().evaluated_ms.unwrap();
+        assert!(ev >= 300.0, "{s} ran at {ev} ms, before the document");
+    }
+}
+
+/// A failed document ends the load; failed subresources do not hang it.
+#[test]
+fn failures_end_the_load() {
+    let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+    p.take_requests();
+    p.on_response("/", 0, &[], Bytes::new(), None, 3.0, Some("reset".into()));
+    assert!(p.finished());
+    assert!(p.summary().load_ms.is_some());
+    let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+    respond(&mut p, "/", 1.0, DOC);
+    for path in ["/a.css", "/1.js", "/3.js", "/i.png"] {
+        p.on_response(path, 0, &[], Bytes::new(), None, 2.0, Some("reset".into()));
+    }
+    while let Some(w) = p.next_wakeup() {
+        p.advance(w);
+    }
+    assert!(p.finished());
+}
