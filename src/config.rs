@@ -22,22 +22,26 @@ pub enum SchedulerMode {
     Queue(SendConfig),
 }
 
-/// Everything the HTTP/3 server needs besides the socket and TLS.
+/// Everything a server needs besides its sockets and TLS identity, for all
+/// of its protocols (HTTP/3, hq-interop, HTTP/2, HTTP/1.1); the QUIC-only
+/// options are in [`ServeOptions::quic`].
 #[derive(Clone)]
 pub struct ServeOptions {
     /// What to serve.
     pub site: Arc<Site>,
     /// Send queue or baseline.
     pub mode: SchedulerMode,
-    /// Largest request header section accepted (SETTINGS_MAX_FIELD_SECTION_SIZE).
+    /// Largest request header section accepted (SETTINGS_MAX_FIELD_SECTION_SIZE
+    /// on HTTP/3, SETTINGS_MAX_HEADER_LIST_SIZE on HTTP/2, the head limit on
+    /// HTTP/1.1).
     pub max_field_section_size: u64,
-    /// Body bytes per h3 DATA frame.
+    /// Body bytes per chunk (one DATA frame on HTTP/2 and HTTP/3).
     pub body_chunk: usize,
     /// A response that makes no progress for this long is reset.
     pub stall_timeout: Duration,
     /// Core options.
     pub core: CoreOptions,
-    /// Concurrent request streams per connection.
+    /// Concurrent request streams per connection (QUIC and HTTP/2).
     pub max_concurrent_bidi: u64,
     /// Write one qlog file per connection here.
     pub qlog_dir: Option<PathBuf>,

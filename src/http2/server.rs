@@ -351,6 +351,7 @@ struct H2Push {
     client_priority: Priority,
     server_priority: crate::priority::PriorityParams,
     announced: Option<Announced<H2Sink>>,
+    /// Registered once the HEADERS went without END_STREAM.
     body: Option<H2Body>,
 }
 
@@ -385,11 +386,7 @@ impl Exchange for H2Push {
             .send_response(head, end)
             .map_err(|e| SendError::protocol("sending pushed response", e))?;
         if end {
-            self.body = Some(H2Body {
-                key: 0,
-                direct: None,
-                ended: true,
-            });
+            // HEADERS ended the stream: nothing for the queue.
             return Ok(());
         }
         let (key, direct) = register(
@@ -467,7 +464,7 @@ async fn run_push(
     let mut sent = 0;
     let (chunk, stall) = (ctx.opts.body_chunk, ctx.opts.stall_timeout);
     let result = pipeline::push_response(&mut ex, &reply, chunk, stall, &mut sent).await;
-    if let (Some(q), Some(b)) = (&ctx.queue, ex.body.as_ref().filter(|b| b.key != 0)) {
+    if let (Some(q), Some(b)) = (&ctx.queue, ex.body.as_ref()) {
         if result.is_err() {
             q.reset(b.key, Abandon::Cancelled);
         }
@@ -561,7 +558,10 @@ struct H2Response<'a> {
     started: Vec<tokio::task::JoinHandle<()>>,
     /// Whether pushes wait for the parent's last frame to be written.
     wait_written: bool,
+    /// Registered once the HEADERS went without END_STREAM.
     body: Option<H2Body>,
+    /// HEADERS ended the stream.
+    headers_only: bool,
     head_at: Option<Instant>,
 }
 
@@ -606,11 +606,7 @@ impl Exchange for H2Response<'_> {
         if end {
             // HEADERS ended the stream (HEAD, 304, an empty body): nothing
             // for the queue.
-            self.body = Some(H2Body {
-                key: 0,
-                direct: None,
-                ended: true,
-            });
+            self.headers_only = true;
             return Ok(());
         }
         let (key, direct) = register(
@@ -703,6 +699,7 @@ async fn handle(
         started: Vec::new(),
         wait_written: false,
         body: None,
+        headers_only: false,
         head_at: None,
     };
     let r = Respond {
@@ -715,9 +712,10 @@ async fn handle(
     let result = pipeline::respond(&mut ex, &r, &mut o).await;
     o.ttfb = ex.head_at.map(|t| t.saturating_duration_since(arrived));
     let body = ex.body.take();
+    let headers_only = ex.headers_only;
     drop(ex);
     match (&ctx.queue, &body) {
-        (Some(q), Some(b)) if b.key != 0 => {
+        (Some(q), Some(b)) => {
             if let Some(s) = q.stats(b.key) {
                 o.done = s.fin_write.map(|t| t.saturating_duration_since(arrived));
                 o.push_bytes_ahead = s.push_bytes_ahead;
@@ -728,7 +726,7 @@ async fn handle(
             q.release(b.key);
         }
         // HEADERS ended the stream.
-        (_, Some(b)) if b.key == 0 => o.done = o.ttfb,
+        _ if headers_only => o.done = o.ttfb,
         (None, _) => o.done = Some(arrived.elapsed()),
         _ => {}
     }
