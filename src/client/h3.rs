@@ -115,10 +115,6 @@ fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1e3
 }
 
-fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn fields_to_strings(fields: &[qpack::Field]) -> Vec<(String, String)> {
     fields
         .iter()
@@ -555,7 +551,7 @@ impl Client {
         dec.finish()
             .map_err(|e| ClientError::Protocol(e.code(), e.to_string()))?;
         p.response.done_ms = Some(p.sent.elapsed().as_secs_f64() * 1e3);
-        p.response.sha256 = hex(hasher.finish().as_ref());
+        p.response.sha256 = crate::hex::encode(hasher.finish().as_ref());
         if self.opts.keep_bodies {
             p.response.body = Some(body.freeze());
         }
@@ -985,7 +981,7 @@ async fn read_push_body(
     let mut sh = lock();
     if let Some(e) = sh.pushes.get_mut(&push_id) {
         e.body_len = len;
-        e.sha256 = hex(hasher.finish().as_ref());
+        e.sha256 = crate::hex::encode(hasher.finish().as_ref());
         if keep {
             e.body = Some(body.freeze());
         }

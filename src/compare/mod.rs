@@ -30,6 +30,7 @@ use crate::netem::{Emulator, EmulatorOptions, LinkSpec, QueueLimit};
 use crate::push::{policy_by_name, PushPolicy};
 use crate::server::{RunningServer, ServerOptions};
 use crate::site::Site;
+use crate::summary::{median, quartiles};
 use crate::tls::Identity;
 
 /// The comparison could not run.
@@ -544,34 +545,6 @@ pub struct CompareOptions {
     pub matrix: Option<Matrix>,
 }
 
-fn median_of(mut v: Vec<f64>) -> Option<f64> {
-    v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
-
-fn quartiles(mut v: Vec<f64>) -> Option<(f64, f64)> {
-    v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let q = |p: f64| {
-        let pos = p * (v.len() - 1) as f64;
-        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-        v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
-    };
-    Some((q(0.25), q(0.75)))
-}
-
 /// The configurations of a preset, in run order.
 pub fn configs(p: &Preset) -> Vec<Config> {
     let mut out = Vec::new();
@@ -778,12 +751,12 @@ fn summarise(preset: &Preset, configs: &[Config], runs: &[Run]) -> Vec<Row> {
                 config: c.clone(),
                 runs: ok.len(),
                 failed: mine.len() - ok.len(),
-                load_ms: median_of(loads.clone()),
-                load_iqr: quartiles(loads),
-                render_ms: median_of(collect(&|r| r.load.summary.render_ready_ms)),
-                doc_extra_ms: median_of(collect(&|r| r.doc_extra_ms)),
-                wasted: median_of(collect(&|r| Some(r.load.summary.bytes_wasted as f64))),
-                received: median_of(collect(&|r| Some(r.load.summary.bytes_received as f64))),
+                load_ms: median(&loads),
+                load_iqr: quartiles(&loads),
+                render_ms: median(&collect(&|r| r.load.summary.render_ready_ms)),
+                doc_extra_ms: median(&collect(&|r| r.doc_extra_ms)),
+                wasted: median(&collect(&|r| Some(r.load.summary.bytes_wasted as f64))),
+                received: median(&collect(&|r| Some(r.load.summary.bytes_received as f64))),
                 vs_baseline: None,
                 render_vs_baseline: None,
                 paper: preset.variants[c.variant_index].paper.map(str::to_string),
@@ -1044,14 +1017,6 @@ fn waterfall_run<'a>(report: &'a Report, want: Option<&str>) -> Option<(String, 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn medians_and_quartiles() {
-        assert_eq!(median_of(vec![3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median_of(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median_of(vec![f64::NAN]), None);
-        assert_eq!(quartiles(vec![1.0, 2.0, 3.0, 4.0]), Some((1.75, 3.25)));
-    }
 
     /// Every preset builds, names existing pages, has one baseline per
     /// group of configurations, and its push lists name existing files.

@@ -6,6 +6,8 @@
 
 use std::fmt::{self, Write};
 
+use crate::summary::quantile;
+
 /// One configuration's measurements (e.g. page load times of N runs).
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -117,19 +119,6 @@ pub fn waterfall_svg(title: &str, bars: &[Bar], marks: &[(String, f64)]) -> Stri
     let mut out = String::new();
     let drawn = draw_waterfall(&mut out, title, bars, marks);
     drawn.map(|()| out).unwrap_or_default()
-}
-
-/// The `q` quantile (0..=1) of ascending `sorted`, interpolating linearly between the closest
-/// ranks; 0 for an empty slice.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let n = sorted.len();
-    if n == 0 {
-        return 0.0;
-    }
-    let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
-    let lo = (pos.floor() as usize).min(n - 1);
-    let hi = (pos.ceil() as usize).min(n - 1);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 /// Tick positions from 0 up to a "nice" axis max (the last tick), 4 to 6 of them, spaced by
@@ -497,16 +486,6 @@ mod tests {
             done,
             bytes,
         }
-    }
-
-    #[test]
-    fn quantile_interpolates_between_ranks() {
-        let v = [1.0, 2.0, 3.0, 4.0];
-        assert!(close(quantile(&v, 0.25), 1.75));
-        assert!(close(quantile(&v, 0.5), 2.5));
-        assert!(close(quantile(&v, 0.75), 3.25));
-        assert!(close(quantile(&v, 0.0), 1.0) && close(quantile(&v, 1.0), 4.0));
-        assert!(close(quantile(&[7.0], 0.3), 7.0) && close(quantile(&[], 0.5), 0.0));
     }
 
     #[test]
