@@ -15,7 +15,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use pushlab::client::h3::parse_url;
+use pushlab::client::parse_url;
 use pushlab::client::{ClientOptions, Conn, Proto, Response};
 use pushlab::config::{SchedulerMode, ServeOptions};
 use pushlab::sched::Policy;

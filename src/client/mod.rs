@@ -1,9 +1,14 @@
 //! Clients: the HTTP/3 and HTTP/2 clients behind `pushlab get`, sharing
 //! their options and their report types.
 
+mod error;
 pub mod h2;
 pub mod h3;
 pub mod hq;
+mod url;
+
+pub use error::ClientError;
+pub use url::parse_url;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
