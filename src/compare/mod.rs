@@ -39,4 +39,7 @@ pub enum CompareError {
     /// Writing results.
     #[error("writing results: {0}")]
     Io(#[from] std::io::Error),
+    /// Making runs.csv.
+    #[error("writing runs.csv: {0}")]
+    Csv(#[from] csv::Error),
 }

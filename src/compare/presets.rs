@@ -22,6 +22,24 @@ pub enum CacheState {
     Warm,
 }
 
+impl CacheState {
+    /// `cold` or `warm`, as the tables and files spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CacheState::Cold => "cold",
+            CacheState::Warm => "warm",
+        }
+    }
+}
+
+/// `h3` or `h2`, as the tables and files spell it.
+pub(super) fn proto_name(p: Proto) -> &'static str {
+    match p {
+        Proto::H3 => "h3",
+        Proto::H2 => "h2",
+    }
+}
+
 /// A server configuration.
 #[derive(Clone)]
 pub struct Variant {
@@ -338,10 +356,7 @@ pub fn matrix(m: &Matrix) -> Result<Preset, CompareError> {
                 .join(", "),
             caches
                 .iter()
-                .map(|c| match c {
-                    CacheState::Cold => "cold",
-                    CacheState::Warm => "warm",
-                })
+                .map(|c| c.name())
                 .collect::<Vec<_>>()
                 .join(" and "),
         ),
@@ -379,17 +394,11 @@ impl Config {
     pub fn label(&self) -> String {
         format!(
             "{} {} {} {} {}",
-            match self.protocol {
-                Proto::H3 => "h3",
-                Proto::H2 => "h2",
-            },
+            proto_name(self.protocol),
             self.page,
             self.variant,
             self.profile,
-            match self.cache {
-                CacheState::Cold => "cold",
-                CacheState::Warm => "warm",
-            }
+            self.cache.name()
         )
     }
 

@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 
 use super::run::{CompareOptions, Report, Run};
-use super::{svg, CacheState, CompareError};
-use crate::client::Proto;
+use serde::Serialize;
+
+use super::presets::proto_name;
+use super::{svg, CompareError};
 
 fn fmt_opt(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into())
@@ -32,17 +34,11 @@ pub fn table(report: &Report) -> String {
         let c = &r.config;
         s.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |{}\n",
-            match c.protocol {
-                Proto::H3 => "h3",
-                Proto::H2 => "h2",
-            },
+            proto_name(c.protocol),
             c.page,
             c.variant,
             c.profile,
-            match c.cache {
-                CacheState::Cold => "cold",
-                CacheState::Warm => "warm",
-            },
+            c.cache.name(),
             fmt_opt(r.load_ms),
             pct(r.vs_baseline),
             r.load_iqr
@@ -73,46 +69,110 @@ pub fn table(report: &Report) -> String {
     s
 }
 
-/// One CSV line per run.
-pub fn csv(report: &Report) -> String {
-    let mut s = String::from(
-        "preset,protocol,page,variant,link,cache,run,load_ms,render_ready_ms,doc_first_byte_ms,doc_extra_ms,bytes_received,bytes_wasted,pushes_used,pushes_wasted,cached,handshake_ms,error\n",
-    );
-    let q = |v: &str| format!("\"{}\"", v.replace('"', "\"\""));
-    for r in &report.runs {
+/// A text field of runs.csv, always in double quotes (as the file has
+/// always had them), inner quotes doubled.
+struct Quoted<'a>(&'a str);
+
+impl Serialize for Quoted<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("\"{}\"", self.0.replace('"', "\"\"")))
+    }
+}
+
+/// A time in ms with two decimals; empty when absent.
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.2}")).unwrap_or_default()
+}
+
+/// One line of runs.csv; the field names are the header.
+#[derive(Serialize)]
+struct CsvRow<'a> {
+    preset: Quoted<'a>,
+    protocol: &'static str,
+    page: Quoted<'a>,
+    variant: Quoted<'a>,
+    link: Quoted<'a>,
+    cache: &'static str,
+    run: usize,
+    load_ms: String,
+    render_ready_ms: String,
+    doc_first_byte_ms: String,
+    doc_extra_ms: String,
+    bytes_received: u64,
+    bytes_wasted: u64,
+    pushes_used: usize,
+    pushes_wasted: usize,
+    cached: usize,
+    handshake_ms: String,
+    error: Quoted<'a>,
+}
+
+/// runs.csv: a header, then one line per run.
+pub fn csv(report: &Report) -> Result<String, CompareError> {
+    // The text fields quote themselves (Quoted), so the writer never does:
+    // the layout stays what it has always been.
+    let mut w = ::csv::WriterBuilder::new()
+        .quote_style(::csv::QuoteStyle::Never)
+        .from_writer(Vec::new());
+    let mut rows = report.runs.iter().map(|r| {
         let c = &report.configs[r.config];
         let sm = &r.load.summary;
-        let o = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_default();
-        s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.2},{}\n",
-            q(&report.preset),
-            match c.protocol {
-                Proto::H3 => "h3",
-                Proto::H2 => "h2",
-            },
-            q(&c.page),
-            q(&c.variant),
-            q(&c.profile),
-            match c.cache {
-                CacheState::Cold => "cold",
-                CacheState::Warm => "warm",
-            },
-            r.run,
-            o(sm.load_ms),
-            o(sm.render_ready_ms),
-            o(sm.resources.first().and_then(|d| d.first_byte_ms)),
-            o(r.doc_extra_ms),
-            sm.bytes_received,
-            sm.bytes_wasted,
-            sm.pushes_used,
-            sm.pushes_wasted,
-            sm.cached,
-            r.load.handshake_ms,
-            q(r.load.error.as_deref().unwrap_or(""))
-        ));
+        CsvRow {
+            preset: Quoted(&report.preset),
+            protocol: proto_name(c.protocol),
+            page: Quoted(&c.page),
+            variant: Quoted(&c.variant),
+            link: Quoted(&c.profile),
+            cache: c.cache.name(),
+            run: r.run,
+            load_ms: ms(sm.load_ms),
+            render_ready_ms: ms(sm.render_ready_ms),
+            doc_first_byte_ms: ms(sm.resources.first().and_then(|d| d.first_byte_ms)),
+            doc_extra_ms: ms(r.doc_extra_ms),
+            bytes_received: sm.bytes_received,
+            bytes_wasted: sm.bytes_wasted,
+            pushes_used: sm.pushes_used,
+            pushes_wasted: sm.pushes_wasted,
+            cached: sm.cached,
+            handshake_ms: ms(Some(r.load.handshake_ms)),
+            error: Quoted(r.load.error.as_deref().unwrap_or("")),
+        }
+    });
+    match rows.next() {
+        // The header comes from the first row's field names.
+        Some(first) => {
+            for row in std::iter::once(first).chain(rows) {
+                w.serialize(row)?;
+            }
+        }
+        // No runs: the header alone.
+        None => w.write_record(CSV_HEADER)?,
     }
-    s
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    String::from_utf8(bytes).map_err(|e| CompareError::Io(std::io::Error::other(e)))
 }
+
+/// The header of runs.csv: [`CsvRow`]'s field names.
+const CSV_HEADER: [&str; 18] = [
+    "preset",
+    "protocol",
+    "page",
+    "variant",
+    "link",
+    "cache",
+    "run",
+    "load_ms",
+    "render_ready_ms",
+    "doc_first_byte_ms",
+    "doc_extra_ms",
+    "bytes_received",
+    "bytes_wasted",
+    "pushes_used",
+    "pushes_wasted",
+    "cached",
+    "handshake_ms",
+    "error",
+];
 
 /// Writes table.md, runs.csv, runs.json and the plots into the output
 /// directory; returns the files written.
@@ -137,7 +197,7 @@ pub fn write(report: &Report, opts: &CompareOptions) -> Result<Vec<PathBuf>, Com
             table(report)
         ),
     )?;
-    put("runs.csv", csv(report))?;
+    put("runs.csv", csv(report)?)?;
     put(
         "runs.json",
         serde_json::to_string_pretty(report).map_err(std::io::Error::other)?,
@@ -242,6 +302,7 @@ fn waterfall_run<'a>(report: &'a Report, want: Option<&str>) -> Option<(String, 
 mod tests {
     use super::*;
     use crate::browser::{Cpu, PageLoad, PageSummary};
+    use crate::client::Proto;
     use crate::compare::{CacheState, Config};
 
     fn report() -> Report {
@@ -304,10 +365,17 @@ mod tests {
     #[test]
     fn csv_layout() {
         assert_eq!(
-            csv(&report()),
+            csv(&report()).expect("CSV in memory"),
             "preset,protocol,page,variant,link,cache,run,load_ms,render_ready_ms,doc_first_byte_ms,doc_extra_ms,bytes_received,bytes_wasted,pushes_used,pushes_wasted,cached,handshake_ms,error\n\
              \"quick\",h3,\"/index.html\",\"none\",\"lte\",cold,1,123.46,61.73,,1.00,120000,0,2,1,3,12.50,\"\"\n\
              \"quick\",h2,\"/index.html\",\"push-all, \"\"x\"\"\",\"lte\",warm,1,,,,,120000,0,2,1,3,12.50,\"bad, \"\"thing\"\"\"\n"
         );
+        let empty = Report {
+            runs: Vec::new(),
+            ..report()
+        };
+        let header = csv(&empty).expect("CSV in memory");
+        assert_eq!(header, format!("{}\n", CSV_HEADER.join(",")));
+        assert!(csv(&report()).expect("CSV in memory").starts_with(&header));
     }
 }
