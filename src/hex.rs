@@ -17,7 +17,7 @@ pub fn encode(bytes: &[u8]) -> String {
 /// or a character that is not a hex digit.
 pub fn decode(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.chunks(2)
