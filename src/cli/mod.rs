@@ -22,3 +22,13 @@ fn duration_arg(s: &str) -> Result<Duration, String> {
 fn bytes_arg(s: &str) -> Result<u64, String> {
     parse_bytes(s).map_err(|e| e.to_string())
 }
+
+/// The command-line spellings of a closed set of values, in order.
+#[cfg(test)]
+fn value_names<T: clap::ValueEnum>() -> Vec<String> {
+    T::value_variants()
+        .iter()
+        .filter_map(|v| v.to_possible_value())
+        .map(|v| v.get_name().to_string())
+        .collect()
+}
