@@ -114,7 +114,7 @@ pub fn csv(report: &Report) -> Result<String, CompareError> {
     let mut w = ::csv::WriterBuilder::new()
         .quote_style(::csv::QuoteStyle::Never)
         .from_writer(Vec::new());
-    let mut rows = report.runs.iter().map(|r| {
+    let rows = report.runs.iter().map(|r| {
         let c = &report.configs[r.config];
         let sm = &r.load.summary;
         CsvRow {
@@ -138,15 +138,13 @@ pub fn csv(report: &Report) -> Result<String, CompareError> {
             error: Quoted(r.load.error.as_deref().unwrap_or("")),
         }
     });
-    match rows.next() {
-        // The header comes from the first row's field names.
-        Some(first) => {
-            for row in std::iter::once(first).chain(rows) {
-                w.serialize(row)?;
-            }
-        }
-        // No runs: the header alone.
-        None => w.write_record(CSV_HEADER)?,
+    if report.runs.is_empty() {
+        // No row to take the header from: the header alone.
+        w.write_record(CSV_HEADER)?;
+    }
+    // Otherwise the header comes from the first row's field names.
+    for row in rows {
+        w.serialize(row)?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     String::from_utf8(bytes).map_err(|e| CompareError::Io(std::io::Error::other(e)))
