@@ -75,12 +75,14 @@ impl Default for ServeOptions {
     }
 }
 
-/// A congestion controller quinn offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A congestion controller quinn offers (`--cc`; the spellings are those of
+/// its [`FromStr`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Congestion {
     /// CUBIC (quinn's default).
     Cubic,
     /// NewReno.
+    #[value(name = "newreno", alias = "new-reno", alias = "reno")]
     NewReno,
     /// BBR (quinn marks it experimental).
     Bbr,

@@ -122,7 +122,8 @@ pub fn parse_rate(s: &str) -> Result<u64, UnitError> {
     Ok(v.round() as u64)
 }
 
-/// Formats a byte count compactly (`1.5 MB`).
+/// Formats a byte count compactly in SI units, 1 kB being 1,000 bytes
+/// (`950 B`, `14.0 kB`, `1.50 MB`, `2.00 GB`).
 pub fn fmt_bytes(n: u64) -> String {
     let n = n as f64;
     if n >= 1e9 {
@@ -130,15 +131,35 @@ pub fn fmt_bytes(n: u64) -> String {
     } else if n >= 1e6 {
         format!("{:.2} MB", n / 1e6)
     } else if n >= 1e3 {
-        format!("{:.1} KB", n / 1e3)
+        format!("{:.1} kB", n / 1e3)
     } else {
         format!("{n} B")
+    }
+}
+
+/// Human-readable size in powers of 1024, one decimal: "512 B",
+/// "14.0 KiB", "3.0 MiB" (for plot labels of sizes that are binary).
+pub fn fmt_bytes_binary(b: u64) -> String {
+    let v = b as f64;
+    if b < 1024 {
+        format!("{b} B")
+    } else if b < 1024 * 1024 {
+        format!("{:.1} KiB", v / 1024.0)
+    } else {
+        format!("{:.1} MiB", v / (1024.0 * 1024.0))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_sizes_say_kib_and_mib() {
+        assert_eq!(fmt_bytes_binary(512), "512 B");
+        assert_eq!(fmt_bytes_binary(14 * 1024), "14.0 KiB");
+        assert_eq!(fmt_bytes_binary(3 * 1024 * 1024), "3.0 MiB");
+    }
 
     #[test]
     fn durations() {
@@ -160,6 +181,14 @@ mod tests {
         assert_eq!(parse_bytes("1200").unwrap(), 1200);
         assert!(parse_bytes("12 furlongs").is_err());
         assert!(parse_bytes("1e20").is_err());
+    }
+
+    #[test]
+    fn byte_counts_in_si_units() {
+        assert_eq!(fmt_bytes(950), "950 B");
+        assert_eq!(fmt_bytes(14_000), "14.0 kB");
+        assert_eq!(fmt_bytes(1_500_000), "1.50 MB");
+        assert_eq!(fmt_bytes(2_000_000_000), "2.00 GB");
     }
 
     #[test]

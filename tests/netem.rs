@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use pushlab::netem::{Emulator, EmulatorOptions, LinkSpec, Loss, QueueLimit};
+use pushlab::summary::upper_median;
 
 fn link(delay_ms: u64, rate: Option<u64>, queue: QueueLimit) -> LinkSpec {
     LinkSpec {
@@ -32,11 +33,6 @@ fn both(spec: LinkSpec) -> EmulatorOptions {
         down: spec,
         ..EmulatorOptions::default()
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
 }
 
 /// Every network namespace some process or descriptor refers to.
@@ -129,7 +125,7 @@ fn round_trip_time_is_twice_the_delay() {
             .unwrap()
             .join()
             .unwrap();
-        let rtt = median(connect_rtts(&emu, listener, 15));
+        let rtt = upper_median(&connect_rtts(&emu, listener, 15)).expect("RTT samples");
         assert!(
             (rtt - 40.0).abs() <= (40.0f64 * 0.05).max(1.0),
             "server_ns={server_ns}: RTT {rtt:.2} ms for 2 x 20 ms"
@@ -567,7 +563,7 @@ fn two_emulators_coexist() {
                 drop(c);
             }
         });
-        let rtt = median(connect_rtts(emu, addr, 7));
+        let rtt = upper_median(&connect_rtts(emu, addr, 7)).expect("RTT samples");
         assert!(
             (rtt - want).abs() <= (want * 0.05).max(1.0),
             "RTT {rtt:.2} ms, expected {want}"

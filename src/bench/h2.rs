@@ -250,10 +250,10 @@ pub async fn run_h2(opts: &BenchOptions) -> Result<Vec<Row>, BenchError> {
                 let url = format!("https://127.0.0.1:{}/{name}", nginx.port);
                 v[configs.len()].push(h2load(&url, n, client_cpu).await?);
             }
-            let nginx_median = median(&mut v[configs.len()].clone());
+            let nginx_median = median(&v[configs.len()]);
             let label = format!("{} KB x {n}, h2load -c 50 -m 10", size / 1024);
             for (i, sched) in configs.iter().enumerate() {
-                let m = median(&mut v[i].clone());
+                let m = median(&v[i]);
                 rows.push(super::row(
                     label.clone(),
                     &format!("pushlab {sched}"),

@@ -20,6 +20,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::client::h3::{Client, ClientOptions};
+use crate::summary::upper_median;
 
 /// Errors of the benchmark harness.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +30,7 @@ pub enum BenchError {
     Server(String),
     /// A client failed.
     #[error("client: {0}")]
-    Client(#[from] crate::client::h3::ClientError),
+    Client(#[from] crate::client::ClientError),
     /// A response was not what was asked for.
     #[error("{0}")]
     Check(String),
@@ -165,12 +166,9 @@ pub struct Row {
     pub note: String,
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v[v.len() / 2]
+/// The benchmarks' median: the upper middle run (a measured one), NaN for none.
+fn median(v: &[f64]) -> f64 {
+    upper_median(v).unwrap_or(f64::NAN)
 }
 
 fn client_opts() -> ClientOptions {
@@ -361,12 +359,12 @@ pub fn pinning_possible() -> bool {
             .unwrap_or(false)
 }
 
-fn row(test: String, sched: &str, mut v: Vec<f64>, unit: &str, note: String) -> Row {
+fn row(test: String, sched: &str, v: Vec<f64>, unit: &str, note: String) -> Row {
     let runs = v.clone();
     Row {
         test,
         scheduler: sched.into(),
-        value: median(&mut v),
+        value: median(&v),
         unit: unit.into(),
         runs,
         note,
@@ -475,7 +473,7 @@ pub async fn run_h3(opts: &BenchOptions) -> Result<Vec<Row>, BenchError> {
             "ms",
             format!(
                 "urgent first in {first}/{runs}; large done in {:.0} ms",
-                median(&mut larges)
+                median(&larges)
             ),
         ));
         server.stop().await;

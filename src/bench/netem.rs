@@ -94,7 +94,7 @@ fn rtt(emu: &Emulator, n: usize, pause: Duration) -> Result<f64, BenchError> {
         .join()
         .map_err(|_| err("client panicked"))?
         .map_err(err)?;
-    Ok(median(&mut v.clone()))
+    Ok(median(&v))
 }
 
 /// Runs the emulator benchmark.
@@ -171,7 +171,7 @@ pub fn run_netem(opts: &BenchOptions) -> Result<Vec<Row>, BenchError> {
                 good.push(g);
                 link.push(l);
             }
-            let l = median(&mut link.clone());
+            let l = median(&link);
             rows.push(row(
                 format!("{}: TCP downlink, {secs:.0} s", p.name),
                 "-",

@@ -51,7 +51,7 @@ pub struct PageLoad {
 /// The page's host, port and path (the query dropped: the page model
 /// keys resources by path), by the client's own URL parser.
 fn split_url(url: &str) -> Result<(String, u16, String), String> {
-    let (host, port, target) = crate::client::h3::parse_url(url).map_err(|e| e.to_string())?;
+    let (host, port, target) = crate::client::parse_url(url).map_err(|e| e.to_string())?;
     let path = target.split('?').next().unwrap_or("/").to_string();
     Ok((host, port, path))
 }

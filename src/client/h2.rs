@@ -76,10 +76,6 @@ impl PendingH2 {
     }
 }
 
-fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn header_list(h: &http::HeaderMap) -> Vec<(String, String)> {
     h.iter()
         .map(|(n, v)| {
@@ -126,7 +122,7 @@ async fn read_body(
     }
     Ok((
         len,
-        hex(hasher.finish().as_ref()),
+        crate::hex::encode(hasher.finish().as_ref()),
         keep.then(|| kept.freeze()),
     ))
 }

@@ -11,42 +11,14 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
+mod push;
+
+use super::ClientError;
 use super::Pacer;
 pub use super::{ClientOptions, Informational, Pushed, Response};
 use crate::wire::frame::{self, code, setting, stream_type, Event, Frame, FrameDecoder};
 use crate::wire::{qpack, varint};
-
-/// Errors of the client.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// A URL that cannot be used.
-    #[error("bad URL {0:?}: {1}")]
-    Url(String, String),
-    /// Name resolution or socket set-up failed.
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    /// TLS configuration.
-    #[error("{0}")]
-    Tls(#[from] crate::tls::TlsError),
-    /// The QUIC handshake failed.
-    #[error("connecting: {0}")]
-    Connect(String),
-    /// The connection failed.
-    #[error("connection: {0}")]
-    Connection(#[from] quinn::ConnectionError),
-    /// Writing to a stream failed.
-    #[error("write: {0}")]
-    Write(#[from] quinn::WriteError),
-    /// Reading from a stream failed.
-    #[error("read: {0}")]
-    Read(#[from] quinn::ReadError),
-    /// The server violated HTTP/3.
-    #[error("protocol error ({name}): {1}", name = code::name(*.0))]
-    Protocol(u64, String),
-    /// No answer in time.
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
-}
+use push::read_push_body;
 
 #[derive(Default)]
 struct Shared {
@@ -115,10 +87,6 @@ fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1e3
 }
 
-fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn fields_to_strings(fields: &[qpack::Field]) -> Vec<(String, String)> {
     fields
         .iter()
@@ -129,28 +97,6 @@ fn fields_to_strings(fields: &[qpack::Field]) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-/// Splits `https://host:port/path` into (host, port, path).
-pub fn parse_url(url: &str) -> Result<(String, u16, String), ClientError> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|e: http::uri::InvalidUri| ClientError::Url(url.into(), e.to_string()))?;
-    if uri.scheme_str() != Some("https") {
-        return Err(ClientError::Url(url.into(), "only https:// URLs".into()));
-    }
-    let host = uri
-        .host()
-        .ok_or_else(|| ClientError::Url(url.into(), "no host".into()))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = uri.port_u16().unwrap_or(443);
-    let path = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    Ok((host, port, path))
 }
 
 impl Client {
@@ -555,7 +501,7 @@ impl Client {
         dec.finish()
             .map_err(|e| ClientError::Protocol(e.code(), e.to_string()))?;
         p.response.done_ms = Some(p.sent.elapsed().as_secs_f64() * 1e3);
-        p.response.sha256 = hex(hasher.finish().as_ref());
+        p.response.sha256 = crate::hex::encode(hasher.finish().as_ref());
         if self.opts.keep_bodies {
             p.response.body = Some(body.freeze());
         }
@@ -890,105 +836,4 @@ async fn read_uni(
             Ok(())
         }
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn read_push_body(
-    recv: &mut quinn::RecvStream,
-    first: Bytes,
-    push_id: u64,
-    shared: &Arc<Mutex<Shared>>,
-    pacer: Option<Arc<Pacer>>,
-    push_bytes: &std::sync::atomic::AtomicU64,
-    keep: bool,
-    limit: u64,
-) -> Result<(), ClientError> {
-    let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
-    let mut dec = FrameDecoder::new(limit as usize + 1024);
-    let mut events = Vec::new();
-    let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut body = BytesMut::new();
-    let mut len = 0u64;
-    let mut headers_seen = false;
-    let mut input = Some(first);
-    loop {
-        let data = match input.take() {
-            Some(d) => d,
-            None => {
-                if let Some(p) = &pacer {
-                    p.wait().await;
-                }
-                let max = pacer
-                    .as_ref()
-                    .map(|p| ((p.rate / 100).max(1200)) as usize)
-                    .unwrap_or(usize::MAX);
-                match recv.read_chunk(max, true).await? {
-                    Some(c) => {
-                        if let Some(p) = &pacer {
-                            p.add(c.bytes.len() as u64);
-                        }
-                        c.bytes
-                    }
-                    None => break,
-                }
-            }
-        };
-        dec.push(data, &mut events)
-            .map_err(|e| ClientError::Protocol(e.code(), e.to_string()))?;
-        for ev in events.drain(..) {
-            match ev {
-                Event::Frame(Frame::Headers(block)) => {
-                    if headers_seen {
-                        continue;
-                    }
-                    let fields = qpack::decode(&block, limit).map_err(|e| {
-                        ClientError::Protocol(code::QPACK_DECOMPRESSION_FAILED, e.to_string())
-                    })?;
-                    let fs = fields_to_strings(&fields);
-                    let status = fs
-                        .iter()
-                        .find(|(n, _)| n == ":status")
-                        .and_then(|(_, v)| v.parse().ok())
-                        .unwrap_or(0);
-                    let mut sh = lock();
-                    if let Some(e) = sh.pushes.get_mut(&push_id) {
-                        e.status = status;
-                        e.headers = fs
-                            .into_iter()
-                            .filter(|(n, _)| !n.starts_with(':'))
-                            .collect();
-                    }
-                    headers_seen = true;
-                }
-                Event::Data(d) => {
-                    hasher.update(&d);
-                    len += d.len() as u64;
-                    push_bytes.fetch_add(d.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    if keep {
-                        body.extend_from_slice(&d);
-                    }
-                }
-                Event::DataStart(_)
-                | Event::Skipped { .. }
-                | Event::Frame(Frame::Unknown { .. }) => {}
-                Event::Frame(other) => {
-                    return Err(ClientError::Protocol(
-                        code::H3_FRAME_UNEXPECTED,
-                        format!("{other:?} on a push stream"),
-                    ))
-                }
-            }
-        }
-    }
-    dec.finish()
-        .map_err(|e| ClientError::Protocol(e.code(), e.to_string()))?;
-    let mut sh = lock();
-    if let Some(e) = sh.pushes.get_mut(&push_id) {
-        e.body_len = len;
-        e.sha256 = hex(hasher.finish().as_ref());
-        if keep {
-            e.body = Some(body.freeze());
-        }
-    }
-    Ok(())
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::h3::ClientError;
+use super::ClientError;
 use super::ClientOptions;
 
 /// One file fetched over hq-interop.
@@ -91,7 +91,9 @@ pub async fn fetch(
                 Ok(bytes) => HqResponse {
                     path,
                     len: bytes.len() as u64,
-                    sha256: hex(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref()),
+                    sha256: crate::hex::encode(
+                        ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref(),
+                    ),
                     body: keep.then(|| Bytes::from(bytes)),
                     ms,
                     error: None,
@@ -117,8 +119,4 @@ pub async fn fetch(
     conn.close(quinn::VarInt::from_u32(0), b"");
     let _ = tokio::time::timeout(Duration::from_millis(500), endpoint.wait_idle()).await;
     Ok((handshake, out))
-}
-
-fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,9 +1,14 @@
 //! Clients: the HTTP/3 and HTTP/2 clients behind `pushlab get`, sharing
 //! their options and their report types.
 
+mod error;
 pub mod h2;
 pub mod h3;
 pub mod hq;
+mod url;
+
+pub use error::ClientError;
+pub use url::parse_url;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -215,7 +220,7 @@ impl Pending {
 pub enum ConnError {
     /// HTTP/3.
     #[error("{0}")]
-    H3(#[from] h3::ClientError),
+    H3(#[from] ClientError),
     /// HTTP/2.
     #[error("{0}")]
     H2(#[from] h2::H2ClientError),

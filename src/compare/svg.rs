@@ -6,6 +6,8 @@
 
 use std::fmt::{self, Write};
 
+use crate::summary::quantile;
+
 /// One configuration's measurements (e.g. page load times of N runs).
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -119,19 +121,6 @@ pub fn waterfall_svg(title: &str, bars: &[Bar], marks: &[(String, f64)]) -> Stri
     drawn.map(|()| out).unwrap_or_default()
 }
 
-/// The `q` quantile (0..=1) of ascending `sorted`, interpolating linearly between the closest
-/// ranks; 0 for an empty slice.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let n = sorted.len();
-    if n == 0 {
-        return 0.0;
-    }
-    let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
-    let lo = (pos.floor() as usize).min(n - 1);
-    let hi = (pos.ceil() as usize).min(n - 1);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
-
 /// Tick positions from 0 up to a "nice" axis max (the last tick), 4 to 6 of them, spaced by
 /// 1, 2, 2.5 or 5 times a power of ten.
 fn nice_ticks(max: f64) -> Vec<f64> {
@@ -188,19 +177,6 @@ fn truncate(s: &str) -> String {
     let mut t: String = s.chars().take(LABEL_MAX - 1).collect();
     t.push('…');
     t
-}
-
-/// Human-readable size, e.g. "14.0 KB".
-fn fmt_bytes(b: u64) -> String {
-    if b < 1024 {
-        format!("{b} B")
-    } else if b < 1024 * 1024 {
-        let kb = b as f64 / 1024.0;
-        format!("{kb:.1} KB")
-    } else {
-        let mb = b as f64 / (1024.0 * 1024.0);
-        format!("{mb:.1} MB")
-    }
 }
 
 /// A shared horizontal axis from 0 to a nice max.
@@ -406,7 +382,13 @@ fn draw_bar(out: &mut String, axis: &Axis, bar: &Bar, cy: f64) -> fmt::Result {
     let tip = format!("{} ({})", bar.label, bar.source);
     writeln!(out, "<g><title>{}</title>", escape(&tip))?;
     text(out, LABEL_END, cy + 4.0, LABEL, &truncate(&bar.label))?;
-    text(out, LABEL_END + 8.0, cy + 4.0, SMALL, &fmt_bytes(bar.bytes))?;
+    text(
+        out,
+        LABEL_END + 8.0,
+        cy + 4.0,
+        SMALL,
+        &crate::units::fmt_bytes_binary(bar.bytes),
+    )?;
     let Some(start) = req.or(disc) else {
         no_data(out, axis, cy, "no timing")?;
         return writeln!(out, "</g>");
@@ -500,16 +482,6 @@ mod tests {
     }
 
     #[test]
-    fn quantile_interpolates_between_ranks() {
-        let v = [1.0, 2.0, 3.0, 4.0];
-        assert!(close(quantile(&v, 0.25), 1.75));
-        assert!(close(quantile(&v, 0.5), 2.5));
-        assert!(close(quantile(&v, 0.75), 3.25));
-        assert!(close(quantile(&v, 0.0), 1.0) && close(quantile(&v, 1.0), 4.0));
-        assert!(close(quantile(&[7.0], 0.3), 7.0) && close(quantile(&[], 0.5), 0.0));
-    }
-
-    #[test]
     fn nice_ticks_use_nice_steps() {
         assert_eq!(nice_ticks(1530.0), [0.0, 500.0, 1000.0, 1500.0, 2000.0]);
         assert_eq!(nice_ticks(100.0), [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
@@ -537,9 +509,6 @@ mod tests {
         let t = truncate(&"x".repeat(50));
         assert!(t.chars().count() == LABEL_MAX && t.ends_with('…'));
         assert_eq!(truncate("short"), "short");
-        assert_eq!(fmt_bytes(512), "512 B");
-        assert_eq!(fmt_bytes(14 * 1024), "14.0 KB");
-        assert_eq!(fmt_bytes(3 * 1024 * 1024), "3.0 MB");
     }
 
     #[test]
@@ -576,7 +545,7 @@ mod tests {
         assert!(well_formed(&svg), "{svg}");
         assert!(svg.contains("/css/&lt;style&gt;.css") && !svg.contains("<style>"));
         assert!(svg.contains("load &amp; &lt;done&gt;") && !svg.contains("bogus"));
-        assert!(svg.contains("stroke-dasharray=\"3,2\"") && svg.contains("14.0 KB"));
+        assert!(svg.contains("stroke-dasharray=\"3,2\"") && svg.contains("14.0 KiB"));
         assert!(svg.contains("no timing") && svg.contains("#76b7b2"));
     }
 

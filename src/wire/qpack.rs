@@ -347,10 +347,7 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::hex::decode(s).expect("test vectors are hex")
     }
 
     /// RFC 7541 C.4.1: "www.example.com" Huffman-coded.

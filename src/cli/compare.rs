@@ -1,0 +1,268 @@
+//! `pushlab compare`: page loads over emulated links, a preset's or a
+//! matrix of the user's.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use pushlab::browser::Cpu;
+use pushlab::client::Proto;
+use pushlab::compare::{self, CacheState};
+use pushlab::config::QuicOptions;
+
+use super::netem::LinkProfile;
+use super::{bytes_arg, duration_arg};
+
+/// `--preset`: the studies `pushlab compare --list` describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// Rules of Thumb, rule 2: push in evaluation order.
+    PushOrder,
+    /// Rules of Thumb, rule 1: push just enough to fill the congestion window.
+    FillWindow,
+    /// A slow backend while push-all pushes 1 MB of images over a bloated queue.
+    Preemption,
+    /// A repeat visit with a warm cache.
+    RepeatVisit,
+    /// Server push against 103 Early Hints.
+    PushVsHints,
+    /// A small sampler: the demo's slow page over LTE (what --quick runs).
+    Quick,
+}
+
+impl Preset {
+    /// The library's name of the preset.
+    fn name(self) -> &'static str {
+        match self {
+            Preset::PushOrder => "push-order",
+            Preset::FillWindow => "fill-window",
+            Preset::Preemption => "preemption",
+            Preset::RepeatVisit => "repeat-visit",
+            Preset::PushVsHints => "push-vs-hints",
+            Preset::Quick => "quick",
+        }
+    }
+}
+
+/// `--protocols`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    /// HTTP/2 over TLS over TCP.
+    H2,
+    /// HTTP/3 over QUIC.
+    H3,
+}
+
+impl From<Protocol> for Proto {
+    fn from(p: Protocol) -> Proto {
+        match p {
+            Protocol::H2 => Proto::H2,
+            Protocol::H3 => Proto::H3,
+        }
+    }
+}
+
+/// `--cache`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Cache {
+    /// An empty HTTP cache.
+    Cold,
+    /// The cache of a visit a minute earlier.
+    Warm,
+}
+
+impl From<Cache> for CacheState {
+    fn from(c: Cache) -> CacheState {
+        match c {
+            Cache::Cold => CacheState::Cold,
+            Cache::Warm => CacheState::Warm,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// A preset (default with --quick: quick, a small sampler of all the
+    /// machinery).
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
+    /// A small version: one run, fewer variants (under two minutes).
+    #[arg(long)]
+    quick: bool,
+    /// Runs per configuration (default: the preset's).
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Where to write table.md, runs.csv, runs.json and the SVG plots
+    /// (default: results/compare-PRESET).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Draw the waterfall of the median run of the configuration whose
+    /// label contains this (e.g. "h2 /index.html push-all").
+    #[arg(long)]
+    waterfall: Option<String>,
+    /// Script run time per KB in the emulated browser (ms).
+    #[arg(long, default_value_t = 1.0)]
+    cpu_ms_per_kb: f64,
+    /// Seed of the links' loss generators.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Instead of a preset, a matrix of your own: a push policy (repeat the
+    /// flag; `serve --push-policy` names, `list:/a.js,/b.js` too; default
+    /// all six).
+    #[arg(long = "policy")]
+    policies: Vec<String>,
+    /// Matrix: link profiles, comma-separated (default 3g).
+    #[arg(long = "profiles", value_enum, value_delimiter = ',')]
+    profiles: Vec<LinkProfile>,
+    /// Matrix: cold, warm or both, comma-separated (default cold).
+    #[arg(long = "cache", value_enum, value_delimiter = ',')]
+    caches: Vec<Cache>,
+    /// Matrix: h2, h3 or both, comma-separated (default both).
+    #[arg(long = "protocols", value_enum, value_delimiter = ',')]
+    protocols: Vec<Protocol>,
+    /// Matrix: pages to load, comma-separated (default /index.html).
+    #[arg(long = "pages", value_delimiter = ',')]
+    pages: Vec<String>,
+    /// Matrix: serve this site directory (with its site.toml) instead of
+    /// the demo site.
+    #[arg(long)]
+    site: Option<PathBuf>,
+    /// The servers' QUIC initial RTT estimate (quinn's default: 333 ms),
+    /// to study its effect on long-RTT links.
+    #[arg(long, value_parser = duration_arg)]
+    initial_rtt: Option<Duration>,
+    /// The servers' QUIC initial congestion window, e.g. 14720 (quinn's
+    /// default is 12,000 bytes: 10 datagrams of 1,200; Linux TCP's is 10
+    /// segments, 14,480 bytes on these links).
+    #[arg(long, value_parser = bytes_arg)]
+    initial_window: Option<u64>,
+    /// List the presets and exit.
+    #[arg(long)]
+    list: bool,
+}
+
+/// `pushlab compare`.
+pub fn run(a: &CompareArgs) -> Result<()> {
+    if a.list {
+        for name in compare::PRESETS {
+            let p = compare::preset(name, false)?;
+            println!("{name:14} {}", p.about);
+        }
+        return Ok(());
+    }
+    let custom = !(a.policies.is_empty()
+        && a.profiles.is_empty()
+        && a.caches.is_empty()
+        && a.protocols.is_empty()
+        && a.pages.is_empty()
+        && a.site.is_none());
+    let preset = match (&a.preset, a.quick, custom) {
+        (Some(_), _, true) | (None, true, true) => bail!(
+            "--policy, --profiles, --cache, --protocols, --pages and --site make a matrix of \
+             their own: give them without --preset and --quick"
+        ),
+        (Some(p), _, false) => p.name().to_string(),
+        (None, true, false) => "quick".to_string(),
+        (None, false, true) => "matrix".to_string(),
+        (None, false, false) => bail!(
+            "--preset NAME (one of {}), --quick, or a matrix (--policy, --profiles, --cache, \
+             --protocols, --pages, --site)",
+            compare::PRESETS.join(", ")
+        ),
+    };
+    let matrix = if custom {
+        let m = compare::Matrix {
+            site_dir: a.site.clone(),
+            pages: a.pages.clone(),
+            policies: a.policies.clone(),
+            profiles: a.profiles.iter().map(|p| p.name().to_string()).collect(),
+            protocols: a.protocols.iter().map(|&p| p.into()).collect(),
+            caches: a.caches.iter().map(|&c| c.into()).collect(),
+        };
+        // Every name checked before anything starts.
+        compare::matrix(&m)?;
+        Some(m)
+    } else {
+        None
+    };
+    if !(a.cpu_ms_per_kb.is_finite() && a.cpu_ms_per_kb >= 0.0) {
+        bail!("--cpu-ms-per-kb must be a non-negative number");
+    }
+    if a.runs == Some(0) {
+        bail!("--runs must be at least 1");
+    }
+    // The servers' options are checked by the one validator they share.
+    QuicOptions {
+        initial_window: a.initial_window,
+        ..Default::default()
+    }
+    .validate()?;
+    let opts = compare::CompareOptions {
+        out_dir: a
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("results/compare-{preset}"))),
+        preset,
+        runs: a.runs,
+        quick: a.quick,
+        cpu: Cpu {
+            script_ms_per_kb: a.cpu_ms_per_kb,
+            ..Cpu::default()
+        },
+        seed: a.seed,
+        waterfall: a.waterfall.clone(),
+        progress: true,
+        initial_rtt: a.initial_rtt,
+        initial_window: a.initial_window,
+        matrix,
+    };
+    let started = std::time::Instant::now();
+    let report = compare::run(&opts)?;
+    println!(
+        "pushlab {} on {}, pushlab {} ({} runs per configuration, {:.0} s)\n",
+        std::env::args()
+            .skip(1)
+            .map(|s| if s.contains([' ', ';', '*']) {
+                format!("'{s}'")
+            } else {
+                s
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        report.machine,
+        report.version,
+        report.runs_per_config,
+        started.elapsed().as_secs_f64()
+    );
+    println!("{}\n", report.about);
+    print!("{}", compare::table(&report));
+    let files = compare::write(&report, &opts)?;
+    println!();
+    for f in files {
+        println!("wrote {}", f.display());
+    }
+    let failed: usize = report.rows.iter().map(|r| r.failed).sum();
+    if failed > 0 {
+        bail!("{failed} page loads failed (see runs.csv)");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--preset` offers exactly the library's presets and quick, by the same names.
+    #[test]
+    fn presets_match_the_library() {
+        let mine: Vec<&str> = Preset::value_variants().iter().map(|p| p.name()).collect();
+        assert_eq!(crate::cli::value_names::<Preset>(), mine);
+        let mut library = compare::PRESETS.to_vec();
+        library.push("quick");
+        assert_eq!(mine, library);
+        for name in mine {
+            assert!(compare::preset(name, false).is_ok(), "{name}");
+        }
+    }
+}

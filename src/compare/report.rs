@@ -1,0 +1,379 @@
+//! Reporting a comparison: the Markdown table, every run as CSV and JSON,
+//! and the plots.
+
+use std::path::PathBuf;
+
+use super::run::{CompareOptions, Report, Run};
+use serde::Serialize;
+
+use super::presets::proto_name;
+use super::{svg, CompareError};
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into())
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|v| format!("{:+.0}%", v * 100.0))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The summary table (Markdown).
+pub fn table(report: &Report) -> String {
+    let paper = report.rows.iter().any(|r| r.paper.is_some());
+    let mut s = String::new();
+    s.push_str(&format!(
+        "| protocol | page | variant | link | cache | load ms (median) | vs baseline | IQR | render-ready ms | vs baseline | doc extra ms | wasted | received | runs |{}\n",
+        if paper { " Rules of Thumb |" } else { "" }
+    ));
+    s.push_str(&format!(
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|{}\n",
+        if paper { "---|" } else { "" }
+    ));
+    for r in &report.rows {
+        let c = &r.config;
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |{}\n",
+            proto_name(c.protocol),
+            c.page,
+            c.variant,
+            c.profile,
+            c.cache.name(),
+            fmt_opt(r.load_ms),
+            pct(r.vs_baseline),
+            r.load_iqr
+                .map(|(a, b)| format!("{a:.0}-{b:.0}"))
+                .unwrap_or_else(|| "-".into()),
+            fmt_opt(r.render_ms),
+            pct(r.render_vs_baseline),
+            fmt_opt(r.doc_extra_ms),
+            r.wasted
+                .map(|w| crate::units::fmt_bytes(w as u64))
+                .unwrap_or_else(|| "-".into()),
+            r.received
+                .map(|w| crate::units::fmt_bytes(w as u64))
+                .unwrap_or_else(|| "-".into()),
+            r.runs,
+            if r.failed > 0 {
+                format!(" ({} failed)", r.failed)
+            } else {
+                String::new()
+            },
+            if paper {
+                format!(" {} |", r.paper.as_deref().unwrap_or(""))
+            } else {
+                String::new()
+            }
+        ));
+    }
+    s
+}
+
+/// A text field of runs.csv, always in double quotes (as the file has
+/// always had them), inner quotes doubled.
+struct Quoted<'a>(&'a str);
+
+impl Serialize for Quoted<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("\"{}\"", self.0.replace('"', "\"\"")))
+    }
+}
+
+/// A time in ms with two decimals; empty when absent.
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.2}")).unwrap_or_default()
+}
+
+/// One line of runs.csv; the field names are the header.
+#[derive(Serialize)]
+struct CsvRow<'a> {
+    preset: Quoted<'a>,
+    protocol: &'static str,
+    page: Quoted<'a>,
+    variant: Quoted<'a>,
+    link: Quoted<'a>,
+    cache: &'static str,
+    run: usize,
+    load_ms: String,
+    render_ready_ms: String,
+    doc_first_byte_ms: String,
+    doc_extra_ms: String,
+    bytes_received: u64,
+    bytes_wasted: u64,
+    pushes_used: usize,
+    pushes_wasted: usize,
+    cached: usize,
+    handshake_ms: String,
+    error: Quoted<'a>,
+}
+
+/// runs.csv: a header, then one line per run.
+pub fn csv(report: &Report) -> Result<String, CompareError> {
+    // The text fields quote themselves (Quoted), so the writer never does:
+    // the layout stays what it has always been.
+    let mut w = ::csv::WriterBuilder::new()
+        .quote_style(::csv::QuoteStyle::Never)
+        .from_writer(Vec::new());
+    let rows = report.runs.iter().map(|r| {
+        let c = &report.configs[r.config];
+        let sm = &r.load.summary;
+        CsvRow {
+            preset: Quoted(&report.preset),
+            protocol: proto_name(c.protocol),
+            page: Quoted(&c.page),
+            variant: Quoted(&c.variant),
+            link: Quoted(&c.profile),
+            cache: c.cache.name(),
+            run: r.run,
+            load_ms: ms(sm.load_ms),
+            render_ready_ms: ms(sm.render_ready_ms),
+            doc_first_byte_ms: ms(sm.resources.first().and_then(|d| d.first_byte_ms)),
+            doc_extra_ms: ms(r.doc_extra_ms),
+            bytes_received: sm.bytes_received,
+            bytes_wasted: sm.bytes_wasted,
+            pushes_used: sm.pushes_used,
+            pushes_wasted: sm.pushes_wasted,
+            cached: sm.cached,
+            handshake_ms: ms(Some(r.load.handshake_ms)),
+            error: Quoted(r.load.error.as_deref().unwrap_or("")),
+        }
+    });
+    if report.runs.is_empty() {
+        // No row to take the header from: the header alone.
+        w.write_record(CSV_HEADER)?;
+    }
+    // Otherwise the header comes from the first row's field names.
+    for row in rows {
+        w.serialize(row)?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    String::from_utf8(bytes).map_err(|e| CompareError::Io(std::io::Error::other(e)))
+}
+
+/// The header of runs.csv: [`CsvRow`]'s field names.
+const CSV_HEADER: [&str; 18] = [
+    "preset",
+    "protocol",
+    "page",
+    "variant",
+    "link",
+    "cache",
+    "run",
+    "load_ms",
+    "render_ready_ms",
+    "doc_first_byte_ms",
+    "doc_extra_ms",
+    "bytes_received",
+    "bytes_wasted",
+    "pushes_used",
+    "pushes_wasted",
+    "cached",
+    "handshake_ms",
+    "error",
+];
+
+/// Writes table.md, runs.csv, runs.json and the plots into the output
+/// directory; returns the files written.
+pub fn write(report: &Report, opts: &CompareOptions) -> Result<Vec<PathBuf>, CompareError> {
+    std::fs::create_dir_all(&opts.out_dir)?;
+    let mut files = Vec::new();
+    let mut put = |name: &str, text: String| -> Result<(), CompareError> {
+        let p = opts.out_dir.join(name);
+        std::fs::write(&p, text)?;
+        files.push(p);
+        Ok(())
+    };
+    put(
+        "table.md",
+        format!(
+            "# pushlab compare --preset {}\n\n{}\n\npushlab {} on {}; {} runs per configuration.\n\n{}",
+            report.preset,
+            report.about,
+            report.version,
+            report.machine,
+            report.runs_per_config,
+            table(report)
+        ),
+    )?;
+    put("runs.csv", csv(report)?)?;
+    put(
+        "runs.json",
+        serde_json::to_string_pretty(report).map_err(std::io::Error::other)?,
+    )?;
+    let series = |f: &dyn Fn(&Run) -> Option<f64>| -> Vec<svg::Series> {
+        report
+            .configs
+            .iter()
+            .enumerate()
+            .map(|(ci, c)| svg::Series {
+                label: c.label(),
+                values: report
+                    .runs
+                    .iter()
+                    .filter(|r| r.config == ci && r.load.error.is_none())
+                    .filter_map(f)
+                    .collect(),
+            })
+            .collect()
+    };
+    put(
+        "load.svg",
+        svg::distribution_svg(
+            &format!("{}: page load time per configuration", report.preset),
+            "ms",
+            &series(&|r| r.load.summary.load_ms),
+        ),
+    )?;
+    put(
+        "render.svg",
+        svg::distribution_svg(
+            &format!("{}: render-ready time per configuration", report.preset),
+            "ms",
+            &series(&|r| r.load.summary.render_ready_ms),
+        ),
+    )?;
+    if let Some((label, run)) = waterfall_run(report, opts.waterfall.as_deref()) {
+        let s = &run.load.summary;
+        let bars: Vec<svg::Bar> = s
+            .resources
+            .iter()
+            .map(|r| svg::Bar {
+                label: r.path.clone(),
+                source: match r.source {
+                    crate::browser::Source::Network => "network",
+                    crate::browser::Source::Preloaded => "preloaded",
+                    crate::browser::Source::Pushed => "pushed",
+                    crate::browser::Source::Cached | crate::browser::Source::Revalidated => {
+                        "cached"
+                    }
+                }
+                .to_string(),
+                discovered: r.discovered_ms,
+                requested: r.requested_ms.unwrap_or(r.discovered_ms),
+                first_byte: r.first_byte_ms,
+                done: r.done_ms,
+                bytes: r.bytes,
+            })
+            .collect();
+        let mut marks = Vec::new();
+        if let Some(t) = s.render_ready_ms {
+            marks.push(("render-ready".to_string(), t));
+        }
+        if let Some(t) = s.load_ms {
+            marks.push(("load".to_string(), t));
+        }
+        put(
+            "waterfall.svg",
+            svg::waterfall_svg(&format!("{label}: median run {}", run.run), &bars, &marks),
+        )?;
+    }
+    Ok(files)
+}
+
+/// The median-load run of the chosen configuration.
+fn waterfall_run<'a>(report: &'a Report, want: Option<&str>) -> Option<(String, &'a Run)> {
+    let ci = match want {
+        Some(w) => report.configs.iter().position(|c| c.label().contains(w))?,
+        None => report
+            .rows
+            .iter()
+            .position(|r| r.vs_baseline.is_some() && r.vs_baseline != Some(0.0))
+            .unwrap_or(0),
+    };
+    let mut mine: Vec<&Run> = report
+        .runs
+        .iter()
+        .filter(|r| r.config == ci && r.load.summary.load_ms.is_some())
+        .collect();
+    mine.sort_by(|a, b| {
+        a.load
+            .summary
+            .load_ms
+            .unwrap_or(f64::MAX)
+            .total_cmp(&b.load.summary.load_ms.unwrap_or(f64::MAX))
+    });
+    let run = *mine.get(mine.len() / 2)?;
+    Some((report.configs[ci].label(), run))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::browser::{Cpu, PageLoad, PageSummary};
+    use crate::client::Proto;
+    use crate::compare::{CacheState, Config};
+
+    fn report() -> Report {
+        let config = |protocol, variant: &str, cache| Config {
+            protocol,
+            variant: variant.into(),
+            profile: "lte".into(),
+            cache,
+            page: "/index.html".into(),
+            variant_index: 0,
+            profile_index: 0,
+        };
+        let run = |config, load_ms: Option<f64>, doc_extra_ms, error: Option<&str>| Run {
+            config,
+            run: 1,
+            doc_extra_ms,
+            load: PageLoad {
+                url: "https://10.0.0.1:4433/index.html".into(),
+                protocol: Proto::H3,
+                handshake_ms: 12.5,
+                summary: PageSummary {
+                    render_ready_ms: load_ms.map(|l| l / 2.0),
+                    load_ms,
+                    dom_done_ms: None,
+                    bytes_received: 120_000,
+                    bytes_wasted: 0,
+                    pushes_used: 2,
+                    pushes_wasted: 1,
+                    cached: 3,
+                    resources: Vec::new(),
+                },
+                error: error.map(str::to_string),
+            },
+        };
+        Report {
+            version: "0",
+            machine: "test".into(),
+            preset: "quick".into(),
+            about: String::new(),
+            runs_per_config: 1,
+            profiles: Vec::new(),
+            cpu: Cpu::default(),
+            quic_initial_rtt_ms: None,
+            quic_initial_window: None,
+            seed: 1,
+            configs: vec![
+                config(Proto::H3, "none", CacheState::Cold),
+                config(Proto::H2, "push-all, \"x\"", CacheState::Warm),
+            ],
+            rows: Vec::new(),
+            runs: vec![
+                run(0, Some(123.456), Some(1.0), None),
+                run(1, None, None, Some("bad, \"thing\"")),
+            ],
+        }
+    }
+
+    /// The CSV layout, byte for byte: text fields always quoted, protocol
+    /// and cache bare, times with two decimals, absent times empty.
+    #[test]
+    fn csv_layout() {
+        assert_eq!(
+            csv(&report()).expect("CSV in memory"),
+            "preset,protocol,page,variant,link,cache,run,load_ms,render_ready_ms,doc_first_byte_ms,doc_extra_ms,bytes_received,bytes_wasted,pushes_used,pushes_wasted,cached,handshake_ms,error\n\
+             \"quick\",h3,\"/index.html\",\"none\",\"lte\",cold,1,123.46,61.73,,1.00,120000,0,2,1,3,12.50,\"\"\n\
+             \"quick\",h2,\"/index.html\",\"push-all, \"\"x\"\"\",\"lte\",warm,1,,,,,120000,0,2,1,3,12.50,\"bad, \"\"thing\"\"\"\n"
+        );
+        let empty = Report {
+            runs: Vec::new(),
+            ..report()
+        };
+        let header = csv(&empty).expect("CSV in memory");
+        assert_eq!(header, format!("{}\n", CSV_HEADER.join(",")));
+        assert!(csv(&report()).expect("CSV in memory").starts_with(&header));
+    }
+}

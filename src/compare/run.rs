@@ -1,0 +1,334 @@
+//! Running a comparison: servers behind emulated links, page loads by the
+//! emulated browser, and the summary of each configuration.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::presets::{configs, matrix, preset, Config, LinkProfile, Matrix, Preset};
+use super::{CacheState, CompareError};
+use crate::browser::{load_page, Cpu, HttpCache, LoadOptions, PageLoad};
+use crate::client::ClientOptions;
+use crate::config::ServeOptions;
+use crate::netem::{Emulator, EmulatorOptions};
+use crate::server::{RunningServer, ServerOptions};
+use crate::summary::{median, quartiles};
+use crate::tls::Identity;
+
+/// One page load of a configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    /// Index into the configurations.
+    pub config: usize,
+    /// Run number.
+    pub run: usize,
+    /// The document's first byte minus (think time + round trip): how
+    /// long the ready document waited behind other bytes (ms).
+    pub doc_extra_ms: Option<f64>,
+    /// The load as recorded.
+    pub load: PageLoad,
+}
+
+/// Summary of one configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// The configuration.
+    pub config: Config,
+    /// Successful runs.
+    pub runs: usize,
+    /// Failed runs.
+    pub failed: usize,
+    /// Median load time (ms).
+    pub load_ms: Option<f64>,
+    /// Its interquartile range.
+    pub load_iqr: Option<(f64, f64)>,
+    /// Median render-ready time (ms).
+    pub render_ms: Option<f64>,
+    /// Median document extra delay (ms).
+    pub doc_extra_ms: Option<f64>,
+    /// Median bytes wasted.
+    pub wasted: Option<f64>,
+    /// Median bytes received.
+    pub received: Option<f64>,
+    /// Load time against the baseline variant: (baseline - this) / baseline
+    /// (positive = faster, the paper's sign).
+    pub vs_baseline: Option<f64>,
+    /// Render-ready against the baseline, the same way.
+    pub render_vs_baseline: Option<f64>,
+    /// The Rules of Thumb's figure for this row, when reproduced.
+    pub paper: Option<String>,
+}
+
+/// Everything a comparison produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// pushlab version.
+    pub version: &'static str,
+    /// The machine.
+    pub machine: String,
+    /// Preset name.
+    pub preset: String,
+    /// What it shows.
+    pub about: String,
+    /// Runs per configuration.
+    pub runs_per_config: usize,
+    /// The link profiles as used.
+    pub profiles: Vec<LinkProfile>,
+    /// The browser's CPU model.
+    pub cpu: Cpu,
+    /// The servers' QUIC initial RTT estimate in ms (None: quinn's 333 ms).
+    pub quic_initial_rtt_ms: Option<f64>,
+    /// The servers' QUIC initial window in bytes (None: quinn's 12,000).
+    pub quic_initial_window: Option<u64>,
+    /// Seed of the links' loss generators.
+    pub seed: u64,
+    /// Configurations.
+    pub configs: Vec<Config>,
+    /// Per-configuration summaries, in configuration order.
+    pub rows: Vec<Row>,
+    /// Every run.
+    pub runs: Vec<Run>,
+}
+
+/// Options of a comparison.
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// Preset name.
+    pub preset: String,
+    /// Runs per configuration (default: the preset's).
+    pub runs: Option<usize>,
+    /// The small version.
+    pub quick: bool,
+    /// Where to write results.
+    pub out_dir: PathBuf,
+    /// The browser's CPU model.
+    pub cpu: Cpu,
+    /// Seed of the link's loss generator.
+    pub seed: u64,
+    /// Label (or part of one) of the configuration to draw a waterfall for
+    /// (its median run); default: the first non-baseline configuration.
+    pub waterfall: Option<String>,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// The servers' QUIC initial RTT estimate (quinn's default: 333 ms).
+    pub initial_rtt: Option<Duration>,
+    /// The servers' QUIC initial congestion window in bytes (quinn's
+    /// default: 10 datagrams of 1,200 bytes).
+    pub initial_window: Option<u64>,
+    /// A matrix of the user's instead of the preset.
+    pub matrix: Option<Matrix>,
+}
+
+struct Progress {
+    total: usize,
+    done: usize,
+    show: bool,
+    tty: bool,
+}
+
+impl Progress {
+    fn step(&mut self, what: &str) {
+        self.done += 1;
+        if !self.show {
+            return;
+        }
+        let width = 30;
+        let filled = self.done * width / self.total.max(1);
+        let bar = format!("[{}{}]", "#".repeat(filled), " ".repeat(width - filled));
+        let mut err = std::io::stderr();
+        if self.tty {
+            let _ = write!(err, "\r{bar} {}/{} {what:<60}", self.done, self.total);
+            if self.done == self.total {
+                let _ = writeln!(err);
+            }
+        } else if self.done == self.total || self.done.is_multiple_of((self.total / 10).max(1)) {
+            let _ = writeln!(err, "{bar} {}/{} {what}", self.done, self.total);
+        }
+        let _ = err.flush();
+    }
+}
+
+/// Runs a comparison (blocking; it owns its runtimes and threads). Needs
+/// root for the emulated links.
+pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
+    let preset = match &opts.matrix {
+        Some(m) => matrix(m)?,
+        None => preset(&opts.preset, opts.quick)?,
+    };
+    let runs = opts.runs.unwrap_or(preset.runs).max(1);
+    let configs = configs(&preset);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let identity = Identity::self_signed().map_err(|e| CompareError::Server(e.to_string()))?;
+    let mut progress = Progress {
+        total: configs.len() * runs,
+        done: 0,
+        show: opts.progress,
+        tty: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let mut all = Vec::new();
+    let site = Arc::new(preset.site.clone());
+    for (pi, prof) in preset.profiles.iter().enumerate() {
+        let emu = Emulator::start(EmulatorOptions {
+            up: prof.up,
+            down: prof.down,
+            server_ns: false,
+            seed: opts.seed,
+        })?;
+        // One server per variant, on the server side of this link.
+        let mut servers = Vec::new();
+        for v in &preset.variants {
+            let mut serve = ServeOptions {
+                policy: v.policy.clone(),
+                site: site.clone(),
+                ..ServeOptions::default()
+            };
+            serve.quic.initial_rtt = opts.initial_rtt;
+            serve.quic.initial_window = opts.initial_window;
+            let mut so = ServerOptions::new(
+                SocketAddr::from((emu.server_addr, 0)),
+                identity.clone(),
+                serve,
+            );
+            so.tcp_notsent_lowat = v.tcp_notsent_lowat;
+            let srv = rt
+                .block_on(RunningServer::start(so))
+                .map_err(|e| CompareError::Server(e.to_string()))?;
+            servers.push(srv);
+        }
+        let rtt = (prof.up.delay + prof.down.delay).as_secs_f64() * 1e3;
+        for run in 0..runs {
+            for (ci, c) in configs.iter().enumerate() {
+                if c.profile_index != pi {
+                    continue;
+                }
+                let port = servers[c.variant_index].addr.port();
+                let lo = LoadOptions {
+                    url: format!("https://{}:{port}{}", emu.server_addr, c.page),
+                    proto: c.protocol,
+                    accept_push: true,
+                    cpu: opts.cpu,
+                    timeout: Duration::from_secs(120),
+                    client: ClientOptions {
+                        insecure: true,
+                        ..Default::default()
+                    },
+                };
+                let warm = c.cache == CacheState::Warm;
+                let load = emu
+                    .in_client(move || {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .expect("a runtime");
+                        rt.block_on(async move {
+                            let mut cache = HttpCache::new();
+                            if warm {
+                                let (first, c) = load_page(&lo, cache).await;
+                                if let Some(e) = first.error {
+                                    let (mut l, _) = load_page(&lo, HttpCache::new()).await;
+                                    l.error = Some(format!("warming visit: {e}"));
+                                    return l;
+                                }
+                                cache = c;
+                            }
+                            load_page(&lo, cache).await.0
+                        })
+                    })?
+                    .join()
+                    .map_err(|_| CompareError::Server("page-load thread panicked".into()))?;
+                let think = site
+                    .get(&c.page)
+                    .map(|r| r.think.as_secs_f64() * 1e3)
+                    .unwrap_or(0.0);
+                let doc_extra_ms = load
+                    .summary
+                    .resources
+                    .first()
+                    .filter(|d| d.source != crate::browser::Source::Cached)
+                    .and_then(|d| d.first_byte_ms)
+                    .map(|fb| fb - think - rtt);
+                progress.step(&c.label());
+                all.push(Run {
+                    config: ci,
+                    run,
+                    doc_extra_ms,
+                    load,
+                });
+            }
+        }
+        for s in servers {
+            rt.block_on(s.shutdown());
+        }
+        emu.stop();
+    }
+    let rows = summarise(&preset, &configs, &all);
+    Ok(Report {
+        version: env!("CARGO_PKG_VERSION"),
+        machine: crate::bench::machine(),
+        preset: preset.name.to_string(),
+        about: preset.about.to_string(),
+        runs_per_config: runs,
+        profiles: preset.profiles.clone(),
+        cpu: opts.cpu,
+        quic_initial_rtt_ms: opts.initial_rtt.map(|d| d.as_secs_f64() * 1e3),
+        quic_initial_window: opts.initial_window,
+        seed: opts.seed,
+        configs,
+        rows,
+        runs: all,
+    })
+}
+
+fn summarise(preset: &Preset, configs: &[Config], runs: &[Run]) -> Vec<Row> {
+    let mut rows: Vec<Row> = configs
+        .iter()
+        .enumerate()
+        .map(|(ci, c)| {
+            let mine: Vec<&Run> = runs.iter().filter(|r| r.config == ci).collect();
+            let ok: Vec<&&Run> = mine.iter().filter(|r| r.load.error.is_none()).collect();
+            let collect = |f: &dyn Fn(&Run) -> Option<f64>| -> Vec<f64> {
+                ok.iter().filter_map(|r| f(r)).collect()
+            };
+            let loads = collect(&|r| r.load.summary.load_ms);
+            Row {
+                config: c.clone(),
+                runs: ok.len(),
+                failed: mine.len() - ok.len(),
+                load_ms: median(&loads),
+                load_iqr: quartiles(&loads),
+                render_ms: median(&collect(&|r| r.load.summary.render_ready_ms)),
+                doc_extra_ms: median(&collect(&|r| r.doc_extra_ms)),
+                wasted: median(&collect(&|r| Some(r.load.summary.bytes_wasted as f64))),
+                received: median(&collect(&|r| Some(r.load.summary.bytes_received as f64))),
+                vs_baseline: None,
+                render_vs_baseline: None,
+                paper: preset.variants[c.variant_index].paper.map(str::to_string),
+            }
+        })
+        .collect();
+    let base: Vec<(usize, Option<f64>, Option<f64>)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| preset.variants[r.config.variant_index].baseline)
+        .map(|(i, r)| (i, r.load_ms, r.render_ms))
+        .collect();
+    for i in 0..rows.len() {
+        let g = rows[i].config.group();
+        if let Some(&(_, bl, br)) = base.iter().find(|(j, _, _)| rows[*j].config.group() == g) {
+            let rel = |b: Option<f64>, x: Option<f64>| match (b, x) {
+                (Some(b), Some(x)) if b > 0.0 => Some((b - x) / b),
+                _ => None,
+            };
+            rows[i].vs_baseline = rel(bl, rows[i].load_ms);
+            rows[i].render_vs_baseline = rel(br, rows[i].render_ms);
+        }
+    }
+    rows
+}
