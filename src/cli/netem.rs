@@ -38,11 +38,19 @@ impl LinkProfile {
     }
 }
 
+/// `--profile`: a name the library knows, refused with the library's own
+/// message (which lists the known names) otherwise.
+fn parse_profile(name: &str) -> Result<LinkProfile, String> {
+    profile(name).map_err(|e| e.to_string())?;
+    LinkProfile::from_str(name, false)
+}
+
 #[derive(Args)]
 pub struct NetemArgs {
-    /// Start from a named profile; the other options override it. Without
-    /// one: interop (15 ms, 10 Mbit/s, 25 pkt).
-    #[arg(long, value_enum)]
+    /// Start from a named profile (interop, 2g, 3g, lte, cable; see
+    /// --list-profiles); the other options override it. Without one: interop
+    /// (15 ms, 10 Mbit/s, 25 pkt).
+    #[arg(long, value_parser = parse_profile)]
     profile: Option<LinkProfile>,
     /// One-way delay, each direction (e.g. 40ms).
     #[arg(long)]
