@@ -279,6 +279,27 @@ impl H2Body {
         }
     }
 
+    /// A chunk for a body whose stream may not have been opened (an error then).
+    async fn chunk_into(
+        body: Option<&mut Self>,
+        ctx: &H2Conn,
+        chunk: Bytes,
+        last: bool,
+    ) -> Result<(), SendError> {
+        match body {
+            Some(b) => b.send_chunk(ctx, chunk, last).await,
+            None => Err(SendError::protocol("sending body", "no stream")),
+        }
+    }
+
+    /// Ends a body if its stream was opened; nothing to end otherwise.
+    async fn finish_if_open(body: Option<&mut Self>, ctx: &H2Conn) -> Result<(), SendError> {
+        match body {
+            Some(b) => b.finish(ctx).await,
+            None => Ok(()),
+        }
+    }
+
     fn abandon(&mut self, ctx: &H2Conn, why: Abandon) {
         match (&ctx.queue, self.direct.as_mut()) {
             (Some(q), _) => {
@@ -414,17 +435,11 @@ impl Exchange for H2Push {
     }
 
     async fn send_chunk(&mut self, chunk: Bytes, last: bool) -> Result<(), SendError> {
-        match self.body.as_mut() {
-            Some(b) => b.send_chunk(&self.ctx, chunk, last).await,
-            None => Err(SendError::protocol("sending body", "no stream")),
-        }
+        H2Body::chunk_into(self.body.as_mut(), &self.ctx, chunk, last).await
     }
 
     async fn finish(&mut self) -> Result<(), SendError> {
-        match self.body.as_mut() {
-            Some(b) => b.finish(&self.ctx).await,
-            None => Ok(()),
-        }
+        H2Body::finish_if_open(self.body.as_mut(), &self.ctx).await
     }
 
     fn abandon(&mut self, why: Abandon) {
@@ -627,17 +642,11 @@ impl Exchange for H2Response<'_> {
     }
 
     async fn send_chunk(&mut self, chunk: Bytes, last: bool) -> Result<(), SendError> {
-        match self.body.as_mut() {
-            Some(b) => b.send_chunk(self.ctx, chunk, last).await,
-            None => Err(SendError::protocol("sending body", "no stream")),
-        }
+        H2Body::chunk_into(self.body.as_mut(), self.ctx, chunk, last).await
     }
 
     async fn finish(&mut self) -> Result<(), SendError> {
-        match self.body.as_mut() {
-            Some(b) => b.finish(self.ctx).await,
-            None => Ok(()),
-        }
+        H2Body::finish_if_open(self.body.as_mut(), self.ctx).await
     }
 
     // h2 interleaves streams frame by frame, and the PUSH_PROMISE frames
