@@ -162,13 +162,8 @@ pub async fn serve_connection<T: AsyncRead + AsyncWrite + Unpin + Send>(
             head_at: None,
         };
         let mut o = Outcome::default();
-        let r = Respond {
-            reply: &reply,
-            plan: &Plan::default(),
-            arrived,
-            chunk: opts.body_chunk,
-            stall: opts.stall_timeout,
-        };
+        let no_plan = Plan::default();
+        let r = Respond::new(&reply, &no_plan, arrived, &opts);
         let result = pipeline::respond(&mut ex, &r, &mut o).await;
         o.ttfb = ex.head_at.map(|t| t.saturating_duration_since(arrived));
         let keep = ex.keep;

@@ -263,6 +263,19 @@ pub struct Respond<'a> {
     pub stall: Duration,
 }
 
+impl<'a> Respond<'a> {
+    /// A reply to carry out with the server's chunk size and stall timeout.
+    pub fn new(reply: &'a Reply, plan: &'a Plan, arrived: Instant, opts: &ServeOptions) -> Self {
+        Respond {
+            reply,
+            plan,
+            arrived,
+            chunk: opts.body_chunk,
+            stall: opts.stall_timeout,
+        }
+    }
+}
+
 /// Carries out a planned reply: 103 with the hints, think time (pushes
 /// start to fill it), the final head, the body, the end of the stream.
 /// Fills `o.hints` and `o.bytes`.

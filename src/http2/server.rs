@@ -711,13 +711,7 @@ async fn handle(
         headers_only: false,
         head_at: None,
     };
-    let r = Respond {
-        reply: &reply,
-        plan: &plan,
-        arrived,
-        chunk: ctx.opts.body_chunk,
-        stall: ctx.opts.stall_timeout,
-    };
+    let r = Respond::new(&reply, &plan, arrived, &ctx.opts);
     let result = pipeline::respond(&mut ex, &r, &mut o).await;
     o.ttfb = ex.head_at.map(|t| t.saturating_duration_since(arrived));
     let body = ex.body.take();

@@ -122,13 +122,8 @@ async fn request(
         let _ = send.reset(quinn::VarInt::from_u32(REFUSED));
     } else {
         let mut ex = HqResponse { send };
-        let r = Respond {
-            reply: &reply,
-            plan: &Plan::default(),
-            arrived,
-            chunk: opts.body_chunk,
-            stall: opts.stall_timeout,
-        };
+        let no_plan = Plan::default();
+        let r = Respond::new(&reply, &no_plan, arrived, &opts);
         match pipeline::respond(&mut ex, &r, &mut o).await {
             Ok(()) => o.done = Some(arrived.elapsed()),
             Err(e) => o.error = Some(e.to_string()),

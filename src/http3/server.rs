@@ -414,13 +414,7 @@ where
         started: Vec::new(),
         head_at: None,
     };
-    let r = Respond {
-        reply: &reply,
-        plan: &plan,
-        arrived,
-        chunk: ctx.opts.body_chunk,
-        stall: ctx.opts.stall_timeout,
-    };
+    let r = Respond::new(&reply, &plan, arrived, &ctx.opts);
     let result = pipeline::respond(&mut ex, &r, &mut outcome).await;
     outcome.pushes = ex.started.len() + ex.promised.len();
     let head_at = ex.head_at;
