@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, ValueEnum};
 use pushlab::config::{Congestion, QuicOptions, SchedulerMode, ServeOptions};
+use pushlab::sched::inflight::InflightMode;
 use pushlab::sched::Policy;
 use pushlab::sendq::SendConfig;
 use pushlab::server::{RunningServer, ServerOptions};
@@ -67,6 +68,14 @@ pub struct ServeArgs {
     /// Bytes quinn may hold beyond the congestion window (low-water mark).
     #[arg(long, default_value = "32KiB", value_parser = bytes_arg)]
     lowat: u64,
+    /// In-flight control for preemptible bytes (pushes, and responses less
+    /// urgent than another open response): while they are what goes next,
+    /// quinn may hold only about one estimated bandwidth-delay product
+    /// unacknowledged, so they do not fill the bottleneck queue ahead of a
+    /// response that becomes ready. Urgent bytes always get the congestion
+    /// window. See proto-notes/priorities.md.
+    #[arg(long, value_enum, default_value_t = InflightMode::default())]
+    inflight: InflightMode,
     /// Per-stream user-space queue bound.
     #[arg(long, default_value = "128KiB", value_parser = bytes_arg)]
     stream_buffer: u64,
@@ -163,6 +172,7 @@ fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
             policy,
             quantum: a.quantum as usize,
             lowat: a.lowat,
+            inflight: a.inflight,
             stream_buffer: a.stream_buffer as usize,
             quinn_priorities: !a.no_quinn_priorities,
             ..SendConfig::default()
@@ -229,7 +239,13 @@ pub async fn run(a: ServeArgs) -> Result<()> {
     let sched = match &h3.mode {
         SchedulerMode::Off => "off (h3-quinn, no queue)".to_string(),
         SchedulerMode::Queue(c) => {
-            format!("{} (quantum {}, lowat {})", c.policy, c.quantum, c.lowat)
+            format!(
+                "{} (quantum {}, lowat {}, inflight {})",
+                c.policy,
+                c.quantum,
+                c.lowat,
+                c.inflight.name()
+            )
         }
     };
     let server = RunningServer::start(ServerOptions {

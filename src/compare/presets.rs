@@ -8,8 +8,10 @@ use serde::Serialize;
 
 use super::{sites, CompareError};
 use crate::client::Proto;
+use crate::config::Congestion;
 use crate::netem::{LinkSpec, QueueLimit};
 use crate::push::{policy_by_name, PushPolicy};
+use crate::sched::inflight::InflightMode;
 use crate::site::Site;
 
 /// Cold (empty cache) or warm (a previous visit's cache) page loads.
@@ -49,6 +51,10 @@ pub struct Variant {
     pub policy: Arc<dyn PushPolicy>,
     /// TCP_NOTSENT_LOWAT for HTTP/2.
     pub tcp_notsent_lowat: Option<u32>,
+    /// In-flight control for preemptible bytes (HTTP/3).
+    pub inflight: InflightMode,
+    /// quinn's congestion controller, when not the default.
+    pub congestion: Option<Congestion>,
     /// Only these protocols (empty: both).
     pub protocols: Vec<Proto>,
     /// The variant others are compared with.
@@ -96,6 +102,8 @@ fn variant(label: &str, policy: &str) -> Variant {
         label: label.to_string(),
         policy: policy_by_name(policy).unwrap_or_else(|| Arc::new(crate::push::NoPush)),
         tcp_notsent_lowat: None,
+        inflight: InflightMode::default(),
+        congestion: None,
         protocols: Vec::new(),
         baseline: policy == "none",
         paper: None,
@@ -170,11 +178,30 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             bloated.name = "3g-bloated".into();
             bloated.down.queue = QueueLimit::Packets(250);
             bloated.up.queue = QueueLimit::Packets(250);
+            let mut issue = profile("3g");
+            issue.name = "1.6mbit-150ms-q1000".into();
+            issue.down.rate = Some(1_600_000);
+            issue.down.delay = std::time::Duration::from_millis(75);
+            issue.down.queue = QueueLimit::Packets(1000);
+            issue.up.rate = None;
+            issue.up.delay = std::time::Duration::from_millis(75);
+            issue.up.queue = QueueLimit::Packets(1000);
             let mut none = variant("no push", "none");
             none.protocols = vec![Proto::H3, Proto::H2];
-            let mut h3 = variant("push-all, user-space queue", "push-all");
-            h3.protocols = vec![Proto::H3];
-            h3.baseline = false;
+            let mut variants = vec![none];
+            for (label, inflight, cc) in [
+                ("push-all, queue, in-flight off", InflightMode::Off, None),
+                ("push-all, queue, in-flight bdp", InflightMode::Bdp, None),
+                ("push-all, queue, in-flight bdp-125", InflightMode::Bdp125, None),
+                ("push-all, BBR, in-flight off", InflightMode::Off, Some(Congestion::Bbr)),
+                ("push-all, BBR, in-flight bdp", InflightMode::Bdp, Some(Congestion::Bbr)),
+            ] {
+                let mut h3 = variant(label, "push-all");
+                h3.protocols = vec![Proto::H3];
+                h3.inflight = inflight;
+                h3.congestion = cc;
+                variants.push(h3);
+            }
             let mut h2 = variant("push-all, kernel defaults", "push-all");
             h2.protocols = vec![Proto::H2];
             let mut h2l = variant("push-all, TCP_NOTSENT_LOWAT 16 KB", "push-all");
@@ -182,12 +209,15 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             h2l.tcp_notsent_lowat = Some(16 * 1024);
             Preset {
                 name: "preemption".into(),
-                about: "A slow backend: the document takes 300 ms; meanwhile push-all pushes 1 MB of images; India-3G with a 250-packet queue (2.2 s of bufferbloat). The figure that matters is the document's extra delay: its first byte after (think time + RTT).".into(),
+                about: "A slow backend: the document takes 300 ms; meanwhile push-all pushes 1 MB of images. Two links: India-3G with a 250-packet queue (2.2 s of bufferbloat), and issue 11's link (1.6 Mbit/s down, up unlimited, 75 ms each way, 1000-packet queue). HTTP/3 rows with the in-flight limit for preemptible bytes off, bdp and bdp-125 (the default), with quinn's BBR; HTTP/2 with kernel defaults and with TCP_NOTSENT_LOWAT. The figure that matters is the document's extra delay: its first byte after (think time + RTT).".into(),
                 site: sites::slow_backend(),
                 pages: vec!["/index.html".into()],
-                variants: vec![none, h3, h2, h2l],
+                variants: {
+                    variants.extend([h2, h2l]);
+                    variants
+                },
                 protocols: both,
-                profiles: vec![bloated],
+                profiles: vec![bloated, issue],
                 caches: vec![CacheState::Cold],
                 runs: 5,
             }

@@ -13,7 +13,7 @@ use super::presets::{configs, matrix, preset, Config, LinkProfile, Matrix, Prese
 use super::{CacheState, CompareError};
 use crate::browser::{load_page, Cpu, HttpCache, LoadOptions, PageLoad};
 use crate::client::ClientOptions;
-use crate::config::ServeOptions;
+use crate::config::{SchedulerMode, ServeOptions};
 use crate::netem::{Emulator, EmulatorOptions};
 use crate::server::{RunningServer, ServerOptions};
 use crate::summary::{median, quartiles};
@@ -191,6 +191,12 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             };
             serve.quic.initial_rtt = opts.initial_rtt;
             serve.quic.initial_window = opts.initial_window;
+            if let SchedulerMode::Queue(c) = &mut serve.mode {
+                c.inflight = v.inflight;
+            }
+            if let Some(cc) = v.congestion {
+                serve.quic.congestion = cc;
+            }
             let mut so = ServerOptions::new(
                 SocketAddr::from((emu.server_addr, 0)),
                 identity.clone(),

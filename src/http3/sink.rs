@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use quinn::VarInt;
 
+use crate::sched::inflight::PathSample;
 use crate::sched::StreamKey;
 use crate::sendq::{Abandon, PeerStop, SendQueue, StreamSink, WindowControl, WriteFailure};
 use crate::wire::frame::{self, code};
@@ -88,21 +89,21 @@ impl StreamSink for QuinnSink {
     }
 }
 
-/// Keeps quinn's connection send window at congestion window + low-water
-/// mark, so what waits unsent inside quinn stays about `lowat`.
+/// quinn's connection send window: it bounds the stream bytes written and
+/// not yet acknowledged (buffered in quinn or in flight).
 pub struct QuinnWindow(pub quinn::Connection);
 
 impl WindowControl for QuinnWindow {
-    fn adjust(&self, lowat: u64, current: &mut u64) -> bool {
-        let cwnd = self.0.stats().path.cwnd;
-        let want = cwnd.saturating_add(lowat);
-        // Avoid churning on small changes.
-        let cur = *current;
-        if cur == 0 || want > cur + cur / 8 || want + want / 8 < cur {
-            self.0.set_send_window(want);
-            *current = want;
-            return true;
-        }
-        false
+    fn path(&self) -> Option<PathSample> {
+        let s = self.0.stats();
+        Some(PathSample {
+            cwnd: s.path.cwnd,
+            srtt: s.path.rtt,
+            sent_bytes: s.udp_tx.bytes,
+        })
+    }
+
+    fn set_window(&self, bytes: u64) {
+        self.0.set_send_window(bytes);
     }
 }

@@ -270,6 +270,9 @@ pub struct Scheduler {
     seq: u64,
     total_queued: usize,
     stats: SchedStats,
+    /// Open responses (not pushes) whose last byte has not been popped, by
+    /// urgency: what [`Scheduler::next_is_preemptible`] compares against.
+    open_requests: [u32; 8],
 }
 
 impl fmt::Debug for Scheduler {
@@ -294,12 +297,26 @@ impl Scheduler {
             seq: 0,
             total_queued: 0,
             stats: SchedStats::default(),
+            open_requests: [0; 8],
         }
     }
 
     /// The policy in use.
     pub fn policy(&self) -> Policy {
         self.policy
+    }
+
+    /// Counts an entry in (`add`) or out of `open_requests` if it is an
+    /// open response.
+    fn count_open(&mut self, stream: StreamKey, add: bool) {
+        let Some(e) = self.streams.get(&stream) else {
+            return;
+        };
+        if e.order.sub != 0 || e.fin_popped {
+            return;
+        }
+        let n = &mut self.open_requests[usize::from(e.prio.urgency.min(7))];
+        *n = if add { *n + 1 } else { n.saturating_sub(1) };
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -332,6 +349,7 @@ impl Scheduler {
                 sent: 0,
             },
         );
+        self.count_open(stream, true);
         Ok(())
     }
 
@@ -380,14 +398,16 @@ impl Scheduler {
     /// Changes a stream's priority; takes effect at the next pop. Returns
     /// false for an unknown stream.
     pub fn set_priority(&mut self, stream: StreamKey, prio: Priority) -> bool {
-        match self.streams.get_mut(&stream) {
-            Some(entry) => {
-                entry.prio = prio;
-                self.refresh(stream, false);
-                true
-            }
-            None => false,
+        if !self.streams.contains_key(&stream) {
+            return false;
         }
+        self.count_open(stream, false);
+        if let Some(entry) = self.streams.get_mut(&stream) {
+            entry.prio = prio;
+        }
+        self.count_open(stream, true);
+        self.refresh(stream, false);
+        true
     }
 
     /// A stream's current priority.
@@ -518,6 +538,26 @@ impl Scheduler {
         self.ready.peek().map(|(k, _)| *k)
     }
 
+    /// Whether the stream served next carries bytes a more urgent response
+    /// may need to overtake: a push, or a response less urgent than another
+    /// open response (one waiting for its think time, say). `None` when
+    /// nothing is ready. See [`inflight`].
+    pub fn next_is_preemptible(&self) -> Option<bool> {
+        let next = self.peek()?;
+        let e = self.streams.get(&next)?;
+        if e.order.sub > 0 {
+            return Some(true);
+        }
+        let more_urgent = &self.open_requests[..usize::from(e.prio.urgency.min(7))];
+        Some(more_urgent.iter().any(|&n| n > 0))
+    }
+
+    /// Whether a response (not a push) is open and its last byte not yet
+    /// popped: one that may become ready while preemptible bytes go.
+    pub fn response_open(&self) -> bool {
+        self.open_requests.iter().any(|&n| n > 0)
+    }
+
     /// Takes up to `max` bytes (at least one byte when data is queued) from
     /// the most deserving stream.
     pub fn pop(&mut self, max: usize, now: Instant) -> Option<Chunk> {
@@ -542,7 +582,10 @@ impl Scheduler {
         self.total_queued -= data.len();
         let fin = entry.fin && entry.queued == 0;
         if fin {
-            entry.fin_popped = true;
+            self.count_open(stream, false);
+            if let Some(entry) = self.streams.get_mut(&stream) {
+                entry.fin_popped = true;
+            }
         }
         self.stats.decisions += 1;
         self.stats.bytes += data.len() as u64;
@@ -577,8 +620,9 @@ impl Scheduler {
             self.stats.bytes -= (data.len() as u64).min(self.stats.bytes);
             entry.pending.push_front(Pending { data, at: now });
         }
-        if fin {
+        if fin && entry.fin_popped {
             entry.fin_popped = false;
+            self.count_open(stream, true);
         }
         self.refresh(stream, false);
         Ok(())
@@ -588,6 +632,7 @@ impl Scheduler {
     /// of queued bytes dropped.
     pub fn remove(&mut self, stream: StreamKey) -> usize {
         self.ready.remove(&stream);
+        self.count_open(stream, false);
         match self.streams.remove(&stream) {
             Some(entry) => {
                 if entry.blocked {
@@ -650,4 +695,5 @@ mod tests;
 
 pub mod arrivals;
 pub mod budget;
+pub mod inflight;
 pub mod transport;

@@ -415,3 +415,41 @@ proptest! {
         }
     }
 }
+
+/// Pushes are always preemptible; a response is preemptible while a more
+/// urgent response is open (even one with nothing queued yet, in its think
+/// time), and urgent once it is the most urgent open one.
+#[test]
+fn preemptible_is_push_or_less_urgent_than_an_open_response() {
+    let mut s = Scheduler::new(Policy::Rfc9218);
+    assert_eq!(s.next_is_preemptible(), None);
+    // The document, open but thinking (nothing queued).
+    s.open(0, Priority::new(0, false), Order::request(0))
+        .unwrap();
+    // Its push, with data.
+    s.open(
+        15,
+        Priority::new(4, false),
+        Order::push_of(Order::request(0), 0),
+    )
+    .unwrap();
+    s.enqueue(15, bytes(1, 100), t0()).unwrap();
+    assert_eq!(s.next_is_preemptible(), Some(true));
+    // A less urgent response with data, while the document thinks.
+    open_with(&mut s, 4, 3, false, 1, 100);
+    assert_eq!(s.peek(), Some(4));
+    assert_eq!(s.next_is_preemptible(), Some(true));
+    // The document's bytes arrive: urgent.
+    s.enqueue(0, bytes(2, 100), t0()).unwrap();
+    s.finish(0).unwrap();
+    assert_eq!(s.next_is_preemptible(), Some(false));
+    // Once the document's last byte has been popped, the u=3 response is the
+    // most urgent open one: no longer preemptible; the push still is.
+    while s.peek() == Some(0) {
+        s.pop(1000, t0());
+    }
+    assert_eq!(s.peek(), Some(4));
+    assert_eq!(s.next_is_preemptible(), Some(false));
+    s.remove(4);
+    assert_eq!(s.next_is_preemptible(), Some(true));
+}

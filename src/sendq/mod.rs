@@ -22,6 +22,7 @@ use parking_lot::Mutex;
 
 use crate::priority::{Priority, PriorityParams};
 use crate::sched::arrivals::Arrivals;
+use crate::sched::inflight::{InflightBudget, InflightMode};
 use crate::sched::transport::transport_priority;
 use crate::sched::{KeyBuild, Order, Policy, Scheduler, StreamKey};
 
@@ -45,6 +46,9 @@ pub struct SendConfig {
     pub quantum: usize,
     /// Bytes quinn may hold beyond the congestion window.
     pub lowat: u64,
+    /// How preemptible bytes (pushes, less urgent responses) are kept out
+    /// of the path's bottleneck queue; see [`crate::sched::inflight`].
+    pub inflight: InflightMode,
     /// Per-stream user-space queue bound (backpressure to the writer).
     pub stream_buffer: usize,
     /// Map RFC 9218 urgency to quinn's stream priority (rfc9218 policy only).
@@ -59,6 +63,7 @@ impl Default for SendConfig {
             policy: Policy::Rfc9218,
             quantum: 16 * 1024,
             lowat: 32 * 1024,
+            inflight: InflightMode::default(),
             stream_buffer: 128 * 1024,
             quinn_priorities: true,
             max_buffered_updates: 256,
@@ -126,6 +131,9 @@ pub struct QueueCounters {
     pub priority_updates_dropped: u64,
     /// Times the send window was adjusted.
     pub window_updates: u64,
+    /// Of those, times it was set below congestion window + lowat by the
+    /// in-flight limit for preemptible bytes.
+    pub window_limited: u64,
 }
 
 struct Inner<S> {
@@ -139,6 +147,10 @@ struct Inner<S> {
     early_updates: VecDeque<(StreamKey, Priority)>,
     send_window: u64,
     last_window_check: Option<Instant>,
+    /// The in-flight limit for preemptible bytes and its path estimates.
+    inflight: InflightBudget,
+    /// Whether the window was last set for preemptible bytes.
+    window_preemptible: bool,
     /// When a pass last found quinn refusing data for the whole connection.
     /// Until the pump runs again (quinn wakes it when it can send), passes
     /// from writers' tasks would only pop and re-block streams, so they skip.
@@ -182,6 +194,8 @@ impl<S: StreamSink> SendQueue<S> {
                 early_updates: VecDeque::new(),
                 send_window: 0,
                 last_window_check: None,
+                inflight: InflightBudget::new(cfg.inflight),
+                window_preemptible: false,
                 conn_blocked_since: None,
                 probe: None,
                 probe_delay: PROBE_MIN,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::{Inner, SendQueue, StreamSink};
 use crate::sched::arrivals::PumpDecision;
+use crate::sched::inflight::{self, InflightMode};
 
 /// The pump task's waker as given to transports: records that the pump was
 /// woken, so that passes run from writers' tasks leave the retrying of
@@ -45,17 +46,48 @@ pub(super) enum PassEnd {
 
 impl<S: StreamSink> SendQueue<S> {
     /// Keeps the transport's send window at congestion window + low-water
-    /// mark (quinn), at most every 2 ms.
-    pub(super) fn adjust_window(&self, inner: &mut Inner<S>, now: Instant) {
+    /// mark (quinn) while urgent bytes are next, and at the in-flight limit
+    /// while preemptible ones are: at most every 2 ms, and at once when
+    /// what goes next changes between the two. Returns true when it raised
+    /// the window.
+    pub(super) fn adjust_window(&self, inner: &mut Inner<S>, now: Instant) -> bool {
+        let preemptible = inner.inflight.mode() != InflightMode::Off
+            && inner.sched.next_is_preemptible().unwrap_or(true);
+        let flipped = preemptible != inner.window_preemptible;
         if let Some(last) = inner.last_window_check {
-            if now.duration_since(last) < Duration::from_millis(2) {
-                return;
+            if !flipped && now.duration_since(last) < Duration::from_millis(2) {
+                return false;
             }
         }
         inner.last_window_check = Some(now);
-        if self.window.adjust(self.cfg.lowat, &mut inner.send_window) {
-            inner.counters.window_updates += 1;
+        let Some(path) = self.window.path() else {
+            return false;
+        };
+        let busy = inner.sched.total_queued() > 0;
+        let waiting = preemptible && inner.sched.response_open();
+        inner.inflight.observe(now, path, busy, waiting);
+        let limit = inner.inflight.limit(waiting);
+        let want = inflight::send_window(path.cwnd, self.cfg.lowat, limit, preemptible);
+        let full = path.cwnd.saturating_add(self.cfg.lowat);
+        inner.window_preemptible = preemptible;
+        let cur = inner.send_window;
+        // Avoid churning on small changes of the full window; the limit is
+        // kept exactly.
+        let change = if want < full || flipped {
+            want != cur
+        } else {
+            cur == 0 || want > cur + cur / 8 || want + want / 8 < cur
+        };
+        if !change {
+            return false;
         }
+        self.window.set_window(want);
+        inner.send_window = want;
+        inner.counters.window_updates += 1;
+        if want < full {
+            inner.counters.window_limited += 1;
+        }
+        want > cur
     }
 
     /// The pump task's poll: records its waker, retries blocked streams and
@@ -122,6 +154,12 @@ impl<S: StreamSink> SendQueue<S> {
             inner.sched.unblock_all();
         }
         let now = Instant::now();
+        if self.adjust_window(inner, now) && inner.conn_blocked_since.is_some() {
+            // Urgent bytes are next and the window grew for them: what
+            // blocked the connection may not block them.
+            inner.conn_blocked_since = None;
+            inner.sched.unblock_all();
+        }
         if let Some(since) = inner.conn_blocked_since {
             // A safety net for a misjudged block (a peer granting no initial
             // stream credit): after 50 ms, passes run again regardless.
@@ -131,7 +169,6 @@ impl<S: StreamSink> SendQueue<S> {
             inner.conn_blocked_since = None;
             inner.sched.unblock_all();
         }
-        self.adjust_window(inner, now);
         if self.pass(inner, &waker, now) == PassEnd::Budget {
             waker.wake();
         }
@@ -172,7 +209,18 @@ impl<S: StreamSink> SendQueue<S> {
         let mut refused = false;
         let mut withdrew = false;
         let mut wrote = false;
-        while let Some(chunk) = inner.sched.pop(self.cfg.quantum, now) {
+        loop {
+            // What goes next turned from urgent to preemptible (or back):
+            // the window follows before its bytes are written.
+            if inner.inflight.mode() != InflightMode::Off
+                && inner.sched.next_is_preemptible().unwrap_or(true) != inner.window_preemptible
+                && self.adjust_window(inner, now)
+            {
+                inner.sched.unblock_all();
+            }
+            let Some(chunk) = inner.sched.pop(self.cfg.quantum, now) else {
+                break;
+            };
             decisions += 1;
             let id = chunk.stream;
             let Some(slot) = inner.slots.get_mut(&id) else {

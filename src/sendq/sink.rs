@@ -6,6 +6,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
+use crate::sched::inflight::PathSample;
+
 /// A transport stream the queue writes into.
 pub trait StreamSink: Send + 'static {
     /// Hands a prefix of `data` to the transport: `Ready(Ok(n))` took `n`
@@ -37,20 +39,27 @@ pub trait StreamSink: Send + 'static {
     const FRESH_REFUSAL_IS_CONNECTION_WIDE: bool = true;
 }
 
-/// Keeps the transport's own buffer small: called at most every 2 ms.
+/// The transport's connection send window (the most unacknowledged bytes
+/// it may hold), which the queue keeps small: congestion window plus `lowat`
+/// for urgent bytes, the in-flight limit for preemptible ones
+/// ([`crate::sched::inflight`]). Consulted at most every 2 ms, and whenever
+/// what is sent next turns urgent.
 pub trait WindowControl: Send + Sync {
-    /// Adjusts the transport's send window to its congestion window plus
-    /// `lowat`; returns true when it changed it.
-    fn adjust(&self, lowat: u64, current: &mut u64) -> bool;
+    /// The path now; `None` for transports without such a window.
+    fn path(&self) -> Option<PathSample>;
+    /// Sets the connection send window.
+    fn set_window(&self, bytes: u64);
 }
 
 /// For transports without a window to adjust.
 pub struct NoWindow;
 
 impl WindowControl for NoWindow {
-    fn adjust(&self, _lowat: u64, _current: &mut u64) -> bool {
-        false
+    fn path(&self) -> Option<PathSample> {
+        None
     }
+
+    fn set_window(&self, _bytes: u64) {}
 }
 
 /// Why the server abandons a stream. Each sink maps it to its protocol's

@@ -1,0 +1,440 @@
+//! In-flight control for preemptible bytes (pure: time and path samples are
+//! passed in).
+//!
+//! The send queue orders bytes before they enter the transport, but once
+//! pushed bytes are inside the congestion window they sit in the path's
+//! bottleneck queue, and a document that becomes ready waits behind them.
+//! So while the bytes served next are *preemptible* (a push, or a response
+//! less urgent than another open response), the connection may hold only
+//! about one bandwidth-delay product of unacknowledged bytes: enough to keep
+//! the link busy, not enough to build a queue at the bottleneck. Urgent bytes
+//! use the whole congestion window.
+//!
+//! The estimate follows BBR's model (delivery rate times minimum RTT):
+//! - the delivery rate is the connection's sending rate over intervals of one
+//!   minimum RTT, while the limited window keeps the sender ACK-clocked (bytes
+//!   leave only as others are acknowledged); a windowed maximum over the last
+//!   [`RATE_ROUNDS`] intervals, samples from intervals where the queue ran dry
+//!   (application-limited) counting only when they raise it;
+//! - the minimum RTT is the smallest smoothed RTT seen in [`MIN_RTT_WINDOW`];
+//! - in *startup* the window is twice the estimate, so the rate can double per
+//!   round trip like slow start; startup ends when the rate stops growing by
+//!   25% for three intervals, or when the RTT rises a quarter above the
+//!   minimum (a queue is building);
+//! - afterwards the window is the estimate plus a small margin, and only the
+//!   estimate while the RTT shows a standing queue.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How bytes that a more urgent response may need to overtake are limited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum InflightMode {
+    /// No limit beyond the congestion window.
+    Off,
+    /// Estimated BDP plus a margin of `max(2 packets, BDP/16)`.
+    Bdp,
+    /// 1.25 times the estimated BDP (BBR's probing gain, held). The default:
+    /// it preempts as well as `bdp` on the measured links and delays the
+    /// pushes less (see proto-notes/priorities.md).
+    #[default]
+    #[value(name = "bdp-125")]
+    Bdp125,
+}
+
+impl InflightMode {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            InflightMode::Off => "off",
+            InflightMode::Bdp => "bdp",
+            InflightMode::Bdp125 => "bdp-125",
+        }
+    }
+}
+
+/// The path as the transport reports it at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathSample {
+    /// Congestion window, bytes.
+    pub cwnd: u64,
+    /// Smoothed RTT.
+    pub srtt: Duration,
+    /// Bytes the connection has sent so far (UDP payload, all packets).
+    pub sent_bytes: u64,
+}
+
+/// Delivery-rate samples kept for the windowed maximum (one per interval of
+/// about one minimum RTT).
+pub const RATE_ROUNDS: usize = 10;
+/// How long a minimum RTT stays valid without being seen again.
+pub const MIN_RTT_WINDOW: Duration = Duration::from_secs(10);
+/// The smallest window the limit gives: four full-size packets, so that
+/// ACK clocking never stalls for want of data in flight.
+pub const FLOOR: u64 = 4 * 1200;
+/// The margin's lower bound: two full-size packets.
+const MARGIN_MIN: u64 = 2 * 1200;
+/// Rate samples need intervals at least this long (timer granularity).
+const MIN_INTERVAL: Duration = Duration::from_millis(5);
+
+/// The in-flight limit of one connection.
+#[derive(Debug, Clone)]
+pub struct InflightBudget {
+    mode: InflightMode,
+    /// Smallest smoothed RTT seen, and when.
+    min_rtt: Option<(Duration, Instant)>,
+    /// Last smoothed RTT seen.
+    srtt: Duration,
+    /// Start of the current rate interval: time and bytes sent.
+    interval: Option<(Instant, u64)>,
+    /// Whether the queue had bytes waiting through the whole interval.
+    busy_throughout: bool,
+    /// Delivery-rate samples, bytes per second, oldest first.
+    rates: VecDeque<f64>,
+    /// Startup is over.
+    full_pipe: bool,
+    /// Rate at the last 25% growth, and intervals since then.
+    full_bw: f64,
+    full_bw_count: u32,
+}
+
+impl InflightBudget {
+    /// A budget for a new connection.
+    pub fn new(mode: InflightMode) -> Self {
+        InflightBudget {
+            mode,
+            min_rtt: None,
+            srtt: Duration::ZERO,
+            interval: None,
+            busy_throughout: true,
+            rates: VecDeque::with_capacity(RATE_ROUNDS),
+            full_pipe: false,
+            full_bw: 0.0,
+            full_bw_count: 0,
+        }
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> InflightMode {
+        self.mode
+    }
+
+    /// Takes a path sample. `busy`: the queue holds bytes waiting for the
+    /// transport (the sender is not application-limited). `response_waiting`:
+    /// see [`InflightBudget::limit`]; while it holds, the sender probes
+    /// gently, so a slow rate growth does not mean the pipe is full.
+    pub fn observe(&mut self, now: Instant, path: PathSample, busy: bool, response_waiting: bool) {
+        if self.mode == InflightMode::Off {
+            return;
+        }
+        if !path.srtt.is_zero() {
+            self.srtt = path.srtt;
+            let replace = match self.min_rtt {
+                None => true,
+                Some((m, at)) => {
+                    path.srtt <= m || now.saturating_duration_since(at) > MIN_RTT_WINDOW
+                }
+            };
+            if replace {
+                self.min_rtt = Some((path.srtt, now));
+            }
+        }
+        self.busy_throughout &= busy;
+        let Some((start, sent)) = self.interval else {
+            self.interval = Some((now, path.sent_bytes));
+            self.busy_throughout = busy;
+            return;
+        };
+        let Some(min_rtt) = self.min_rtt() else {
+            return;
+        };
+        let dt = now.saturating_duration_since(start);
+        if dt < min_rtt.max(MIN_INTERVAL) {
+            return;
+        }
+        let rate = path.sent_bytes.saturating_sub(sent) as f64 / dt.as_secs_f64();
+        let limited_by_app = !self.busy_throughout;
+        if !limited_by_app || rate > self.max_rate() {
+            if self.rates.len() == RATE_ROUNDS {
+                self.rates.pop_front();
+            }
+            self.rates.push_back(rate);
+        }
+        if !self.full_pipe && !limited_by_app && !response_waiting {
+            let max = self.max_rate();
+            if max >= self.full_bw * 1.25 {
+                self.full_bw = max;
+                self.full_bw_count = 0;
+            } else {
+                self.full_bw_count += 1;
+                if self.full_bw_count >= 3 {
+                    self.full_pipe = true;
+                }
+            }
+        }
+        if !self.full_pipe && !limited_by_app && self.queue_building() {
+            self.full_pipe = true;
+        }
+        self.interval = Some((now, path.sent_bytes));
+        self.busy_throughout = busy;
+    }
+
+    /// The minimum RTT, once one was seen.
+    pub fn min_rtt(&self) -> Option<Duration> {
+        self.min_rtt.map(|(m, _)| m)
+    }
+
+    /// The windowed maximum delivery rate, bytes per second (0 before any sample).
+    pub fn max_rate(&self) -> f64 {
+        self.rates.iter().copied().fold(0.0, f64::max)
+    }
+
+    /// The estimated bandwidth-delay product, once there is one.
+    pub fn bdp(&self) -> Option<u64> {
+        let rtt = self.min_rtt()?;
+        if self.rates.is_empty() {
+            return None;
+        }
+        Some((self.max_rate() * rtt.as_secs_f64()) as u64)
+    }
+
+    /// Whether startup is over.
+    pub fn in_startup(&self) -> bool {
+        !self.full_pipe
+    }
+
+    /// The smoothed RTT is an eighth (and at least 2 ms) above the minimum:
+    /// bytes stand in a queue on the path.
+    fn queue_building(&self) -> bool {
+        self.min_rtt()
+            .is_some_and(|m| self.srtt > m + (m / 8).max(Duration::from_millis(2)))
+    }
+
+    /// The most unacknowledged bytes preemptible data may bring the
+    /// connection to; `None` while there is no estimate yet (or the mode is
+    /// off): the congestion window alone limits then.
+    ///
+    /// `response_waiting`: a response that may preempt these bytes is open
+    /// (a document in its think time). Startup's doubling, which can queue up
+    /// to one BDP at the bottleneck, is then replaced by probing at 1.25
+    /// times the estimate, and the window falls to the estimate whenever the
+    /// RTT shows a standing queue.
+    pub fn limit(&self, response_waiting: bool) -> Option<u64> {
+        if self.mode == InflightMode::Off {
+            return None;
+        }
+        let bdp = self.bdp()?;
+        let window = if self.queue_building() && (self.full_pipe || response_waiting) {
+            bdp
+        } else if !self.full_pipe && response_waiting {
+            bdp + bdp / 4
+        } else if !self.full_pipe {
+            bdp.saturating_mul(2)
+        } else {
+            match self.mode {
+                InflightMode::Off => return None,
+                InflightMode::Bdp => bdp + (bdp / 16).max(MARGIN_MIN),
+                InflightMode::Bdp125 => bdp + bdp / 4,
+            }
+        };
+        Some(window.max(FLOOR))
+    }
+}
+
+/// The connection send window to set: congestion window plus `lowat` for
+/// urgent bytes; for preemptible ones at most `limit`, and, before there is
+/// an estimate, the congestion window alone (bytes written into quinn beyond
+/// it would be sent later whatever becomes urgent meanwhile, and would count
+/// against the window then).
+pub fn send_window(cwnd: u64, lowat: u64, limit: Option<u64>, preemptible: bool) -> u64 {
+    let full = cwnd.saturating_add(lowat);
+    if !preemptible {
+        return full;
+    }
+    full.min(limit.unwrap_or(cwnd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // 125 ms and 1,000,000 bytes/s keep the arithmetic exact in binary.
+    const RTT: Duration = Duration::from_millis(125);
+
+    /// A path of `rate` bytes/s: feeds `rounds` intervals of one RTT each, the
+    /// sender sending `min(window, rate × rtt)` bytes per interval, with the
+    /// RTT given by `rtt_of(round)`.
+    struct Sim {
+        budget: InflightBudget,
+        now: Instant,
+        sent: u64,
+        /// A response is open that may preempt the sender's bytes.
+        waiting: bool,
+    }
+
+    impl Sim {
+        fn new(mode: InflightMode) -> Self {
+            let mut s = Sim {
+                budget: InflightBudget::new(mode),
+                now: Instant::now(),
+                sent: 0,
+                waiting: false,
+            };
+            s.budget.observe(s.now, s.sample(RTT), true, false);
+            s
+        }
+
+        fn sample(&self, srtt: Duration) -> PathSample {
+            PathSample {
+                cwnd: u64::MAX / 4,
+                srtt,
+                sent_bytes: self.sent,
+            }
+        }
+
+        /// One round trip: the sender sends what the limit (or 12,000 bytes
+        /// before there is one) allows, capped by what the link carries.
+        fn round(&mut self, link_rate: f64, srtt: Duration) -> Option<u64> {
+            let window = self.budget.limit(self.waiting).unwrap_or(12_000);
+            let carried = (link_rate * srtt.as_secs_f64()) as u64;
+            self.sent += window.min(carried);
+            self.now += srtt;
+            self.budget
+                .observe(self.now, self.sample(srtt), true, self.waiting);
+            self.budget.limit(self.waiting)
+        }
+    }
+
+    /// The window grows like slow start while the rate keeps doubling, and
+    /// settles near the BDP (plus the margin) once the link is full.
+    #[test]
+    fn grows_in_startup_and_settles_at_the_bdp() {
+        let rate = 1_000_000.0; // 8 Mbit/s: BDP 125,000 bytes at 125 ms.
+        let mut sim = Sim::new(InflightMode::Bdp);
+        let mut seen = Vec::new();
+        for _ in 0..12 {
+            seen.push(sim.round(rate, RTT).unwrap_or(0));
+        }
+        // Doubles while the pipe is not full.
+        assert_eq!(seen[0], 24_000, "{seen:?}");
+        assert_eq!(seen[1], 48_000, "{seen:?}");
+        assert_eq!(seen[2], 96_000, "{seen:?}");
+        assert!(!sim.budget.in_startup(), "{seen:?}");
+        let last = *seen.last().unwrap();
+        let bdp = 125_000;
+        assert!(last >= bdp && last <= bdp + bdp / 16 + 1, "{seen:?}");
+    }
+
+    /// When the RTT rises above the minimum (a queue builds), startup ends
+    /// and the window drops to the estimate without margin.
+    #[test]
+    fn shrinks_when_the_rtt_rises() {
+        let rate = 1_000_000.0;
+        let mut sim = Sim::new(InflightMode::Bdp);
+        for _ in 0..3 {
+            sim.round(rate, RTT);
+        }
+        let before = sim.budget.limit(false).unwrap();
+        assert!(sim.budget.in_startup());
+        // The same delivery rate, but the RTT up by half: a standing queue.
+        let after = sim.round(rate, RTT * 3 / 2).unwrap();
+        assert!(!sim.budget.in_startup());
+        assert!(after < before, "{before} -> {after}");
+        assert_eq!(Some(after), sim.budget.bdp().map(|b| b.max(FLOOR)));
+        // The minimum RTT is not raised by the queue.
+        assert_eq!(sim.budget.min_rtt(), Some(RTT));
+    }
+
+    /// A slower path (competing traffic) lowers the limit once the old
+    /// samples leave the window.
+    #[test]
+    fn shrinks_when_the_rate_falls() {
+        let mut sim = Sim::new(InflightMode::Bdp);
+        for _ in 0..15 {
+            sim.round(1_000_000.0, RTT);
+        }
+        let high = sim.budget.limit(false).unwrap();
+        for _ in 0..RATE_ROUNDS + 1 {
+            sim.round(250_000.0, RTT);
+        }
+        let low = sim.budget.limit(false).unwrap();
+        assert!(low * 3 < high, "{high} -> {low}");
+    }
+
+    /// Application-limited intervals (the queue ran dry) do not lower the
+    /// estimate.
+    #[test]
+    fn idle_intervals_do_not_lower_the_estimate() {
+        let mut sim = Sim::new(InflightMode::Bdp);
+        for _ in 0..15 {
+            sim.round(1_000_000.0, RTT);
+        }
+        let before = sim.budget.limit(false);
+        for _ in 0..RATE_ROUNDS + 1 {
+            sim.now += RTT;
+            sim.sent += 100;
+            let s = sim.sample(RTT);
+            sim.budget.observe(sim.now, s, false, false);
+        }
+        assert_eq!(sim.budget.limit(false), before);
+    }
+
+    /// While a response that may preempt them is open, preemptible bytes
+    /// probe at 1.25 times the estimate instead of doubling, and stay at the
+    /// estimate once the RTT shows a queue.
+    #[test]
+    fn a_waiting_response_slows_startup() {
+        let rate = 1_000_000.0;
+        let mut sim = Sim::new(InflightMode::Bdp);
+        sim.waiting = true;
+        let first = sim.round(rate, RTT).unwrap();
+        assert_eq!(first, 15_000);
+        let mut grown = first;
+        for _ in 0..20 {
+            grown = sim.round(rate, RTT).unwrap();
+        }
+        // Grew to the link's BDP and not beyond 1.25 times it.
+        assert!((125_000..=156_250).contains(&grown), "{grown}");
+        // A standing queue: down to the estimate.
+        let queued = sim.round(rate, RTT * 5 / 4).unwrap();
+        assert_eq!(Some(queued), sim.budget.bdp());
+    }
+
+    /// Urgent bytes are never held by the limit; preemptible ones are.
+    #[test]
+    fn urgent_bytes_use_the_whole_window() {
+        assert_eq!(send_window(100_000, 32_768, Some(20_000), false), 132_768);
+        assert_eq!(send_window(100_000, 32_768, Some(20_000), true), 20_000);
+        assert_eq!(send_window(10_000, 32_768, Some(200_000), true), 42_768);
+        assert_eq!(send_window(10_000, 32_768, None, true), 10_000);
+        assert_eq!(send_window(10_000, 32_768, None, false), 42_768);
+    }
+
+    /// Off never limits; no estimate yet means no limit; the floor holds on
+    /// tiny paths.
+    #[test]
+    fn off_none_and_floor() {
+        let mut off = Sim::new(InflightMode::Off);
+        for _ in 0..5 {
+            assert_eq!(off.round(1_000_000.0, RTT), None);
+        }
+        let fresh = InflightBudget::new(InflightMode::Bdp);
+        assert_eq!(fresh.limit(false), None);
+        let mut slow = Sim::new(InflightMode::Bdp);
+        for _ in 0..12 {
+            slow.round(10_000.0, RTT);
+        }
+        assert_eq!(slow.budget.limit(false), Some(FLOOR));
+    }
+
+    /// The 1.25 variant holds a quarter BDP more than the estimate.
+    #[test]
+    fn bdp125_holds_a_quarter_more() {
+        let mut sim = Sim::new(InflightMode::Bdp125);
+        for _ in 0..15 {
+            sim.round(1_000_000.0, RTT);
+        }
+        let bdp = sim.budget.bdp().unwrap();
+        assert_eq!(sim.budget.limit(false), Some(bdp + bdp / 4));
+    }
+}
