@@ -11,32 +11,34 @@
 //! 1. [`hex`] — hex encoding for logs and tests (pure).
 //! 2. [`units`] — byte and duration parsing and formatting (pure).
 //! 3. [`summary`] — medians, quartiles and quantiles of measurements (pure).
-//! 4. [`wire`] — varints, HTTP/3 frames, QPACK, HTTP/1.1 heads, the HTTP/2
+//! 4. [`trace`] — what a connection's transport and send queue hold at a
+//!    moment, and the registry of live connections' probes.
+//! 5. [`wire`] — varints, HTTP/3 frames, QPACK, HTTP/1.1 heads, the HTTP/2
 //!    frame scanner, hq request lines (pure, no I/O).
-//! 5. [`priority`] — RFC 9218 priority parameters (pure).
-//! 6. [`sched`] — the scheduler and every scheduling decision: order,
+//! 6. [`priority`] — RFC 9218 priority parameters (pure).
+//! 7. [`sched`] — the scheduler and every scheduling decision: order,
 //!    transport priority, batching of arrivals, HTTP/2 flush budgets (pure).
-//! 7. [`tls`] — certificates and rustls configurations.
-//! 8. [`netinfo`] — TCP_INFO and TCP_NOTSENT_LOWAT.
-//! 9. [`site`] — the site model, demo site, `site.toml`, dependency graph.
-//! 10. [`reply`] — from a request head to a reply plan; body reader.
-//! 11. [`push`] — push and hint policies (pure decisions over the site).
-//! 12. [`sendq`] — the per-connection send queue and its pump, neutral
+//! 8. [`tls`] — certificates and rustls configurations.
+//! 9. [`netinfo`] — TCP_INFO and TCP_NOTSENT_LOWAT.
+//! 10. [`site`] — the site model, demo site, `site.toml`, dependency graph.
+//! 11. [`reply`] — from a request head to a reply plan; body reader.
+//! 12. [`push`] — push and hint policies (pure decisions over the site).
+//! 13. [`sendq`] — the per-connection send queue and its pump, neutral
 //!     between protocols (each protocol supplies a `StreamSink`).
-//! 13. [`config`] — server options shared by all protocols, one `validate()`.
-//! 14. [`stats`] — server-wide and push counters.
-//! 15. [`reqlog`] — the per-request log line.
-//! 16. [`pipeline`] — the one request pipeline (plan, hints, think, head,
+//! 14. [`config`] — server options shared by all protocols, one `validate()`.
+//! 15. [`stats`] — server-wide and push counters.
+//! 16. [`reqlog`] — the per-request log line.
+//! 17. [`pipeline`] — the one request pipeline (plan, hints, think, head,
 //!     body, finish/log/count) and connection draining.
-//! 17. [`http1`] — HTTP/1.1 over TLS.
-//! 18. [`http2`] — HTTP/2 over TLS with h2.
-//! 19. [`http3`] — HTTP/3 over quinn with pushlab's h3 backend; hq-interop.
-//! 20. [`server`] — starts and stops the protocols on one port.
-//! 21. [`client`] — pushlab's own HTTP/3, HTTP/2 and hq clients.
-//! 22. [`netem`] — the link emulator (namespaces, TUN relay).
-//! 23. [`browser`] — the emulated browser (page-load model and driver).
-//! 24. [`bench`] — benchmarks.
-//! 25. [`compare`] — HTTP/2 vs HTTP/3 experiments (presets, runs, reports).
+//! 18. [`http1`] — HTTP/1.1 over TLS.
+//! 19. [`http2`] — HTTP/2 over TLS with h2.
+//! 20. [`http3`] — HTTP/3 over quinn with pushlab's h3 backend; hq-interop.
+//! 21. [`server`] — starts and stops the protocols on one port.
+//! 22. [`client`] — pushlab's own HTTP/3, HTTP/2 and hq clients.
+//! 23. [`netem`] — the link emulator (namespaces, TUN relay).
+//! 24. [`browser`] — the emulated browser (page-load model and driver).
+//! 25. [`bench`] — benchmarks.
+//! 26. [`compare`] — HTTP/2 vs HTTP/3 experiments (presets, runs, reports).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -63,5 +65,6 @@ pub mod site;
 pub mod stats;
 pub mod summary;
 pub mod tls;
+pub mod trace;
 pub mod units;
 pub mod wire;

@@ -84,6 +84,8 @@ pub struct ServerStats {
     pub queues: Arc<Gauges>,
     /// Push counters of closed connections, summed.
     pub pushes: parking_lot::Mutex<PushCounters>,
+    /// The live connections' transport and queue state, for traces.
+    pub probes: crate::trace::Probes,
 }
 
 impl ServerStats {

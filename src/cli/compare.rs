@@ -23,6 +23,9 @@ pub enum Preset {
     FillWindow,
     /// A slow backend while push-all pushes 1 MB of images over a bloated queue.
     Preemption,
+    /// Issue 11's sweep: queue length x think time x link, with and
+    /// without in-flight control, BBR and HTTP/2.
+    PreemptionSweep,
     /// A repeat visit with a warm cache.
     RepeatVisit,
     /// Server push against 103 Early Hints.
@@ -38,6 +41,7 @@ impl Preset {
             Preset::PushOrder => "push-order",
             Preset::FillWindow => "fill-window",
             Preset::Preemption => "preemption",
+            Preset::PreemptionSweep => "preemption-sweep",
             Preset::RepeatVisit => "repeat-visit",
             Preset::PushVsHints => "push-vs-hints",
             Preset::Quick => "quick",
@@ -101,6 +105,11 @@ pub struct CompareArgs {
     /// label contains this (e.g. "h2 /index.html push-all").
     #[arg(long)]
     waterfall: Option<String>,
+    /// Run only the configurations whose label contains this text
+    /// (repeatable: any of them), e.g. `--only "h3 /think-300.html"`.
+    /// A label reads "protocol page variant link cache".
+    #[arg(long = "only", value_name = "TEXT")]
+    only: Vec<String>,
     /// Script run time per KB in the emulated browser (ms).
     #[arg(long, default_value_t = 1.0)]
     cpu_ms_per_kb: f64,
@@ -212,6 +221,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         },
         seed: a.seed,
         waterfall: a.waterfall.clone(),
+        only: a.only.clone(),
         progress: true,
         initial_rtt: a.initial_rtt,
         initial_window: a.initial_window,

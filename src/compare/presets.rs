@@ -119,11 +119,15 @@ fn profile(name: &str) -> LinkProfile {
     }
 }
 
+/// The bottleneck queue lengths of the preemption sweep, packets.
+pub const SWEEP_QUEUES: [u32; 4] = [20, 100, 250, 1000];
+
 /// The preset names.
-pub const PRESETS: [&str; 5] = [
+pub const PRESETS: [&str; 6] = [
     "push-order",
     "fill-window",
     "preemption",
+    "preemption-sweep",
     "repeat-visit",
     "push-vs-hints",
 ];
@@ -222,6 +226,61 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
                 runs: 5,
             }
         }
+        "preemption-sweep" => {
+            // Issue 11's link, India-3G and LTE, each with four bottleneck
+            // queue lengths.
+            let mut issue = profile("3g");
+            issue.name = "1.6mbit-150ms".into();
+            issue.down.rate = Some(1_600_000);
+            issue.down.delay = std::time::Duration::from_millis(75);
+            issue.up.rate = None;
+            issue.up.delay = std::time::Duration::from_millis(75);
+            let mut profiles = Vec::new();
+            for base in [issue, profile("3g"), profile("lte")] {
+                for q in SWEEP_QUEUES {
+                    let mut p = base.clone();
+                    p.name = format!("{}-q{q}", base.name);
+                    p.down.queue = QueueLimit::Packets(q);
+                    p.up.queue = QueueLimit::Packets(q);
+                    profiles.push(p);
+                }
+            }
+            // The reference: the same document without pushes.
+            let mut none = variant("no push", "none");
+            none.protocols = vec![Proto::H3];
+            let mut variants = vec![none];
+            for (label, inflight, cc) in [
+                ("push-all, in-flight off", InflightMode::Off, None),
+                ("push-all, in-flight bdp-125", InflightMode::Bdp125, None),
+                ("push-all, BBR", InflightMode::Off, Some(Congestion::Bbr)),
+            ] {
+                let mut h3 = variant(label, "push-all");
+                h3.protocols = vec![Proto::H3];
+                h3.inflight = inflight;
+                h3.congestion = cc;
+                variants.push(h3);
+            }
+            let mut h2 = variant("push-all, kernel defaults", "push-all");
+            h2.protocols = vec![Proto::H2];
+            let mut h2l = variant("push-all, TCP_NOTSENT_LOWAT 16 KB", "push-all");
+            h2l.protocols = vec![Proto::H2];
+            h2l.tcp_notsent_lowat = Some(16 * 1024);
+            variants.extend([h2, h2l]);
+            Preset {
+                name: "preemption-sweep".into(),
+                about: "Issue 11's sweep: a 20 KB document with 100, 300 or 1000 ms of think time while push-all pushes 1 MB (four 256 KB images), over issue 11's link (1.6 Mbit/s down, up unlimited, 75 ms each way), India-3G and LTE, each with a bottleneck queue of 20, 100, 250 and 1000 packets. HTTP/3 without push (the reference), and pushing with the in-flight limit off and bdp-125 (the default) and with quinn's BBR; HTTP/2 with kernel defaults and TCP_NOTSENT_LOWAT 16 KB. The figures: the document's first byte after (think + RTT), its completion beyond the ideal (think + RTT + its bytes at the link rate), and when the pushes finish.".into(),
+                site: sites::preemption_sweep(),
+                pages: sites::SWEEP_THINK_MS
+                    .iter()
+                    .map(|t| format!("/think-{t}.html"))
+                    .collect(),
+                variants,
+                protocols: both,
+                profiles,
+                caches: vec![CacheState::Cold],
+                runs: 3,
+            }
+        }
         "repeat-visit" => Preset {
             name: "repeat-visit".into(),
             about: "A repeat visit a minute later with a warm cache (subresources fresh, the document no-store): push-all pushes what the client has; cache-aware skips it (its cookie says what the client holds); preload only hints.".into(),
@@ -279,10 +338,15 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
     let mut p = p;
     if quick {
         p.runs = 1;
-        if p.variants.len() > 3 && p.name != "preemption" {
+        if p.variants.len() > 3 && !p.name.starts_with("preemption") {
             p.variants.truncate(3);
         }
         p.pages.truncate(1);
+        if p.name == "preemption-sweep" {
+            // One link, its longest queue.
+            p.profiles.truncate(SWEEP_QUEUES.len());
+            p.profiles.drain(..SWEEP_QUEUES.len() - 1);
+        }
     }
     Ok(p)
 }

@@ -23,17 +23,17 @@ pub fn table(report: &Report) -> String {
     let paper = report.rows.iter().any(|r| r.paper.is_some());
     let mut s = String::new();
     s.push_str(&format!(
-        "| protocol | page | variant | link | cache | load ms (median) | vs baseline | IQR | render-ready ms | vs baseline | doc extra ms | wasted | received | runs |{}\n",
+        "| protocol | page | variant | link | cache | load ms (median) | vs baseline | IQR | render-ready ms | vs baseline | doc extra ms | doc done extra ms | ahead at ready: link queue / in flight / held unsent | last subresource ms | wasted | received | runs |{}\n",
         if paper { " Rules of Thumb |" } else { "" }
     ));
     s.push_str(&format!(
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|{}\n",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|{}\n",
         if paper { "---|" } else { "" }
     ));
     for r in &report.rows {
         let c = &r.config;
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |{}\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |{}\n",
             proto_name(c.protocol),
             c.page,
             c.variant,
@@ -47,6 +47,11 @@ pub fn table(report: &Report) -> String {
             fmt_opt(r.render_ms),
             pct(r.render_vs_baseline),
             fmt_opt(r.doc_extra_ms),
+            fmt_opt(r.doc_done_extra_ms),
+            [r.link_queue_at_ready, r.in_flight_at_ready, r.held_unsent_at_ready]
+                .map(|v| v.map(|b| crate::units::fmt_bytes(b as u64)).unwrap_or_else(|| "-".into()))
+                .join(" / "),
+            fmt_opt(r.subresources_done_ms),
             r.wasted
                 .map(|w| crate::units::fmt_bytes(w as u64))
                 .unwrap_or_else(|| "-".into()),
@@ -84,6 +89,11 @@ fn ms(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.2}")).unwrap_or_default()
 }
 
+/// A count; empty when absent.
+fn num(v: Option<u64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
 /// One line of runs.csv; the field names are the header.
 #[derive(Serialize)]
 struct CsvRow<'a> {
@@ -98,6 +108,19 @@ struct CsvRow<'a> {
     render_ready_ms: String,
     doc_first_byte_ms: String,
     doc_extra_ms: String,
+    doc_done_extra_ms: String,
+    doc_ready_ms: String,
+    subresources_done_ms: String,
+    link_queue_at_ready_bytes: String,
+    cwnd_at_ready: String,
+    send_window_at_ready: String,
+    in_flight_at_ready: String,
+    held_unsent_at_ready: String,
+    app_limited_at_ready: String,
+    bdp_estimate_at_ready: String,
+    transport_unsent_at_ready: String,
+    send_queue_at_ready: String,
+    peak_link_queue_packets: String,
     bytes_received: u64,
     bytes_wasted: u64,
     pushes_used: usize,
@@ -117,6 +140,7 @@ pub fn csv(report: &Report) -> Result<String, CompareError> {
     let rows = report.runs.iter().map(|r| {
         let c = &report.configs[r.config];
         let sm = &r.load.summary;
+        let conn = r.at_ready.as_ref().and_then(|p| p.conn.as_ref());
         CsvRow {
             preset: Quoted(&report.preset),
             protocol: proto_name(c.protocol),
@@ -129,6 +153,22 @@ pub fn csv(report: &Report) -> Result<String, CompareError> {
             render_ready_ms: ms(sm.render_ready_ms),
             doc_first_byte_ms: ms(sm.resources.first().and_then(|d| d.first_byte_ms)),
             doc_extra_ms: ms(r.doc_extra_ms),
+            doc_done_extra_ms: ms(r.doc_done_extra_ms),
+            doc_ready_ms: ms(r.doc_ready_ms),
+            subresources_done_ms: ms(r.subresources_done_ms),
+            link_queue_at_ready_bytes: num(r.at_ready.as_ref().map(|p| p.link_queue_bytes)),
+            cwnd_at_ready: num(conn.map(|c| c.cwnd)),
+            send_window_at_ready: num(conn.and_then(|c| c.send_window)),
+            in_flight_at_ready: num(conn.and_then(|c| c.in_flight)),
+            held_unsent_at_ready: num(conn.and_then(|c| c.transport_held_unsent())),
+            app_limited_at_ready: conn
+                .and_then(|c| c.app_limited)
+                .map(|b| b.to_string())
+                .unwrap_or_default(),
+            bdp_estimate_at_ready: num(conn.and_then(|c| c.bdp_estimate)),
+            transport_unsent_at_ready: num(conn.and_then(|c| c.transport_unsent)),
+            send_queue_at_ready: num(conn.map(|c| c.queued)),
+            peak_link_queue_packets: num(r.peak_link_queue_packets.map(|p| p as u64)),
             bytes_received: sm.bytes_received,
             bytes_wasted: sm.bytes_wasted,
             pushes_used: sm.pushes_used,
@@ -151,7 +191,7 @@ pub fn csv(report: &Report) -> Result<String, CompareError> {
 }
 
 /// The header of runs.csv: [`CsvRow`]'s field names.
-const CSV_HEADER: [&str; 18] = [
+const CSV_HEADER: [&str; 31] = [
     "preset",
     "protocol",
     "page",
@@ -163,6 +203,19 @@ const CSV_HEADER: [&str; 18] = [
     "render_ready_ms",
     "doc_first_byte_ms",
     "doc_extra_ms",
+    "doc_done_extra_ms",
+    "doc_ready_ms",
+    "subresources_done_ms",
+    "link_queue_at_ready_bytes",
+    "cwnd_at_ready",
+    "send_window_at_ready",
+    "in_flight_at_ready",
+    "held_unsent_at_ready",
+    "app_limited_at_ready",
+    "bdp_estimate_at_ready",
+    "transport_unsent_at_ready",
+    "send_queue_at_ready",
+    "peak_link_queue_packets",
     "bytes_received",
     "bytes_wasted",
     "pushes_used",
@@ -200,6 +253,27 @@ pub fn write(report: &Report, opts: &CompareOptions) -> Result<Vec<PathBuf>, Com
         "runs.json",
         serde_json::to_string_pretty(report).map_err(std::io::Error::other)?,
     )?;
+    let mut traces = String::new();
+    for r in &report.runs {
+        #[derive(Serialize)]
+        struct Line<'a> {
+            config: usize,
+            run: usize,
+            label: String,
+            every_ms: f64,
+            trace: &'a [super::run::TracePoint],
+        }
+        let line = Line {
+            config: r.config,
+            run: r.run,
+            label: report.configs[r.config].label(),
+            every_ms: super::run::TRACE_EVERY.as_secs_f64() * 1e3,
+            trace: &r.trace,
+        };
+        traces.push_str(&serde_json::to_string(&line).map_err(std::io::Error::other)?);
+        traces.push('\n');
+    }
+    put("traces.jsonl", traces)?;
     let series = |f: &dyn Fn(&Run) -> Option<f64>| -> Vec<svg::Series> {
         report
             .configs
@@ -266,8 +340,67 @@ pub fn write(report: &Report, opts: &CompareOptions) -> Result<Vec<PathBuf>, Com
             "waterfall.svg",
             svg::waterfall_svg(&format!("{label}: median run {}", run.run), &bars, &marks),
         )?;
+        if let Some(t) = run.doc_ready_ms {
+            marks.push(("doc ready".to_string(), t));
+        }
+        if let Some(t) = s.resources.first().and_then(|d| d.first_byte_ms) {
+            marks.push(("doc first byte".to_string(), t));
+        }
+        put(
+            "timeseries.svg",
+            svg::timeseries_svg(
+                &format!(
+                    "{label}: median run {}, what the server and the bottleneck held",
+                    run.run
+                ),
+                &trace_lines(run),
+                &marks,
+            ),
+        )?;
     }
     Ok(files)
+}
+
+/// The lines of a run's time series, from navigation start on.
+fn trace_lines(run: &Run) -> Vec<svg::Line> {
+    type Get = fn(&super::run::TracePoint) -> Option<f64>;
+    let lines: [(&str, &'static str, Get); 6] = [
+        ("bottleneck queue", "#e15759", |p| {
+            Some(p.link_queue_bytes as f64)
+        }),
+        ("congestion window", "#4e79a7", |p| {
+            p.conn.as_ref().map(|c| c.cwnd as f64)
+        }),
+        ("quinn send window (unacked + unsent)", "#f28e2b", |p| {
+            p.conn.as_ref()?.send_window.map(|w| w as f64)
+        }),
+        ("BDP estimate", "#59a14f", |p| {
+            p.conn.as_ref()?.bdp_estimate.map(|w| w as f64)
+        }),
+        ("user-space send queue", "#b07aa1", |p| {
+            p.conn.as_ref().map(|c| c.queued as f64)
+        }),
+        ("TCP in flight + unsent", "#76b7b2", |p| {
+            let c = p.conn.as_ref()?;
+            Some((c.in_flight? + c.transport_unsent?) as f64)
+        }),
+    ];
+    lines
+        .iter()
+        .filter_map(|(label, color, get)| {
+            let points: Vec<(f64, Option<f64>)> = run
+                .trace
+                .iter()
+                .filter(|p| p.t_ms >= 0.0)
+                .map(|p| (p.t_ms, get(p)))
+                .collect();
+            points.iter().any(|p| p.1.is_some()).then(|| svg::Line {
+                label: label.to_string(),
+                color,
+                points,
+            })
+        })
+        .collect()
 }
 
 /// The median-load run of the chosen configuration.
@@ -317,6 +450,12 @@ mod tests {
             config,
             run: 1,
             doc_extra_ms,
+            doc_done_extra_ms: None,
+            doc_ready_ms: None,
+            at_ready: None,
+            subresources_done_ms: None,
+            peak_link_queue_packets: None,
+            trace: Vec::new(),
             load: PageLoad {
                 url: "https://10.0.0.1:4433/index.html".into(),
                 protocol: Proto::H3,

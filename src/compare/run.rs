@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -18,6 +18,7 @@ use crate::netem::{Emulator, EmulatorOptions};
 use crate::server::{RunningServer, ServerOptions};
 use crate::summary::{median, quartiles};
 use crate::tls::Identity;
+use crate::trace::ConnState;
 
 /// One page load of a configuration.
 #[derive(Debug, Clone, Serialize)]
@@ -29,8 +30,72 @@ pub struct Run {
     /// The document's first byte minus (think time + round trip): how
     /// long the ready document waited behind other bytes (ms).
     pub doc_extra_ms: Option<f64>,
+    /// The document's completion minus its ideal: (think time + round
+    /// trip + its body at the bottleneck rate) after its request (ms).
+    pub doc_done_extra_ms: Option<f64>,
+    /// When the server had the document ready, estimated as its request
+    /// time plus the up-link delay plus think time (ms since navigation).
+    pub doc_ready_ms: Option<f64>,
+    /// The trace sample at the moment the document became ready (the first
+    /// at or after it): what it had to wait behind.
+    pub at_ready: Option<TracePoint>,
+    /// When the last subresource (pushed or fetched) finished (ms).
+    pub subresources_done_ms: Option<f64>,
+    /// The most packets the bottleneck queue held during the load.
+    pub peak_link_queue_packets: Option<usize>,
+    /// Time series through the load, every [`TRACE_EVERY`] (written to
+    /// traces.jsonl, one line per run, rather than runs.json).
+    #[serde(skip)]
+    pub trace: Vec<TracePoint>,
     /// The load as recorded.
     pub load: PageLoad,
+}
+
+/// How often a load is sampled.
+pub const TRACE_EVERY: Duration = Duration::from_millis(10);
+
+/// The bottleneck and the server's connection at one moment of a load.
+#[derive(Debug, Clone, Serialize)]
+pub struct TracePoint {
+    /// Milliseconds since navigation start (the browser's time base).
+    pub t_ms: f64,
+    /// Packets waiting in the emulated bottleneck (server to client).
+    pub link_queue_packets: usize,
+    /// Their bytes.
+    pub link_queue_bytes: u64,
+    /// The server's newest live connection (the page's).
+    pub conn: Option<ConnState>,
+}
+
+/// Samples the bottleneck and the server's connections until `stop`.
+fn sample_until(
+    emu: &Emulator,
+    probes: &crate::trace::Probes,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Vec<(Instant, TracePoint)> {
+    let mut out = Vec::new();
+    let mut next = Instant::now();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let (packets, bytes) = emu.down_queued();
+        let at = Instant::now();
+        out.push((
+            at,
+            TracePoint {
+                t_ms: 0.0,
+                link_queue_packets: packets,
+                link_queue_bytes: bytes,
+                conn: probes.sample().pop(),
+            },
+        ));
+        next += TRACE_EVERY;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            next = now;
+        }
+    }
+    out
 }
 
 /// Summary of one configuration.
@@ -50,6 +115,17 @@ pub struct Row {
     pub render_ms: Option<f64>,
     /// Median document extra delay (ms).
     pub doc_extra_ms: Option<f64>,
+    /// Median document completion beyond its ideal (ms).
+    pub doc_done_extra_ms: Option<f64>,
+    /// Median bytes in the bottleneck queue when the document was ready.
+    pub link_queue_at_ready: Option<f64>,
+    /// Median bytes in flight when the document was ready.
+    pub in_flight_at_ready: Option<f64>,
+    /// Median bytes the transport held unsent when the document was ready
+    /// (where that can be told).
+    pub held_unsent_at_ready: Option<f64>,
+    /// Median time the last subresource finished (ms).
+    pub subresources_done_ms: Option<f64>,
     /// Median bytes wasted.
     pub wasted: Option<f64>,
     /// Median bytes received.
@@ -112,6 +188,8 @@ pub struct CompareOptions {
     /// Label (or part of one) of the configuration to draw a waterfall for
     /// (its median run); default: the first non-baseline configuration.
     pub waterfall: Option<String>,
+    /// Only configurations whose label contains one of these (empty: all).
+    pub only: Vec<String>,
     /// Show a progress bar on stderr.
     pub progress: bool,
     /// The servers' QUIC initial RTT estimate (quinn's default: 333 ms).
@@ -160,7 +238,19 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         None => preset(&opts.preset, opts.quick)?,
     };
     let runs = opts.runs.unwrap_or(preset.runs).max(1);
-    let configs = configs(&preset);
+    let mut configs = configs(&preset);
+    if !opts.only.is_empty() {
+        configs.retain(|c| {
+            let l = c.label();
+            opts.only.iter().any(|o| l.contains(o.as_str()))
+        });
+        if configs.is_empty() {
+            return Err(CompareError::Invalid(format!(
+                "no configuration of {} matches --only {:?}",
+                preset.name, opts.only
+            )));
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -175,6 +265,9 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
     let mut all = Vec::new();
     let site = Arc::new(preset.site.clone());
     for (pi, prof) in preset.profiles.iter().enumerate() {
+        if !configs.iter().any(|c| c.profile_index == pi) {
+            continue;
+        }
         let emu = Emulator::start(EmulatorOptions {
             up: prof.up,
             down: prof.down,
@@ -227,8 +320,11 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                     },
                 };
                 let warm = c.cache == CacheState::Warm;
-                let load = emu
-                    .in_client(move || {
+                let stop = std::sync::atomic::AtomicBool::new(false);
+                let probes = &servers[c.variant_index].stats.probes;
+                let (samples, loaded) = std::thread::scope(|scope| {
+                    let sampler = scope.spawn(|| sample_until(&emu, probes, &stop));
+                    let loaded = emu.in_client(move || {
                         let rt = tokio::runtime::Builder::new_current_thread()
                             .enable_all()
                             .build()
@@ -238,16 +334,22 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                             if warm {
                                 let (first, c) = load_page(&lo, cache).await;
                                 if let Some(e) = first.error {
+                                    let t0 = Instant::now();
                                     let (mut l, _) = load_page(&lo, HttpCache::new()).await;
                                     l.error = Some(format!("warming visit: {e}"));
-                                    return l;
+                                    return (t0, l);
                                 }
                                 cache = c;
                             }
-                            load_page(&lo, cache).await.0
+                            let t0 = Instant::now();
+                            (t0, load_page(&lo, cache).await.0)
                         })
-                    })?
-                    .join()
+                    });
+                    let loaded = loaded.map(|h| h.join());
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    (sampler.join().unwrap_or_default(), loaded)
+                });
+                let (t0, load) = loaded?
                     .map_err(|_| CompareError::Server("page-load thread panicked".into()))?;
                 let think = site
                     .get(&c.page)
@@ -260,11 +362,55 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                     .filter(|d| d.source != crate::browser::Source::Cached)
                     .and_then(|d| d.first_byte_ms)
                     .map(|fb| fb - think - rtt);
+                // Sample times in the browser's time base: navigation starts
+                // once the handshake is done.
+                let nav = t0 + Duration::from_secs_f64(load.handshake_ms.max(0.0) / 1e3);
+                let trace: Vec<TracePoint> = samples
+                    .into_iter()
+                    .filter(|(at, _)| *at >= t0)
+                    .map(|(at, mut p)| {
+                        p.t_ms = (at.saturating_duration_since(nav).as_secs_f64()
+                            - nav.saturating_duration_since(at).as_secs_f64())
+                            * 1e3;
+                        p
+                    })
+                    .collect();
+                let doc = load
+                    .summary
+                    .resources
+                    .first()
+                    .filter(|d| d.source != crate::browser::Source::Cached);
+                let up_ms = prof.up.delay.as_secs_f64() * 1e3;
+                let doc_ready_ms = doc.and_then(|d| d.requested_ms).map(|r| r + up_ms + think);
+                let doc_done_extra_ms = doc.and_then(|d| {
+                    let body_ms = prof
+                        .down
+                        .rate
+                        .map_or(0.0, |r| d.bytes as f64 * 8.0 / r as f64 * 1e3);
+                    Some(d.done_ms? - d.requested_ms? - think - rtt - body_ms)
+                });
+                let at_ready = doc_ready_ms
+                    .and_then(|r| trace.iter().find(|p| p.t_ms >= r))
+                    .cloned();
+                let subresources_done_ms = load
+                    .summary
+                    .resources
+                    .iter()
+                    .skip(1)
+                    .filter_map(|r| r.done_ms)
+                    .reduce(f64::max);
+                let peak_link_queue_packets = trace.iter().map(|p| p.link_queue_packets).max();
                 progress.step(&c.label());
                 all.push(Run {
                     config: ci,
                     run,
                     doc_extra_ms,
+                    doc_done_extra_ms,
+                    doc_ready_ms,
+                    at_ready,
+                    subresources_done_ms,
+                    peak_link_queue_packets,
+                    trace,
                     load,
                 });
             }
@@ -311,6 +457,23 @@ fn summarise(preset: &Preset, configs: &[Config], runs: &[Run]) -> Vec<Row> {
                 load_iqr: quartiles(&loads),
                 render_ms: median(&collect(&|r| r.load.summary.render_ready_ms)),
                 doc_extra_ms: median(&collect(&|r| r.doc_extra_ms)),
+                doc_done_extra_ms: median(&collect(&|r| r.doc_done_extra_ms)),
+                link_queue_at_ready: median(&collect(&|r| {
+                    r.at_ready.as_ref().map(|p| p.link_queue_bytes as f64)
+                })),
+                in_flight_at_ready: median(&collect(&|r| {
+                    r.at_ready
+                        .as_ref()?
+                        .conn
+                        .as_ref()?
+                        .in_flight
+                        .map(|b| b as f64)
+                })),
+                held_unsent_at_ready: median(&collect(&|r| {
+                    let c = r.at_ready.as_ref()?.conn.as_ref()?;
+                    c.transport_held_unsent().map(|b| b as f64)
+                })),
+                subresources_done_ms: median(&collect(&|r| r.subresources_done_ms)),
                 wasted: median(&collect(&|r| Some(r.load.summary.bytes_wasted as f64))),
                 received: median(&collect(&|r| Some(r.load.summary.bytes_received as f64))),
                 vs_baseline: None,

@@ -161,6 +161,49 @@ pub fn slow_backend() -> Site {
     )
 }
 
+/// Issue 11's page for the preemption sweep: a 20 KB document that refers
+/// to 1 MB of images (four of 256 KB), at three paths that differ only in
+/// the server's think time: `/think-100.html`, `/think-300.html` and
+/// `/think-1000.html`.
+pub fn preemption_sweep() -> Site {
+    let doc = |think: u64| {
+        format!(
+            "<!doctype html><html><head><title>think {think} ms</title></head><body>\n\
+             <img src=\"/p1.png\"><img src=\"/p2.png\"><img src=\"/p3.png\"><img src=\"/p4.png\">\n\
+             {}</body></html>\n",
+            filler_html(20_000)
+        )
+        .into_bytes()
+    };
+    build(
+        "preemption sweep",
+        vec![
+            ("/think-100.html", doc(100)),
+            ("/think-300.html", doc(300)),
+            ("/think-1000.html", doc(1000)),
+            ("/p1.png", blob(11, 256 * 1024)),
+            ("/p2.png", blob(12, 256 * 1024)),
+            ("/p3.png", blob(13, 256 * 1024)),
+            ("/p4.png", blob(14, 256 * 1024)),
+        ],
+        |c| {
+            for think in SWEEP_THINK_MS {
+                c.set(
+                    &format!("/think-{think}.html"),
+                    PathConfig {
+                        cache_control: Some("no-store".into()),
+                        think: Some(Duration::from_millis(think)),
+                        ..Default::default()
+                    },
+                );
+            }
+        },
+    )
+}
+
+/// The think times of [`preemption_sweep`]'s pages, ms.
+pub const SWEEP_THINK_MS: [u64; 3] = [100, 300, 1000];
+
 /// The built-in demo site with its documents `no-store`.
 pub fn demo() -> Site {
     Site::demo_with(|c| {

@@ -121,6 +121,121 @@ pub fn waterfall_svg(title: &str, bars: &[Bar], marks: &[(String, f64)]) -> Stri
     drawn.map(|()| out).unwrap_or_default()
 }
 
+/// One line of a time-series plot.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// Legend text.
+    pub label: String,
+    /// Stroke color.
+    pub color: &'static str,
+    /// (ms, value) points in time order; gaps where a value is absent.
+    pub points: Vec<(f64, Option<f64>)>,
+}
+
+/// A time series: lines of byte counts against ms since navigation start,
+/// with dashed vertical marks (`(label, ms)`) and a legend under the axis.
+/// Values are drawn in KiB. NaN and infinite values are skipped.
+pub fn timeseries_svg(title: &str, lines: &[Line], marks: &[(String, f64)]) -> String {
+    let mut out = String::new();
+    let drawn = draw_timeseries(&mut out, title, lines, marks);
+    drawn.map(|()| out).unwrap_or_default()
+}
+
+fn draw_timeseries(
+    out: &mut String,
+    title: &str,
+    lines: &[Line],
+    marks: &[(String, f64)],
+) -> fmt::Result {
+    const X0: f64 = 70.0;
+    const TOP: f64 = 50.0;
+    const HEIGHT: f64 = 300.0;
+    let bottom = TOP + HEIGHT;
+    let legend_rows = lines.len().div_ceil(3).max(1);
+    open(out, bottom + 60.0 + legend_rows as f64 * 18.0, title)?;
+    let finite_pts = || {
+        lines
+            .iter()
+            .flat_map(|l| l.points.iter())
+            .filter_map(|&(t, v)| Some((finite(t)?, finite(v?)?)))
+    };
+    let t_max = finite_pts().map(|(t, _)| t).fold(0.0, f64::max);
+    let t_max = marks
+        .iter()
+        .map(|m| m.1)
+        .filter(|t| t.is_finite())
+        .fold(t_max, f64::max);
+    let v_max = finite_pts().map(|(_, v)| v / 1024.0).fold(0.0, f64::max);
+    let axis = Axis::new(X0, t_max);
+    axis.draw(out, TOP, bottom, "ms since navigation start")?;
+    let y_ticks = nice_ticks(v_max);
+    let y_top = y_ticks.last().copied().unwrap_or(1.0).max(1e-9);
+    let y = |v: f64| bottom - v.max(0.0) / 1024.0 / y_top * HEIGHT;
+    let y_step = y_ticks.get(1).copied().unwrap_or(y_top);
+    for &t in &y_ticks {
+        let yy = bottom - t / y_top * HEIGHT;
+        line(out, X0, yy, PLOT_X1, yy, GRID)?;
+        let label = tick_label(t, y_step);
+        text(
+            out,
+            X0 - 6.0,
+            yy + 4.0,
+            r##"font-size="11" text-anchor="end" fill="#555""##,
+            &label,
+        )?;
+    }
+    line(out, X0, TOP, X0, bottom, AXIS)?;
+    text(out, 14.0, TOP - 10.0, SMALL, "KiB")?;
+    if lines.iter().all(|l| l.points.is_empty()) {
+        no_data(out, &axis, TOP + HEIGHT / 2.0, "no samples")?;
+    }
+    for l in lines {
+        let mut d = String::new();
+        let mut pen_down = false;
+        for &(t, v) in &l.points {
+            match (finite(t), v.and_then(finite)) {
+                (Some(t), Some(v)) => {
+                    let cmd = if pen_down { 'L' } else { 'M' };
+                    let _ = write!(d, "{cmd}{:.1},{:.1} ", axis.x(t), y(v));
+                    pen_down = true;
+                }
+                _ => pen_down = false,
+            }
+        }
+        if !d.is_empty() {
+            let c = l.color;
+            writeln!(
+                out,
+                r#"<path d="{}" fill="none" stroke="{c}" stroke-width="1.5"/>"#,
+                d.trim_end()
+            )?;
+        }
+    }
+    for (label, t) in marks {
+        if let Some(t) = finite(*t) {
+            let x = axis.x(t);
+            line(out, x, TOP, x, bottom, MARK)?;
+            text(out, x, TOP - 6.0, MARK_MID, label)?;
+        }
+    }
+    for (i, l) in lines.iter().enumerate() {
+        let (col, row) = (i % 3, i / 3);
+        let lx = X0 + col as f64 * 270.0;
+        let ly = bottom + 52.0 + row as f64 * 18.0;
+        let c = l.color;
+        line(
+            out,
+            lx,
+            ly - 4.0,
+            lx + 20.0,
+            ly - 4.0,
+            &format!(r#"stroke="{c}" stroke-width="2""#),
+        )?;
+        text(out, lx + 26.0, ly, SMALL, &truncate(&l.label))?;
+    }
+    writeln!(out, "</svg>")
+}
+
 /// Tick positions from 0 up to a "nice" axis max (the last tick), 4 to 6 of them, spaced by
 /// 1, 2, 2.5 or 5 times a power of ten.
 fn nice_ticks(max: f64) -> Vec<f64> {

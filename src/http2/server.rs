@@ -72,6 +72,33 @@ impl H2Conn {
     }
 }
 
+impl crate::trace::ConnProbe for H2Conn {
+    fn state(&self) -> crate::trace::ConnState {
+        let info = self
+            .socket
+            .as_ref()
+            .and_then(|s| crate::netinfo::tcp_info(s).ok())
+            .unwrap_or_default();
+        let queued = self.queue.as_ref().map_or(0, |q| q.queued_bytes() as u64);
+        crate::trace::ConnState {
+            protocol: "h2",
+            cwnd: info.cwnd_bytes,
+            srtt_us: u64::from(info.rtt_us),
+            min_rtt_us: info.min_rtt_us.map(u64::from),
+            sent_bytes: None,
+            in_flight: Some(info.in_flight_bytes),
+            app_limited: None,
+            transport_unsent: info.notsent_bytes,
+            delivery_rate: info.delivery_rate,
+            queued,
+            send_window: None,
+            bdp_estimate: None,
+            window_limited: false,
+            transport_full: false,
+        }
+    }
+}
+
 /// Accepts TCP connections until `shutdown`, then drains (bounded).
 pub async fn serve(
     listener: TcpListener,
@@ -186,6 +213,8 @@ async fn run_h2(
     } else {
         None
     };
+    let probe: Arc<dyn crate::trace::ConnProbe> = ctx.clone();
+    ctx.stats.probes.register(&probe);
     let mut requests = JoinSet::new();
     let mut draining = false;
     loop {

@@ -12,6 +12,7 @@
 //! 4. [`push`] and [`server`]: the server on top of all of them.
 
 pub mod backend;
+pub mod cc;
 pub mod control;
 pub mod control_out;
 pub mod hq;

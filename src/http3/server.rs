@@ -254,6 +254,11 @@ async fn run_connection(
                 cfg,
                 stats.queues.clone(),
             );
+            let probe: Arc<dyn crate::trace::ConnProbe> = Arc::new(super::sink::H3Probe {
+                conn: conn.clone(),
+                queue: queue.clone(),
+            });
+            stats.probes.register(&probe);
             let control_out = ControlOut::new();
             let control = ControlSink::new(
                 conn.clone(),
@@ -291,6 +296,7 @@ async fn run_connection(
             }
             queue.close("connection finished");
             let _ = pump.await;
+            drop(probe);
             let pc = control.push_counters();
             ctx.stats.add_pushes(pc);
             let qc = queue.counters();

@@ -107,3 +107,36 @@ impl WindowControl for QuinnWindow {
         self.0.set_send_window(bytes);
     }
 }
+
+/// A connection's state for traces: quinn's path statistics and the send
+/// queue's.
+pub struct H3Probe {
+    /// The connection.
+    pub conn: quinn::Connection,
+    /// Its send queue.
+    pub queue: std::sync::Arc<H3Queue>,
+}
+
+impl crate::trace::ConnProbe for H3Probe {
+    fn state(&self) -> crate::trace::ConnState {
+        let s = self.conn.stats();
+        let q = self.queue.trace_state();
+        let cc = super::cc::observed(&self.conn);
+        crate::trace::ConnState {
+            protocol: "h3",
+            cwnd: s.path.cwnd,
+            srtt_us: s.path.rtt.as_micros() as u64,
+            min_rtt_us: Some(s.path.min_rtt.as_micros() as u64),
+            sent_bytes: Some(s.udp_tx.bytes),
+            in_flight: cc.map(|c| c.in_flight),
+            app_limited: cc.map(|c| c.app_limited),
+            transport_unsent: None,
+            delivery_rate: None,
+            queued: q.queued,
+            send_window: q.send_window,
+            bdp_estimate: q.bdp_estimate,
+            window_limited: q.window_limited,
+            transport_full: q.transport_full,
+        }
+    }
+}

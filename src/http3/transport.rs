@@ -93,29 +93,33 @@ pub fn transport(
     if !opts.mtu_discovery {
         t.mtu_discovery_config(None);
     }
-    match opts.congestion {
+    // Every controller is wrapped so that traces can read what quinn does
+    // not publish (bytes in flight, application-limited); see cc.rs.
+    let factory: Arc<dyn quinn::congestion::ControllerFactory + Send + Sync> = match opts.congestion
+    {
         Congestion::Cubic => {
             let mut c = quinn::congestion::CubicConfig::default();
             if let Some(w) = opts.initial_window {
                 c.initial_window(w);
             }
-            t.congestion_controller_factory(Arc::new(c));
+            Arc::new(c)
         }
         Congestion::NewReno => {
             let mut c = quinn::congestion::NewRenoConfig::default();
             if let Some(w) = opts.initial_window {
                 c.initial_window(w);
             }
-            t.congestion_controller_factory(Arc::new(c));
+            Arc::new(c)
         }
         Congestion::Bbr => {
             let mut c = quinn::congestion::BbrConfig::default();
             if let Some(w) = opts.initial_window {
                 c.initial_window(w);
             }
-            t.congestion_controller_factory(Arc::new(c));
+            Arc::new(c)
         }
-    }
+    };
+    t.congestion_controller_factory(Arc::new(super::cc::ObservingFactory(factory)));
     t
 }
 

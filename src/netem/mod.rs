@@ -487,6 +487,12 @@ impl Emulator {
         v
     }
 
+    /// Packets and bytes waiting in the server-to-client bottleneck queue
+    /// now (not counting the packet being serialised).
+    pub fn down_queued(&self) -> (usize, u64) {
+        self.down.as_ref().map_or((0, 0), |d| d.queued())
+    }
+
     /// Counters so far.
     pub fn counters(&self) -> Counters {
         let mut c = Counters::default();

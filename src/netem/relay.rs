@@ -70,6 +70,11 @@ impl Direction {
         self.model.lock().counters
     }
 
+    /// Packets and bytes waiting in the bottleneck queue now.
+    pub fn queued(&self) -> (usize, u64) {
+        self.model.lock().queued(std::time::Instant::now())
+    }
+
     /// Packets that could not be written.
     pub fn write_errors(&self) -> u64 {
         *self.write_errors.lock()

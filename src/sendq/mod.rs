@@ -136,6 +136,22 @@ pub struct QueueCounters {
     pub window_limited: u64,
 }
 
+/// The queue's side of a trace sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceState {
+    /// Bytes in the user-space queue.
+    pub queued: u64,
+    /// The send window last set in the transport (None: it has none).
+    pub send_window: Option<u64>,
+    /// The in-flight budget's BDP estimate.
+    pub bdp_estimate: Option<u64>,
+    /// Whether the window is limited for preemptible bytes now.
+    pub window_limited: bool,
+    /// Whether the transport refused data for the whole connection at the
+    /// last pass (its send window is full).
+    pub transport_full: bool,
+}
+
 struct Inner<S> {
     sched: Scheduler,
     slots: HashMap<StreamKey, Slot<S>, KeyBuild>,
@@ -562,6 +578,22 @@ impl<S: StreamSink> SendQueue<S> {
     /// Connection-wide counters.
     pub fn counters(&self) -> QueueCounters {
         self.lock().counters
+    }
+
+    /// The queue's side of a trace sample: bytes queued, the send window
+    /// last set in the transport (None when the transport has no window),
+    /// the in-flight budget's BDP estimate, and whether the window is
+    /// limited for preemptible bytes now, and whether the transport is
+    /// refusing data for the whole connection (its window is full).
+    pub fn trace_state(&self) -> TraceState {
+        let inner = self.lock();
+        TraceState {
+            queued: inner.sched.total_queued() as u64,
+            send_window: (inner.send_window > 0).then_some(inner.send_window),
+            bdp_estimate: inner.inflight.bdp(),
+            window_limited: inner.window_preemptible && inner.inflight.mode() != InflightMode::Off,
+            transport_full: inner.conn_blocked_since.is_some(),
+        }
     }
 
     /// Bytes waiting in the user-space queue, all streams.

@@ -67,7 +67,12 @@ impl<S: StreamSink> SendQueue<S> {
         let waiting = preemptible && inner.sched.response_open();
         inner.inflight.observe(now, path, busy, waiting);
         let limit = inner.inflight.limit(waiting);
-        let want = inflight::send_window(path.cwnd, self.cfg.lowat, limit, preemptible);
+        let next = match (preemptible, waiting) {
+            (false, _) => inflight::Next::Urgent,
+            (true, false) => inflight::Next::Preemptible,
+            (true, true) => inflight::Next::PreemptibleWhileWaiting,
+        };
+        let want = inflight::send_window(path.cwnd, self.cfg.lowat, limit, next);
         let full = path.cwnd.saturating_add(self.cfg.lowat);
         inner.window_preemptible = preemptible;
         let cur = inner.send_window;
