@@ -32,32 +32,11 @@ pub struct TcpInfo {
     pub pacing_rate: Option<u64>,
 }
 
-/// Linux's `struct tcp_info` beyond the part libc declares (libc stops at
-/// `tcpi_total_retrans`); the kernel fills as much as the caller asks for
-/// and says how much in the returned length.
-#[repr(C)]
-#[derive(Clone, Copy)]
-#[allow(dead_code)] // the layout needs every field; pushlab reads some
-struct TcpInfoExt {
-    base: libc::tcp_info,
-    pacing_rate: u64,
-    max_pacing_rate: u64,
-    bytes_acked: u64,
-    bytes_received: u64,
-    segs_out: u32,
-    segs_in: u32,
-    notsent_bytes: u32,
-    min_rtt: u32,
-    data_segs_in: u32,
-    data_segs_out: u32,
-    delivery_rate: u64,
-}
-
 /// Reads TCP_INFO for a connected TCP socket.
 #[allow(unsafe_code)]
 pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
-    let mut ext: TcpInfoExt = unsafe_zeroed();
-    let mut len = std::mem::size_of::<TcpInfoExt>() as libc::socklen_t;
+    let mut info: libc::tcp_info = unsafe_zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
     // SAFETY: `ext` is a valid, writable struct of `len` bytes; the kernel
     // writes at most `len` bytes and updates `len`. The fd is owned by
     // `sock`, which outlives the call.
@@ -66,7 +45,7 @@ pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
             sock.as_raw_fd(),
             libc::SOL_TCP,
             libc::TCP_INFO,
-            (&mut ext as *mut TcpInfoExt).cast(),
+            (&mut info as *mut libc::tcp_info).cast(),
             &mut len,
         )
     };
@@ -74,9 +53,9 @@ pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
         return Err(io::Error::last_os_error());
     }
     let len = len as usize;
-    // A field is valid when the kernel wrote past its end.
+    // A field is valid when the kernel wrote past its end (older kernels
+    // fill less of the struct).
     let has = |end: usize| len >= end;
-    let info = ext.base;
     let mss = u64::from(info.tcpi_snd_mss);
     Ok(TcpInfo {
         cwnd_bytes: u64::from(info.tcpi_snd_cwnd) * mss,
@@ -84,21 +63,22 @@ pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
         rtt_us: info.tcpi_rtt,
         mss: info.tcpi_snd_mss,
         total_retrans: info.tcpi_total_retrans,
-        notsent_bytes: has(std::mem::offset_of!(TcpInfoExt, notsent_bytes) + 4)
-            .then_some(u64::from(ext.notsent_bytes)),
-        min_rtt_us: has(std::mem::offset_of!(TcpInfoExt, min_rtt) + 4).then_some(ext.min_rtt),
-        delivery_rate: has(std::mem::offset_of!(TcpInfoExt, delivery_rate) + 8)
-            .then_some(ext.delivery_rate),
-        pacing_rate: has(std::mem::offset_of!(TcpInfoExt, pacing_rate) + 8)
-            .then_some(ext.pacing_rate),
+        notsent_bytes: has(std::mem::offset_of!(libc::tcp_info, tcpi_notsent_bytes) + 4)
+            .then_some(u64::from(info.tcpi_notsent_bytes)),
+        min_rtt_us: has(std::mem::offset_of!(libc::tcp_info, tcpi_min_rtt) + 4)
+            .then_some(info.tcpi_min_rtt),
+        delivery_rate: has(std::mem::offset_of!(libc::tcp_info, tcpi_delivery_rate) + 8)
+            .then_some(info.tcpi_delivery_rate),
+        pacing_rate: has(std::mem::offset_of!(libc::tcp_info, tcpi_pacing_rate) + 8)
+            .then_some(info.tcpi_pacing_rate),
     })
 }
 
-/// An all-zero `TcpInfoExt` (a plain C struct of integers, for which zero
-/// is a valid value).
+/// An all-zero `tcp_info` (a plain C struct of integers, for which zero is
+/// a valid value).
 #[allow(unsafe_code)]
-fn unsafe_zeroed() -> TcpInfoExt {
-    // SAFETY: `TcpInfoExt` consists only of integer fields; all-zero bytes
+fn unsafe_zeroed() -> libc::tcp_info {
+    // SAFETY: `tcp_info` consists only of integer fields; all-zero bytes
     // are a valid value of it.
     unsafe { std::mem::zeroed() }
 }

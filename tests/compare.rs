@@ -1,7 +1,8 @@
 //! `pushlab compare --quick` end to end (as CI runs it): every configuration
 //! of the sampler (HTTP/3 and HTTP/2 x none, push-all, preload x cold and
 //! warm) is present in the table, the CSV and the JSON, no page load
-//! failed, and the plots are written. Checked for completeness, not speed.
+//! failed, and the plots and traces are written. Checked for completeness,
+//! not speed.
 //! Needs root.
 
 mod common;
@@ -61,7 +62,13 @@ fn compare_quick_is_complete() {
         lines[1..].iter().all(|l| l.ends_with(",\"\"")),
         "an error in:\n{csv}"
     );
-    for svg in ["load.svg", "render.svg", "waterfall.svg"] {
+    // One trace per run, and the state at document-ready in every run.
+    let traces = std::fs::read_to_string(out.join("traces.jsonl")).unwrap();
+    assert_eq!(traces.lines().count(), 12);
+    for r in json["runs"].as_array().unwrap() {
+        assert!(r.get("at_ready").is_some(), "{r}");
+    }
+    for svg in ["load.svg", "render.svg", "waterfall.svg", "timeseries.svg"] {
         let text = std::fs::read_to_string(out.join(svg)).unwrap();
         assert!(
             text.starts_with("<svg") && text.trim_end().ends_with("</svg>"),

@@ -260,8 +260,10 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
                 h3.congestion = cc;
                 variants.push(h3);
             }
+            // HTTP/2 rows compare with HTTP/2 under kernel defaults.
             let mut h2 = variant("push-all, kernel defaults", "push-all");
             h2.protocols = vec![Proto::H2];
+            h2.baseline = true;
             let mut h2l = variant("push-all, TCP_NOTSENT_LOWAT 16 KB", "push-all");
             h2l.protocols = vec![Proto::H2];
             h2l.tcp_notsent_lowat = Some(16 * 1024);

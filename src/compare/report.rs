@@ -503,9 +503,9 @@ mod tests {
     fn csv_layout() {
         assert_eq!(
             csv(&report()).expect("CSV in memory"),
-            "preset,protocol,page,variant,link,cache,run,load_ms,render_ready_ms,doc_first_byte_ms,doc_extra_ms,bytes_received,bytes_wasted,pushes_used,pushes_wasted,cached,handshake_ms,error\n\
-             \"quick\",h3,\"/index.html\",\"none\",\"lte\",cold,1,123.46,61.73,,1.00,120000,0,2,1,3,12.50,\"\"\n\
-             \"quick\",h2,\"/index.html\",\"push-all, \"\"x\"\"\",\"lte\",warm,1,,,,,120000,0,2,1,3,12.50,\"bad, \"\"thing\"\"\"\n"
+            "preset,protocol,page,variant,link,cache,run,load_ms,render_ready_ms,doc_first_byte_ms,doc_extra_ms,doc_done_extra_ms,doc_ready_ms,subresources_done_ms,link_queue_at_ready_bytes,cwnd_at_ready,send_window_at_ready,in_flight_at_ready,held_unsent_at_ready,app_limited_at_ready,bdp_estimate_at_ready,transport_unsent_at_ready,send_queue_at_ready,peak_link_queue_packets,bytes_received,bytes_wasted,pushes_used,pushes_wasted,cached,handshake_ms,error\n\
+             \"quick\",h3,\"/index.html\",\"none\",\"lte\",cold,1,123.46,61.73,,1.00,,,,,,,,,,,,,,120000,0,2,1,3,12.50,\"\"\n\
+             \"quick\",h2,\"/index.html\",\"push-all, \"\"x\"\"\",\"lte\",warm,1,,,,,,,,,,,,,,,,,,120000,0,2,1,3,12.50,\"bad, \"\"thing\"\"\"\n"
         );
         let empty = Report {
             runs: Vec::new(),
