@@ -27,8 +27,9 @@ pub struct ConnState {
     /// reported).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sent_bytes: Option<u64>,
-    /// Bytes sent and not yet acknowledged (TCP_INFO; for QUIC, as of the
-    /// last batch of ACKs, from the observing congestion controller).
+    /// Bytes sent and not yet acknowledged (TCP_INFO; for QUIC, quinn's
+    /// count at the last batch of ACKs plus what was sent since, from the
+    /// observing congestion controller).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_flight: Option<u64>,
     /// Whether quinn was application-limited at the last ACKs (it had

@@ -13,7 +13,9 @@ use quinn::congestion::{Controller, ControllerFactory, ControllerMetrics};
 /// What the wrapper saw, as of the last batch of acknowledgements.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CcObservation {
-    /// Bytes in flight after the last batch of ACKs was processed.
+    /// Bytes in flight: quinn's count after the last batch of ACKs, plus
+    /// what was sent since (ACK-only packets sent since are counted too,
+    /// a slight overestimate).
     pub in_flight: u64,
     /// Bytes acknowledged so far (packet sizes, headers included).
     pub acked: u64,
@@ -34,6 +36,7 @@ struct Observing {
 
 impl Controller for Observing {
     fn on_sent(&mut self, now: Instant, bytes: u64, last_packet_number: u64) {
+        self.seen.in_flight += bytes;
         self.inner.on_sent(now, bytes, last_packet_number);
     }
 
@@ -71,6 +74,7 @@ impl Controller for Observing {
         lost_bytes: u64,
     ) {
         self.seen.lost += lost_bytes;
+        self.seen.in_flight = self.seen.in_flight.saturating_sub(lost_bytes);
         self.seen.congestion_events += 1;
         self.inner
             .on_congestion_event(now, sent, is_persistent_congestion, lost_bytes);
