@@ -41,6 +41,10 @@ pub struct ConnState {
     /// does not say).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport_unsent: Option<u64>,
+    /// Bytes the HTTP/2 writer holds: DATA payload the queue handed to h2
+    /// and h2 has not yet written to TLS (what TLS buffers is not counted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writer_held: Option<u64>,
     /// The transport's delivery-rate estimate, bytes per second (TCP_INFO).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_rate: Option<u64>,
@@ -62,12 +66,15 @@ pub struct ConnState {
 }
 
 impl ConnState {
-    /// Stream bytes quinn holds unsent, when that can be told: its send
-    /// window is full, so unacknowledged plus unsent equals the window.
-    /// Packet overhead counted in flight makes it a slight underestimate.
+    /// Bytes held unsent above the wire, when that can be told. HTTP/3:
+    /// stream bytes quinn holds unsent, when its send window is full (then
+    /// unacknowledged plus unsent equals the window; packet overhead counted
+    /// in flight makes it a slight underestimate). HTTP/2: TCP_INFO's
+    /// notsent bytes plus what h2 holds.
     pub fn transport_held_unsent(&self) -> Option<u64> {
         if let Some(u) = self.transport_unsent {
-            return Some(u);
+            // HTTP/2: the kernel's unsent bytes and h2's.
+            return Some(u + self.writer_held.unwrap_or(0));
         }
         if !self.transport_full {
             return None;

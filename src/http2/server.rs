@@ -79,7 +79,8 @@ impl crate::trace::ConnProbe for H2Conn {
             .as_ref()
             .and_then(|s| crate::netinfo::tcp_info(s).ok())
             .unwrap_or_default();
-        let queued = self.queue.as_ref().map_or(0, |q| q.queued_bytes() as u64);
+        let q = self.queue.as_ref().map(|q| q.trace_state());
+        let written = self.written.data.load(Ordering::Relaxed);
         crate::trace::ConnState {
             protocol: "h2",
             cwnd: info.cwnd_bytes,
@@ -89,8 +90,9 @@ impl crate::trace::ConnProbe for H2Conn {
             in_flight: Some(info.in_flight_bytes),
             app_limited: None,
             transport_unsent: info.notsent_bytes,
+            writer_held: q.map(|q| q.handed.saturating_sub(written)),
             delivery_rate: info.delivery_rate,
-            queued,
+            queued: q.map_or(0, |q| q.queued),
             send_window: None,
             bdp_estimate: None,
             window_limited: false,

@@ -52,6 +52,8 @@ pub struct WriteWatch {
     notify: Notify,
     /// DATA payload bytes written on pushed (even-numbered) streams.
     pub push_data: AtomicU64,
+    /// DATA payload bytes written on all streams.
+    pub data: AtomicU64,
     /// What the queue's streams handed h2 since its last flush.
     budget: Mutex<FlushBudget>,
     /// The send queue's pump, waiting for h2 to flush.
@@ -127,6 +129,7 @@ impl WriteWatch {
         scanner.push(bytes, out);
         let mut any = false;
         for w in out.drain(..) {
+            self.data.fetch_add(u64::from(w.data), Ordering::Relaxed);
             if w.stream % 2 == 0 && w.data > 0 {
                 self.push_data
                     .fetch_add(u64::from(w.data), Ordering::Relaxed);

@@ -131,6 +131,7 @@ impl crate::trace::ConnProbe for H3Probe {
             in_flight: cc.map(|c| c.in_flight),
             app_limited: cc.map(|c| c.app_limited),
             transport_unsent: None,
+            writer_held: None,
             delivery_rate: None,
             queued: q.queued,
             send_window: q.send_window,

@@ -150,6 +150,8 @@ pub struct TraceState {
     /// Whether the transport refused data for the whole connection at the
     /// last pass (its send window is full).
     pub transport_full: bool,
+    /// Bytes handed to the transport's streams so far, all streams.
+    pub handed: u64,
 }
 
 struct Inner<S> {
@@ -181,6 +183,8 @@ struct Inner<S> {
     counters: QueueCounters,
     /// Pushed bytes handed to quinn on this connection.
     push_written: u64,
+    /// Bytes handed to the transport on this connection, all streams.
+    handed: u64,
     /// What the gauges currently hold for this connection.
     reported_queued: i64,
     reported_streams: i64,
@@ -217,6 +221,7 @@ impl<S: StreamSink> SendQueue<S> {
                 probe_delay: PROBE_MIN,
                 counters: QueueCounters::default(),
                 push_written: 0,
+                handed: 0,
                 reported_queued: 0,
                 reported_streams: 0,
                 arrivals: Arrivals::default(),
@@ -593,6 +598,7 @@ impl<S: StreamSink> SendQueue<S> {
             bdp_estimate: inner.inflight.bdp(),
             window_limited: inner.window_preemptible && inner.inflight.mode() != InflightMode::Off,
             transport_full: inner.conn_blocked_since.is_some(),
+            handed: inner.handed,
         }
     }
 

@@ -270,6 +270,7 @@ impl<S: StreamSink> SendQueue<S> {
                     }
                 }
                 slot.stats.written += written as u64;
+                inner.handed += written as u64;
                 if slot.push {
                     inner.push_written += written as u64;
                 }
