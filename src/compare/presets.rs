@@ -119,6 +119,48 @@ fn profile(name: &str) -> LinkProfile {
     }
 }
 
+/// Issue 11's link: 1.6 Mbit/s down, up unlimited, 75 ms each way, with a
+/// bottleneck queue of `queue` packets each way (named `1.6mbit-150ms-qN`).
+fn issue11_link(queue: u32) -> LinkProfile {
+    let mut l = profile("3g");
+    l.name = format!("1.6mbit-150ms-q{queue}");
+    l.down.rate = Some(1_600_000);
+    l.down.delay = std::time::Duration::from_millis(75);
+    l.up.rate = None;
+    l.up.delay = std::time::Duration::from_millis(75);
+    with_queue(l, queue)
+}
+
+/// `link` with a bottleneck queue of `queue` packets each way.
+fn with_queue(mut link: LinkProfile, queue: u32) -> LinkProfile {
+    link.down.queue = QueueLimit::Packets(queue);
+    link.up.queue = QueueLimit::Packets(queue);
+    link
+}
+
+/// HTTP/3 push-all variants: (label, in-flight mode, congestion controller).
+fn h3_push_variants(rows: &[(&str, InflightMode, Option<Congestion>)]) -> Vec<Variant> {
+    rows.iter()
+        .map(|&(label, inflight, cc)| {
+            let mut h3 = variant(label, "push-all");
+            h3.protocols = vec![Proto::H3];
+            h3.inflight = inflight;
+            h3.congestion = cc;
+            h3
+        })
+        .collect()
+}
+
+/// HTTP/2 push-all with kernel defaults and with TCP_NOTSENT_LOWAT 16 KB.
+fn h2_push_variants() -> [Variant; 2] {
+    let mut h2 = variant("push-all, kernel defaults", "push-all");
+    h2.protocols = vec![Proto::H2];
+    let mut h2l = variant("push-all, TCP_NOTSENT_LOWAT 16 KB", "push-all");
+    h2l.protocols = vec![Proto::H2];
+    h2l.tcp_notsent_lowat = Some(16 * 1024);
+    [h2, h2l]
+}
+
 /// The bottleneck queue lengths of the preemption sweep, packets.
 pub const SWEEP_QUEUES: [u32; 4] = [20, 100, 250, 1000];
 
@@ -178,48 +220,26 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             runs: 5,
         },
         "preemption" => {
-            let mut bloated = profile("3g");
+            let mut bloated = with_queue(profile("3g"), 250);
             bloated.name = "3g-bloated".into();
-            bloated.down.queue = QueueLimit::Packets(250);
-            bloated.up.queue = QueueLimit::Packets(250);
-            let mut issue = profile("3g");
-            issue.name = "1.6mbit-150ms-q1000".into();
-            issue.down.rate = Some(1_600_000);
-            issue.down.delay = std::time::Duration::from_millis(75);
-            issue.down.queue = QueueLimit::Packets(1000);
-            issue.up.rate = None;
-            issue.up.delay = std::time::Duration::from_millis(75);
-            issue.up.queue = QueueLimit::Packets(1000);
+            let issue = issue11_link(1000);
             let mut none = variant("no push", "none");
             none.protocols = vec![Proto::H3, Proto::H2];
             let mut variants = vec![none];
-            for (label, inflight, cc) in [
+            variants.extend(h3_push_variants(&[
                 ("push-all, queue, in-flight off", InflightMode::Off, None),
                 ("push-all, queue, in-flight bdp", InflightMode::Bdp, None),
                 ("push-all, queue, in-flight bdp-125", InflightMode::Bdp125, None),
                 ("push-all, BBR, in-flight off", InflightMode::Off, Some(Congestion::Bbr)),
                 ("push-all, BBR, in-flight bdp", InflightMode::Bdp, Some(Congestion::Bbr)),
-            ] {
-                let mut h3 = variant(label, "push-all");
-                h3.protocols = vec![Proto::H3];
-                h3.inflight = inflight;
-                h3.congestion = cc;
-                variants.push(h3);
-            }
-            let mut h2 = variant("push-all, kernel defaults", "push-all");
-            h2.protocols = vec![Proto::H2];
-            let mut h2l = variant("push-all, TCP_NOTSENT_LOWAT 16 KB", "push-all");
-            h2l.protocols = vec![Proto::H2];
-            h2l.tcp_notsent_lowat = Some(16 * 1024);
+            ]));
+            variants.extend(h2_push_variants());
             Preset {
                 name: "preemption".into(),
                 about: "A slow backend: the document takes 300 ms; meanwhile push-all pushes 1 MB of images. Two links: India-3G with a 250-packet queue (2.2 s of bufferbloat), and issue 11's link (1.6 Mbit/s down, up unlimited, 75 ms each way, 1000-packet queue). HTTP/3 rows with the in-flight limit for preemptible bytes off, bdp and bdp-125 (the default), with quinn's BBR; HTTP/2 with kernel defaults and with TCP_NOTSENT_LOWAT. The figure that matters is the document's extra delay: its first byte after (think time + RTT).".into(),
                 site: sites::slow_backend(),
                 pages: vec!["/index.html".into()],
-                variants: {
-                    variants.extend([h2, h2l]);
-                    variants
-                },
+                variants,
                 protocols: both,
                 profiles: vec![bloated, issue],
                 caches: vec![CacheState::Cold],
@@ -229,19 +249,14 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
         "preemption-sweep" => {
             // Issue 11's link, India-3G and LTE, each with four bottleneck
             // queue lengths.
-            let mut issue = profile("3g");
-            issue.name = "1.6mbit-150ms".into();
-            issue.down.rate = Some(1_600_000);
-            issue.down.delay = std::time::Duration::from_millis(75);
-            issue.up.rate = None;
-            issue.up.delay = std::time::Duration::from_millis(75);
             let mut profiles = Vec::new();
-            for base in [issue, profile("3g"), profile("lte")] {
+            for q in SWEEP_QUEUES {
+                profiles.push(issue11_link(q));
+            }
+            for base in [profile("3g"), profile("lte")] {
                 for q in SWEEP_QUEUES {
-                    let mut p = base.clone();
+                    let mut p = with_queue(base.clone(), q);
                     p.name = format!("{}-q{q}", base.name);
-                    p.down.queue = QueueLimit::Packets(q);
-                    p.up.queue = QueueLimit::Packets(q);
                     profiles.push(p);
                 }
             }
@@ -249,24 +264,14 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             let mut none = variant("no push", "none");
             none.protocols = vec![Proto::H3];
             let mut variants = vec![none];
-            for (label, inflight, cc) in [
+            variants.extend(h3_push_variants(&[
                 ("push-all, in-flight off", InflightMode::Off, None),
                 ("push-all, in-flight bdp-125", InflightMode::Bdp125, None),
                 ("push-all, BBR", InflightMode::Off, Some(Congestion::Bbr)),
-            ] {
-                let mut h3 = variant(label, "push-all");
-                h3.protocols = vec![Proto::H3];
-                h3.inflight = inflight;
-                h3.congestion = cc;
-                variants.push(h3);
-            }
+            ]));
             // HTTP/2 rows compare with HTTP/2 under kernel defaults.
-            let mut h2 = variant("push-all, kernel defaults", "push-all");
-            h2.protocols = vec![Proto::H2];
+            let [mut h2, h2l] = h2_push_variants();
             h2.baseline = true;
-            let mut h2l = variant("push-all, TCP_NOTSENT_LOWAT 16 KB", "push-all");
-            h2l.protocols = vec![Proto::H2];
-            h2l.tcp_notsent_lowat = Some(16 * 1024);
             variants.extend([h2, h2l]);
             Preset {
                 name: "preemption-sweep".into(),
