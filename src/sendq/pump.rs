@@ -44,6 +44,12 @@ pub(super) enum PassEnd {
     Budget,
 }
 
+/// Whether the in-flight limit applies to what goes next: it is on, and the
+/// next bytes are preemptible (or nothing is queued).
+fn next_preemptible<S>(inner: &Inner<S>) -> bool {
+    inner.inflight.mode() != InflightMode::Off && inner.sched.next_is_preemptible().unwrap_or(true)
+}
+
 impl<S: StreamSink> SendQueue<S> {
     /// Keeps the transport's send window at congestion window + low-water
     /// mark (quinn) while urgent bytes are next, and at the in-flight limit
@@ -51,8 +57,7 @@ impl<S: StreamSink> SendQueue<S> {
     /// what goes next changes between the two. Returns true when it raised
     /// the window.
     pub(super) fn adjust_window(&self, inner: &mut Inner<S>, now: Instant) -> bool {
-        let preemptible = inner.inflight.mode() != InflightMode::Off
-            && inner.sched.next_is_preemptible().unwrap_or(true);
+        let preemptible = next_preemptible(inner);
         let flipped = preemptible != inner.window_preemptible;
         if let Some(last) = inner.last_window_check {
             if !flipped && now.duration_since(last) < Duration::from_millis(2) {
@@ -217,9 +222,7 @@ impl<S: StreamSink> SendQueue<S> {
         loop {
             // What goes next turned from urgent to preemptible (or back):
             // the window follows before its bytes are written.
-            if inner.inflight.mode() != InflightMode::Off
-                && inner.sched.next_is_preemptible().unwrap_or(true) != inner.window_preemptible
-                && self.adjust_window(inner, now)
+            if next_preemptible(inner) != inner.window_preemptible && self.adjust_window(inner, now)
             {
                 inner.sched.unblock_all();
             }
