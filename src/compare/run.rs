@@ -355,13 +355,13 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                     .get(&c.page)
                     .map(|r| r.think.as_secs_f64() * 1e3)
                     .unwrap_or(0.0);
-                let doc_extra_ms = load
+                // The document, when it came from the network.
+                let doc = load
                     .summary
                     .resources
                     .first()
-                    .filter(|d| d.source != crate::browser::Source::Cached)
-                    .and_then(|d| d.first_byte_ms)
-                    .map(|fb| fb - think - rtt);
+                    .filter(|d| d.source != crate::browser::Source::Cached);
+                let doc_extra_ms = doc.and_then(|d| d.first_byte_ms).map(|fb| fb - think - rtt);
                 // Sample times in the browser's time base: navigation starts
                 // once the handshake is done.
                 let nav = t0 + Duration::from_secs_f64(load.handshake_ms.max(0.0) / 1e3);
@@ -375,18 +375,10 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                         p
                     })
                     .collect();
-                let doc = load
-                    .summary
-                    .resources
-                    .first()
-                    .filter(|d| d.source != crate::browser::Source::Cached);
                 let up_ms = prof.up.delay.as_secs_f64() * 1e3;
                 let doc_ready_ms = doc.and_then(|d| d.requested_ms).map(|r| r + up_ms + think);
                 let doc_done_extra_ms = doc.and_then(|d| {
-                    let body_ms = prof
-                        .down
-                        .rate
-                        .map_or(0.0, |r| d.bytes as f64 * 8.0 / r as f64 * 1e3);
+                    let body_ms = prof.down.serialisation(d.bytes as usize).as_secs_f64() * 1e3;
                     Some(d.done_ms? - d.requested_ms? - think - rtt - body_ms)
                 });
                 let at_ready = doc_ready_ms

@@ -585,11 +585,7 @@ impl<S: StreamSink> SendQueue<S> {
         self.lock().counters
     }
 
-    /// The queue's side of a trace sample: bytes queued, the send window
-    /// last set in the transport (None when the transport has no window),
-    /// the in-flight budget's BDP estimate, and whether the window is
-    /// limited for preemptible bytes now, and whether the transport is
-    /// refusing data for the whole connection (its window is full).
+    /// The queue's side of a trace sample (see [`TraceState`]).
     pub fn trace_state(&self) -> TraceState {
         let inner = self.lock();
         TraceState {
