@@ -45,7 +45,9 @@ pub struct ConnState {
     /// and h2 has not yet written to TLS (what TLS buffers is not counted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub writer_held: Option<u64>,
-    /// The transport's delivery-rate estimate, bytes per second (TCP_INFO).
+    /// The transport's delivery-rate estimate, bytes per second: TCP_INFO's
+    /// for HTTP/2, the rate from ACK spacing for HTTP/3
+    /// ([`crate::sched::dispersion`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_rate: Option<u64>,
     /// Bytes waiting in pushlab's user-space send queue.

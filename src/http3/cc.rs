@@ -1,14 +1,19 @@
 //! An observing wrapper around quinn's congestion controllers: it passes
 //! every event to the real controller and keeps what quinn does not
 //! publish (bytes in flight, bytes acknowledged, whether the sender was
-//! application-limited), for traces. `quinn::Connection::congestion_state`
+//! application-limited, the bottleneck's rate from ACK spacing), for traces
+//! and for in-flight control. With in-flight control on it changes one
+//! thing: the window is at least [`window_floor`] until the first
+//! congestion event. `quinn::Connection::congestion_state`
 //! hands out a copy of the controller, which [`observed`] reads back.
 
 use std::any::Any;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use quinn::congestion::{Controller, ControllerFactory, ControllerMetrics};
+
+use crate::sched::dispersion::{window_floor, DispersionSampler};
 
 /// What the wrapper saw, as of the last batch of acknowledgements.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,12 +31,23 @@ pub struct CcObservation {
     pub app_limited: bool,
     /// Congestion events so far.
     pub congestion_events: u64,
+    /// The bottleneck's rate from the spacing of ACKs, bytes per second
+    /// ([`crate::sched::dispersion`]): the largest recent sample.
+    pub ack_rate: Option<u64>,
 }
 
 /// The wrapper.
 struct Observing {
     inner: Box<dyn Controller>,
     seen: CcObservation,
+    dispersion: DispersionSampler,
+    /// Whether the window floor applies ([`window_floor`]): in-flight
+    /// control is on, and no congestion event happened yet.
+    floor_on: bool,
+    /// The floor now (0 before the first ACK-spacing sample).
+    floor: u64,
+    /// The minimum RTT as of the last ACK.
+    min_rtt: Duration,
 }
 
 impl Controller for Observing {
@@ -50,6 +66,8 @@ impl Controller for Observing {
     ) {
         self.seen.acked += bytes;
         self.seen.app_limited = app_limited;
+        self.dispersion.on_ack(now, sent, bytes);
+        self.min_rtt = rtt.min();
         self.inner.on_ack(now, sent, bytes, app_limited, rtt);
     }
 
@@ -62,6 +80,12 @@ impl Controller for Observing {
     ) {
         self.seen.in_flight = in_flight;
         self.seen.app_limited = app_limited;
+        if self.dispersion.end_acks().is_some() {
+            self.seen.ack_rate = self.dispersion.rate();
+            if let (true, Some(rate)) = (self.floor_on, self.seen.ack_rate) {
+                self.floor = window_floor(rate, self.min_rtt);
+            }
+        }
         self.inner
             .on_end_acks(now, in_flight, app_limited, largest_packet_num_acked);
     }
@@ -76,6 +100,8 @@ impl Controller for Observing {
         self.seen.lost += lost_bytes;
         self.seen.in_flight = self.seen.in_flight.saturating_sub(lost_bytes);
         self.seen.congestion_events += 1;
+        self.floor_on = false;
+        self.floor = 0;
         self.inner
             .on_congestion_event(now, sent, is_persistent_congestion, lost_bytes);
     }
@@ -85,7 +111,7 @@ impl Controller for Observing {
     }
 
     fn window(&self) -> u64 {
-        self.inner.window()
+        self.inner.window().max(self.floor)
     }
 
     fn metrics(&self) -> ControllerMetrics {
@@ -96,6 +122,10 @@ impl Controller for Observing {
         Box::new(Observing {
             inner: self.inner.clone_box(),
             seen: self.seen,
+            dispersion: self.dispersion.clone(),
+            floor_on: self.floor_on,
+            floor: self.floor,
+            min_rtt: self.min_rtt,
         })
     }
 
@@ -109,13 +139,23 @@ impl Controller for Observing {
 }
 
 /// Wraps a controller factory so that its controllers are observed.
-pub struct ObservingFactory(pub Arc<dyn ControllerFactory + Send + Sync>);
+pub struct ObservingFactory {
+    /// The real controllers' factory.
+    pub inner: Arc<dyn ControllerFactory + Send + Sync>,
+    /// Keep each window at least at [`window_floor`] until the first
+    /// congestion event (for in-flight control; off for `--inflight off`).
+    pub window_floor: bool,
+}
 
 impl ControllerFactory for ObservingFactory {
     fn build(self: Arc<Self>, now: Instant, current_mtu: u16) -> Box<dyn Controller> {
         Box::new(Observing {
-            inner: self.0.clone().build(now, current_mtu),
+            inner: self.inner.clone().build(now, current_mtu),
             seen: CcObservation::default(),
+            dispersion: DispersionSampler::default(),
+            floor_on: self.window_floor,
+            floor: 0,
+            min_rtt: Duration::ZERO,
         })
     }
 }

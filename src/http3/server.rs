@@ -26,13 +26,20 @@ use crate::pipeline::{self, Exchange, Respond, SendError};
 use crate::push::{ConnPushState, PushItem};
 use crate::reply::RequestHead;
 use crate::reqlog::Outcome;
+use crate::sched::inflight::InflightMode;
 use crate::sendq::Abandon;
 use crate::stats::ServerStats;
 
 /// The QUIC transport configuration for the server.
 pub fn transport_config(opts: &ServeOptions) -> quinn::TransportConfig {
-    let mut t =
-        super::transport::transport(&opts.quic, opts.max_concurrent_bidi, opts.idle_timeout);
+    let window_floor =
+        matches!(&opts.mode, SchedulerMode::Queue(c) if c.inflight != InflightMode::Off);
+    let mut t = super::transport::transport(
+        &opts.quic,
+        opts.max_concurrent_bidi,
+        opts.idle_timeout,
+        window_floor,
+    );
     if let SchedulerMode::Queue(_) = opts.mode {
         // The queue decides the order, also between streams of one urgency:
         // quinn sends what it was given in the order it was written. With

@@ -100,6 +100,7 @@ impl WindowControl for QuinnWindow {
             cwnd: s.path.cwnd,
             srtt: s.path.rtt,
             sent_bytes: s.udp_tx.bytes,
+            ack_rate: super::cc::observed(&self.0).and_then(|o| o.ack_rate),
         })
     }
 
@@ -132,7 +133,7 @@ impl crate::trace::ConnProbe for H3Probe {
             app_limited: cc.map(|c| c.app_limited),
             transport_unsent: None,
             writer_held: None,
-            delivery_rate: None,
+            delivery_rate: cc.and_then(|c| c.ack_rate),
             queued: q.queued,
             send_window: q.send_window,
             bdp_estimate: q.bdp_estimate,

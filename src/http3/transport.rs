@@ -77,10 +77,14 @@ pub fn rustls_server_config(
 }
 
 /// The quinn transport configuration.
+///
+/// `window_floor`: see [`super::cc::ObservingFactory`] (on with in-flight
+/// control).
 pub fn transport(
     opts: &QuicOptions,
     max_bidi: u64,
     idle_timeout: Duration,
+    window_floor: bool,
 ) -> quinn::TransportConfig {
     let mut t = quinn::TransportConfig::default();
     t.max_concurrent_bidi_streams(quinn::VarInt::from_u64(max_bidi).unwrap_or(quinn::VarInt::MAX));
@@ -119,7 +123,10 @@ pub fn transport(
             Arc::new(c)
         }
     };
-    t.congestion_controller_factory(Arc::new(super::cc::ObservingFactory(factory)));
+    t.congestion_controller_factory(Arc::new(super::cc::ObservingFactory {
+        inner: factory,
+        window_floor,
+    }));
     t
 }
 
@@ -231,7 +238,7 @@ mod tests {
             assert!(tls.max_early_data_size == 0 || tls.max_early_data_size == u32::MAX);
             assert_eq!(tls.max_early_data_size == u32::MAX, zero && resume);
             assert_eq!(tls.alpn_protocols.len(), 2);
-            let t = transport(&o, 100, Duration::from_secs(30));
+            let t = transport(&o, 100, Duration::from_secs(30), false);
             quinn_server_config(tls, &o, t).unwrap();
         }
         assert!(initial_suite().is_some());

@@ -695,5 +695,6 @@ mod tests;
 
 pub mod arrivals;
 pub mod budget;
+pub mod dispersion;
 pub mod inflight;
 pub mod transport;

@@ -180,6 +180,16 @@ struct Inner<S> {
     /// moves.
     probe: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
     probe_delay: Duration,
+    /// Armed while the in-flight limit is still rising towards its target
+    /// and preemptible bytes wait for it, or while the pacer holds them:
+    /// nothing else may wake the pump (no ACK frees window when few bytes
+    /// are in flight).
+    ramp: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    /// Paces preemptible bytes while a response waits.
+    pacer: crate::sched::inflight::Pacer,
+    /// When the pacer will let the next packet's worth go, if a pass
+    /// stopped for it.
+    pace_at: Option<Instant>,
     counters: QueueCounters,
     /// Pushed bytes handed to quinn on this connection.
     push_written: u64,
@@ -219,6 +229,9 @@ impl<S: StreamSink> SendQueue<S> {
                 conn_blocked_since: None,
                 probe: None,
                 probe_delay: PROBE_MIN,
+                ramp: None,
+                pacer: Default::default(),
+                pace_at: None,
                 counters: QueueCounters::default(),
                 push_written: 0,
                 handed: 0,

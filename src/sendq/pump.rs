@@ -34,6 +34,10 @@ impl std::task::Wake for PumpWaker {
 /// pass that withdrew one, later ones back off to [`PROBE_MAX`].
 pub(super) const PROBE_MIN: Duration = Duration::from_millis(2);
 const PROBE_MAX: Duration = Duration::from_millis(100);
+/// How often the window follows a rising in-flight limit.
+const RAMP_TICK: Duration = Duration::from_millis(4);
+/// The least the pacer hands over at once: one full-size packet's payload.
+const PACE_STEP: u64 = 1200;
 
 /// How a pump pass ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +84,7 @@ impl<S: StreamSink> SendQueue<S> {
         let busy = inner.sched.total_queued() > 0;
         let waiting = preemptible && inner.sched.response_open();
         inner.inflight.observe(now, path, busy, waiting);
-        let limit = inner.inflight.limit(waiting);
+        let limit = inner.inflight.ramped_limit(now, waiting);
         let next = match (preemptible, waiting) {
             (false, _) => inflight::Next::Urgent,
             (true, false) => inflight::Next::Preemptible,
@@ -198,7 +202,37 @@ impl<S: StreamSink> SendQueue<S> {
     fn pass(&self, inner: &mut Inner<S>, waker: &Waker, now: Instant) -> PassEnd {
         let end = self.pass_inner(inner, waker, now);
         self.arm_probe(inner, waker);
+        self.arm_tick(inner, waker);
         end
+    }
+
+    /// While the in-flight limit ramps up and preemptible bytes wait, wakes
+    /// the pump every [`RAMP_TICK`] so the window follows the ramp; while
+    /// the pacer holds them, when it lets them go.
+    fn arm_tick(&self, inner: &mut Inner<S>, waker: &Waker) {
+        let waiting_bytes = inner.window_preemptible && inner.sched.total_queued() > 0;
+        let ramp = (waiting_bytes && inner.inflight.ramping()).then(|| Instant::now() + RAMP_TICK);
+        let at = match (ramp, inner.pace_at) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(at) => at,
+                None => {
+                    inner.ramp = None;
+                    return;
+                }
+            },
+        };
+        let at = tokio::time::Instant::from_std(at);
+        let timer = inner
+            .ramp
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        if timer.is_elapsed() || timer.deadline() > at {
+            timer.as_mut().reset(at);
+        }
+        let mut cx = Context::from_waker(waker);
+        if timer.as_mut().poll(&mut cx).is_ready() {
+            waker.wake_by_ref();
+        }
     }
 
     /// After a pass: (re)arms or drops the probe timer, registering the
@@ -228,6 +262,7 @@ impl<S: StreamSink> SendQueue<S> {
         let mut refused = false;
         let mut withdrew = false;
         let mut wrote = false;
+        inner.pace_at = None;
         loop {
             // What goes next turned from urgent to preemptible (or back):
             // the window follows before its bytes are written.
@@ -235,7 +270,28 @@ impl<S: StreamSink> SendQueue<S> {
             {
                 inner.sched.unblock_all();
             }
-            let Some(chunk) = inner.sched.pop(self.cfg.quantum, now) else {
+            // Preemptible bytes while a response waits go at the pacer's
+            // rate (sched::inflight::Pacer).
+            let pace = if next_preemptible(inner) && inner.sched.has_ready() {
+                inner.inflight.pacing_rate(inner.sched.response_open())
+            } else {
+                None
+            };
+            let max = match pace {
+                Some(rate) => {
+                    let avail = inner.pacer.available(now, rate);
+                    if avail < PACE_STEP {
+                        inner.pace_at = Some(inner.pacer.ready_at(now, PACE_STEP, rate));
+                        break;
+                    }
+                    (avail as usize).min(self.cfg.quantum)
+                }
+                None => {
+                    inner.pacer.reset();
+                    self.cfg.quantum
+                }
+            };
+            let Some(chunk) = inner.sched.pop(max, now) else {
                 break;
             };
             decisions += 1;
@@ -283,6 +339,9 @@ impl<S: StreamSink> SendQueue<S> {
                 }
                 slot.stats.written += written as u64;
                 inner.handed += written as u64;
+                if pace.is_some() {
+                    inner.pacer.spend(written as u64);
+                }
                 if slot.push {
                     inner.push_written += written as u64;
                 }
