@@ -266,13 +266,13 @@ impl<S: StreamSink> SendQueue<S> {
         loop {
             // What goes next turned from urgent to preemptible (or back):
             // the window follows before its bytes are written.
-            if next_preemptible(inner) != inner.window_preemptible && self.adjust_window(inner, now)
-            {
+            let preemptible = next_preemptible(inner);
+            if preemptible != inner.window_preemptible && self.adjust_window(inner, now) {
                 inner.sched.unblock_all();
             }
             // Preemptible bytes while a response waits go at the pacer's
             // rate (sched::inflight::Pacer).
-            let pace = if next_preemptible(inner) && inner.sched.has_ready() {
+            let pace = if preemptible && inner.sched.has_ready() {
                 inner.inflight.pacing_rate(inner.sched.response_open())
             } else {
                 None
