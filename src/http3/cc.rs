@@ -32,7 +32,7 @@ pub struct CcObservation {
     /// Congestion events so far.
     pub congestion_events: u64,
     /// The bottleneck's rate from the spacing of ACKs, bytes per second
-    /// ([`crate::sched::dispersion`]): the largest recent sample.
+    /// ([`crate::sched::dispersion`]): the median of recent bursts.
     pub ack_rate: Option<u64>,
 }
 

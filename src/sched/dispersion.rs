@@ -23,6 +23,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::summary::upper_median;
+
 /// The shortest train that gives a sample.
 pub const MIN_SPAN: Duration = Duration::from_millis(2);
 /// A train counts only with this many ACK frames after its first, and this
@@ -35,7 +37,7 @@ pub const MIN_BYTES: u64 = 4 * 1200;
 /// A train's packets must have been sent within this fraction of the train's
 /// span (one quarter).
 const SEND_SPREAD_DIVISOR: u32 = 4;
-/// ACK events kept, and samples kept for the maximum.
+/// ACK events kept, and bursts' samples kept for the median.
 const EVENTS: usize = 16;
 const SAMPLES: usize = 8;
 /// Trains whose first packets left within this of each other measure the
@@ -165,15 +167,19 @@ impl DispersionSampler {
 
     /// The median of the recent samples (the last eight bursts' and the
     /// current one's, none older than [`MAX_AGE`] when the last ACK came;
-    /// the upper median of an even count), bytes per second. Not the maximum: ACKs that reach the
-    /// server in one batch (one receive call, one timestamp) shorten a
-    /// train, and the largest samples on the 1.6 Mbit/s link were up to 30%
-    /// above the link's rate.
+    /// [`upper_median`], a measured sample), bytes per second. Not the
+    /// maximum: ACKs that reach the server in one batch (one receive call,
+    /// one timestamp) shorten a train, and the largest samples on the
+    /// 1.6 Mbit/s link were up to 30% above the link's rate.
     pub fn rate(&self) -> Option<u64> {
-        let mut v: Vec<u64> = self.samples.iter().map(|&(_, r)| r).collect();
-        v.extend(self.burst.map(|(_, _, best)| best));
-        v.sort_unstable();
-        v.get(v.len() / 2).copied()
+        let samples: Vec<f64> = self
+            .samples
+            .iter()
+            .map(|&(_, r)| r)
+            .chain(self.burst.map(|(_, _, best)| best))
+            .map(|r| r as f64)
+            .collect();
+        upper_median(&samples).map(|r| r as u64)
     }
 }
 

@@ -212,15 +212,9 @@ impl<S: StreamSink> SendQueue<S> {
     fn arm_tick(&self, inner: &mut Inner<S>, waker: &Waker) {
         let waiting_bytes = inner.window_preemptible && inner.sched.total_queued() > 0;
         let ramp = (waiting_bytes && inner.inflight.ramping()).then(|| Instant::now() + RAMP_TICK);
-        let at = match (ramp, inner.pace_at) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => match a.or(b) {
-                Some(at) => at,
-                None => {
-                    inner.ramp = None;
-                    return;
-                }
-            },
+        let Some(at) = ramp.into_iter().chain(inner.pace_at).min() else {
+            inner.ramp = None;
+            return;
         };
         let at = tokio::time::Instant::from_std(at);
         let timer = inner
