@@ -30,6 +30,26 @@ pub struct TcpInfo {
     pub delivery_rate: Option<u64>,
     /// The pacing rate in use, bytes per second (kernel 4.6+).
     pub pacing_rate: Option<u64>,
+    /// Bytes sent so far, retransmissions included (kernel 4.19+).
+    pub bytes_sent: Option<u64>,
+    /// Bytes acknowledged so far (kernel 4.1+).
+    pub bytes_acked: Option<u64>,
+    /// Bytes retransmitted so far (kernel 4.19+).
+    pub bytes_retrans: Option<u64>,
+}
+
+impl TcpInfo {
+    /// Bytes sent and not yet acknowledged, counted in bytes (sent minus
+    /// retransmitted minus acknowledged) where the kernel reports them:
+    /// [`TcpInfo::in_flight_bytes`] counts segments times the MSS, which
+    /// overstates small segments (a sender that writes 1.2 kB at a time
+    /// reached 60% of the link, gated on it).
+    pub fn unacked_bytes(&self) -> u64 {
+        match (self.bytes_sent, self.bytes_retrans, self.bytes_acked) {
+            (Some(s), Some(r), Some(a)) => s.saturating_sub(r).saturating_sub(a),
+            _ => self.in_flight_bytes,
+        }
+    }
 }
 
 /// Reads TCP_INFO for a connected TCP socket.
@@ -71,6 +91,12 @@ pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
             .then_some(info.tcpi_delivery_rate),
         pacing_rate: has(std::mem::offset_of!(libc::tcp_info, tcpi_pacing_rate) + 8)
             .then_some(info.tcpi_pacing_rate),
+        bytes_sent: has(std::mem::offset_of!(libc::tcp_info, tcpi_bytes_sent) + 8)
+            .then_some(info.tcpi_bytes_sent),
+        bytes_acked: has(std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked) + 8)
+            .then_some(info.tcpi_bytes_acked),
+        bytes_retrans: has(std::mem::offset_of!(libc::tcp_info, tcpi_bytes_retrans) + 8)
+            .then_some(info.tcpi_bytes_retrans),
     })
 }
 
@@ -108,6 +134,8 @@ mod tests {
         // Every kernel this runs on (4.9+) fills the newer fields.
         assert_eq!(info.notsent_bytes, Some(0));
         assert!(info.min_rtt_us.is_some() && info.delivery_rate.is_some());
+        assert!(info.bytes_sent.is_some() && info.bytes_acked.is_some());
+        assert_eq!(info.unacked_bytes(), 0, "nothing sent yet");
         set_notsent_lowat(&c, 16 * 1024).unwrap();
         assert_eq!(
             socket2::SockRef::from(&c).tcp_notsent_lowat().unwrap(),

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::config::ServeOptions;
 use crate::http2::server::{self as h2srv, TcpOptions};
 use crate::http3::server as h3srv;
+use crate::sched::inflight::InflightMode;
 use crate::stats::ServerStats;
 use crate::tls::{Identity, TlsError};
 
@@ -52,6 +53,9 @@ pub struct ServerOptions {
     pub h2: bool,
     /// TCP_NOTSENT_LOWAT for TCP connections.
     pub tcp_notsent_lowat: Option<u32>,
+    /// In-flight control for preemptible bytes on TCP connections
+    /// ([`crate::http2::gate`]).
+    pub tcp_inflight: InflightMode,
 }
 
 impl ServerOptions {
@@ -64,6 +68,7 @@ impl ServerOptions {
             h3: true,
             h2: true,
             tcp_notsent_lowat: None,
+            tcp_inflight: InflightMode::Off,
         }
     }
 }
@@ -165,6 +170,7 @@ impl RunningServer {
             let tls = Arc::new(opts.identity.server_config(&[b"h2", b"http/1.1"])?);
             let tcp = TcpOptions {
                 notsent_lowat: opts.tcp_notsent_lowat,
+                inflight: opts.tcp_inflight,
                 alt_svc: opts
                     .h3
                     .then(|| format!("h3=\":{}\"; ma=86400", addr.port())),

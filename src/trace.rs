@@ -23,8 +23,8 @@ pub struct ConnState {
     /// Minimum RTT, microseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_rtt_us: Option<u64>,
-    /// Bytes the transport has sent (QUIC: UDP payload bytes; TCP: not
-    /// reported).
+    /// Bytes the transport has sent (QUIC: UDP payload bytes; TCP:
+    /// TCP_INFO's bytes sent, retransmissions included).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sent_bytes: Option<u64>,
     /// Bytes sent and not yet acknowledged (TCP_INFO; for QUIC, quinn's

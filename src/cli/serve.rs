@@ -117,6 +117,13 @@ pub struct ServeArgs {
     /// head-of-line blocking in the kernel's send buffer); default: kernel's.
     #[arg(long, value_parser = bytes_arg)]
     tcp_notsent_lowat: Option<u64>,
+    /// In-flight control for preemptible bytes on HTTP/2 (off by default):
+    /// pushed bytes go to h2 only while the kernel's unacknowledged and
+    /// unsent bytes stay within the in-flight limit (from TCP_INFO), and
+    /// its unsent ones within a cushion of a few milliseconds of the link.
+    /// See proto-notes/priorities.md.
+    #[arg(long, value_enum, default_value_t = InflightMode::Off)]
+    tcp_inflight: InflightMode,
     /// QUIC: validate every client address with a stateless Retry first.
     #[arg(long)]
     retry: bool,
@@ -258,6 +265,7 @@ pub async fn run(a: ServeArgs) -> Result<()> {
             .tcp_notsent_lowat
             .map(|v| u32::try_from(v).map_err(|_| anyhow!("--tcp-notsent-lowat: at most 4 GiB")))
             .transpose()?,
+        tcp_inflight: a.tcp_inflight,
     })
     .await?;
     let port = server.addr.port();

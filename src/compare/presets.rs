@@ -53,6 +53,8 @@ pub struct Variant {
     pub tcp_notsent_lowat: Option<u32>,
     /// In-flight control for preemptible bytes (HTTP/3).
     pub inflight: InflightMode,
+    /// In-flight control for preemptible bytes (HTTP/2).
+    pub tcp_inflight: InflightMode,
     /// quinn's congestion controller, when not the default.
     pub congestion: Option<Congestion>,
     /// Only these protocols (empty: both).
@@ -103,6 +105,7 @@ fn variant(label: &str, policy: &str) -> Variant {
         policy: policy_by_name(policy).unwrap_or_else(|| Arc::new(crate::push::NoPush)),
         tcp_notsent_lowat: None,
         inflight: InflightMode::default(),
+        tcp_inflight: InflightMode::Off,
         congestion: None,
         protocols: Vec::new(),
         baseline: policy == "none",
@@ -151,14 +154,18 @@ fn h3_push_variants(rows: &[(&str, InflightMode, Option<Congestion>)]) -> Vec<Va
         .collect()
 }
 
-/// HTTP/2 push-all with kernel defaults and with TCP_NOTSENT_LOWAT 16 KB.
-fn h2_push_variants() -> [Variant; 2] {
+/// HTTP/2 push-all with kernel defaults, with TCP_NOTSENT_LOWAT 16 KB, and
+/// with the in-flight gate (`--tcp-inflight bdp-125`).
+fn h2_push_variants() -> [Variant; 3] {
     let mut h2 = variant("push-all, kernel defaults", "push-all");
     h2.protocols = vec![Proto::H2];
     let mut h2l = variant("push-all, TCP_NOTSENT_LOWAT 16 KB", "push-all");
     h2l.protocols = vec![Proto::H2];
     h2l.tcp_notsent_lowat = Some(16 * 1024);
-    [h2, h2l]
+    let mut h2g = variant("push-all, TCP in-flight bdp-125", "push-all");
+    h2g.protocols = vec![Proto::H2];
+    h2g.tcp_inflight = InflightMode::Bdp125;
+    [h2, h2l, h2g]
 }
 
 /// The bottleneck queue lengths of the preemption sweep, packets.
@@ -236,7 +243,7 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             variants.extend(h2_push_variants());
             Preset {
                 name: "preemption".into(),
-                about: "A slow backend: the document takes 300 ms; meanwhile push-all pushes 1 MB of images. Two links: India-3G with a 250-packet queue (2.2 s of bufferbloat), and issue 11's link (1.6 Mbit/s down, up unlimited, 75 ms each way, 1000-packet queue). HTTP/3 rows with the in-flight limit for preemptible bytes off, bdp and bdp-125 (the default), with quinn's BBR; HTTP/2 with kernel defaults and with TCP_NOTSENT_LOWAT. The figure that matters is the document's extra delay: its first byte after (think time + RTT).".into(),
+                about: "A slow backend: the document takes 300 ms; meanwhile push-all pushes 1 MB of images. Two links: India-3G with a 250-packet queue (2.2 s of bufferbloat), and issue 11's link (1.6 Mbit/s down, up unlimited, 75 ms each way, 1000-packet queue). HTTP/3 rows with the in-flight limit for preemptible bytes off, bdp and bdp-125 (the default), with quinn's BBR; HTTP/2 with kernel defaults, with TCP_NOTSENT_LOWAT and with the TCP in-flight gate. The figure that matters is the document's extra delay: its first byte after (think time + RTT).".into(),
                 site: sites::slow_backend(),
                 pages: vec!["/index.html".into()],
                 variants,
@@ -270,12 +277,12 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
                 ("push-all, BBR", InflightMode::Off, Some(Congestion::Bbr)),
             ]));
             // HTTP/2 rows compare with HTTP/2 under kernel defaults.
-            let [mut h2, h2l] = h2_push_variants();
+            let [mut h2, h2l, h2g] = h2_push_variants();
             h2.baseline = true;
-            variants.extend([h2, h2l]);
+            variants.extend([h2, h2l, h2g]);
             Preset {
                 name: "preemption-sweep".into(),
-                about: "Issue 11's sweep: a 20 KB document with 100, 300 or 1000 ms of think time while push-all pushes 1 MB (four 256 KB images), over issue 11's link (1.6 Mbit/s down, up unlimited, 75 ms each way), India-3G and LTE, each with a bottleneck queue of 20, 100, 250 and 1000 packets. HTTP/3 without push (the reference), and pushing with the in-flight limit off and bdp-125 (the default) and with quinn's BBR; HTTP/2 with kernel defaults and TCP_NOTSENT_LOWAT 16 KB. The figures: the document's first byte after (think + RTT), its completion beyond the ideal (think + RTT + its bytes at the link rate), and when the pushes finish.".into(),
+                about: "Issue 11's sweep: a 20 KB document with 100, 300 or 1000 ms of think time while push-all pushes 1 MB (four 256 KB images), over issue 11's link (1.6 Mbit/s down, up unlimited, 75 ms each way), India-3G and LTE, each with a bottleneck queue of 20, 100, 250 and 1000 packets. HTTP/3 without push (the reference), and pushing with the in-flight limit off and bdp-125 (the default) and with quinn's BBR; HTTP/2 with kernel defaults, TCP_NOTSENT_LOWAT 16 KB and the TCP in-flight gate (bdp-125). The figures: the document's first byte after (think + RTT), its completion beyond the ideal (think + RTT + its bytes at the link rate), and when the pushes finish.".into(),
                 site: sites::preemption_sweep(),
                 pages: sites::SWEEP_THINK_MS
                     .iter()

@@ -296,6 +296,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                 serve,
             );
             so.tcp_notsent_lowat = v.tcp_notsent_lowat;
+            so.tcp_inflight = v.tcp_inflight;
             let srv = rt
                 .block_on(RunningServer::start(so))
                 .map_err(|e| CompareError::Server(e.to_string()))?;

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
+use super::gate::{TcpGate, TcpWindow};
 use super::sink::{h2_reason, H2Queue, H2Sink};
 use super::watch::{Watched, WriteWatch};
 use crate::config::{SchedulerMode, ServeOptions};
@@ -24,15 +25,18 @@ use crate::priority::Priority;
 use crate::push::{ConnPushState, ConnView, PushItem};
 use crate::reply::{CoreOptions, Reply, RequestHead};
 use crate::reqlog::Outcome;
+use crate::sched::inflight::InflightMode;
 use crate::sched::{Order, StreamKey};
-use crate::sendq::{Abandon, Announced, NoWindow};
+use crate::sendq::{Abandon, Announced, NoWindow, WindowControl};
 use crate::stats::{PushCounters, ServerStats};
 
 /// Options of the TCP side beyond the shared ones.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TcpOptions {
     /// TCP_NOTSENT_LOWAT for accepted sockets (None: kernel default).
     pub notsent_lowat: Option<u32>,
+    /// In-flight control for preemptible bytes ([`super::gate`]).
+    pub inflight: InflightMode,
     /// The `alt-svc` value advertising HTTP/3 (None when HTTP/3 is off).
     pub alt_svc: Option<String>,
 }
@@ -52,6 +56,8 @@ struct H2Conn {
     socket: Option<socket2::Socket>,
     /// What h2 has written to TLS.
     written: Arc<WriteWatch>,
+    /// The in-flight gate, with `--tcp-inflight`.
+    gate: Option<Arc<TcpGate>>,
 }
 
 impl H2Conn {
@@ -86,16 +92,16 @@ impl crate::trace::ConnProbe for H2Conn {
             cwnd: info.cwnd_bytes,
             srtt_us: u64::from(info.rtt_us),
             min_rtt_us: info.min_rtt_us.map(u64::from),
-            sent_bytes: None,
-            in_flight: Some(info.in_flight_bytes),
+            sent_bytes: info.bytes_sent,
+            in_flight: Some(info.unacked_bytes()),
             app_limited: None,
             transport_unsent: info.notsent_bytes,
             writer_held: q.map(|q| q.handed.saturating_sub(written)),
             delivery_rate: info.delivery_rate,
             queued: q.map_or(0, |q| q.queued),
-            send_window: None,
-            bdp_estimate: None,
-            window_limited: false,
+            send_window: q.and_then(|q| q.send_window),
+            bdp_estimate: q.and_then(|q| q.bdp_estimate),
+            window_limited: q.is_some_and(|q| q.window_limited),
             transport_full: false,
         }
     }
@@ -160,6 +166,7 @@ async fn connection(
             .map_err(|e| format!("TCP_NOTSENT_LOWAT: {e}"))?;
     }
     let socket = socket2::SockRef::from(&sock).try_clone().ok();
+    let gate_socket = socket2::SockRef::from(&sock).try_clone().ok();
     let tls = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(sock))
         .await
         .map_err(|_| "TLS handshake timed out".to_string())?
@@ -169,6 +176,11 @@ async fn connection(
         alt_svc: tcp.alt_svc.clone(),
     };
     if alpn.as_deref() == Some(b"h2") {
+        let written = Arc::new(WriteWatch::default());
+        let gate = match (&opts.mode, tcp.inflight) {
+            (_, InflightMode::Off) | (SchedulerMode::Off, _) => None,
+            (SchedulerMode::Queue(_), _) => gate_socket.map(|s| TcpGate::new(s, written.clone())),
+        };
         let ctx = Arc::new(H2Conn {
             opts,
             core,
@@ -179,9 +191,10 @@ async fn connection(
             push_allowed: AtomicBool::new(true),
             pushes: Mutex::new(PushCounters::default()),
             socket,
-            written: Arc::new(WriteWatch::default()),
+            written,
+            gate,
         });
-        run_h2(tls, ctx, shutdown).await
+        run_h2(tls, ctx, tcp.inflight, shutdown).await
     } else {
         crate::http1::serve_connection(tls, remote, opts, core, stats, shutdown).await
     }
@@ -190,6 +203,7 @@ async fn connection(
 async fn run_h2(
     tls: tokio_rustls::server::TlsStream<TcpStream>,
     mut ctx: Arc<H2Conn>,
+    tcp_inflight: InflightMode,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let quantum = match &ctx.opts.mode {
@@ -207,7 +221,18 @@ async fn run_h2(
         .await
         .map_err(|e| format!("HTTP/2 handshake: {e}"))?;
     let pump = if let SchedulerMode::Queue(cfg) = &ctx.opts.mode {
-        let queue = H2Queue::new(Box::new(NoWindow), cfg.clone(), ctx.stats.queues.clone());
+        let mut cfg = cfg.clone();
+        let window: Box<dyn WindowControl> = match &ctx.gate {
+            Some(g) => {
+                cfg.inflight = tcp_inflight;
+                Box::new(TcpWindow(g.clone()))
+            }
+            None => {
+                cfg.inflight = InflightMode::Off;
+                Box::new(NoWindow)
+            }
+        };
+        let queue = H2Queue::new(window, cfg, ctx.stats.queues.clone());
         if let Some(c) = Arc::get_mut(&mut ctx) {
             c.queue = Some(queue.clone());
         }
@@ -374,7 +399,8 @@ fn register(
     let key = StreamKey::from(stream.stream_id().as_u32());
     match &ctx.queue {
         Some(q) => {
-            q.register(key, H2Sink(stream, ctx.written.clone()), order, client);
+            let sink = H2Sink::new(stream, ctx.written.clone(), ctx.gate.clone());
+            q.register(key, sink, order, client);
             q.set_header_priority(key, client, server);
             (key, None)
         }

@@ -10,12 +10,13 @@
 //! browser's large flow-control windows, capacity alone would let h2 hold
 //! every response at once and interleave them frame by frame.
 
+use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
-use std::sync::Arc;
-
+use super::gate::TcpGate;
 use super::watch::WriteWatch;
 #[cfg(doc)]
 use crate::sched::budget::FlushBudget;
@@ -24,9 +25,32 @@ use crate::sendq::{Abandon, PeerStop, SendQueue, StreamSink, WriteFailure};
 /// The send queue of an HTTP/2 connection.
 pub type H2Queue = SendQueue<H2Sink>;
 
-/// An h2 response (or pushed response) stream written by the queue, and
-/// its connection's write watch (which keeps the budget).
-pub struct H2Sink(pub h2::SendStream<Bytes>, pub Arc<WriteWatch>);
+/// An h2 response (or pushed response) stream written by the queue.
+pub struct H2Sink {
+    stream: h2::SendStream<Bytes>,
+    /// The connection's write watch (which keeps the budget).
+    watch: Arc<WriteWatch>,
+    /// The connection's in-flight gate, with `--tcp-inflight`.
+    gate: Option<Arc<TcpGate>>,
+    /// Wakes a send the gate refused.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl H2Sink {
+    /// A sink for `stream` on the connection whose writes `watch` sees.
+    pub fn new(
+        stream: h2::SendStream<Bytes>,
+        watch: Arc<WriteWatch>,
+        gate: Option<Arc<TcpGate>>,
+    ) -> Self {
+        H2Sink {
+            stream,
+            watch,
+            gate,
+            timer: None,
+        }
+    }
+}
 
 /// The HTTP/2 error code for a reason the queue abandons a stream.
 pub fn h2_reason(why: Abandon) -> h2::Reason {
@@ -62,24 +86,32 @@ impl StreamSink for H2Sink {
     ) -> Poll<Result<usize, WriteFailure>> {
         if data.is_empty() {
             if fin {
-                self.0.send_data(Bytes::new(), true).map_err(failure)?;
+                self.stream.send_data(Bytes::new(), true).map_err(failure)?;
             }
             return Poll::Ready(Ok(0));
         }
-        let id = self.0.stream_id().as_u32();
-        let budget = self.1.budget(id, cx);
+        let id = self.stream.stream_id().as_u32();
+        let budget = self.watch.budget(id, cx);
         if budget == 0 {
             // h2 still holds what it was given; the next flush wakes us.
             return Poll::Pending;
         }
-        let want = (data.len() as u64).min(budget) as usize;
-        let mut cap = self.0.capacity();
+        let mut want = (data.len() as u64).min(budget);
+        if let Some(gate) = &self.gate {
+            match gate.poll_room(cx, &mut self.timer, want) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(room)) => want = want.min(room),
+                Poll::Ready(None) => {}
+            }
+        }
+        let want = want as usize;
+        let mut cap = self.stream.capacity();
         if cap == 0 {
-            self.0.reserve_capacity(want);
-            cap = self.0.capacity();
+            self.stream.reserve_capacity(want);
+            cap = self.stream.capacity();
         }
         if cap == 0 {
-            match self.0.poll_capacity(cx) {
+            match self.stream.poll_capacity(cx) {
                 Poll::Ready(Some(Ok(n))) => cap = n,
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(failure(e))),
                 // The stream was reset or closed by the peer.
@@ -95,22 +127,24 @@ impl StreamSink for H2Sink {
             return Poll::Pending;
         }
         let end = fin && take == data.len();
-        self.0.send_data(data.slice(..take), end).map_err(failure)?;
-        self.1.handed(id, take as u64);
+        self.stream
+            .send_data(data.slice(..take), end)
+            .map_err(failure)?;
+        self.watch.handed(id, take as u64);
         // Give back any capacity requested beyond what was sent, so h2 does
         // not assign it to this stream ahead of one the queue picks next.
-        self.0.reserve_capacity(0);
+        self.stream.reserve_capacity(0);
         Poll::Ready(Ok(take))
     }
 
     fn reset(&mut self, why: Abandon) {
-        self.0.send_reset(h2_reason(why));
+        self.stream.send_reset(h2_reason(why));
     }
 
     fn withdraw(&mut self) -> bool {
         // h2 hands connection credit to streams with reservations first
         // come, first served; only the stream the queue prefers keeps one.
-        self.0.reserve_capacity(0);
+        self.stream.reserve_capacity(0);
         true
     }
 

@@ -58,6 +58,8 @@ pub struct WriteWatch {
     budget: Mutex<FlushBudget>,
     /// The send queue's pump, waiting for h2 to flush.
     drain_waker: Mutex<Option<std::task::Waker>>,
+    /// Bytes in the coalescing buffer, not yet written to TLS.
+    buffered: AtomicU64,
 }
 
 impl WriteWatch {
@@ -108,6 +110,14 @@ impl WriteWatch {
     /// Records DATA bytes `stream` handed to h2.
     pub fn handed(&self, stream: u32, n: u64) {
         self.budget.lock().handed(u64::from(stream), n);
+    }
+
+    /// Bytes handed over and not yet written to TLS: DATA the queue's
+    /// streams handed h2 since its last flush (h2 writes everything it can
+    /// before it flushes; counting since the flush also forgets data h2
+    /// dropped with a reset stream), and the coalescing buffer.
+    pub fn held(&self) -> u64 {
+        self.budget.lock().held() + self.buffered.load(Ordering::Relaxed)
     }
 
     /// h2 is flushing: every frame it could write, it has written.
@@ -185,6 +195,7 @@ impl<T: AsyncWrite + Unpin> Watched<T> {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
             self.buf.advance(n);
+            self.watch.buffered.fetch_sub(n as u64, Ordering::Relaxed);
         }
         Poll::Ready(Ok(()))
     }
@@ -205,6 +216,9 @@ impl<T: AsyncWrite + Unpin> Watched<T> {
             self.buf.extend_from_slice(&b[..take]);
             self.watch.written(&b[..take]);
             taken += take;
+            self.watch
+                .buffered
+                .fetch_add(take as u64, Ordering::Relaxed);
             if take < b.len() {
                 break;
             }

@@ -104,7 +104,7 @@ impl WindowControl for QuinnWindow {
         })
     }
 
-    fn set_window(&self, bytes: u64) {
+    fn set_window(&self, bytes: u64, _limited: bool) {
         self.0.set_send_window(bytes);
     }
 }

@@ -49,6 +49,12 @@ impl FlushBudget {
         self.held += n;
     }
 
+    /// Bytes handed since the last flush (what the transport may still
+    /// hold: at a flush it has written everything it could).
+    pub fn held(&self) -> u64 {
+        self.held
+    }
+
     /// The transport flushed: every frame it could write, it has written.
     pub fn flushed(&mut self) {
         *self = FlushBudget::default();
@@ -77,5 +83,8 @@ mod tests {
         assert_eq!(b.room(3), SHARED_BUDGET - 5_000, "no longer alone");
         b.handed(3, SHARED_BUDGET - 5_000);
         assert_eq!(b.room(3), 0);
+        assert_eq!(b.held(), SHARED_BUDGET);
+        b.flushed();
+        assert_eq!(b.held(), 0);
     }
 }

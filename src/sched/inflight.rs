@@ -436,6 +436,35 @@ pub fn send_window(cwnd: u64, lowat: u64, limit: Option<u64>, next: Next) -> u64
     }
 }
 
+/// A TCP connection's room for preemptible bytes under the in-flight limit
+/// (HTTP/2: the kernel sends what it holds in its own order, so the limit
+/// is applied before h2 gets the bytes).
+///
+/// - `window`: the send window [`send_window`] gave;
+/// - `unacked`: bytes the kernel has sent and not had acknowledged;
+/// - `unsent`: bytes handed over and not yet sent: h2's held DATA, the
+///   write buffer between h2 and TLS, and the kernel's unsent bytes;
+/// - `cushion`: how many of them may wait unsent (enough to keep the link
+///   busy until the next check, see [`tcp_cushion`]).
+///
+/// Both limits hold: what is outstanding stays within the window, and what
+/// waits unsent (which nothing can reorder once the kernel has it) within
+/// the cushion.
+pub fn tcp_room(window: u64, unacked: u64, unsent: u64, cushion: u64) -> u64 {
+    let outstanding = unacked.saturating_add(unsent);
+    window
+        .saturating_sub(outstanding)
+        .min(cushion.saturating_sub(unsent))
+}
+
+/// The unsent bytes [`tcp_room`] allows: what the link drains in `tick`
+/// (the time until the sender looks again) twice over, and at least two
+/// segments.
+pub fn tcp_cushion(rate: Option<u64>, mss: u64, tick: Duration) -> u64 {
+    let drained = rate.map_or(0, |r| (r as f64 * tick.as_secs_f64() * 2.0) as u64);
+    drained.max(2 * mss.max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -754,5 +783,25 @@ mod tests {
         // No pacing without a waiting response or an ACK-spacing rate.
         let b = InflightBudget::new(InflightMode::Bdp125);
         assert_eq!(b.pacing_rate(true), None);
+    }
+
+    /// The TCP gate keeps outstanding bytes within the window and unsent
+    /// ones within the cushion, whichever binds first, and never goes below
+    /// zero.
+    #[test]
+    fn tcp_room_keeps_both_limits() {
+        // Window binds: 30 kB window, 20 kB in flight, 2 kB unsent.
+        assert_eq!(tcp_room(30_000, 20_000, 2_000, 6_000), 4_000);
+        // Cushion binds: plenty of window, 5 kB already waits unsent.
+        assert_eq!(tcp_room(100_000, 10_000, 5_000, 6_000), 1_000);
+        // Over either: nothing.
+        assert_eq!(tcp_room(30_000, 31_000, 0, 6_000), 0);
+        assert_eq!(tcp_room(100_000, 0, 7_000, 6_000), 0);
+        // The cushion: two segments on a slow or unknown path, two ticks'
+        // worth of the rate on a fast one.
+        let tick = Duration::from_millis(2);
+        assert_eq!(tcp_cushion(None, 1448, tick), 2896);
+        assert_eq!(tcp_cushion(Some(200_000), 1448, tick), 2896);
+        assert_eq!(tcp_cushion(Some(2_500_000), 1448, tick), 10_000);
     }
 }

@@ -104,7 +104,7 @@ impl<S: StreamSink> SendQueue<S> {
         if !change {
             return false;
         }
-        self.window.set_window(want);
+        self.window.set_window(want, want < full);
         inner.send_window = want;
         inner.counters.window_updates += 1;
         if want < full {

@@ -47,8 +47,10 @@ pub trait StreamSink: Send + 'static {
 pub trait WindowControl: Send + Sync {
     /// The path now; `None` for transports without such a window.
     fn path(&self) -> Option<PathSample>;
-    /// Sets the connection send window.
-    fn set_window(&self, bytes: u64);
+    /// Sets the connection send window; `limited` when it is the in-flight
+    /// limit for preemptible bytes rather than the full window (transports
+    /// that cannot hold back bytes themselves, like TCP, gate only then).
+    fn set_window(&self, bytes: u64, limited: bool);
 }
 
 /// For transports without a window to adjust.
@@ -59,7 +61,7 @@ impl WindowControl for NoWindow {
         None
     }
 
-    fn set_window(&self, _bytes: u64) {}
+    fn set_window(&self, _bytes: u64, _limited: bool) {}
 }
 
 /// Why the server abandons a stream. Each sink maps it to its protocol's
