@@ -171,8 +171,7 @@ fn http2_gate_keeps_pushed_bytes_out_of_the_kernel() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|p| p["t_ms"].as_f64().unwrap() < ready && p["conn"].is_object())
-            .last()
+            .rfind(|p| p["t_ms"].as_f64().unwrap() < ready && p["conn"].is_object())
             .unwrap_or_else(|| panic!("no sample before ready in {key:?}"));
         let conn = &before["conn"];
         let unsent = conn["transport_unsent"].as_f64().expect("TCP_INFO notsent")
