@@ -2,8 +2,9 @@
 //! what it is configured to do: round-trip time, TCP and QUIC throughput
 //! at the bottleneck rate, random loss within statistical bounds (also in
 //! bursts), the drop-tail queue limit and the delay a full queue adds;
-//! that nothing (devices, namespaces, processes) is left after success, a
-//! panic, a crashed command or Ctrl-C; that two emulators coexist; and that
+//! that nothing (devices, namespaces, processes, the `--serve` command's
+//! process group) is left after success, a panic, a crashed command or
+//! Ctrl-C; that two emulators coexist; and that
 //! bad parameters are refused before anything is created. Needs root: the
 //! tests skip loudly without it (and fail under CI=true).
 
@@ -575,3 +576,61 @@ fn two_emulators_coexist() {
 
 /// Timing-sensitive tests run one at a time within this binary.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `pushlab netem --serve CMD`: when netem exits, CMD's whole process group
+/// is gone, also a server the shell put in the background (left alone, it
+/// would be reparented to init and keep its port, and netem's stdout pipe:
+/// a script reading netem's output would wait forever).
+#[test]
+fn serve_command_group_is_stopped_with_netem() {
+    if !require_root("serve_command_group_is_stopped_with_netem") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let pidfile = std::env::temp_dir().join(format!("pushlab-netem-serve-{}", std::process::id()));
+    let _ = std::fs::remove_file(&pidfile);
+    let serve = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
+    // The client command returns once the background server exists.
+    let client = format!("while [ ! -s {} ]; do sleep 0.05; done", pidfile.display());
+    let mut netem = pushlab()
+        .args([
+            "netem", "--delay", "1ms", "--serve", &serve, "--", "sh", "-c", &client,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Read netem's stdout to its end, as a script capturing it would: the
+    // end comes only when every process holding the pipe is gone.
+    let mut out = netem.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut out, &mut s);
+        let _ = tx.send(());
+    });
+    let closed = rx.recv_timeout(Duration::from_secs(30));
+    let status = netem.wait().unwrap();
+    let pid = std::fs::read_to_string(&pidfile).unwrap_or_default();
+    let _ = std::fs::remove_file(&pidfile);
+    let pid = pid.trim().to_string();
+    assert!(
+        !pid.is_empty(),
+        "the --serve command never started its server"
+    );
+    let gone = eventually_blocking(Duration::from_secs(3), || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    if !gone {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    }
+    assert!(status.success(), "{status:?}");
+    assert!(
+        closed.is_ok(),
+        "netem's output pipe was still open 30 s after the run: a --serve process outlived netem"
+    );
+    assert!(
+        gone,
+        "the --serve command's background server (pid {pid}) outlived netem"
+    );
+}

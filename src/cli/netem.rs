@@ -162,6 +162,71 @@ impl NetemArgs {
     }
 }
 
+/// The `--serve` command, in a process group of its own. The whole group is
+/// stopped (SIGTERM, then SIGKILL after [`ServeGroup::GRACE`]) on every way
+/// out of [`run`], including errors, through `Drop`: a server that the shell
+/// forked (a compound command, or one put in the background) would
+/// otherwise outlive netem, reparented to init, holding its port (the next
+/// run fails or hangs) and netem's output pipe (a script reading that
+/// output waits forever).
+struct ServeGroup {
+    child: tokio::process::Child,
+    /// The group's id (the shell's pid); None once stopped.
+    pgid: Option<u32>,
+}
+
+impl ServeGroup {
+    const GRACE: Duration = Duration::from_secs(3);
+
+    fn start(emu: &Emulator, cmd: &str) -> Result<Self> {
+        use std::os::unix::process::CommandExt;
+        let mut c = emu.server_command("sh", true);
+        c.args(["-c", cmd]).process_group(0);
+        let child = tokio::process::Command::from(c)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the --serve command")?;
+        let pgid = child.id();
+        Ok(ServeGroup { child, pgid })
+    }
+
+    /// Sends `signal` to the group; false when no process is left in it.
+    fn signal(pgid: u32, signal: &str) -> bool {
+        std::process::Command::new("kill")
+            .args([signal, "--", &format!("-{pgid}")])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Stops the group and waits for it (blocking, at most GRACE + a bit).
+    fn stop(&mut self) {
+        let Some(pgid) = self.pgid.take() else {
+            return;
+        };
+        if Self::signal(pgid, "-TERM") {
+            let end = std::time::Instant::now() + Self::GRACE;
+            while std::time::Instant::now() < end {
+                // Reap the shell, so that the group test sees only the rest.
+                let _ = self.child.try_wait();
+                if !Self::signal(pgid, "-0") {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            eprintln!("netem: --serve command still running after SIGTERM; killing it");
+            Self::signal(pgid, "-KILL");
+        }
+        let _ = self.child.try_wait();
+    }
+}
+
+impl Drop for ServeGroup {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// `pushlab netem`: the emulated link around a command. Returns its exit
 /// code (128 + signal if it was killed).
 pub async fn run(a: NetemArgs) -> Result<i32> {
@@ -205,17 +270,10 @@ pub async fn run(a: NetemArgs) -> Result<i32> {
                 .status();
         }
     };
+    // Declared after the emulator, so dropped (stopped) before it on every
+    // way out of this function.
     let mut server = match &a.serve {
-        Some(cmd) => {
-            let mut c = emu.server_command("sh", true);
-            c.args(["-c", cmd]);
-            Some(
-                tokio::process::Command::from(c)
-                    .kill_on_drop(true)
-                    .spawn()
-                    .context("starting the --serve command")?,
-            )
-        }
+        Some(cmd) => Some(ServeGroup::start(&emu, cmd)?),
         None => None,
     };
     if let Some(port) = a.ready_port {
@@ -234,9 +292,6 @@ pub async fn run(a: NetemArgs) -> Result<i32> {
             .join()
             .unwrap_or(false);
         if !ready {
-            if let Some(s) = &server {
-                terminate(s);
-            }
             bail!("nothing accepted connections on {addr} within 30 s");
         }
     }
@@ -267,14 +322,8 @@ pub async fn run(a: NetemArgs) -> Result<i32> {
         }
     };
     let _ = child.kill().await;
-    if let Some(s) = server.as_mut() {
-        terminate(s);
-        if tokio::time::timeout(Duration::from_secs(3), s.wait())
-            .await
-            .is_err()
-        {
-            let _ = s.kill().await;
-        }
+    if let Some(mut s) = server.take() {
+        tokio::task::spawn_blocking(move || s.stop()).await?;
     }
     let counters = emu.stop();
     for (name, d) in [("up", counters.up), ("down", counters.down)] {
