@@ -68,8 +68,6 @@ pub struct PushEntry {
     pub stream: Option<StreamKey>,
     /// Cancelled by either side; never (re)opened.
     pub cancelled: bool,
-    /// Completed (FIN written).
-    pub done: bool,
 }
 
 /// The control state of one HTTP/3 connection (server side).
@@ -79,6 +77,11 @@ pub struct ControlState {
     max_push_id: Option<u64>,
     /// The next push ID to promise.
     next_push_id: u64,
+    /// Pushes in progress: promised and not yet over. An entry goes when
+    /// its push ends (its stream finished or was reset) or is cancelled
+    /// before its stream opened, so the map holds at most the pushes the
+    /// server has running, not everything the client's MAX_PUSH_ID ever
+    /// allowed. A push ID below `next_push_id` without an entry is over.
     pushes: HashMap<u64, PushEntry>,
     counters: PushCounters,
     /// Highest request stream index (stream ID / 4) accepted.
@@ -195,12 +198,17 @@ impl ControlState {
         //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
         //# If the push stream has already ended, the server MAY still
         //# abruptly terminate the stream or MAY take no action.
-        if entry.cancelled || entry.done {
+        if entry.cancelled {
             return;
         }
         entry.cancelled = true;
         let stream = entry.stream;
         self.counters.cancelled_by_client += 1;
+        if stream.is_none() {
+            // Never opened, and now never will be: nothing refers to it
+            // any more (see ControlState::pushes).
+            self.pushes.remove(&id);
+        }
         //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
         //# If the push stream is open, the server SHOULD abruptly terminate
         //# that stream.
@@ -336,7 +344,8 @@ impl ControlState {
         }
     }
 
-    /// Whether a push was cancelled (an unknown push counts as cancelled).
+    /// Whether a push may no longer open its stream: cancelled, or unknown
+    /// (never promised, or already over).
     pub fn is_cancelled(&self, push_id: u64) -> bool {
         self.pushes.get(&push_id).is_none_or(|e| e.cancelled)
     }
@@ -351,12 +360,15 @@ impl ControlState {
         let Some(e) = self.pushes.get_mut(&push_id) else {
             return Vec::new();
         };
-        if e.cancelled || e.done {
+        if e.cancelled {
             return Vec::new();
         }
         e.cancelled = true;
         let stream = e.stream;
         self.counters.cancelled_by_server += 1;
+        if stream.is_none() {
+            self.pushes.remove(&push_id);
+        }
         let mut out = vec![Action::SendControlFrame(Frame::CancelPush(push_id))];
         //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
         //# If a stream has already been opened, the server can abort sending
@@ -376,10 +388,7 @@ impl ControlState {
     /// (it stopped it) or by the server (it gave up: a stall), unless a
     /// CANCEL_PUSH already counted it.
     pub fn push_finished(&mut self, push_id: u64, end: PushEnd, written: u64, refused: u64) {
-        let already_counted = self.pushes.get(&push_id).is_some_and(|e| e.cancelled);
-        if let Some(e) = self.pushes.get_mut(&push_id) {
-            e.done = true;
-        }
+        let already_counted = self.pushes.remove(&push_id).is_some_and(|e| e.cancelled);
         self.counters.record(end, written, refused, already_counted);
     }
 
@@ -623,7 +632,7 @@ mod tests {
         let mut st = opened();
         st.push_finished(0, PushEnd::Completed, 1000, 0);
         assert_eq!(st.on_control_frame(Frame::CancelPush(0)), vec![]);
-        assert!(!st.is_cancelled(0));
+        assert_eq!(st.push(0), None, "an ended push is forgotten");
         let c = st.push_counters();
         assert_eq!(c.cancelled_by_client, 0);
         assert_eq!(c.completed, 1);
@@ -641,7 +650,7 @@ mod tests {
         assert_eq!(c.cancelled_by_client, 1);
         assert_eq!(c.refused_bytes, 700);
         assert_eq!(c.pushed_bytes, 300);
-        assert!(st.push(0).is_some_and(|e| e.done));
+        assert_eq!(st.push(0), None);
     }
 
     #[test]
@@ -828,5 +837,45 @@ mod tests {
         assert_eq!(st.on_control_frame(Frame::Goaway(0)), vec![]);
         assert_eq!(st.on_control_frame(Frame::Settings(vec![(6, 1)])), vec![]);
         assert_eq!(st.error(), None);
+    }
+
+    /// The map of pushes holds only pushes in progress: with a MAX_PUSH_ID
+    /// of 10,000, pushes that completed, were stopped, or were cancelled
+    /// before or after their stream opened all leave it, and an ID over
+    /// (below the next one, no entry) is still told apart from one never
+    /// promised.
+    #[test]
+    fn pushes_that_ended_are_forgotten() {
+        let mut st = with_max_push_id(9_999);
+        for i in 0..10_000u64 {
+            assert_eq!(st.allocate_push("/x"), Some(i));
+            match i % 4 {
+                0 => {
+                    assert!(st.attach_push_stream(i, 4 * i + 3));
+                    st.push_finished(i, PushEnd::Completed, 10, 0);
+                }
+                1 => {
+                    assert!(st.attach_push_stream(i, 4 * i + 3));
+                    st.push_finished(i, PushEnd::ClientRefused, 5, 5);
+                }
+                2 => {
+                    assert_eq!(st.on_control_frame(Frame::CancelPush(i)), vec![]);
+                }
+                _ => {
+                    assert_eq!(st.cancel_by_server(i).len(), 1);
+                }
+            }
+        }
+        assert!(st.pushes.is_empty(), "{} entries left", st.pushes.len());
+        let c = st.push_counters();
+        assert_eq!(c.promised, 10_000);
+        assert_eq!(c.completed, 2_500);
+        assert_eq!(c.cancelled_by_client, 5_000);
+        assert_eq!(c.cancelled_by_server, 2_500);
+        // An ID that is over: no error, no action.
+        assert_eq!(st.on_control_frame(Frame::CancelPush(5)), vec![]);
+        assert_eq!(st.error(), None);
+        // One never promised is still an error.
+        assert!(!st.on_control_frame(Frame::CancelPush(10_000)).is_empty());
     }
 }
