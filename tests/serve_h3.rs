@@ -1,7 +1,7 @@
 //! Serving over HTTP/3: the demo site and a `--site` directory with
 //! `site.toml`, byte-exact bodies, validators and 304, HEAD, think time,
-//! the `--scheduler off` baseline, and graceful shutdown (GOAWAY, in-flight
-//! responses complete).
+//! the `--scheduler off` baseline, graceful shutdown (GOAWAY, in-flight
+//! responses complete), and per-connection qlog files.
 
 mod common;
 
@@ -241,4 +241,66 @@ async fn graceful_shutdown_completes_in_flight() {
     );
     assert!(c.goaway().is_some(), "client saw GOAWAY");
     assert!(t.elapsed() < Duration::from_secs(7), "bounded wait");
+}
+
+/// `--qlog-dir`: each connection writes its own qlog (JSON text sequences,
+/// RFC 7464, a record separator before each record), created in the
+/// connection's task; a directory that cannot be written to only loses the
+/// qlog, not the connection.
+#[tokio::test]
+async fn qlog_per_connection_and_unwritable_dir_still_serves() {
+    let dir = std::env::temp_dir().join(format!("pushlab-qlog-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let srv = server(ServeOptions {
+        qlog_dir: Some(dir.clone()),
+        ..ServeOptions::default()
+    })
+    .await;
+    for _ in 0..2 {
+        let c = client(srv.addr, opts()).await;
+        let p = c.send_request("GET", "/css/style.css", &[]).await.unwrap();
+        let r = c.read_response(p).await;
+        assert_eq!(r.status, 200, "{:?}", r.error);
+        c.close().await;
+    }
+    drop(srv);
+    // quinn flushes a qlog when its connection is dropped.
+    let mut files = Vec::new();
+    for _ in 0..100 {
+        files = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        let full = files.len() == 2
+            && files
+                .iter()
+                .all(|f| std::fs::metadata(f).is_ok_and(|m| m.len() > 100));
+        if full {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in &files {
+        assert_eq!(f.extension().and_then(|e| e.to_str()), Some("sqlog"));
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(
+            text.starts_with('\u{1e}'),
+            "{f:?}: not a JSON text sequence"
+        );
+        assert!(text.contains("pushlab server"), "{f:?}: no title");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let missing = std::env::temp_dir().join(format!("pushlab-qlog-none-{}/x", std::process::id()));
+    let srv = server(ServeOptions {
+        qlog_dir: Some(missing.clone()),
+        ..ServeOptions::default()
+    })
+    .await;
+    let c = client(srv.addr, opts()).await;
+    let p = c.send_request("GET", "/css/style.css", &[]).await.unwrap();
+    assert_eq!(c.read_response(p).await.status, 200);
+    assert!(!missing.exists());
 }

@@ -59,7 +59,10 @@ pub fn quinn_server_config(
     super::transport::quinn_server_config(tls, &opts.quic, transport_config(opts))
 }
 
-fn qlog_config(
+/// A transport config that writes this connection's qlog into `dir`; the
+/// file is created off the runtime's threads (`tokio::fs`), in the
+/// connection's own task, never in the accept loop.
+async fn qlog_config(
     dir: &std::path::Path,
     remote: SocketAddr,
     opts: &ServeOptions,
@@ -70,8 +73,8 @@ fn qlog_config(
         .unwrap_or(0);
     let name = format!("{ms}-{}-{}.sqlog", remote.ip(), remote.port()).replace(':', "_");
     let path = dir.join(name);
-    let file = match std::fs::File::create(&path) {
-        Ok(f) => f,
+    let file = match tokio::fs::File::create(&path).await {
+        Ok(f) => f.into_std().await,
         Err(e) => {
             warn!(path = %path.display(), %e, "cannot create qlog file");
             return None;
@@ -83,6 +86,35 @@ fn qlog_config(
     let mut t = transport_config(opts);
     t.qlog_stream(q.into_stream());
     Some(t)
+}
+
+/// Accepts `incoming`, with a qlog writer when `--qlog-dir` is set; `None`
+/// when quinn refuses it.
+async fn accept(
+    incoming: quinn::Incoming,
+    remote: SocketAddr,
+    server_config: &quinn::ServerConfig,
+    opts: &ServeOptions,
+) -> Option<quinn::Connecting> {
+    let qlog = match &opts.qlog_dir {
+        Some(dir) => qlog_config(dir, remote, opts).await,
+        None => None,
+    };
+    let accepted = match qlog {
+        Some(t) => {
+            let mut sc = server_config.clone();
+            sc.transport_config(Arc::new(t));
+            incoming.accept_with(Arc::new(sc))
+        }
+        None => incoming.accept(),
+    };
+    match accepted {
+        Ok(c) => Some(c),
+        Err(e) => {
+            debug!(%remote, %e, "refused connection");
+            None
+        }
+    }
 }
 
 /// Serves HTTP/3 (and `hq-interop`) on `endpoint` until `shutdown` turns
@@ -116,29 +148,16 @@ pub async fn serve(
                     }
                     continue;
                 }
-                let connecting = match &opts.qlog_dir {
-                    Some(dir) => match qlog_config(dir, remote, &opts) {
-                        Some(t) => {
-                            let mut sc = server_config.clone();
-                            sc.transport_config(Arc::new(t));
-                            incoming.accept_with(Arc::new(sc))
-                        }
-                        None => incoming.accept(),
-                    },
-                    None => incoming.accept(),
-                };
-                let connecting = match connecting {
-                    Ok(c) => c,
-                    Err(e) => {
-                        debug!(%remote, %e, "refused connection");
-                        continue;
-                    }
-                };
-                stats.connections.fetch_add(1, Ordering::Relaxed);
                 let opts = opts.clone();
                 let stats = stats.clone();
                 let shutdown = shutdown.clone();
+                let server_config = server_config.clone();
                 conns.spawn(async move {
+                    let Some(connecting) = accept(incoming, remote, &server_config, &opts).await
+                    else {
+                        return;
+                    };
+                    stats.connections.fetch_add(1, Ordering::Relaxed);
                     let (conn, handshake) = if opts.quic.zero_rtt {
                         // Serve streams before the handshake completes: they
                         // carry 0-RTT data (the server side always succeeds).
