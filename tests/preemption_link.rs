@@ -19,28 +19,27 @@ use common::*;
 /// A few packets: what may stand ahead of a ready document.
 const FEW: f64 = 8.0 * 1200.0;
 
-#[test]
-fn pushed_bytes_ahead_of_a_ready_document_are_a_few_packets() {
-    if !require_root("pushed_bytes_ahead_of_a_ready_document_are_a_few_packets") {
-        return;
-    }
-    let out = std::env::temp_dir().join(format!("pushlab-preempt-{}", std::process::id()));
+/// Runs the quick preemption sweep (issue 11's link, 1000-packet queue,
+/// 100 ms of think time), two runs of the configurations whose labels
+/// contain any of `only`, into a fresh directory named after `tag`.
+/// Returns the directory and runs.json, after checking that two
+/// configurations ran.
+fn quick_sweep(tag: &str, only: &[&str]) -> (std::path::PathBuf, serde_json::Value) {
+    let out = std::env::temp_dir().join(format!("pushlab-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let run = Command::new(env!("CARGO_BIN_EXE_pushlab"))
-        .args([
-            "compare",
-            "--preset",
-            "preemption-sweep",
-            "--quick",
-            "--runs",
-            "2",
-            "--only",
-            ", in-flight",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushlab"));
+    cmd.args([
+        "compare",
+        "--preset",
+        "preemption-sweep",
+        "--quick",
+        "--runs",
+        "2",
+    ]);
+    for o in only {
+        cmd.args(["--only", o]);
+    }
+    let run = cmd.arg("--out").arg(&out).output().unwrap();
     assert!(
         run.status.success(),
         "{}\n{}",
@@ -51,6 +50,16 @@ fn pushed_bytes_ahead_of_a_ready_document_are_a_few_packets() {
         serde_json::from_str(&std::fs::read_to_string(out.join("runs.json")).unwrap()).unwrap();
     let configs = json["configs"].as_array().unwrap();
     assert_eq!(configs.len(), 2, "{configs:?}");
+    (out, json)
+}
+
+#[test]
+fn pushed_bytes_ahead_of_a_ready_document_are_a_few_packets() {
+    if !require_root("pushed_bytes_ahead_of_a_ready_document_are_a_few_packets") {
+        return;
+    }
+    let (out, json) = quick_sweep("preempt", &[", in-flight"]);
+    let configs = json["configs"].as_array().unwrap();
     // Bytes ahead of the document when it became ready, per run.
     let ahead = |variant: &str| -> Vec<f64> {
         let ci = configs
@@ -119,35 +128,8 @@ fn http2_gate_keeps_pushed_bytes_out_of_the_kernel() {
     if !require_root("http2_gate_keeps_pushed_bytes_out_of_the_kernel") {
         return;
     }
-    let out = std::env::temp_dir().join(format!("pushlab-preempt-h2-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let run = Command::new(env!("CARGO_BIN_EXE_pushlab"))
-        .args([
-            "compare",
-            "--preset",
-            "preemption-sweep",
-            "--quick",
-            "--runs",
-            "2",
-            "--only",
-            "TCP in-flight",
-            "--only",
-            "kernel defaults",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("runs.json")).unwrap()).unwrap();
+    let (out, json) = quick_sweep("preempt-h2", &["TCP in-flight", "kernel defaults"]);
     let configs = json["configs"].as_array().unwrap();
-    assert_eq!(configs.len(), 2, "{configs:?}");
     let ready: std::collections::HashMap<(u64, u64), f64> = json["runs"]
         .as_array()
         .unwrap()
