@@ -4,7 +4,7 @@
 //! resumption, 0-RTT (served for GET, 425 for POST, a ticket good for one
 //! 0-RTT only), client- and server-initiated key updates, ChaCha20-only,
 //! a post-quantum-sized ClientHello, hq-interop with 2000 files on one
-//! connection, the anti-amplification limit before address validation and
+//! connection (and its stall timeout and shutdown), the anti-amplification limit before address validation and
 //! on a new path; pushlab's own client for hq-interop, resumption, 0-RTT
 //! and rebinding (with and without migration).
 
@@ -681,4 +681,54 @@ fn five_megabytes_under_two_percent_loss() {
         c.down
     );
     rt.block_on(srv.shutdown());
+}
+
+/// hq-interop: a request line that never ends is refused (the stream reset
+/// with 0x10b) once the stall timeout passes, and the connection goes on
+/// serving; at shutdown the server takes no new stream and closes an idle
+/// hq-interop connection with code 0 instead of leaving it open.
+#[tokio::test]
+async fn hq_interop_stall_timeout_and_shutdown() {
+    let srv = server(ServeOptions {
+        stall_timeout: Duration::from_millis(300),
+        ..ServeOptions::default()
+    })
+    .await;
+    let mut o = opts();
+    o.alpn = vec![b"hq-interop".to_vec()];
+    let cfg = pushlab::client::h3::session(&o).unwrap().0;
+    let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    ep.set_default_client_config(cfg);
+    let conn = ep.connect(srv.addr, "localhost").unwrap().await.unwrap();
+
+    let (mut send, mut recv) = conn.open_bi().await.unwrap();
+    send.write_all(b"GET /css/st").await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(20), recv.read_to_end(1 << 20))
+        .await
+        .expect("a request line that never ends got no answer");
+    match r {
+        Err(quinn::ReadToEndError::Read(quinn::ReadError::Reset(code))) => {
+            assert_eq!(code.into_inner(), 0x10b)
+        }
+        other => panic!("expected a reset stream, got {other:?}"),
+    }
+
+    let (mut send, mut recv) = conn.open_bi().await.unwrap();
+    send.write_all(b"GET /css/style.css\r\n").await.unwrap();
+    send.finish().unwrap();
+    let body = recv.read_to_end(1 << 20).await.unwrap();
+    assert_eq!(
+        body.len() as u64,
+        Site::demo().get("/css/style.css").unwrap().len
+    );
+
+    let stopping = tokio::spawn(srv.shutdown());
+    let closed = tokio::time::timeout(Duration::from_secs(20), conn.closed())
+        .await
+        .expect("the server left the hq-interop connection open at shutdown");
+    match closed {
+        quinn::ConnectionError::ApplicationClosed(c) => assert_eq!(c.error_code.into_inner(), 0),
+        other => panic!("expected an application close, got {other:?}"),
+    }
+    stopping.await.unwrap();
 }

@@ -6,10 +6,11 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tracing::debug;
+use tokio::sync::watch;
+use tracing::{debug, warn};
 
 use crate::config::ServeOptions;
 use crate::pipeline::{self, Exchange, Respond, SendError};
@@ -24,35 +25,53 @@ use crate::wire::hq::{parse_request, MAX_REQUEST_LINE};
 /// value; hq-interop defines none).
 const REFUSED: u32 = 0x10b;
 
-/// Serves one `hq-interop` connection until it closes.
+/// Serves one `hq-interop` connection until it closes, or until `shutdown`
+/// turns true: then no new stream is taken, the requests in progress get
+/// the shutdown timeout to finish, and the connection closes with code 0
+/// (hq-interop has no GOAWAY).
 pub async fn serve_connection(
     conn: quinn::Connection,
     opts: Arc<ServeOptions>,
     stats: Arc<ServerStats>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
     let remote = conn.remote_address();
     let mut tasks = tokio::task::JoinSet::new();
+    let mut draining = *shutdown.borrow();
     loop {
         tokio::select! {
-            r = conn.accept_bi() => match r {
+            r = conn.accept_bi(), if !draining => match r {
                 Ok((send, recv)) => {
                     let (opts, stats) = (opts.clone(), stats.clone());
                     tasks.spawn(async move { request(send, recv, opts, stats, remote).await });
                 }
                 Err(e) => {
                     debug!(%remote, %e, "hq-interop connection ended");
-                    break;
+                    tasks.abort_all();
+                    return;
                 }
             },
+            _ = shutdown.changed(), if !draining => draining = true,
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            () = std::future::ready(()), if draining && tasks.is_empty() => break,
         }
     }
+    let wait = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(opts.shutdown_timeout, wait)
+        .await
+        .is_err()
+    {
+        warn!(%remote, "hq-interop: requests did not finish in time");
+    }
     tasks.abort_all();
+    conn.close(quinn::VarInt::from_u32(0), b"server shutting down");
 }
 
 /// An HTTP/0.9 response: the body alone, then FIN.
 struct HqResponse {
     send: quinn::SendStream,
+    /// How long a write may make no progress (`--stall-timeout`).
+    stall: Duration,
 }
 
 impl Exchange for HqResponse {
@@ -66,18 +85,23 @@ impl Exchange for HqResponse {
     }
 
     async fn send_chunk(&mut self, chunk: Bytes, _last: bool) -> Result<(), SendError> {
-        self.send
-            .write_chunk(chunk)
-            .await
-            .map_err(|e| SendError::protocol("sending body", e))
+        match tokio::time::timeout(self.stall, self.send.write_chunk(chunk)).await {
+            Ok(r) => r.map_err(|e| SendError::protocol("sending body", e)),
+            Err(_) => {
+                // The client reads nothing (no flow-control credit).
+                let _ = self.send.reset(quinn::VarInt::from_u32(REFUSED));
+                Err(SendError::protocol("sending body", "stalled"))
+            }
+        }
     }
 
     async fn finish(&mut self) -> Result<(), SendError> {
         self.send
             .finish()
             .map_err(|e| SendError::protocol("finishing", e))?;
-        // Until the client has everything (or stopped reading).
-        let _ = self.send.stopped().await;
+        // Until the client has everything (or stopped reading), for at
+        // most the stall timeout.
+        let _ = tokio::time::timeout(self.stall, self.send.stopped()).await;
         Ok(())
     }
 
@@ -95,17 +119,26 @@ async fn request(
 ) {
     let id = send.id().index();
     let arrived = Instant::now();
-    let line = match recv.read_to_end(MAX_REQUEST_LINE).await {
-        Ok(b) => b,
-        Err(e) => {
-            return refuse(
-                &mut send,
-                &stats,
-                remote,
-                &format!("unreadable request: {e}"),
-            )
-        }
-    };
+    let line =
+        match tokio::time::timeout(opts.stall_timeout, recv.read_to_end(MAX_REQUEST_LINE)).await {
+            Ok(Ok(b)) => b,
+            Err(_) => {
+                return refuse(
+                    &mut send,
+                    &stats,
+                    remote,
+                    "request line not ended within the stall timeout",
+                )
+            }
+            Ok(Err(e)) => {
+                return refuse(
+                    &mut send,
+                    &stats,
+                    remote,
+                    &format!("unreadable request: {e}"),
+                )
+            }
+        };
     let path = match parse_request(&line) {
         Ok(p) => p,
         Err(e) => return refuse(&mut send, &stats, remote, &format!("bad request: {e}")),
@@ -121,7 +154,10 @@ async fn request(
         // No status line in HTTP/0.9: a refusal is a reset stream.
         let _ = send.reset(quinn::VarInt::from_u32(REFUSED));
     } else {
-        let mut ex = HqResponse { send };
+        let mut ex = HqResponse {
+            send,
+            stall: opts.stall_timeout,
+        };
         let no_plan = Plan::default();
         let r = Respond::new(&reply, &no_plan, arrived, &opts);
         match pipeline::respond(&mut ex, &r, &mut o).await {

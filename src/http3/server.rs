@@ -183,7 +183,7 @@ pub async fn serve(
                     }
                     if alpn.as_deref() == Some(b"hq-interop".as_slice()) {
                         stats.hq_connections.fetch_add(1, Ordering::Relaxed);
-                        super::hq::serve_connection(conn, opts, stats).await;
+                        super::hq::serve_connection(conn, opts, stats, shutdown).await;
                     } else {
                         run_connection(conn, opts, stats, shutdown, handshake).await;
                     }
