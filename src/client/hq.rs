@@ -69,7 +69,6 @@ pub async fn fetch(
         .map_err(|e| ClientError::Connect(e.to_string()))?;
     let handshake = start.elapsed();
     let keep = opts.keep_bodies;
-    let limit = usize::MAX;
     let sem = Arc::new(tokio::sync::Semaphore::new(256));
     let mut tasks = Vec::new();
     for path in paths {
@@ -77,24 +76,38 @@ pub async fn fetch(
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await;
             let t = Instant::now();
+            // The body is hashed as it arrives and kept only when asked:
+            // fetching a large file without keeping it holds one chunk.
             let result = async {
                 let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
                 send.write_all(format!("GET {path}\r\n").as_bytes())
                     .await
                     .map_err(|e| e.to_string())?;
                 send.finish().map_err(|e| e.to_string())?;
-                recv.read_to_end(limit).await.map_err(|e| e.to_string())
+                let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
+                let mut kept = keep.then(bytes::BytesMut::new);
+                let mut len = 0u64;
+                while let Some(chunk) = recv
+                    .read_chunk(usize::MAX, true)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    hasher.update(&chunk.bytes);
+                    len += chunk.bytes.len() as u64;
+                    if let Some(k) = kept.as_mut() {
+                        k.extend_from_slice(&chunk.bytes);
+                    }
+                }
+                Ok::<_, String>((len, hasher.finish(), kept))
             }
             .await;
             let ms = t.elapsed().as_secs_f64() * 1e3;
             match result {
-                Ok(bytes) => HqResponse {
+                Ok((len, digest, kept)) => HqResponse {
                     path,
-                    len: bytes.len() as u64,
-                    sha256: crate::hex::encode(
-                        ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref(),
-                    ),
-                    body: keep.then(|| Bytes::from(bytes)),
+                    len,
+                    sha256: crate::hex::encode(digest.as_ref()),
+                    body: kept.map(|k| k.freeze()),
                     ms,
                     error: None,
                 },
