@@ -50,7 +50,7 @@ const OPEN: u64 = u64::MAX;
 
 /// One TCP connection's gate.
 pub struct TcpGate {
-    socket: socket2::Socket,
+    socket: Arc<socket2::Socket>,
     watch: Arc<WriteWatch>,
     /// The in-flight limit while preemptible bytes go next; [`OPEN`] when
     /// not limited.
@@ -58,9 +58,10 @@ pub struct TcpGate {
 }
 
 impl TcpGate {
-    /// A gate for the connection on `socket` (a duplicate of its fd),
-    /// whose h2 writes pass through `watch`.
-    pub fn new(socket: socket2::Socket, watch: Arc<WriteWatch>) -> Arc<Self> {
+    /// A gate for the connection on `socket` (a duplicate of its fd, shared
+    /// with the connection's trace probe), whose h2 writes pass through
+    /// `watch`.
+    pub fn new(socket: Arc<socket2::Socket>, watch: Arc<WriteWatch>) -> Arc<Self> {
         Arc::new(TcpGate {
             socket,
             watch,
@@ -147,7 +148,7 @@ mod tests {
         let (c, s) = tokio::join!(tokio::net::TcpStream::connect(addr), l.accept());
         let c = c.unwrap();
         let _s = s.unwrap();
-        let dup = socket2::SockRef::from(&c).try_clone().unwrap();
+        let dup = Arc::new(socket2::SockRef::from(&c).try_clone().unwrap());
         let watch = Arc::new(WriteWatch::default());
         let gate = TcpGate::new(dup, watch.clone());
         let win = TcpWindow(gate.clone());

@@ -52,8 +52,8 @@ struct H2Conn {
     /// False once h2 refused a push (the client sent SETTINGS_ENABLE_PUSH=0).
     push_allowed: AtomicBool,
     pushes: Mutex<PushCounters>,
-    /// A duplicate of the socket, for TCP_INFO.
-    socket: Option<socket2::Socket>,
+    /// A duplicate of the socket, for TCP_INFO (shared with the gate).
+    socket: Option<Arc<socket2::Socket>>,
     /// What h2 has written to TLS.
     written: Arc<WriteWatch>,
     /// The in-flight gate, with `--tcp-inflight`.
@@ -165,8 +165,7 @@ async fn connection(
         crate::netinfo::set_notsent_lowat(&sock, lowat)
             .map_err(|e| format!("TCP_NOTSENT_LOWAT: {e}"))?;
     }
-    let socket = socket2::SockRef::from(&sock).try_clone().ok();
-    let gate_socket = socket2::SockRef::from(&sock).try_clone().ok();
+    let socket = socket2::SockRef::from(&sock).try_clone().ok().map(Arc::new);
     let tls = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(sock))
         .await
         .map_err(|_| "TLS handshake timed out".to_string())?
@@ -179,7 +178,9 @@ async fn connection(
         let written = Arc::new(WriteWatch::default());
         let gate = match (&opts.mode, tcp.inflight) {
             (_, InflightMode::Off) | (SchedulerMode::Off, _) => None,
-            (SchedulerMode::Queue(_), _) => gate_socket.map(|s| TcpGate::new(s, written.clone())),
+            (SchedulerMode::Queue(_), _) => {
+                socket.clone().map(|s| TcpGate::new(s, written.clone()))
+            }
         };
         let ctx = Arc::new(H2Conn {
             opts,
