@@ -47,6 +47,7 @@ pub mod browser;
 pub mod client;
 pub mod compare;
 pub mod config;
+pub mod har;
 pub mod hex;
 pub mod http1;
 pub mod http2;

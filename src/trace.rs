@@ -9,13 +9,13 @@
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One connection's state as the server sees it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConnState {
     /// "h3" or "h2".
-    pub protocol: &'static str,
+    pub protocol: String,
     /// Congestion window, bytes (quinn's path statistics, or TCP_INFO).
     pub cwnd: u64,
     /// Smoothed RTT, microseconds.

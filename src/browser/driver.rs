@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::cache::HttpCache;
@@ -32,12 +32,16 @@ pub struct LoadOptions {
 }
 
 /// One page load, as recorded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PageLoad {
     /// The URL loaded.
     pub url: String,
     /// The protocol.
     pub protocol: Proto,
+    /// When the connection attempt started, wall clock (ms since the Unix
+    /// epoch): navigation start is this plus `handshake_ms`.
+    #[serde(default)]
+    pub started_unix_ms: f64,
     /// Connection set-up (before navigation start; all other times are
     /// since navigation start).
     pub handshake_ms: f64,
@@ -72,12 +76,14 @@ enum Event {
 /// Loads a page with `cache` (empty for a cold visit, the previous visit's
 /// for a warm one); returns the record and the cache after the visit.
 pub async fn load_page(opts: &LoadOptions, cache: HttpCache) -> (PageLoad, HttpCache) {
+    let started_unix_ms = unix_ms();
     let fail = |cache: HttpCache, why: String| {
         let page = Page::new("/", cache.clone(), opts.cpu);
         (
             PageLoad {
                 url: opts.url.clone(),
                 protocol: opts.proto,
+                started_unix_ms,
                 handshake_ms: 0.0,
                 summary: page.summary(),
                 error: Some(why),
@@ -233,12 +239,21 @@ pub async fn load_page(opts: &LoadOptions, cache: HttpCache) -> (PageLoad, HttpC
         PageLoad {
             url: opts.url.clone(),
             protocol: opts.proto,
+            started_unix_ms,
             handshake_ms,
             summary,
             error,
         },
         cache,
     )
+}
+
+/// The wall clock in ms since the Unix epoch (0 if the clock is before it).
+fn unix_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1e3)
+        .unwrap_or(0.0)
 }
 
 /// Reports new promises and finished pushes to the model.

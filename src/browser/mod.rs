@@ -11,4 +11,4 @@ pub mod model;
 
 pub use cache::HttpCache;
 pub use driver::{load_page, LoadOptions, PageLoad};
-pub use model::{Cpu, Page, PageSummary, ResKind, Resource, Source};
+pub use model::{Cpu, Page, PageSummary, PushRecord, ResKind, Resource, Source};

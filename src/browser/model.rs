@@ -40,7 +40,7 @@ mod push;
 use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use self::parser::ParseItem;
 use self::push::PushEntry;
@@ -53,7 +53,7 @@ use crate::site::scan::{self, RefKind};
 pub use crate::site::Kind as ResKind;
 
 /// Where a resource's bytes came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Source {
     /// Requested from the network.
     Network,
@@ -68,7 +68,7 @@ pub enum Source {
 }
 
 /// One resource of a page load.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Resource {
     /// Its path.
     pub path: String,
@@ -98,10 +98,47 @@ pub struct Resource {
     pub bytes: u64,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// A 103 Early Hints response named it (`Link: rel=preload`).
+    #[serde(default)]
+    pub hinted: bool,
+    /// The response's `content-type`, when one came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The header fields the request carried besides the pseudo-headers
+    /// (for HAR files; not in runs.json).
+    #[serde(skip)]
+    pub request_headers: Vec<(String, String)>,
+    /// The response's header fields (for HAR files; not in runs.json).
+    #[serde(skip)]
+    pub response_headers: Vec<(String, String)>,
     /// The document or a script referenced it (not only a preload): a
     /// preloaded script is fetched but runs only once referenced.
     #[serde(skip)]
     referenced: bool,
+}
+
+/// A promised push as the page saw it, used or not.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushRecord {
+    /// The pushed path.
+    pub path: String,
+    /// When its PUSH_PROMISE arrived (ms since navigation start).
+    pub promised_ms: f64,
+    /// Its first byte, when it completed.
+    pub first_byte_ms: Option<f64>,
+    /// Its last byte, when it completed.
+    pub done_ms: Option<f64>,
+    /// Body bytes received for it.
+    pub bytes: u64,
+    /// The page adopted it.
+    pub claimed: bool,
+    /// The page had requested the resource before the promise came.
+    pub too_late: bool,
+    /// It was cancelled or reset, or failed.
+    pub failed: bool,
+    /// The pushed response's header fields (for HAR files; not in runs.json).
+    #[serde(skip)]
+    pub headers: Vec<(String, String)>,
 }
 
 /// A request the page wants sent.
@@ -114,7 +151,7 @@ pub struct OutRequest {
 }
 
 /// CPU model of the page's main thread.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Cpu {
     /// Fixed cost of running a script (ms).
     pub script_base_ms: f64,
@@ -160,7 +197,7 @@ pub struct Page {
 }
 
 /// The outcome of a page load.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PageSummary {
     /// Document plus render-blocking resources done (ms).
     pub render_ready_ms: Option<f64>,
@@ -182,6 +219,9 @@ pub struct PageSummary {
     pub cached: usize,
     /// Every resource, in discovery order.
     pub resources: Vec<Resource>,
+    /// Every push promised, in promise order, used or not.
+    #[serde(default)]
+    pub pushes: Vec<PushRecord>,
 }
 
 impl Page {
@@ -271,6 +311,10 @@ impl Page {
             status: 0,
             bytes: 0,
             error: None,
+            hinted: false,
+            content_type: None,
+            request_headers: Vec::new(),
+            response_headers: Vec::new(),
             referenced: via != Source::Preloaded,
         });
         self.index.insert(path.to_string(), i);
@@ -309,6 +353,7 @@ impl Page {
         let r = &mut self.res[i];
         r.priority = priority;
         r.requested_ms = Some(now);
+        r.request_headers = headers.clone();
         self.out.push(OutRequest {
             path: path.to_string(),
             headers,
@@ -356,7 +401,8 @@ impl Page {
                 if let Some(target) = scan::resolve(path, target) {
                     // Hinted stylesheets and fonts are needed for rendering,
                     // but the hint alone does not make them block anything.
-                    self.need(&target, kind, false, false, Source::Preloaded);
+                    let j = self.need(&target, kind, false, false, Source::Preloaded);
+                    self.res[j].hinted = true;
                 }
             }
         }
@@ -388,6 +434,8 @@ impl Page {
             r.done_ms = Some(done_ms);
             r.bytes = body.len() as u64;
             r.error = error.clone();
+            r.response_headers = headers.to_vec();
+            r.content_type = content_type(headers);
         }
         let body = if status == 304 {
             match self.cache.revalidatable(path) {
@@ -528,6 +576,13 @@ impl Page {
                 wasted += p.bytes;
             }
         }
+        let mut pushes: Vec<PushRecord> =
+            self.push.iter().map(|(path, p)| p.record(path)).collect();
+        pushes.sort_by(|a, b| {
+            a.promised_ms
+                .total_cmp(&b.promised_ms)
+                .then_with(|| a.path.cmp(&b.path))
+        });
         PageSummary {
             render_ready_ms: render,
             load_ms: load,
@@ -542,8 +597,17 @@ impl Page {
                 .filter(|r| r.source == Source::Cached)
                 .count(),
             resources: self.res.clone(),
+            pushes,
         }
     }
+}
+
+/// The `content-type` among response header fields.
+fn content_type(headers: &[(String, String)]) -> Option<String> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.clone())
 }
 
 #[cfg(test)]

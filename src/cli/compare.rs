@@ -86,7 +86,10 @@ impl From<Cache> for CacheState {
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct CompareArgs {
+    #[command(subcommand)]
+    cmd: Option<CompareCmd>,
     /// A preset (default with --quick: quick, a small sampler of all the
     /// machinery).
     #[arg(long, value_enum)]
@@ -149,10 +152,70 @@ pub struct CompareArgs {
     /// List the presets and exit.
     #[arg(long)]
     list: bool,
+    /// Run only part K of N of the matrix (K from 1): a deterministic 1/N
+    /// of the (configuration, run) pairs, for N machines or job-array
+    /// tasks; `pushlab compare merge` joins the N output directories.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<pushlab::compare::Shard>,
+    /// Also write every run as a HAR 1.2 file (har/ in the output
+    /// directory), for HAR viewers and DevTools.
+    #[arg(long)]
+    har: bool,
+}
+
+#[derive(clap::Subcommand)]
+enum CompareCmd {
+    /// Merge the output directories of the shards of one matrix (`--shard
+    /// K/N`) into one: the same table.md, runs.csv, runs.json, plots and
+    /// index.html as one unsharded run writes.
+    Merge(MergeArgs),
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// The shards' output directories (each with runs.json).
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// Where to write the merged results (default: results/compare-PRESET).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// As for compare: the configuration whose median run gets waterfall.svg.
+    #[arg(long)]
+    waterfall: Option<String>,
+}
+
+/// `pushlab compare merge`.
+fn merge(a: &MergeArgs) -> Result<()> {
+    let report = compare::merge(&a.dirs)?;
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("results/compare-{}", report.preset)));
+    println!(
+        "merged {} shards: {} configurations x {} runs, on {}, pushlab {}\n",
+        a.dirs.len(),
+        report.configs.len(),
+        report.runs_per_config,
+        report.machine,
+        report.version
+    );
+    print!("{}", compare::table(&report));
+    let opts = compare::WriteOptions {
+        waterfall: a.waterfall.as_deref(),
+        har: false,
+    };
+    println!();
+    for f in compare::write(&report, &out, &opts)? {
+        println!("wrote {}", f.display());
+    }
+    Ok(())
 }
 
 /// `pushlab compare`.
 pub fn run(a: &CompareArgs) -> Result<()> {
+    if let Some(CompareCmd::Merge(m)) = &a.cmd {
+        return merge(m);
+    }
     if a.list {
         for name in compare::PRESETS {
             let p = compare::preset(name, false)?;
@@ -208,10 +271,13 @@ pub fn run(a: &CompareArgs) -> Result<()> {
     }
     .validate()?;
     let opts = compare::CompareOptions {
-        out_dir: a
-            .out
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(format!("results/compare-{preset}"))),
+        out_dir: a.out.clone().unwrap_or_else(|| match a.shard {
+            Some(s) => PathBuf::from(format!(
+                "results/compare-{preset}-shard-{}-of-{}",
+                s.index, s.count
+            )),
+            None => PathBuf::from(format!("results/compare-{preset}")),
+        }),
         preset,
         runs: a.runs,
         quick: a.quick,
@@ -226,11 +292,13 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         initial_rtt: a.initial_rtt,
         initial_window: a.initial_window,
         matrix,
+        shard: a.shard,
+        har: a.har,
     };
     let started = std::time::Instant::now();
     let report = compare::run(&opts)?;
     println!(
-        "pushlab {} on {}, pushlab {} ({} runs per configuration, {:.0} s)\n",
+        "pushlab {} on {}, pushlab {} ({} runs per configuration{}, {:.0} s)\n",
         std::env::args()
             .skip(1)
             .map(|s| if s.contains([' ', ';', '*']) {
@@ -243,11 +311,19 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         report.machine,
         report.version,
         report.runs_per_config,
+        report
+            .shard
+            .map(|s| format!(", shard {s} of the pairs"))
+            .unwrap_or_default(),
         started.elapsed().as_secs_f64()
     );
     println!("{}\n", report.about);
     print!("{}", compare::table(&report));
-    let files = compare::write(&report, &opts)?;
+    let wo = compare::WriteOptions {
+        waterfall: opts.waterfall.as_deref(),
+        har: opts.har,
+    };
+    let files = compare::write(&report, &opts.out_dir, &wo)?;
     println!();
     for f in files {
         println!("wrote {}", f.display());

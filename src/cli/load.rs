@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use pushlab::browser::{load_page, Cpu, HttpCache, LoadOptions};
 use pushlab::client::{ClientOptions, Proto};
@@ -39,6 +39,10 @@ pub struct LoadArgs {
     /// Print the whole record as JSON.
     #[arg(long)]
     json: bool,
+    /// Also write the load as a HAR 1.2 file (for HAR viewers and
+    /// DevTools' import; pushlab's own facts in `_` fields).
+    #[arg(long, value_name = "FILE")]
+    har: Option<PathBuf>,
 }
 
 /// `pushlab load`: one emulated-browser page load.
@@ -67,6 +71,11 @@ pub async fn run(a: LoadArgs) -> Result<()> {
         cache = c;
     }
     let (page, _) = load_page(&opts, cache).await;
+    if let Some(path) = &a.har {
+        let har = pushlab::har::page_har(&page, &page.url);
+        std::fs::write(path, serde_json::to_string_pretty(&har)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&page)?);
     } else {

@@ -181,7 +181,7 @@ pub struct Pushed {
 }
 
 /// Which protocol a [`Conn`] speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Proto {
     /// HTTP/3 over QUIC.
     H3,

@@ -12,17 +12,20 @@
 //! every run as CSV and JSON (HAR-like, with the full configuration and the
 //! pushlab version), and SVG plots.
 
+mod html;
+mod merge;
 mod presets;
 mod report;
 mod run;
 mod sites;
 pub mod svg;
 
+pub use merge::{merge, merge_reports, read_dir};
 pub use presets::{
     configs, matrix, preset, CacheState, Config, LinkProfile, Matrix, Preset, Variant, PRESETS,
 };
-pub use report::{csv, table, write};
-pub use run::{run, CompareOptions, Report, Row, Run};
+pub use report::{csv, table, write, WriteOptions};
+pub use run::{run, CompareOptions, Report, Row, Run, Shard};
 
 /// The comparison could not run.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{sites, CompareError};
 use crate::client::Proto;
@@ -15,7 +15,7 @@ use crate::sched::inflight::InflightMode;
 use crate::site::Site;
 
 /// Cold (empty cache) or warm (a previous visit's cache) page loads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CacheState {
     /// Empty HTTP cache.
@@ -67,7 +67,7 @@ pub struct Variant {
 }
 
 /// A link profile, possibly adjusted for a preset.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LinkProfile {
     /// Name.
     pub name: String,
@@ -479,7 +479,7 @@ pub fn matrix(m: &Matrix) -> Result<Preset, CompareError> {
 }
 
 /// One configuration of a preset.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
     /// Protocol.
     pub protocol: Proto,
@@ -491,6 +491,13 @@ pub struct Config {
     pub cache: CacheState,
     /// Page path.
     pub page: String,
+    /// Its variant is the one the others of its group are compared with.
+    #[serde(default)]
+    pub baseline: bool,
+    /// What the Rules of Thumb reported for it, if it reproduces one of
+    /// the paper's experiments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paper: Option<String>,
     #[serde(skip)]
     pub(super) variant_index: usize,
     #[serde(skip)]
@@ -538,6 +545,8 @@ pub fn configs(p: &Preset) -> Vec<Config> {
                             profile: prof.name.clone(),
                             cache,
                             page: page.to_string(),
+                            baseline: v.baseline,
+                            paper: v.paper.map(str::to_string),
                             variant_index: vi,
                             profile_index: pi,
                         });

@@ -1,9 +1,9 @@
 //! Reporting a comparison: the Markdown table, every run as CSV and JSON,
 //! and the plots.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::run::{CompareOptions, Report, Run};
+use super::run::{Report, Run};
 use serde::Serialize;
 
 use super::presets::proto_name;
@@ -225,13 +225,32 @@ const CSV_HEADER: [&str; 31] = [
     "error",
 ];
 
-/// Writes table.md, runs.csv, runs.json and the plots into the output
-/// directory; returns the files written.
-pub fn write(report: &Report, opts: &CompareOptions) -> Result<Vec<PathBuf>, CompareError> {
-    std::fs::create_dir_all(&opts.out_dir)?;
+/// What [`write`] writes besides the tables and plots.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions<'a> {
+    /// Label (or part of one) of the configuration whose median run gets
+    /// waterfall.svg and timeseries.svg (default: the first that differs
+    /// from its baseline).
+    pub waterfall: Option<&'a str>,
+    /// One HAR file per run, in har/.
+    pub har: bool,
+}
+
+/// Writes table.md, runs.csv, runs.json, traces.jsonl, the plots and the
+/// HTML report (index.html) into `out_dir`, and with `har` one HAR file per
+/// run; returns the files written.
+pub fn write(
+    report: &Report,
+    out_dir: &Path,
+    opts: &WriteOptions<'_>,
+) -> Result<Vec<PathBuf>, CompareError> {
+    std::fs::create_dir_all(out_dir)?;
     let mut files = Vec::new();
     let mut put = |name: &str, text: String| -> Result<(), CompareError> {
-        let p = opts.out_dir.join(name);
+        let p = out_dir.join(name);
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         std::fs::write(&p, text)?;
         files.push(p);
         Ok(())
@@ -290,64 +309,47 @@ pub fn write(report: &Report, opts: &CompareOptions) -> Result<Vec<PathBuf>, Com
             })
             .collect()
     };
-    put(
-        "load.svg",
-        svg::distribution_svg(
-            &format!("{}: page load time per configuration", report.preset),
-            "ms",
-            &series(&|r| r.load.summary.load_ms),
+    let preset = &report.preset;
+    let load = series(&|r| r.load.summary.load_ms);
+    // (file, caption, SVG), in the order index.html shows them.
+    let mut plots: Vec<(&str, String, String)> = vec![
+        (
+            "load.svg",
+            "Page load time: box from the 25th to the 75th percentile, median line, whiskers to min and max, every run a dot.".into(),
+            svg::distribution_svg(&format!("{preset}: page load time per configuration"), "ms", &load),
         ),
-    )?;
-    put(
-        "render.svg",
-        svg::distribution_svg(
-            &format!("{}: render-ready time per configuration", report.preset),
-            "ms",
-            &series(&|r| r.load.summary.render_ready_ms),
+        (
+            "load-cdf.svg",
+            "Page load time over runs, as a CDF.".into(),
+            svg::cdf_svg(&format!("{preset}: page load time over runs (CDF)"), "ms", &load),
         ),
-    )?;
-    if let Some((label, run)) = waterfall_run(report, opts.waterfall.as_deref()) {
+        (
+            "render.svg",
+            "Render-ready time (document and render-blocking resources done).".into(),
+            svg::distribution_svg(
+                &format!("{preset}: render-ready time per configuration"),
+                "ms",
+                &series(&|r| r.load.summary.render_ready_ms),
+            ),
+        ),
+    ];
+    if let Some((label, run)) = waterfall_run(report, opts.waterfall) {
         let s = &run.load.summary;
-        let bars: Vec<svg::Bar> = s
-            .resources
-            .iter()
-            .map(|r| svg::Bar {
-                label: r.path.clone(),
-                source: match r.source {
-                    crate::browser::Source::Network => "network",
-                    crate::browser::Source::Preloaded => "preloaded",
-                    crate::browser::Source::Pushed => "pushed",
-                    crate::browser::Source::Cached | crate::browser::Source::Revalidated => {
-                        "cached"
-                    }
-                }
-                .to_string(),
-                discovered: r.discovered_ms,
-                requested: r.requested_ms.unwrap_or(r.discovered_ms),
-                first_byte: r.first_byte_ms,
-                done: r.done_ms,
-                bytes: r.bytes,
-            })
-            .collect();
-        let mut marks = Vec::new();
-        if let Some(t) = s.render_ready_ms {
-            marks.push(("render-ready".to_string(), t));
-        }
-        if let Some(t) = s.load_ms {
-            marks.push(("load".to_string(), t));
-        }
-        put(
+        let mut marks = load_marks(run);
+        plots.push((
             "waterfall.svg",
-            svg::waterfall_svg(&format!("{label}: median run {}", run.run), &bars, &marks),
-        )?;
+            format!("The median run of {label}."),
+            waterfall(&label, run),
+        ));
         if let Some(t) = run.doc_ready_ms {
             marks.push(("doc ready".to_string(), t));
         }
         if let Some(t) = s.resources.first().and_then(|d| d.first_byte_ms) {
             marks.push(("doc first byte".to_string(), t));
         }
-        put(
+        plots.push((
             "timeseries.svg",
+            format!("What the server and the bottleneck held through the median run of {label}."),
             svg::timeseries_svg(
                 &format!(
                     "{label}: median run {}, what the server and the bottleneck held",
@@ -356,9 +358,87 @@ pub fn write(report: &Report, opts: &CompareOptions) -> Result<Vec<PathBuf>, Com
                 &trace_lines(run),
                 &marks,
             ),
-        )?;
+        ));
     }
+    for (name, _, svg) in &plots {
+        put(name, svg.clone())?;
+    }
+    if opts.har {
+        for r in &report.runs {
+            let label = report.configs[r.config].label();
+            let har = crate::har::page_har(&r.load, &format!("{label}, run {}", r.run));
+            put(
+                &har_name(report, r),
+                serde_json::to_string_pretty(&har).map_err(std::io::Error::other)?,
+            )?;
+        }
+    }
+    let shown: Vec<(String, String)> = plots.into_iter().map(|(_, c, svg)| (c, svg)).collect();
+    put("index.html", super::html::page(report, &shown))?;
     Ok(files)
+}
+
+/// har/NN-label-runK.har: the configuration's number, its label made safe
+/// for a file name, and the run.
+pub(super) fn har_name(report: &Report, r: &Run) -> String {
+    let label = report.configs[r.config].label();
+    let mut slug = String::new();
+    for c in label.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    format!(
+        "har/{:02}-{}-run{}.har",
+        r.config,
+        slug.trim_matches('-'),
+        r.run
+    )
+}
+
+/// render-ready and load of a run, as waterfall marks.
+fn load_marks(run: &Run) -> Vec<(String, f64)> {
+    let s = &run.load.summary;
+    let mut marks = Vec::new();
+    if let Some(t) = s.render_ready_ms {
+        marks.push(("render-ready".to_string(), t));
+    }
+    if let Some(t) = s.load_ms {
+        marks.push(("load".to_string(), t));
+    }
+    marks
+}
+
+/// The waterfall of one run: every resource, by where its bytes came from.
+pub(super) fn waterfall(label: &str, run: &Run) -> String {
+    let bars: Vec<svg::Bar> = run
+        .load
+        .summary
+        .resources
+        .iter()
+        .map(|r| svg::Bar {
+            label: r.path.clone(),
+            source: match r.source {
+                crate::browser::Source::Network => "network",
+                crate::browser::Source::Preloaded => "preloaded",
+                crate::browser::Source::Pushed => "pushed",
+                crate::browser::Source::Cached | crate::browser::Source::Revalidated => "cached",
+            }
+            .to_string(),
+            discovered: r.discovered_ms,
+            requested: r.requested_ms.unwrap_or(r.discovered_ms),
+            first_byte: r.first_byte_ms,
+            done: r.done_ms,
+            bytes: r.bytes,
+        })
+        .collect();
+    svg::waterfall_svg(
+        &format!("{label}: median run {}", run.run),
+        &bars,
+        &load_marks(run),
+    )
 }
 
 /// The lines of a run's time series, from navigation start on.
@@ -404,7 +484,10 @@ fn trace_lines(run: &Run) -> Vec<svg::Line> {
 }
 
 /// The median-load run of the chosen configuration.
-fn waterfall_run<'a>(report: &'a Report, want: Option<&str>) -> Option<(String, &'a Run)> {
+pub(super) fn waterfall_run<'a>(
+    report: &'a Report,
+    want: Option<&str>,
+) -> Option<(String, &'a Run)> {
     let ci = match want {
         Some(w) => report.configs.iter().position(|c| c.label().contains(w))?,
         None => report
@@ -413,6 +496,12 @@ fn waterfall_run<'a>(report: &'a Report, want: Option<&str>) -> Option<(String, 
             .position(|r| r.vs_baseline.is_some() && r.vs_baseline != Some(0.0))
             .unwrap_or(0),
     };
+    Some((report.configs[ci].label(), median_run(report, ci)?))
+}
+
+/// The run of configuration `ci` with the median load time (the upper of
+/// the two middle ones for an even count).
+pub(super) fn median_run(report: &Report, ci: usize) -> Option<&Run> {
     let mut mine: Vec<&Run> = report
         .runs
         .iter()
@@ -425,24 +514,26 @@ fn waterfall_run<'a>(report: &'a Report, want: Option<&str>) -> Option<(String, 
             .unwrap_or(f64::MAX)
             .total_cmp(&b.load.summary.load_ms.unwrap_or(f64::MAX))
     });
-    let run = *mine.get(mine.len() / 2)?;
-    Some((report.configs[ci].label(), run))
+    mine.get(mine.len() / 2).copied()
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::browser::{Cpu, PageLoad, PageSummary};
     use crate::client::Proto;
     use crate::compare::{CacheState, Config};
 
-    fn report() -> Report {
+    /// Two configurations (h3 none cold, h2 push-all warm), one run each.
+    pub(crate) fn report() -> Report {
         let config = |protocol, variant: &str, cache| Config {
             protocol,
             variant: variant.into(),
             profile: "lte".into(),
             cache,
             page: "/index.html".into(),
+            baseline: variant == "none",
+            paper: None,
             variant_index: 0,
             profile_index: 0,
         };
@@ -459,6 +550,7 @@ mod tests {
             load: PageLoad {
                 url: "https://10.0.0.1:4433/index.html".into(),
                 protocol: Proto::H3,
+                started_unix_ms: 0.0,
                 handshake_ms: 12.5,
                 summary: PageSummary {
                     render_ready_ms: load_ms.map(|l| l / 2.0),
@@ -470,16 +562,18 @@ mod tests {
                     pushes_wasted: 1,
                     cached: 3,
                     resources: Vec::new(),
+                    pushes: Vec::new(),
                 },
                 error: error.map(str::to_string),
             },
         };
         Report {
-            version: "0",
+            version: "0".into(),
             machine: "test".into(),
             preset: "quick".into(),
             about: String::new(),
             runs_per_config: 1,
+            shard: None,
             profiles: Vec::new(),
             cpu: Cpu::default(),
             quic_initial_rtt_ms: None,

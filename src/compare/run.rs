@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::presets::{configs, matrix, preset, Config, LinkProfile, Matrix, Preset};
+use super::presets::{configs, matrix, preset, Config, LinkProfile, Matrix};
 use super::{CacheState, CompareError};
 use crate::browser::{load_page, Cpu, HttpCache, LoadOptions, PageLoad};
 use crate::client::ClientOptions;
@@ -21,7 +21,7 @@ use crate::tls::Identity;
 use crate::trace::ConnState;
 
 /// One page load of a configuration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Run {
     /// Index into the configurations.
     pub config: usize,
@@ -55,7 +55,7 @@ pub struct Run {
 pub const TRACE_EVERY: Duration = Duration::from_millis(10);
 
 /// The bottleneck and the server's connection at one moment of a load.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TracePoint {
     /// Milliseconds since navigation start (the browser's time base).
     pub t_ms: f64,
@@ -99,7 +99,7 @@ fn sample_until(
 }
 
 /// Summary of one configuration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
     /// The configuration.
     pub config: Config,
@@ -140,10 +140,10 @@ pub struct Row {
 }
 
 /// Everything a comparison produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// pushlab version.
-    pub version: &'static str,
+    pub version: String,
     /// The machine.
     pub machine: String,
     /// Preset name.
@@ -152,6 +152,10 @@ pub struct Report {
     pub about: String,
     /// Runs per configuration.
     pub runs_per_config: usize,
+    /// The part of the matrix this report holds, when it is one shard of
+    /// several (`--shard K/N`); None for a whole matrix (or a merge).
+    #[serde(default)]
+    pub shard: Option<Shard>,
     /// The link profiles as used.
     pub profiles: Vec<LinkProfile>,
     /// The browser's CPU model.
@@ -199,6 +203,54 @@ pub struct CompareOptions {
     pub initial_window: Option<u64>,
     /// A matrix of the user's instead of the preset.
     pub matrix: Option<Matrix>,
+    /// Run only this shard of the (configuration, run) pairs.
+    pub shard: Option<Shard>,
+    /// Also write one HAR file per run (har/ in the output directory).
+    pub har: bool,
+}
+
+/// One of N parts of a matrix (`--shard K/N`, K from 1): the
+/// (configuration, run) pairs, numbered in the order a whole run would
+/// take them (link profile, then run, then configuration), whose number
+/// is K-1 modulo N. Deterministic, so N machines given 1/N .. N/N run
+/// every pair exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// K, from 1.
+    pub index: usize,
+    /// N.
+    pub count: usize,
+}
+
+impl Shard {
+    /// Whether pair number `n` (from 0, in run order) is this shard's.
+    pub fn takes(&self, n: usize) -> bool {
+        n % self.count == self.index - 1
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// "K/N" with 1 <= K <= N.
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("--shard wants K/N with 1 <= K <= N (e.g. 2/4), not {s:?}");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            k.trim().parse::<usize>().map_err(|_| bad())?,
+            n.trim().parse::<usize>().map_err(|_| bad())?,
+        );
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 struct Progress {
@@ -256,8 +308,9 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         .enable_all()
         .build()?;
     let identity = Identity::self_signed().map_err(|e| CompareError::Server(e.to_string()))?;
+    let mine = shard_pairs(&configs, preset.profiles.len(), runs, opts.shard);
     let mut progress = Progress {
-        total: configs.len() * runs,
+        total: mine.len(),
         done: 0,
         show: opts.progress,
         tty: std::io::IsTerminal::is_terminal(&std::io::stderr()),
@@ -265,7 +318,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
     let mut all = Vec::new();
     let site = Arc::new(preset.site.clone());
     for (pi, prof) in preset.profiles.iter().enumerate() {
-        if !configs.iter().any(|c| c.profile_index == pi) {
+        if !mine.iter().any(|&(ci, _)| configs[ci].profile_index == pi) {
             continue;
         }
         let emu = Emulator::start(EmulatorOptions {
@@ -305,7 +358,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         let rtt = (prof.up.delay + prof.down.delay).as_secs_f64() * 1e3;
         for run in 0..runs {
             for (ci, c) in configs.iter().enumerate() {
-                if c.profile_index != pi {
+                if c.profile_index != pi || !mine.contains(&(ci, run)) {
                     continue;
                 }
                 let port = servers[c.variant_index].addr.port();
@@ -413,13 +466,14 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         }
         emu.stop();
     }
-    let rows = summarise(&preset, &configs, &all);
+    let rows = summarise(&configs, &all);
     Ok(Report {
-        version: env!("CARGO_PKG_VERSION"),
+        version: env!("CARGO_PKG_VERSION").to_string(),
         machine: crate::bench::machine(),
         preset: preset.name.to_string(),
         about: preset.about.to_string(),
         runs_per_config: runs,
+        shard: opts.shard,
         profiles: preset.profiles.clone(),
         cpu: opts.cpu,
         quic_initial_rtt_ms: opts.initial_rtt.map(|d| d.as_secs_f64() * 1e3),
@@ -431,7 +485,35 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
     })
 }
 
-fn summarise(preset: &Preset, configs: &[Config], runs: &[Run]) -> Vec<Row> {
+/// The (configuration, run) pairs a run takes: all of them, or a shard's.
+/// Pairs are numbered in run order (link profile, run, configuration).
+fn shard_pairs(
+    configs: &[Config],
+    profiles: usize,
+    runs: usize,
+    shard: Option<Shard>,
+) -> std::collections::HashSet<(usize, usize)> {
+    let mut n = 0;
+    let mut mine = std::collections::HashSet::new();
+    for pi in 0..profiles {
+        for run in 0..runs {
+            for (ci, c) in configs.iter().enumerate() {
+                if c.profile_index != pi {
+                    continue;
+                }
+                if shard.is_none_or(|s| s.takes(n)) {
+                    mine.insert((ci, run));
+                }
+                n += 1;
+            }
+        }
+    }
+    mine
+}
+
+/// The rows of a table: each configuration's medians, and its difference
+/// to the baseline of its group.
+pub(super) fn summarise(configs: &[Config], runs: &[Run]) -> Vec<Row> {
     let mut rows: Vec<Row> = configs
         .iter()
         .enumerate()
@@ -471,14 +553,14 @@ fn summarise(preset: &Preset, configs: &[Config], runs: &[Run]) -> Vec<Row> {
                 received: median(&collect(&|r| Some(r.load.summary.bytes_received as f64))),
                 vs_baseline: None,
                 render_vs_baseline: None,
-                paper: preset.variants[c.variant_index].paper.map(str::to_string),
+                paper: c.paper.clone(),
             }
         })
         .collect();
     let base: Vec<(usize, Option<f64>, Option<f64>)> = rows
         .iter()
         .enumerate()
-        .filter(|(_, r)| preset.variants[r.config.variant_index].baseline)
+        .filter(|(_, r)| r.config.baseline)
         .map(|(i, r)| (i, r.load_ms, r.render_ms))
         .collect();
     for i in 0..rows.len() {
@@ -493,4 +575,39 @@ fn summarise(preset: &Preset, configs: &[Config], runs: &[Run]) -> Vec<Row> {
         }
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::presets::{configs, preset};
+
+    /// N shards take every pair of the whole run exactly once, in nearly
+    /// equal parts; "K/N" is checked.
+    #[test]
+    fn shards_partition_the_pairs() {
+        let p = preset("push-order", false).expect("a preset");
+        let configs = configs(&p);
+        let all = shard_pairs(&configs, p.profiles.len(), 5, None);
+        assert_eq!(all.len(), configs.len() * 5);
+        for count in 1..=7 {
+            let mut seen = std::collections::HashSet::new();
+            for index in 1..=count {
+                let part = shard_pairs(&configs, p.profiles.len(), 5, Some(Shard { index, count }));
+                assert!(
+                    part.len().abs_diff(all.len() / count) <= 1,
+                    "{index}/{count}"
+                );
+                for pair in part {
+                    assert!(seen.insert(pair), "{pair:?} twice with {count} shards");
+                }
+            }
+            assert_eq!(seen, all, "{count} shards");
+        }
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
+        for bad in ["0/4", "5/4", "4", "a/b", "1/0", "-1/2", ""] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        assert_eq!(Shard { index: 3, count: 8 }.to_string(), "3/8");
+    }
 }

@@ -41,8 +41,11 @@ pub struct Bar {
 const WIDTH: f64 = 900.0;
 /// Height of one row in px.
 const ROW: f64 = 24.0;
-/// Labels longer than this many characters are truncated with an ellipsis.
+/// Legend entries longer than this many characters are truncated with an
+/// ellipsis (row labels never are: the label column grows to fit them).
 const LABEL_MAX: usize = 40;
+/// Width of a character of the 12 px label font, generously (px).
+const CHAR_PX: f64 = 7.0;
 /// Right edge of the plot area.
 const PLOT_X1: f64 = 870.0;
 /// Right edge of the waterfall labels (the size text follows it).
@@ -121,6 +124,97 @@ pub fn waterfall_svg(title: &str, bars: &[Bar], marks: &[(String, f64)]) -> Stri
     drawn.map(|()| out).unwrap_or_default()
 }
 
+/// Colors of the lines of a CDF, in turn.
+const PALETTE: [&str; 10] = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#bab0ac",
+];
+
+/// Empirical CDFs, one step line per series on a shared x axis (`unit`),
+/// the fraction of runs at or below each value on the y axis, and a legend
+/// of full labels (one per line, never truncated) under the plot. NaN and
+/// infinite values are ignored.
+pub fn cdf_svg(title: &str, unit: &str, series: &[Series]) -> String {
+    let mut out = String::new();
+    let drawn = draw_cdf(&mut out, title, unit, series);
+    drawn.map(|()| out).unwrap_or_default()
+}
+
+fn draw_cdf(out: &mut String, title: &str, unit: &str, series: &[Series]) -> fmt::Result {
+    const X0: f64 = 70.0;
+    const TOP: f64 = 50.0;
+    const HEIGHT: f64 = 300.0;
+    let bottom = TOP + HEIGHT;
+    let rows: Vec<Vec<f64>> = series.iter().map(|s| clean_sorted(&s.values)).collect();
+    let data_max = rows
+        .iter()
+        .flat_map(|v| v.last())
+        .fold(0.0, |a, &b| b.max(a));
+    let legend = label_room(series.iter().map(|s| s.label.as_str()), 0.0) + 60.0;
+    let width = WIDTH.max(legend);
+    open(
+        out,
+        width,
+        bottom + 60.0 + series.len().max(1) as f64 * 18.0,
+        title,
+    )?;
+    let axis = Axis::new(X0, PLOT_X1, data_max);
+    axis.draw(out, TOP, bottom, unit)?;
+    for q in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        let y = bottom - q * HEIGHT;
+        line(out, X0, y, PLOT_X1, y, GRID)?;
+        let attrs = r##"font-size="11" text-anchor="end" fill="#555""##;
+        text(out, X0 - 6.0, y + 4.0, attrs, &format!("{q:.2}"))?;
+    }
+    line(out, X0, TOP, X0, bottom, AXIS)?;
+    text(out, 14.0, TOP - 10.0, SMALL, "fraction of runs")?;
+    if rows.iter().all(|r| r.is_empty()) {
+        no_data(out, &axis, TOP + HEIGHT / 2.0, "no data")?;
+    }
+    for (i, (s, vals)) in series.iter().zip(&rows).enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let n = vals.len() as f64;
+        let mut d = format!(
+            "M{:.1},{:.1}",
+            axis.x(vals.first().copied().unwrap_or(0.0)),
+            bottom
+        );
+        for (j, &v) in vals.iter().enumerate() {
+            let (x, y) = (axis.x(v), bottom - (j + 1) as f64 / n * HEIGHT);
+            let _ = write!(d, " V{y:.1}");
+            if let Some(&next) = vals.get(j + 1) {
+                let _ = write!(d, " H{:.1}", axis.x(next));
+            } else {
+                let _ = write!(d, " M{x:.1},{y:.1} H{:.1}", axis.x1);
+            }
+        }
+        if !vals.is_empty() {
+            writeln!(out, "<g><title>{}</title>", escape(&s.label))?;
+            writeln!(
+                out,
+                r#"<path d="{d}" fill="none" stroke="{color}" stroke-width="1.5"/>"#
+            )?;
+            writeln!(out, "</g>")?;
+        }
+        let ly = bottom + 56.0 + i as f64 * 18.0;
+        line(
+            out,
+            X0,
+            ly - 4.0,
+            X0 + 20.0,
+            ly - 4.0,
+            &format!(r#"stroke="{color}" stroke-width="3""#),
+        )?;
+        let label = if vals.is_empty() {
+            format!("{} (no data)", s.label)
+        } else {
+            s.label.clone()
+        };
+        text(out, X0 + 26.0, ly, SMALL, &label)?;
+    }
+    writeln!(out, "</svg>")
+}
+
 /// One line of a time-series plot.
 #[derive(Debug, Clone)]
 pub struct Line {
@@ -152,7 +246,7 @@ fn draw_timeseries(
     const HEIGHT: f64 = 300.0;
     let bottom = TOP + HEIGHT;
     let legend_rows = lines.len().div_ceil(3).max(1);
-    open(out, bottom + 60.0 + legend_rows as f64 * 18.0, title)?;
+    open(out, WIDTH, bottom + 60.0 + legend_rows as f64 * 18.0, title)?;
     let finite_pts = || {
         lines
             .iter()
@@ -166,7 +260,7 @@ fn draw_timeseries(
         .filter(|t| t.is_finite())
         .fold(t_max, f64::max);
     let v_max = finite_pts().map(|(_, v)| v / 1024.0).fold(0.0, f64::max);
-    let axis = Axis::new(X0, t_max);
+    let axis = Axis::new(X0, PLOT_X1, t_max);
     axis.draw(out, TOP, bottom, "ms since navigation start")?;
     let y_ticks = nice_ticks(v_max);
     let y_top = y_ticks.last().copied().unwrap_or(1.0).max(1e-9);
@@ -303,15 +397,10 @@ struct Axis {
 }
 
 impl Axis {
-    fn new(x0: f64, data_max: f64) -> Self {
+    fn new(x0: f64, x1: f64, data_max: f64) -> Self {
         let ticks = nice_ticks(data_max);
         let max = ticks.last().copied().unwrap_or(1.0);
-        Axis {
-            x0,
-            x1: PLOT_X1,
-            max,
-            ticks,
-        }
+        Axis { x0, x1, max, ticks }
     }
 
     /// The x coordinate of value `v` (`max` is always positive).
@@ -356,8 +445,8 @@ fn text(out: &mut String, x: f64, y: f64, attrs: &str, content: &str) -> fmt::Re
 }
 
 /// The root element, a white background and the title.
-fn open(out: &mut String, height: f64, title: &str) -> fmt::Result {
-    let (w, h) = (WIDTH, height);
+fn open(out: &mut String, width: f64, height: f64, title: &str) -> fmt::Result {
+    let (w, h) = (width, height);
     let size = format!(r#"width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.0} {h:.0}""#);
     let ns = "http://www.w3.org/2000/svg";
     writeln!(out, r#"<svg xmlns="{ns}" {size} font-family="sans-serif">"#)?;
@@ -371,11 +460,18 @@ fn no_data(out: &mut String, axis: &Axis, cy: f64, msg: &str) -> fmt::Result {
 }
 
 /// Light background on every other row.
-fn stripes(out: &mut String, n_rows: usize, top: f64) -> fmt::Result {
+fn stripes(out: &mut String, width: f64, n_rows: usize, top: f64) -> fmt::Result {
     for i in (1..n_rows).step_by(2) {
-        rect(out, 0.0, top + i as f64 * ROW, WIDTH, ROW, STRIPE)?;
+        rect(out, 0.0, top + i as f64 * ROW, width, ROW, STRIPE)?;
     }
     Ok(())
+}
+
+/// Room for the longest of these labels in the 12 px font, at least `min`.
+fn label_room<'a>(labels: impl Iterator<Item = &'a str>, min: f64) -> f64 {
+    labels
+        .map(|l| l.chars().count() as f64 * CHAR_PX + 20.0)
+        .fold(min, f64::max)
 }
 
 fn draw_distribution(out: &mut String, title: &str, unit: &str, series: &[Series]) -> fmt::Result {
@@ -384,12 +480,16 @@ fn draw_distribution(out: &mut String, title: &str, unit: &str, series: &[Series
         .iter()
         .flat_map(|v| v.last())
         .fold(0.0, |a, &b| b.max(a));
-    let axis = Axis::new(290.0, data_max);
+    // The plot keeps its width; the label column grows with the labels.
+    let x0 = label_room(series.iter().map(|s| s.label.as_str()), 290.0);
+    let x1 = x0 + (PLOT_X1 - 290.0);
+    let width = x1 + (WIDTH - PLOT_X1);
+    let axis = Axis::new(x0, x1, data_max);
     let n_rows = series.len().max(1);
     let top = 48.0;
     let bottom = top + n_rows as f64 * ROW;
-    open(out, bottom + 56.0, title)?;
-    stripes(out, n_rows, top)?;
+    open(out, width, bottom + 56.0, title)?;
+    stripes(out, width, n_rows, top)?;
     axis.draw(out, top, bottom, unit)?;
     if series.is_empty() {
         no_data(out, &axis, top + ROW / 2.0, "no data")?;
@@ -406,7 +506,7 @@ fn draw_row(out: &mut String, axis: &Axis, label: &str, vals: &[f64], cy: f64) -
     let label_x = axis.x0 - 10.0;
     if vals.is_empty() {
         writeln!(out, "<g><title>{}: no data</title>", escape(label))?;
-        text(out, label_x, cy + 4.0, LABEL, &truncate(label))?;
+        text(out, label_x, cy + 4.0, LABEL, label)?;
         no_data(out, axis, cy, "no data")?;
         return writeln!(out, "</g>");
     }
@@ -414,7 +514,7 @@ fn draw_row(out: &mut String, axis: &Axis, label: &str, vals: &[f64], cy: f64) -
     let n = vals.len();
     let tip = format!("{label}: n={n}, min {lo:.1}, median {med:.1}, max {hi:.1}");
     writeln!(out, "<g><title>{}</title>", escape(&tip))?;
-    text(out, label_x, cy + 4.0, LABEL, &truncate(label))?;
+    text(out, label_x, cy + 4.0, LABEL, label)?;
     let (x_lo, x_hi) = (axis.x(lo), axis.x(hi));
     line(out, x_lo, cy, x_hi, cy, WHISKER)?;
     line(out, x_lo, cy - 5.0, x_lo, cy + 5.0, WHISKER)?;
@@ -458,24 +558,29 @@ fn draw_waterfall(out: &mut String, title: &str, bars: &[Bar], marks: &[Mark]) -
         .collect();
     let times = bars.iter().flat_map(bar_times).flatten();
     let data_max = times.chain(marks.iter().map(|m| m.1)).fold(0.0, f64::max);
-    let axis = Axis::new(350.0, data_max);
+    // The label column grows with the longest path; the plot keeps its width.
+    let label_end = label_room(bars.iter().map(|b| b.label.as_str()), LABEL_END);
+    let x0 = label_end + (350.0 - LABEL_END);
+    let x1 = x0 + (PLOT_X1 - 350.0);
+    let width = x1 + (WIDTH - PLOT_X1);
+    let axis = Axis::new(x0, x1, data_max);
     let n_rows = bars.len().max(1);
     let top = 70.0;
     let bottom = top + n_rows as f64 * ROW;
-    open(out, bottom + 84.0, title)?;
-    stripes(out, n_rows, top)?;
+    open(out, width, bottom + 84.0, title)?;
+    stripes(out, width, n_rows, top)?;
     axis.draw(out, top, bottom, "ms")?;
     if bars.is_empty() {
         no_data(out, &axis, top + ROW / 2.0, "no data")?;
     }
     for (i, bar) in bars.iter().enumerate() {
-        draw_bar(out, &axis, bar, top + (i as f64 + 0.5) * ROW)?;
+        draw_bar(out, &axis, label_end, bar, top + (i as f64 + 0.5) * ROW)?;
     }
     for (i, (label, t)) in marks.iter().enumerate() {
         let x = axis.x(*t);
         line(out, x, top - 4.0, x, bottom, MARK)?;
         let y = top - 8.0 - (i % 2) as f64 * 13.0;
-        let anchor = if x > 800.0 { MARK_END } else { MARK_MID };
+        let anchor = if x > x1 - 70.0 { MARK_END } else { MARK_MID };
         let label = format!("{} ({t:.0} ms)", truncate(label));
         text(out, x, y, anchor, &label)?;
     }
@@ -491,15 +596,15 @@ fn draw_waterfall(out: &mut String, title: &str, bars: &[Bar], marks: &[Mark]) -
 }
 
 /// One waterfall row centred on `cy`.
-fn draw_bar(out: &mut String, axis: &Axis, bar: &Bar, cy: f64) -> fmt::Result {
+fn draw_bar(out: &mut String, axis: &Axis, label_end: f64, bar: &Bar, cy: f64) -> fmt::Result {
     let [disc, req, fb, done] = bar_times(bar);
     let color = source_color(&bar.source);
     let tip = format!("{} ({})", bar.label, bar.source);
     writeln!(out, "<g><title>{}</title>", escape(&tip))?;
-    text(out, LABEL_END, cy + 4.0, LABEL, &truncate(&bar.label))?;
+    text(out, label_end, cy + 4.0, LABEL, &bar.label)?;
     text(
         out,
-        LABEL_END + 8.0,
+        label_end + 8.0,
         cy + 4.0,
         SMALL,
         &crate::units::fmt_bytes_binary(bar.bytes),
@@ -615,6 +720,38 @@ mod tests {
         assert_eq!(tick_label(3.0 * 0.1, 0.1), "0.3");
         assert_eq!(tick_label(1000.0, 500.0), "1000");
         assert_eq!(tick_label(7.5, 2.5), "7.5");
+    }
+
+    /// Every label drawn whole however long, the plot wider for it; the
+    /// CDF rises to 1 at each series' largest value.
+    #[test]
+    fn long_labels_are_not_cut_and_cdf_steps() {
+        let long = format!(
+            "h3 /index.html {} 3g cold",
+            "push-all, TCP in-flight bdp-125 ".repeat(3)
+        );
+        let s = [series(&long, &[300.0, 100.0, 200.0]), series("h2", &[])];
+        for svg in [
+            distribution_svg("t", "ms", &s),
+            cdf_svg("t", "ms", &s),
+            waterfall_svg(
+                "t",
+                &[bar(&long, "network", [0.0, 1.0], Some(2.0), Some(3.0))],
+                &[],
+            ),
+        ] {
+            assert!(well_formed(&svg), "{svg}");
+            assert!(svg.contains(&long), "{svg}");
+            assert!(!svg.contains('…'), "{svg}");
+        }
+        let d = distribution_svg("t", "ms", &s);
+        assert!(!d.contains(r#"width="900""#), "wider than the default: {d}");
+        let c = cdf_svg("t", "ms", &s);
+        assert!(
+            c.contains("V50.0"),
+            "reaches the top (y=50) of the plot: {c}"
+        );
+        assert!(c.contains("h2 (no data)"));
     }
 
     #[test]

@@ -88,7 +88,7 @@ impl crate::trace::ConnProbe for H2Conn {
         let q = self.queue.as_ref().map(|q| q.trace_state());
         let written = self.written.data.load(Ordering::Relaxed);
         crate::trace::ConnState {
-            protocol: "h2",
+            protocol: "h2".into(),
             cwnd: info.cwnd_bytes,
             srtt_us: u64::from(info.rtt_us),
             min_rtt_us: info.min_rtt_us.map(u64::from),

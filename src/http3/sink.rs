@@ -124,7 +124,7 @@ impl crate::trace::ConnProbe for H3Probe {
         let q = self.queue.trace_state();
         let cc = super::cc::observed(&self.conn);
         crate::trace::ConnState {
-            protocol: "h3",
+            protocol: "h3".into(),
             cwnd: s.path.cwnd,
             srtt_us: s.path.rtt.as_micros() as u64,
             min_rtt_us: Some(s.path.min_rtt.as_micros() as u64),

@@ -13,11 +13,11 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How much the bottleneck queue holds (packets waiting to be sent, not
 /// counting the one on the wire).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum QueueLimit {
     /// At most this many packets.
     Packets(u32),
@@ -28,7 +28,7 @@ pub enum QueueLimit {
 }
 
 /// Random loss.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Loss {
     /// No random loss.
     None,
@@ -75,10 +75,10 @@ impl Loss {
 }
 
 /// One direction's parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LinkSpec {
     /// One-way propagation delay.
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "ser_ms", deserialize_with = "de_ms")]
     pub delay: Duration,
     /// Rate in bits per second (None: no bottleneck).
     pub rate: Option<u64>,
@@ -90,6 +90,12 @@ pub struct LinkSpec {
 
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64() * 1e3)
+}
+
+/// A delay written by [`ser_ms`] (ms), back into a duration.
+fn de_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let ms = f64::deserialize(d)?;
+    Duration::try_from_secs_f64(ms / 1e3).map_err(serde::de::Error::custom)
 }
 
 impl Default for LinkSpec {

@@ -71,7 +71,9 @@ pub enum Body {
 
 /// The role a resource plays in a page load, from its content type (the
 /// site model), or from how a page referenced it (the emulated browser).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Kind {
     /// An HTML document.
     Document,

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use super::{Page, Source};
+use super::{Page, PushRecord, Source};
 
 /// Where a promised push stands.
 #[derive(Debug, Clone)]
@@ -30,6 +30,32 @@ pub(super) struct PushEntry {
     pub(super) claimed: bool,
     /// The page had already requested it when it was promised.
     too_late: bool,
+}
+
+impl PushEntry {
+    /// What the page's summary says of it.
+    pub(super) fn record(&self, path: &str) -> PushRecord {
+        let (first_byte_ms, done_ms, headers) = match &self.state {
+            PushState::Done {
+                first_byte_ms,
+                done_ms,
+                headers,
+                ..
+            } => (Some(*first_byte_ms), Some(*done_ms), headers.clone()),
+            _ => (None, None, Vec::new()),
+        };
+        PushRecord {
+            path: path.to_string(),
+            promised_ms: self.promised_ms,
+            first_byte_ms,
+            done_ms,
+            bytes: self.bytes,
+            claimed: self.claimed,
+            too_late: self.too_late,
+            failed: matches!(self.state, PushState::Failed),
+            headers,
+        }
+    }
 }
 
 impl Page {
@@ -128,6 +154,8 @@ impl Page {
         r.first_byte_ms = Some(first_byte_ms);
         r.done_ms = Some(done_ms.max(r.discovered_ms));
         r.bytes = body.len() as u64;
+        r.response_headers = headers.to_vec();
+        r.content_type = super::content_type(headers);
         let path = r.path.clone();
         self.cache.store(&path, headers, body.clone());
         self.cache.set_cookies(headers);
