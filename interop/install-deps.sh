@@ -2,7 +2,7 @@
 # Install everything pushlab's interop/test suite needs, if it is missing:
 #   - Debian packages: ngtcp2-client (gtlsclient), nghttp2-client (nghttp, h2load),
 #     chromium, curl, iproute2, iperf3, nginx-light (or nginx), openssl
-#   - a Python venv at <repo>/.venv with pinned aioquic, curl_cffi, hypercorn
+#   - a Python venv at <repo>/.venv with pinned aioquic, curl_cffi, hypercorn, haralyzer
 #   - playwright-core (pinned in interop/package.json + package-lock.json) in
 #     interop/node_modules; no browser download, tests use /usr/bin/chromium
 #
@@ -17,13 +17,16 @@ set -euo pipefail
 AIOQUIC_VERSION=1.7.2
 CURL_CFFI_VERSION=0.16.3   # 0.17.0 needs certifi>=2026.10.19, not on PyPI yet
 HYPERCORN_VERSION=0.18.0
-# Full pin set of the venv (pip freeze of the three packages above), so that a
+HARALYZER_VERSION=2.4.0    # an independent HAR reader, for tests/har.rs
+# Full pin set of the venv (pip freeze of the four packages above), so that a
 # later release of a dependency cannot change what the tests run against.
 PY_REQUIREMENTS="
 aioquic==${AIOQUIC_VERSION}
 curl_cffi==${CURL_CFFI_VERSION}
 hypercorn==${HYPERCORN_VERSION}
+haralyzer==${HARALYZER_VERSION}
 attrs==26.1.0
+cached-property==2.0.1
 certifi==2026.10.18
 cffi==2.1.1
 cryptography==50.0.2
@@ -35,8 +38,10 @@ priority==2.0.0
 pycparser==3.12
 pylsqpack==1.0.0
 pyOpenSSL==26.4.0
+python-dateutil==4.0.0
 service-identity==26.1.0
 typing_extensions==4.16.0
+tzdata==2026.6
 wsproto==1.3.2
 "
 # playwright-core's version is pinned in interop/package.json; read it from there.
@@ -187,7 +192,7 @@ if ! venv_check; then
         "${VENV}/bin/python" -m pip install --quiet --no-input -r "$REQ_FILE"
     venv_check || die "venv ${VENV} does not have the pinned versions after pip install"
 fi
-run "import aioquic/curl_cffi/hypercorn" "${VENV}/bin/python" -c 'import aioquic, curl_cffi, hypercorn, aioquic.h3.connection'
+run "import aioquic/curl_cffi/hypercorn/haralyzer" "${VENV}/bin/python" -c 'import aioquic, curl_cffi, hypercorn, haralyzer, aioquic.h3.connection'
 
 # ---- playwright-core -----------------------------------------------------------------
 PW_VERSION="$(node -e 'process.stdout.write(require(process.argv[1]).dependencies["playwright-core"])' "${SCRIPT_DIR}/package.json")"

@@ -268,7 +268,8 @@ fn sync_pushes(
         let reported_done = match seen.get(&p.push_id) {
             Some(done) => *done,
             None => {
-                page.on_promise(&p.path);
+                let at = p.promised_ms.map(|t| t - nav_offset).unwrap_or(now);
+                page.on_promise_at(&p.path, at);
                 seen.insert(p.push_id, false);
                 false
             }

@@ -430,7 +430,9 @@ impl Page {
         {
             let r = &mut self.res[i];
             r.status = status;
-            r.first_byte_ms = first_byte_ms.or(Some(done_ms));
+            // The first byte never after the last (the driver caps the
+            // last at the moment it learns of it).
+            r.first_byte_ms = Some(first_byte_ms.unwrap_or(done_ms).min(done_ms));
             r.done_ms = Some(done_ms);
             r.bytes = body.len() as u64;
             r.error = error.clone();

@@ -86,8 +86,14 @@ impl Page {
         true
     }
 
-    /// A PUSH_PROMISE for `path` arrived.
+    /// A PUSH_PROMISE for `path` arrived (now).
     pub fn on_promise(&mut self, path: &str) {
+        self.on_promise_at(path, self.now);
+    }
+
+    /// A PUSH_PROMISE for `path` arrived at `at_ms` (at most now: the
+    /// driver learns of a promise a little after the client read it).
+    pub fn on_promise_at(&mut self, path: &str, at_ms: f64) {
         if self.push.contains_key(path) {
             return;
         }
@@ -98,7 +104,7 @@ impl Page {
         self.push.insert(
             path.to_string(),
             PushEntry {
-                promised_ms: self.now,
+                promised_ms: at_ms.min(self.now),
                 bytes: 0,
                 state: PushState::Pending,
                 claimed: false,
@@ -151,8 +157,9 @@ impl Page {
     ) {
         let r = &mut self.res[i];
         r.status = 200;
-        r.first_byte_ms = Some(first_byte_ms);
-        r.done_ms = Some(done_ms.max(r.discovered_ms));
+        let done_ms = done_ms.max(r.discovered_ms);
+        r.first_byte_ms = Some(first_byte_ms.min(done_ms));
+        r.done_ms = Some(done_ms);
         r.bytes = body.len() as u64;
         r.response_headers = headers.to_vec();
         r.content_type = super::content_type(headers);
