@@ -750,7 +750,10 @@ mod tests {
         let d = distribution_svg("t", "ms", &s);
         assert!(!d.contains(r#"width="900""#), "wider than the default: {d}");
         let titled = cdf_svg(&long.repeat(2), "ms", &s);
-        assert!(!titled.contains(r#"width="900""#), "wider for its title: {titled}");
+        assert!(
+            !titled.contains(r#"width="900""#),
+            "wider for its title: {titled}"
+        );
         let c = cdf_svg("t", "ms", &s);
         assert!(
             c.contains("V50.0"),
