@@ -37,8 +37,10 @@
 //! 22. [`client`] — pushlab's own HTTP/3, HTTP/2 and hq clients.
 //! 23. [`netem`] — the link emulator (namespaces, TUN relay).
 //! 24. [`browser`] — the emulated browser (page-load model and driver).
-//! 25. [`bench`] — benchmarks.
-//! 26. [`compare`] — HTTP/2 vs HTTP/3 experiments (presets, runs, reports).
+//! 25. [`har`] — HAR 1.2 files of the emulated browser's page loads (pure).
+//! 26. [`bench`] — benchmarks.
+//! 27. [`compare`] — HTTP/2 vs HTTP/3 experiments (presets, runs, reports,
+//!     shards and their merge, the HTML report).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
