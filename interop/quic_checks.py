@@ -18,6 +18,10 @@ Checks (--check NAME):
                the bytes the server sends back before validating the address
   migrate      after a transfer, move to a new UDP port, send one small packet
                and never answer: counts what the server sends to the new path
+  preferred    GET the URLs; aioquic probes the server's preferred address once
+               the handshake is confirmed and moves there when it is validated
+               (RFC 9000 section 9.6): reports the paths, the datagrams sent to
+               and received from each server address, and each body
 
 Usage: quic_checks.py --check NAME [options] URL [URL ...]
 """
@@ -62,15 +66,21 @@ class Client:
         self.terminated: qe.ConnectionTerminated | None = None
         self.streams: dict[int, dict] = {}
         self.first_data_hook = None
+        # Datagrams per server address, both ways ("ip:port" keys).
+        self.sent_to: dict[str, int] = {}
+        self.received_from: dict[str, int] = {}
 
     def connect(self) -> None:
         self.quic.connect(self.addr, now=time.time())
         self.flush()
 
     def flush(self) -> None:
-        for data, _ in self.quic.datagrams_to_send(now=time.time()):
-            self.sock.sendto(data, self.addr)
+        # To the address aioquic chose: the server's, or its preferred one.
+        for data, addr in self.quic.datagrams_to_send(now=time.time()):
+            self.sock.sendto(data, addr)
             self.sent += len(data)
+            key = f"{addr[0]}:{addr[1]}"
+            self.sent_to[key] = self.sent_to.get(key, 0) + 1
 
     def _track(self, sid: int, path: str) -> int:
         """Records a request just sent on stream `sid` and sends it."""
@@ -118,6 +128,8 @@ class Client:
                 except BlockingIOError:
                     break
                 self.received += len(data)
+                key = f"{addr[0]}:{addr[1]}"
+                self.received_from[key] = self.received_from.get(key, 0) + 1
                 self.quic.receive_datagram(data, addr, now=time.time())
         timer = self.quic.get_timer()
         if timer is not None and time.time() >= timer:
@@ -141,6 +153,7 @@ class Client:
                     s["len"] += len(ev.data)
                     if ev.end_stream:
                         s["done"] = True
+                        s["done_at"] = time.time()
                         s["status"] = 200
             for h in (self.h3.handle_event(ev) if self.h3 else []):
                 s = self.streams.get(h.stream_id)
@@ -152,6 +165,7 @@ class Client:
                             s["status"] = int(v)
                     if h.stream_ended:
                         s["done"] = True
+                        s["done_at"] = time.time()
                 elif isinstance(h, DataReceived):
                     if s["len"] == 0 and h.data and self.first_data_hook:
                         self.first_data_hook()
@@ -160,6 +174,7 @@ class Client:
                     s["len"] += len(h.data)
                     if h.stream_ended:
                         s["done"] = True
+                        s["done_at"] = time.time()
             if isinstance(ev, qe.StreamReset) and ev.stream_id in self.streams:
                 self.streams[ev.stream_id]["done"] = True
                 self.streams[ev.stream_id]["reset"] = ev.error_code
@@ -190,6 +205,8 @@ class Client:
                 "length": s["len"],
                 "sha256": s["hash"].hexdigest(),
                 "complete": s["done"] and "reset" not in s,
+                # From the request sent to its last byte.
+                "transfer_ms": (s["done_at"] - s["sent_at"]) * 1e3 if "done_at" in s else None,
                 "reset": s.get("reset"),
             }
             for s in self.streams.values()
@@ -230,7 +247,7 @@ def cipher(client: Client) -> str | None:
     return suite.name if suite is not None else None
 
 
-def fetch(args, urls) -> dict:
+def fetch(args, urls, keep_open: bool = False) -> dict:
     host, port, paths = urls
     cfg = config(args)
     tickets: list[SessionTicket] = []
@@ -268,6 +285,28 @@ def fetch(args, urls) -> dict:
         "responses": c.results(),
         "error": None if ok else (c.terminated.reason_phrase if c.terminated else "timeout"),
     }
+    if keep_open:
+        out["client"] = c
+    else:
+        c.close()
+    return out
+
+
+def preferred(args, urls) -> dict:
+    out = fetch(args, urls, keep_open=True)
+    c = out.pop("client")
+    paths = [
+        {"addr": f"{p.addr[0]}:{p.addr[1]}", "validated": p.is_validated}
+        for p in c.quic._network_paths
+    ]
+    out.update(
+        check="preferred",
+        server=f"{c.addr[0]}:{c.addr[1]}",
+        paths=paths,
+        primary=paths[0]["addr"] if paths else None,
+        sent_to=c.sent_to,
+        received_from=c.received_from,
+    )
     c.close()
     return out
 
@@ -477,7 +516,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("urls", nargs="+")
     ap.add_argument("--check", required=True,
-                    choices=["fetch", "resume", "replay", "amplification", "migrate", "retry-token"])
+                    choices=["fetch", "resume", "replay", "amplification", "migrate", "retry-token",
+                             "preferred"])
     ap.add_argument("--move", action="store_true", help="retry-token: answer from another port")
     ap.add_argument("--delay", type=float, default=0.0, help="retry-token: answer this late (s)")
     ap.add_argument("--chacha20", action="store_true")
@@ -492,7 +532,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     urls = parse_urls(args.urls)
     fn = {"fetch": fetch, "resume": resume, "replay": replay, "amplification": amplification,
-          "migrate": migrate, "retry-token": retry_token}[args.check]
+          "migrate": migrate, "retry-token": retry_token, "preferred": preferred}[args.check]
     out = fn(args, urls)
     print(json.dumps(out, indent=2))
     return 0 if out.get("error") is None else 1

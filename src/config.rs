@@ -136,6 +136,11 @@ pub struct QuicOptions {
     pub hq_interop: bool,
     /// How long a Retry token stays valid (quinn's default: 15 s).
     pub retry_token_lifetime: Option<Duration>,
+    /// Addresses of this host to advertise as the server's preferred
+    /// address (RFC 9000 §9.6), at most one per family, on the server's
+    /// own port (the one socket, bound to the unspecified address, receives
+    /// on them).
+    pub preferred_address: Vec<std::net::IpAddr>,
 }
 
 impl Default for QuicOptions {
@@ -155,6 +160,7 @@ impl Default for QuicOptions {
             mtu_discovery: true,
             hq_interop: true,
             retry_token_lifetime: None,
+            preferred_address: Vec::new(),
         }
     }
 }
@@ -177,6 +183,9 @@ pub enum ConfigError {
     /// 0-RTT without session tickets.
     #[error("--0rtt needs session tickets (drop --no-resumption)")]
     ZeroRttWithoutResumption,
+    /// Two preferred addresses of one family, or an unusable one.
+    #[error("--preferred-address: {0}")]
+    PreferredAddress(String),
 }
 
 impl ServeOptions {
@@ -212,6 +221,23 @@ impl QuicOptions {
         if self.zero_rtt && !self.resumption {
             return Err(ConfigError::ZeroRttWithoutResumption);
         }
+        //= https://www.rfc-editor.org/rfc/rfc9000#section-18.2
+        //# The preferred_address transport parameter contains an address and
+        //# port for both IPv4 and IPv6.
+        let bad = |why: String| Err(ConfigError::PreferredAddress(why));
+        let v4 = self
+            .preferred_address
+            .iter()
+            .filter(|a| a.is_ipv4())
+            .count();
+        if v4 > 1 || self.preferred_address.len() - v4 > 1 {
+            return bad("at most one IPv4 and one IPv6 address".into());
+        }
+        for a in &self.preferred_address {
+            if a.is_unspecified() || a.is_multicast() {
+                return bad(format!("{a} is not an address a client can send to"));
+            }
+        }
         Ok(())
     }
 }
@@ -223,6 +249,28 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         assert_eq!(ServeOptions::default().validate(), Ok(()));
+    }
+
+    /// At most one preferred address per family, each one a client can
+    /// send to.
+    #[test]
+    fn preferred_addresses() {
+        let with = |a: &[&str]| QuicOptions {
+            preferred_address: a.iter().map(|a| a.parse().expect("an address")).collect(),
+            ..QuicOptions::default()
+        };
+        assert_eq!(with(&["127.0.0.2", "::1"]).validate(), Ok(()));
+        for bad in [
+            &["127.0.0.2", "127.0.0.3"][..],
+            &["::1", "::2"],
+            &["0.0.0.0"],
+            &["224.0.0.1"],
+        ] {
+            assert!(
+                matches!(with(bad).validate(), Err(ConfigError::PreferredAddress(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -36,6 +36,60 @@ pub enum ServeError {
     /// Both protocols were turned off.
     #[error("--no-h2 and --no-h3 together leave nothing to serve")]
     NothingToServe,
+    /// A preferred address the server cannot receive on.
+    #[error("--preferred-address {addr}: {why}")]
+    PreferredAddress {
+        /// The address.
+        addr: std::net::IpAddr,
+        /// Why it cannot be used.
+        why: String,
+    },
+}
+
+/// The server configuration advertising `preferred` (IP addresses of this
+/// host) on the bound port. quinn routes datagrams by connection ID within
+/// one endpoint, so the endpoint's one socket must receive on them too: it
+/// must be bound to the unspecified address of a family that covers them.
+fn with_preferred(
+    mut cfg: quinn::ServerConfig,
+    preferred: &[std::net::IpAddr],
+    bound: SocketAddr,
+) -> Result<quinn::ServerConfig, ServeError> {
+    use std::net::{IpAddr, SocketAddrV4, SocketAddrV6};
+    for &ip in preferred {
+        let why = |why: &str| ServeError::PreferredAddress {
+            addr: ip,
+            why: why.to_string(),
+        };
+        let covered = match (bound.ip(), ip) {
+            (IpAddr::V4(b), IpAddr::V4(_)) => b.is_unspecified(),
+            // A dual-stack socket on [::] receives IPv4 too.
+            (IpAddr::V6(b), _) => b.is_unspecified(),
+            (IpAddr::V4(_), IpAddr::V6(_)) => false,
+        };
+        if !covered {
+            return Err(why(&format!(
+                "the server must listen on the unspecified address (0.0.0.0 or [::]) to \
+                 receive on it with its one socket, not on {}",
+                bound.ip()
+            )));
+        }
+        if ip == bound.ip() {
+            return Err(why("it is the address the server listens on"));
+        }
+        // An address of this host, or no datagram sent to it arrives.
+        std::net::UdpSocket::bind((ip, 0))
+            .map_err(|e| why(&format!("not an address of this host ({e})")))?;
+        match ip {
+            IpAddr::V4(v4) => {
+                cfg.preferred_address_v4(Some(SocketAddrV4::new(v4, bound.port())));
+            }
+            IpAddr::V6(v6) => {
+                cfg.preferred_address_v6(Some(SocketAddrV6::new(v6, bound.port(), 0, 0)));
+            }
+        }
+    }
+    Ok(cfg)
 }
 
 /// Everything needed to start a server.
@@ -136,6 +190,14 @@ impl RunningServer {
                 Err(e) => return Err(bind_err(addr)(e)),
             }
         };
+        let server_config = match &endpoint {
+            Some(ep) if !opts.serve.quic.preferred_address.is_empty() => {
+                let cfg = with_preferred(server_config, &opts.serve.quic.preferred_address, addr)?;
+                ep.set_server_config(Some(cfg.clone()));
+                cfg
+            }
+            _ => server_config,
+        };
         let (tx, rx) = watch::channel(false);
         let stats = Arc::new(ServerStats::default());
         let serve = Arc::new(opts.serve.clone());
@@ -202,5 +264,36 @@ impl RunningServer {
         for t in self.tasks {
             let _ = t.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::QuicOptions;
+
+    /// A preferred address is refused, saying why, unless the one socket
+    /// can receive on it: bound to the unspecified address of a family
+    /// that covers it, and an address of this host other than the bound one.
+    #[test]
+    fn preferred_addresses_the_socket_can_receive_on() {
+        let id = Identity::self_signed().expect("a certificate");
+        let o = QuicOptions::default();
+        let tls = crate::http3::transport::rustls_server_config(&id, &o).expect("tls");
+        let t =
+            crate::http3::transport::transport(&o, 100, std::time::Duration::from_secs(30), false);
+        let cfg = crate::http3::transport::quinn_server_config(tls, &o, t).expect("quinn");
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("an address");
+        let sock = |s: &str| s.parse::<SocketAddr>().expect("a socket address");
+        let err = |p: &str, bound: &str| match with_preferred(cfg.clone(), &[ip(p)], sock(bound)) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(err("127.0.0.2", "0.0.0.0:4433"), "");
+        assert_eq!(err("127.0.0.2", "[::]:4433"), "", "a dual-stack socket");
+        assert!(err("127.0.0.2", "127.0.0.1:4433").contains("unspecified address"));
+        assert!(err("::1", "0.0.0.0:4433").contains("unspecified address"));
+        assert!(err("192.0.2.1", "0.0.0.0:4433").contains("not an address of this host"));
+        assert!(err("0.0.0.0", "0.0.0.0:4433").contains("listens on"));
     }
 }

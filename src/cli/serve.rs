@@ -166,6 +166,12 @@ pub struct ServeArgs {
     /// QUIC: do not offer ALPN hq-interop (HTTP/0.9) beside h3.
     #[arg(long)]
     no_hq_interop: bool,
+    /// QUIC: advertise this address of the host as the server's preferred
+    /// address (RFC 9000 §9.6; repeat for one IPv4 and one IPv6), on the
+    /// server's port. Needs --addr 0.0.0.0:PORT or [::]:PORT, so that the
+    /// one socket receives on it.
+    #[arg(long, value_name = "IP")]
+    preferred_address: Vec<std::net::IpAddr>,
 }
 
 fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
@@ -207,6 +213,7 @@ fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
         mtu_discovery: !a.no_mtu_discovery,
         hq_interop: !a.no_hq_interop,
         retry_token_lifetime: None,
+        preferred_address: a.preferred_address.clone(),
     };
     let opts = ServeOptions {
         quic,
@@ -314,6 +321,12 @@ pub async fn run(a: ServeArgs) -> Result<()> {
             "; ALPN h3"
         },
     );
+    for ip in &q.preferred_address {
+        println!(
+            "QUIC preferred address (RFC 9000 §9.6): {}",
+            std::net::SocketAddr::new(*ip, server.addr.port())
+        );
+    }
     println!("certificate SPKI SHA-256 (base64): {}", server.spki_sha256);
     println!(
         "chromium --headless=new --no-sandbox --disable-gpu --disable-background-networking \\\n  --disable-component-update --disable-sync --no-first-run --user-data-dir=$(mktemp -d) \\\n  --enable-quic --origin-to-force-quic-on={host}:{port} \\\n  --ignore-certificate-errors-spki-list={} \\\n  https://{host}:{port}/",
