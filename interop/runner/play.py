@@ -326,20 +326,29 @@ def measure(args, srv, want, cross: bool) -> tuple[list[float], str | None]:
     iperf = None
     rates: list[float] = []
     tcp_rates: list[float] = args.tcp_rates
+    ilog = os.path.join(os.path.dirname(srv.www), "iperf.json")
     try:
-        if cross:
-            iport = free_port()
-            iperf = subprocess.Popen(["iperf3", "-s", "-p", str(iport)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.5)
-            # -R: the server side sends, towards the client, as the download does.
-            ilog = os.path.join(os.path.dirname(srv.www), "iperf.json")
-            fetch = (f"iperf3 -c $PUSHLAB_NETEM_SERVER -p {iport} -R -t 600 -C cubic -J >{ilog} 2>&1 & "
-                     f"IP=$!; sleep 2; {fetch}; kill -INT $IP; wait $IP")
         for _ in range(args.reps):
+            script = fetch
+            if cross:
+                # A fresh one-off iperf3 server each time (a server still
+                # winding down the last test refuses the next).
+                iport = free_port()
+                iperf = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(iport)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(0.5)
+                if os.path.exists(ilog):
+                    os.remove(ilog)
+                # -R: the server side sends, towards the client, as the download does.
+                script = (f"iperf3 -c $PUSHLAB_NETEM_SERVER -p {iport} -R -t 600 -C cubic -J "
+                          f">{ilog} 2>&1 & IP=$!; sleep 2; {fetch}; kill -INT $IP; wait $IP")
             r = subprocess.run(
-                [args.pushlab, "netem", "--profile", "interop", "--", "sh", "-c", fetch],
+                [args.pushlab, "netem", "--profile", "interop", "--", "sh", "-c", script],
                 capture_output=True, text=True, timeout=600)
+            if iperf is not None:
+                iperf.terminate()
+                iperf.wait()
+                iperf = None
             try:
                 res = json.loads(r.stdout)
             except json.JSONDecodeError:
