@@ -296,4 +296,25 @@ mod tests {
         assert!(back.configs[0].baseline);
         assert_eq!(crate::compare::table(&back), crate::compare::table(&r));
     }
+
+    /// A directory without a runs.json, or with another file under that
+    /// name, or with a broken traces.jsonl, is an error naming the file.
+    #[test]
+    fn unreadable_directories_are_named() {
+        let dir = std::env::temp_dir().join(format!("pushlab-merge-bad-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let msg = |d: &Path| read_dir(d).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg(&dir).contains("runs.json"), "{}", msg(&dir));
+        std::fs::write(dir.join("runs.json"), "{\"runs\": 3}").expect("written");
+        assert!(
+            msg(&dir).contains("not a pushlab runs.json"),
+            "{}",
+            msg(&dir)
+        );
+        crate::compare::write(&report(), &dir, &Default::default()).expect("written");
+        std::fs::write(dir.join("traces.jsonl"), "{}\n").expect("written");
+        assert!(msg(&dir).contains("traces.jsonl line 1"), "{}", msg(&dir));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
