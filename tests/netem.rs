@@ -25,6 +25,7 @@ fn link(delay_ms: u64, rate: Option<u64>, queue: QueueLimit) -> LinkSpec {
         rate,
         queue,
         loss: Loss::None,
+        corrupt: 0.0,
     }
 }
 

@@ -108,6 +108,7 @@ pub fn run_netem(opts: &BenchOptions) -> Result<Vec<Row>, BenchError> {
         rate: None,
         queue: QueueLimit::Unlimited,
         loss: Loss::None,
+        corrupt: 0.0,
     };
     let emu = Emulator::start(EmulatorOptions {
         up: open,

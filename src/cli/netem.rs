@@ -68,6 +68,11 @@ pub struct NetemArgs {
     /// Mean length of loss bursts in packets (Gilbert model; 1 = independent).
     #[arg(long, default_value_t = 1.0)]
     loss_burst: f64,
+    /// Corruption, each direction (e.g. 2%): that share of delivered
+    /// packets gets one byte of its UDP or TCP payload changed, the
+    /// checksum made to match (so the transport, not the kernel, sees it).
+    #[arg(long)]
+    corrupt: Option<String>,
     /// Client-to-server overrides.
     #[arg(long)]
     up_delay: Option<String>,
@@ -140,6 +145,9 @@ impl NetemArgs {
                     bail!("--loss-burst must be at least 1 (packets)");
                 }
                 spec.loss = Loss::with_rate(parse_loss(l)?, self.loss_burst);
+            }
+            if let Some(c) = &self.corrupt {
+                spec.corrupt = parse_loss(c).map_err(|e| anyhow!("--corrupt: {e}"))?;
             }
             pushlab::netem::validate(&spec)?;
             Ok(spec)
@@ -328,14 +336,19 @@ pub async fn run(a: NetemArgs) -> Result<i32> {
     let counters = emu.stop();
     for (name, d) in [("up", counters.up), ("down", counters.down)] {
         eprintln!(
-            "netem: {name:4} {} packets ({}) in, {} out; {} queue drops, {} random drops; peak queue {} packets / {}",
+            "netem: {name:4} {} packets ({}) in, {} out; {} queue drops, {} random drops; peak queue {} packets / {}{}",
             d.packets_in,
             fmt_bytes(d.bytes_in),
             d.packets_out,
             d.queue_drops,
             d.random_drops,
             d.peak_queue_packets,
-            fmt_bytes(d.peak_queue_bytes)
+            fmt_bytes(d.peak_queue_bytes),
+            if d.corrupted > 0 {
+                format!("; {} corrupted", d.corrupted)
+            } else {
+                String::new()
+            }
         );
     }
     if let Some(p) = &a.stats_json {

@@ -86,6 +86,11 @@ pub struct LinkSpec {
     pub queue: QueueLimit,
     /// Random loss.
     pub loss: Loss,
+    /// Fraction of delivered packets with one byte of their UDP or TCP
+    /// payload changed (the checksum made to match, so the corruption
+    /// reaches the endpoint rather than being dropped by its kernel).
+    #[serde(default)]
+    pub corrupt: f64,
 }
 
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -106,6 +111,7 @@ impl Default for LinkSpec {
             rate: Some(10_000_000),
             queue: QueueLimit::Packets(25),
             loss: Loss::None,
+            corrupt: 0.0,
         }
     }
 }
@@ -132,6 +138,9 @@ impl std::fmt::Display for LinkSpec {
             QueueLimit::Packets(n) => write!(f, ", queue {n} packets")?,
             QueueLimit::Bytes(n) => write!(f, ", queue {n} bytes")?,
             QueueLimit::Unlimited => write!(f, ", unlimited queue")?,
+        }
+        if self.corrupt > 0.0 {
+            write!(f, ", corrupt {:.3}%", self.corrupt * 100.0)?;
         }
         match self.loss {
             Loss::None => Ok(()),
@@ -165,6 +174,10 @@ pub struct DirCounters {
     pub peak_queue_packets: u64,
     /// Most bytes ever waiting in the queue.
     pub peak_queue_bytes: u64,
+    /// Packets delivered with a byte changed.
+    pub corrupted: u64,
+    /// Packets dropped while the link was down (a black hole).
+    pub blackhole_drops: u64,
 }
 
 /// What happens to an arriving packet.
@@ -172,6 +185,8 @@ pub struct DirCounters {
 pub enum Verdict {
     /// Lost at random.
     Lost,
+    /// Dropped: the link is down.
+    Down,
     /// Dropped: the queue was full.
     QueueFull,
     /// Delivered at this time.
@@ -189,6 +204,8 @@ pub struct LinkModel {
     waiting_bytes: u64,
     /// Gilbert model state: in the bad (losing) state.
     bad: bool,
+    /// The link is down: everything arriving is dropped.
+    down: bool,
     /// Counters.
     pub counters: DirCounters,
 }
@@ -202,6 +219,7 @@ impl LinkModel {
             waiting: VecDeque::new(),
             waiting_bytes: 0,
             bad: false,
+            down: false,
             counters: DirCounters::default(),
         }
     }
@@ -209,6 +227,22 @@ impl LinkModel {
     /// The parameters.
     pub fn spec(&self) -> &LinkSpec {
         &self.spec
+    }
+
+    /// Takes the link down (every arriving packet is dropped; those
+    /// already accepted are still delivered) or brings it back up.
+    pub fn set_down(&mut self, down: bool) {
+        self.down = down;
+    }
+
+    /// Whether a delivered packet is corrupted, from a random number in
+    /// [0, 1) (counted when it is).
+    pub fn corrupts(&mut self, uniform: f64) -> bool {
+        let hit = uniform < self.spec.corrupt;
+        if hit {
+            self.counters.corrupted += 1;
+        }
+        hit
     }
 
     /// Packets and bytes waiting at `now`.
@@ -232,6 +266,10 @@ impl LinkModel {
     pub fn arrive(&mut self, now: Instant, len: usize, uniform: f64) -> Verdict {
         self.counters.packets_in += 1;
         self.counters.bytes_in += len as u64;
+        if self.down {
+            self.counters.blackhole_drops += 1;
+            return Verdict::Down;
+        }
         let lost = match self.spec.loss {
             Loss::None => false,
             Loss::Bernoulli(p) => uniform < p,
@@ -291,6 +329,7 @@ mod tests {
             rate,
             queue,
             loss: Loss::None,
+            corrupt: 0.0,
         }
     }
 

@@ -13,6 +13,7 @@
 //! removes them all.
 
 pub mod link;
+pub mod packet;
 mod relay;
 mod sys;
 
@@ -112,6 +113,9 @@ pub fn validate(spec: &LinkSpec) -> Result<(), NetemError> {
     if !(0.0..=1.0).contains(&spec.loss.rate()) {
         return Err(NetemError::Invalid("loss outside 0..100%".into()));
     }
+    if !(0.0..=1.0).contains(&spec.corrupt) {
+        return Err(NetemError::Invalid("corruption outside 0..100%".into()));
+    }
     Ok(())
 }
 
@@ -134,6 +138,7 @@ fn spec(delay_ms: f64, rate_kbit: u64, queue: QueueLimit) -> LinkSpec {
         rate: Some(rate_kbit * 1000),
         queue,
         loss: Loss::None,
+        corrupt: 0.0,
     }
 }
 
@@ -491,6 +496,14 @@ impl Emulator {
     /// now (not counting the packet being serialised).
     pub fn down_queued(&self) -> (usize, u64) {
         self.down.as_ref().map_or((0, 0), |d| d.queued())
+    }
+
+    /// Takes the link down in both directions (a black hole: everything
+    /// sent is dropped, as when a route disappears) or brings it back up.
+    pub fn set_down(&self, down: bool) {
+        for d in [&self.up, &self.down].into_iter().flatten() {
+            d.set_down(down);
+        }
     }
 
     /// Counters so far.

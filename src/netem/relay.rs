@@ -75,6 +75,11 @@ impl Direction {
         self.model.lock().queued(std::time::Instant::now())
     }
 
+    /// Takes the direction down (a black hole) or back up.
+    pub fn set_down(&self, down: bool) {
+        self.model.lock().set_down(down);
+    }
+
     /// Packets that could not be written.
     pub fn write_errors(&self) -> u64 {
         *self.write_errors.lock()
@@ -111,9 +116,22 @@ fn read_loop(
             Err(_) => return,
         };
         let now = Instant::now();
-        let verdict = model.lock().arrive(now, n, rng.random());
+        let (verdict, corrupt) = {
+            let mut m = model.lock();
+            let v = m.arrive(now, n, rng.random());
+            // Draws only when corruption is on, so that a seed loses the
+            // same packets as it did before the knob existed.
+            let c = matches!(v, Verdict::Deliver(_))
+                && m.spec().corrupt > 0.0
+                && m.corrupts(rng.random());
+            (v, c)
+        };
         if let Verdict::Deliver(at) = verdict {
-            if tx.send((at, buf[..n].to_vec())).is_err() {
+            let mut pkt = buf[..n].to_vec();
+            if corrupt {
+                super::packet::corrupt(&mut pkt, rng.random::<u32>() as usize, rng.random());
+            }
+            if tx.send((at, pkt)).is_err() {
                 return;
             }
         }
