@@ -64,9 +64,10 @@ fn init_logging(default: &str) {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    // compare's servers run in this process: their per-request lines would
-    // bury the progress bar (RUST_LOG still wins).
-    init_logging(if matches!(cli.cmd, Cmd::Compare(_)) {
+    // compare's and bench's servers run in this process: their
+    // per-request lines would bury the progress and the table (RUST_LOG
+    // still wins).
+    init_logging(if matches!(cli.cmd, Cmd::Compare(_) | Cmd::Bench(_)) {
         "warn"
     } else {
         "info"

@@ -7,6 +7,7 @@
 //! Servers run as child processes (`pushlab serve`), clients in this
 //! process; every figure is printed with the configuration that made it.
 
+pub mod faults;
 pub mod h2;
 pub mod netem;
 

@@ -16,6 +16,8 @@ pub enum Which {
     H2,
     /// The link emulator (needs root).
     Netem,
+    /// HTTP/3 transfers through a faulty emulated link, byte-exact (root).
+    Faults,
 }
 
 impl Which {
@@ -26,6 +28,7 @@ impl Which {
             Which::Push => "push",
             Which::H2 => "h2",
             Which::Netem => "netem",
+            Which::Faults => "faults",
         }
     }
 }
@@ -34,7 +37,9 @@ impl Which {
 pub struct BenchArgs {
     /// Which benchmark: h3 (bulk, small responses, preemption), push
     /// (page loads under each push policy), h2 (h2load against pushlab's
-    /// HTTP/2 side and nginx) or netem (the link emulator; needs root).
+    /// HTTP/2 side and nginx), netem (the link emulator; needs root) or
+    /// faults (the interop runner's fault cases through the emulator,
+    /// every transfer byte-exact; needs root).
     #[arg(value_enum, default_value_t = Which::H3)]
     which: Which,
     /// A small, fast version.
@@ -61,6 +66,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         log_dir: a.log_dir.clone(),
     };
     let started = std::time::Instant::now();
+    let mut failures = 0;
     let rows = match a.which {
         Which::H3 => pushlab::bench::run_h3(&opts).await?,
         Which::H2 => pushlab::bench::h2::run_h2(&opts).await?,
@@ -69,6 +75,14 @@ pub async fn run(a: BenchArgs) -> Result<()> {
             tokio::task::spawn_blocking(move || pushlab::bench::netem::run_netem(&o)).await??
         }
         Which::Push => pushlab::bench::run_push(&opts).await?,
+        Which::Faults => {
+            let o = opts.clone();
+            let (rows, failed) =
+                tokio::task::spawn_blocking(move || pushlab::bench::faults::run_faults(&o))
+                    .await??;
+            failures = failed;
+            rows
+        }
     };
     println!(
         "pushlab {} bench {}{} on {} ({} runs per row, {:.0} s)",
@@ -92,6 +106,9 @@ pub async fn run(a: BenchArgs) -> Result<()> {
     }
     if let Some(p) = &a.json {
         std::fs::write(p, serde_json::to_string_pretty(&rows)?)?;
+    }
+    if failures > 0 {
+        anyhow::bail!("{failures} transfers failed (see the notes)");
     }
     Ok(())
 }

@@ -161,6 +161,11 @@ pub struct CompareArgs {
     /// directory), for HAR viewers and DevTools.
     #[arg(long)]
     har: bool,
+    /// Resume a comparison that was killed: the runs in the output
+    /// directory's journal (runs.journal.jsonl) are kept, only the others
+    /// run. The same command line (and pushlab build) as the killed run.
+    #[arg(long)]
+    resume: bool,
 }
 
 #[derive(clap::Subcommand)]
@@ -294,6 +299,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         matrix,
         shard: a.shard,
         har: a.har,
+        resume: a.resume,
     };
     let started = std::time::Instant::now();
     let report = compare::run(&opts)?;
@@ -324,6 +330,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         har: opts.har,
     };
     let files = compare::write(&report, &opts.out_dir, &wo)?;
+    compare::journal::remove(&opts.out_dir);
     println!();
     for f in files {
         println!("wrote {}", f.display());

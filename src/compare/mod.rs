@@ -13,6 +13,7 @@
 //! pushlab version), and SVG plots.
 
 mod html;
+pub mod journal;
 mod merge;
 mod presets;
 mod report;

@@ -207,6 +207,8 @@ pub struct CompareOptions {
     pub shard: Option<Shard>,
     /// Also write one HAR file per run (har/ in the output directory).
     pub har: bool,
+    /// Resume from the journal a killed run left in the output directory.
+    pub resume: bool,
 }
 
 /// One of N parts of a matrix (`--shard K/N`, K from 1): the
@@ -315,7 +317,46 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         show: opts.progress,
         tty: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
-    let mut all = Vec::new();
+    let header = super::journal::Header {
+        journal: 1,
+        preset: preset.name.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        runs_per_config: runs,
+        configs: configs.iter().map(Config::label).collect(),
+        shard: opts.shard,
+        seed: opts.seed,
+        options: format!(
+            "initial RTT {:?}, initial window {:?}, cpu {:?}",
+            opts.initial_rtt, opts.initial_window, opts.cpu
+        ),
+    };
+    let left = opts.out_dir.join(super::journal::FILE);
+    if !opts.resume && left.exists() && opts.progress {
+        eprintln!(
+            "note: {} of an unfinished run is replaced (--resume keeps its runs)",
+            left.display()
+        );
+    }
+    let (mut journal, mut all) = if opts.resume {
+        super::journal::Journal::resume(&opts.out_dir, &header)?
+    } else {
+        (
+            super::journal::Journal::create(&opts.out_dir, &header)?,
+            Vec::new(),
+        )
+    };
+    if opts.resume && opts.progress {
+        eprintln!(
+            "resuming: {} of {} runs from {}",
+            all.len(),
+            mine.len(),
+            opts.out_dir.join(super::journal::FILE).display()
+        );
+    }
+    let done: std::collections::HashSet<(usize, usize)> =
+        all.iter().map(|r: &Run| (r.config, r.run)).collect();
+    let mine: std::collections::HashSet<(usize, usize)> = mine.difference(&done).copied().collect();
+    progress.total = mine.len();
     let site = Arc::new(preset.site.clone());
     for (pi, prof) in preset.profiles.iter().enumerate() {
         if !mine.iter().any(|&(ci, _)| configs[ci].profile_index == pi) {
@@ -447,7 +488,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                     .reduce(f64::max);
                 let peak_link_queue_packets = trace.iter().map(|p| p.link_queue_packets).max();
                 progress.step(&c.label());
-                all.push(Run {
+                let r = Run {
                     config: ci,
                     run,
                     doc_extra_ms,
@@ -458,7 +499,9 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                     peak_link_queue_packets,
                     trace,
                     load,
-                });
+                };
+                journal.append(&r)?;
+                all.push(r);
             }
         }
         for s in servers {
@@ -466,6 +509,9 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         }
         emu.stop();
     }
+    drop(journal);
+    // Resumed runs first in the journal: back into run order.
+    all.sort_by_key(|r| (configs[r.config].profile_index, r.run, r.config));
     let rows = summarise(&configs, &all);
     Ok(Report {
         version: env!("CARGO_PKG_VERSION").to_string(),

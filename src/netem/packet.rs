@@ -114,7 +114,20 @@ mod tests {
 
     fn udp4(payload: &[u8]) -> Vec<u8> {
         let total = 28 + payload.len();
-        let mut p = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, UDP, 0, 0];
+        let mut p = vec![
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            0x40,
+            0,
+            64,
+            UDP,
+            0,
+            0,
+        ];
         p.extend([10, 0, 0, 1, 10, 0, 0, 2]);
         let ulen = 8 + payload.len();
         p.extend([0x12, 0x34, 0x01, 0xbb, (ulen >> 8) as u8, ulen as u8, 0, 0]);
@@ -132,7 +145,9 @@ mod tests {
         let mut p = vec![0x60, 0, 0, 0, (plen >> 8) as u8, plen as u8, TCP, 64];
         p.extend([0xfd; 16]);
         p.extend([0xfe; 16]);
-        p.extend([0x01, 0xbb, 0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff]);
+        p.extend([
+            0x01, 0xbb, 0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff,
+        ]);
         p.extend([0, 0, 0, 0]);
         p.extend(payload);
         let (off, _, pseudo) = transport(&p).expect("tcp");
@@ -155,9 +170,12 @@ mod tests {
                 let mut p = orig.clone();
                 assert!(corrupt(&mut p, pick, 0x40));
                 assert!(verifies(&p), "checksum after corruption");
-                assert_eq!(p[..hdr - 10], orig[..hdr - 10], "headers before the checksum");
-                let changed: Vec<usize> =
-                    (hdr..p.len()).filter(|&i| p[i] != orig[i]).collect();
+                assert_eq!(
+                    p[..hdr - 10],
+                    orig[..hdr - 10],
+                    "headers before the checksum"
+                );
+                let changed: Vec<usize> = (hdr..p.len()).filter(|&i| p[i] != orig[i]).collect();
                 assert_eq!(changed.len(), 1, "{changed:?}");
             }
         }

@@ -1,0 +1,288 @@
+//! `pushlab bench faults`: HTTP/3 transfers through a faulty emulated link,
+//! each body checked byte-exact (length and SHA-256 against the file
+//! served). The QUIC interop runner's fault cases, played with pushlab's
+//! own client against pushlab's server through the link emulator (root):
+//!
+//! - handshakeloss: 30% of packets lost both ways; many short connections
+//!   (a handshake and a 1 KiB file each);
+//! - transferloss: 2% lost both ways during 5 MiB transfers;
+//! - blackhole: the link goes down both ways for 2 s in the middle of a
+//!   10 MiB transfer;
+//! - transfercorruption: 2% of packets get a byte changed both ways (the
+//!   checksum made to match: QUIC's packet protection must catch it);
+//! - longrtt: 1.5 s round trip (750 ms each way) for 1 MiB transfers.
+//!
+//! All on the runner's link otherwise (10 Mbit/s, 25-packet queue). A
+//! failed transfer is counted and reported, never retried.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{row, BenchError, BenchOptions, Row};
+use crate::client::h3::{Client, ClientOptions};
+use crate::config::ServeOptions;
+use crate::netem::{Emulator, EmulatorOptions, LinkSpec, Loss, QueueLimit};
+use crate::server::{RunningServer, ServerOptions};
+use crate::tls::Identity;
+
+fn err(e: impl std::fmt::Display) -> BenchError {
+    BenchError::Server(e.to_string())
+}
+
+/// One fault case.
+struct Case {
+    name: &'static str,
+    /// Both directions.
+    link: LinkSpec,
+    /// Connections, each fetching one file.
+    transfers: usize,
+    /// The file's size.
+    size: usize,
+    /// Take the link down for `.1` starting `.0` into each transfer.
+    blackhole: Option<(Duration, Duration)>,
+    /// Give up on one transfer after this long.
+    timeout: Duration,
+}
+
+fn runner_link() -> LinkSpec {
+    LinkSpec {
+        delay: Duration::from_millis(15),
+        rate: Some(10_000_000),
+        queue: QueueLimit::Packets(25),
+        loss: Loss::None,
+        corrupt: 0.0,
+    }
+}
+
+fn cases(quick: bool) -> Vec<Case> {
+    let l = runner_link();
+    let n = |full: usize, q: usize| if quick { q } else { full };
+    vec![
+        Case {
+            name: "handshakeloss",
+            link: LinkSpec {
+                loss: Loss::Bernoulli(0.3),
+                ..l
+            },
+            transfers: n(50, 10),
+            size: 1024,
+            blackhole: None,
+            timeout: Duration::from_secs(120),
+        },
+        Case {
+            name: "transferloss",
+            link: LinkSpec {
+                loss: Loss::Bernoulli(0.02),
+                ..l
+            },
+            transfers: n(3, 1),
+            size: 5 << 20,
+            blackhole: None,
+            timeout: Duration::from_secs(120),
+        },
+        Case {
+            name: "blackhole",
+            link: l,
+            transfers: n(3, 1),
+            size: 10 << 20,
+            blackhole: Some((Duration::from_secs(2), Duration::from_secs(2))),
+            timeout: Duration::from_secs(120),
+        },
+        Case {
+            name: "transfercorruption",
+            link: LinkSpec { corrupt: 0.02, ..l },
+            transfers: n(3, 1),
+            size: 5 << 20,
+            blackhole: None,
+            timeout: Duration::from_secs(120),
+        },
+        Case {
+            name: "longrtt",
+            link: LinkSpec {
+                delay: Duration::from_millis(750),
+                ..l
+            },
+            transfers: n(3, 1),
+            size: 1 << 20,
+            blackhole: None,
+            timeout: Duration::from_secs(120),
+        },
+    ]
+}
+
+/// What one transfer gave.
+#[derive(Debug)]
+struct Outcome {
+    secs: f64,
+    /// None when byte-exact.
+    failure: Option<String>,
+}
+
+/// Connects, fetches `path`, checks it against (`len`, `sha`).
+async fn fetch(server: SocketAddr, path: &str, len: u64, sha: &str, timeout: Duration) -> Outcome {
+    let t = Instant::now();
+    let opts = ClientOptions {
+        insecure: true,
+        hash_bodies: true,
+        timeout,
+        ..ClientOptions::default()
+    };
+    let attempt = async {
+        let c = Client::connect(&server.ip().to_string(), server.port(), opts)
+            .await
+            .map_err(|e| format!("connecting: {e}"))?;
+        let p = c
+            .send_request("GET", path, &[])
+            .await
+            .map_err(|e| format!("request: {e}"))?;
+        let r = c.read_response(p).await;
+        c.close().await;
+        if let Some(e) = r.error {
+            return Err(format!("response: {e}"));
+        }
+        if r.status != 200 || r.body_len != len || r.sha256 != sha {
+            return Err(format!(
+                "not byte-exact: status {}, {} of {len} bytes, sha256 {}",
+                r.status, r.body_len, r.sha256
+            ));
+        }
+        Ok(())
+    };
+    let failure = match tokio::time::timeout(timeout, attempt).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(_) => Some(format!("no complete transfer in {timeout:?}")),
+    };
+    Outcome {
+        secs: t.elapsed().as_secs_f64(),
+        failure,
+    }
+}
+
+/// Runs one case: its emulator, a server on its server side, the
+/// transfers from its client side in turn.
+fn run_case(
+    case: &Case,
+    site_dir: &std::path::Path,
+    seed: u64,
+) -> Result<(Row, usize), BenchError> {
+    let emu = Emulator::start(EmulatorOptions {
+        up: case.link,
+        down: case.link,
+        server_ns: false,
+        seed,
+    })
+    .map_err(err)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(err)?;
+    let site = crate::site::Site::load(site_dir).map_err(err)?;
+    let serve = ServeOptions {
+        site: Arc::new(site),
+        ..ServeOptions::default()
+    };
+    let srv = rt
+        .block_on(RunningServer::start(ServerOptions::new(
+            SocketAddr::from((emu.server_addr, 0)),
+            Identity::self_signed().map_err(err)?,
+            serve,
+        )))
+        .map_err(err)?;
+    let server = srv.addr;
+    let body = std::fs::read(site_dir.join(format!("{}.bin", case.size))).map_err(err)?;
+    let sha = crate::hex::encode(ring::digest::digest(&ring::digest::SHA256, &body).as_ref());
+    let (len, path) = (body.len() as u64, format!("/{}.bin", case.size));
+    let mut outcomes = Vec::new();
+    for _ in 0..case.transfers {
+        let (path, sha, timeout) = (path.clone(), sha.clone(), case.timeout);
+        let handle = emu
+            .in_client(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                rt.block_on(fetch(server, &path, len, &sha, timeout))
+            })
+            .map_err(err)?;
+        if let Some((at, down_for)) = case.blackhole {
+            std::thread::sleep(at);
+            emu.set_down(true);
+            std::thread::sleep(down_for);
+            emu.set_down(false);
+        }
+        let outcome = handle.join().unwrap_or_else(|_| Outcome {
+            secs: 0.0,
+            failure: Some("the client thread panicked".into()),
+        });
+        outcomes.push(outcome);
+    }
+    rt.block_on(srv.shutdown());
+    let c = emu.stop();
+    let failures: Vec<&String> = outcomes.iter().filter_map(|o| o.failure.as_ref()).collect();
+    let ok = outcomes.len() - failures.len();
+    let mut note = format!(
+        "{ok}/{} byte-exact; link: {}; dropped {} up / {} down, corrupted {} / {}, black-holed {} / {}",
+        outcomes.len(),
+        case.link,
+        c.up.random_drops + c.up.queue_drops,
+        c.down.random_drops + c.down.queue_drops,
+        c.up.corrupted,
+        c.down.corrupted,
+        c.up.blackhole_drops,
+        c.down.blackhole_drops,
+    );
+    if let Some(f) = failures.first() {
+        note.push_str(&format!("; FAILED {}: first: {f}", failures.len()));
+    }
+    let r = row(
+        format!(
+            "{}: {} x {}",
+            case.name,
+            case.transfers,
+            crate::units::fmt_bytes(case.size as u64)
+        ),
+        "rfc9218",
+        outcomes.iter().map(|o| o.secs).collect(),
+        "s",
+        note,
+    );
+    Ok((r, failures.len()))
+}
+
+/// Runs every fault case; the rows, and how many transfers failed.
+pub fn run_faults(opts: &BenchOptions) -> Result<(Vec<Row>, usize), BenchError> {
+    crate::netem::available().map_err(err)?;
+    let dir = std::env::temp_dir().join(format!("pushlab-faults-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    let all = cases(opts.quick);
+    // One random file per size, the site the server serves.
+    use rand::RngCore;
+    let mut rng = rand::rng();
+    for c in &all {
+        let p = dir.join(format!("{}.bin", c.size));
+        if !p.exists() {
+            let mut b = vec![0u8; c.size];
+            rng.fill_bytes(&mut b);
+            std::fs::write(&p, b).map_err(err)?;
+        }
+    }
+    let mut rows = Vec::new();
+    let mut failed = 0;
+    for (i, c) in all.iter().enumerate() {
+        match run_case(c, &dir, i as u64 + 1) {
+            Ok((r, f)) => {
+                rows.push(r);
+                failed += f;
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok((rows, failed))
+}
