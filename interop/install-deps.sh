@@ -3,6 +3,7 @@
 #   - Debian packages: ngtcp2-client (gtlsclient), nghttp2-client (nghttp, h2load),
 #     chromium, curl, iproute2, iperf3, nginx-light (or nginx), openssl
 #   - a Python venv at <repo>/.venv with pinned aioquic, curl_cffi, hypercorn, haralyzer
+#   - cargo-fuzz (pinned below), when the nightly toolchain is there (fuzz/smoke.sh)
 #   - playwright-core (pinned in interop/package.json + package-lock.json) in
 #     interop/node_modules; no browser download, tests use /usr/bin/chromium
 #
@@ -18,6 +19,7 @@ AIOQUIC_VERSION=1.7.2
 CURL_CFFI_VERSION=0.16.3   # 0.17.0 needs certifi>=2026.10.19, not on PyPI yet
 HYPERCORN_VERSION=0.18.0
 HARALYZER_VERSION=2.4.0    # an independent HAR reader, for tests/har.rs
+CARGO_FUZZ_VERSION=0.13.2  # fuzz/smoke.sh (with the nightly toolchain)
 # Full pin set of the venv (pip freeze of the four packages above), so that a
 # later release of a dependency cannot change what the tests run against.
 PY_REQUIREMENTS="
@@ -216,5 +218,15 @@ if ! pw_installed; then
     pw_installed || die "playwright-core ${PW_VERSION} not found in ${SCRIPT_DIR}/node_modules after npm"
 fi
 
+# ---- cargo-fuzz (for fuzz/smoke.sh; needs the nightly toolchain) ------------------------
+FUZZ="cargo-fuzz: no nightly toolchain, fuzz smoke run will skip"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+        run "cargo install cargo-fuzz ${CARGO_FUZZ_VERSION}" \
+            cargo install cargo-fuzz --version "${CARGO_FUZZ_VERSION}" --locked
+    fi
+    FUZZ="$(cargo +nightly fuzz --version 2>/dev/null | head -1)"
+fi
+
 # ---- summary -------------------------------------------------------------------------
-echo "install-deps: ok (gtlsclient, nghttp, h2load, chromium, aioquic ${AIOQUIC_VERSION}, curl_cffi ${CURL_CFFI_VERSION}, hypercorn ${HYPERCORN_VERSION}, playwright-core ${PW_VERSION})"
+echo "install-deps: ok (gtlsclient, nghttp, h2load, chromium, aioquic ${AIOQUIC_VERSION}, curl_cffi ${CURL_CFFI_VERSION}, hypercorn ${HYPERCORN_VERSION}, playwright-core ${PW_VERSION}, ${FUZZ})"

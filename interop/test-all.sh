@@ -18,3 +18,6 @@ cargo clippy --all-targets --quiet -- -D warnings
 
 echo "== cargo test"
 cargo test --all-features -- --test-threads="${TEST_THREADS:-2}"
+
+echo "== fuzz smoke run (fuzz/smoke.sh: every target's corpus and recorded crashes, then 15 s each)"
+fuzz/smoke.sh "${FUZZ_SMOKE_SECS:-15}"
