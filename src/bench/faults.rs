@@ -235,7 +235,14 @@ fn run_case(
         c.down.blackhole_drops,
     );
     if let Some(f) = failures.first() {
-        note.push_str(&format!("; FAILED {}: first: {f}", failures.len()));
+        let wrong = failures
+            .iter()
+            .filter(|f| f.starts_with("not byte-exact"))
+            .count();
+        note.push_str(&format!(
+            "; FAILED {} ({wrong} not byte-exact): first: {f}",
+            failures.len()
+        ));
     }
     let r = row(
         format!(
