@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use super::{row, BenchError, BenchOptions, Row};
 use crate::client::h3::{Client, ClientOptions};
 use crate::config::ServeOptions;
-use crate::netem::{Emulator, EmulatorOptions, LinkSpec, Loss, QueueLimit};
+use crate::netem::{Emulator, EmulatorOptions, LinkSpec, Loss};
 use crate::server::{RunningServer, ServerOptions};
 use crate::tls::Identity;
 
@@ -45,18 +45,9 @@ struct Case {
     timeout: Duration,
 }
 
-fn runner_link() -> LinkSpec {
-    LinkSpec {
-        delay: Duration::from_millis(15),
-        rate: Some(10_000_000),
-        queue: QueueLimit::Packets(25),
-        loss: Loss::None,
-        corrupt: 0.0,
-    }
-}
-
 fn cases(quick: bool) -> Vec<Case> {
-    let l = runner_link();
+    // LinkSpec's default is the interop runner's link.
+    let l = LinkSpec::default();
     let n = |full: usize, q: usize| if quick { q } else { full };
     vec![
         Case {
