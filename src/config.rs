@@ -141,7 +141,16 @@ pub struct QuicOptions {
     /// own port (the one socket, bound to the unspecified address, receives
     /// on them).
     pub preferred_address: Vec<std::net::IpAddr>,
+    /// SO_RCVBUF and SO_SNDBUF asked for on the UDP socket (0: the
+    /// kernel's default, 208 KiB on Linux); the kernel caps it at
+    /// net.core.rmem_max / wmem_max.
+    pub udp_buffer: usize,
 }
+
+/// The UDP socket buffer `pushlab serve` asks for by default: thousands of
+/// clients sending at once overflow the kernel's 208 KiB default
+/// (`pushlab bench load` counts the drops), and each drop costs a PTO.
+pub const UDP_BUFFER: usize = 4 << 20;
 
 impl Default for QuicOptions {
     fn default() -> Self {
@@ -161,6 +170,7 @@ impl Default for QuicOptions {
             hq_interop: true,
             retry_token_lifetime: None,
             preferred_address: Vec::new(),
+            udp_buffer: UDP_BUFFER,
         }
     }
 }

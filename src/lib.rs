@@ -54,6 +54,7 @@ pub mod hex;
 pub mod http1;
 pub mod http2;
 pub mod http3;
+pub mod memory;
 pub mod netem;
 pub mod netinfo;
 pub mod pipeline;

@@ -10,9 +10,11 @@ use tracing_subscriber::EnvFilter;
 
 /// mimalloc: many small, short-lived allocations per request (headers,
 /// frames, tasks); glibc's malloc cost about a tenth of the CPU time of a
-/// small-response benchmark (perf, `pushlab bench h2`).
+/// small-response benchmark (perf, `pushlab bench h2`). Counted, so that
+/// `pushlab serve` can report the heap it holds (SIGUSR1, `bench load`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: pushlab::memory::Counting<mimalloc::MiMalloc> =
+    pushlab::memory::Counting(mimalloc::MiMalloc);
 
 #[derive(Parser)]
 #[command(

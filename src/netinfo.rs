@@ -3,7 +3,8 @@
 //! congestion window, and the head-of-line study needs to bound (or not)
 //! what waits unsent in the kernel.
 //!
-//! This is the crate's only `unsafe`: one `getsockopt` call, because no
+//! This is one of the crate's two `unsafe` places (the other is the
+//! counting allocator in `memory`): one `getsockopt` call, because no
 //! maintained safe wrapper for TCP_INFO builds here without bindgen.
 
 use std::io;

@@ -145,6 +145,44 @@ pub struct RunningServer {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// A quinn server endpoint on a UDP socket whose buffers were asked to be
+/// `buffer` bytes (0: the kernel's default). What the kernel granted is
+/// logged, and a warning says when it capped the request.
+fn udp_endpoint(
+    config: quinn::ServerConfig,
+    addr: SocketAddr,
+    buffer: usize,
+) -> Result<quinn::Endpoint, ServeError> {
+    let sock = std::net::UdpSocket::bind(addr).map_err(bind_err(addr))?;
+    if buffer > 0 {
+        let s = socket2::SockRef::from(&sock);
+        let _ = s.set_recv_buffer_size(buffer);
+        let _ = s.set_send_buffer_size(buffer);
+        // Linux reports twice the size set (its bookkeeping overhead).
+        let got = |r: std::io::Result<usize>| r.map(|n| n / 2).unwrap_or(0);
+        let (rcv, snd) = (got(s.recv_buffer_size()), got(s.send_buffer_size()));
+        if rcv < buffer || snd < buffer {
+            tracing::warn!(
+                asked = buffer,
+                rcvbuf = rcv,
+                sndbuf = snd,
+                "UDP socket buffers capped by the kernel (raise net.core.rmem_max and wmem_max)"
+            );
+        } else {
+            tracing::debug!(rcvbuf = rcv, sndbuf = snd, "UDP socket buffers");
+        }
+    }
+    let runtime = quinn::default_runtime()
+        .ok_or_else(|| bind_err(addr)(std::io::Error::other("no async runtime")))?;
+    quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(config),
+        sock,
+        runtime,
+    )
+    .map_err(bind_err(addr))
+}
+
 fn bind_err(addr: SocketAddr) -> impl FnOnce(std::io::Error) -> ServeError {
     move |source| ServeError::Bind { addr, source }
 }
@@ -164,10 +202,11 @@ impl RunningServer {
         let (endpoint, listener, addr) = loop {
             attempt += 1;
             let endpoint = if opts.h3 {
-                Some(
-                    quinn::Endpoint::server(server_config.clone(), opts.addr)
-                        .map_err(bind_err(opts.addr))?,
-                )
+                Some(udp_endpoint(
+                    server_config.clone(),
+                    opts.addr,
+                    opts.serve.quic.udp_buffer,
+                )?)
             } else {
                 None
             };
@@ -207,8 +246,7 @@ impl RunningServer {
             if let Some(port) = opts.serve.quic.retry_port {
                 // The same server, with Retry always on, on another port.
                 let raddr = SocketAddr::new(addr.ip(), port);
-                let ep = quinn::Endpoint::server(server_config.clone(), raddr)
-                    .map_err(bind_err(raddr))?;
+                let ep = udp_endpoint(server_config.clone(), raddr, opts.serve.quic.udp_buffer)?;
                 retry_addr = Some(ep.local_addr().map_err(bind_err(raddr))?);
                 tasks.push(tokio::spawn(h3srv::serve(
                     ep,

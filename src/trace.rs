@@ -113,6 +113,13 @@ impl Probes {
         l.push(Arc::downgrade(probe));
     }
 
+    /// How many registered connections are still open.
+    pub fn live(&self) -> usize {
+        let mut l = self.list.lock();
+        l.retain(|w| w.strong_count() > 0);
+        l.len()
+    }
+
     /// The state of every live connection, oldest first.
     pub fn sample(&self) -> Vec<ConnState> {
         let live: Vec<Arc<dyn ConnProbe>> = {

@@ -17,7 +17,7 @@ fn err(e: impl std::fmt::Display) -> BenchError {
     BenchError::Server(e.to_string())
 }
 
-fn tool_version(cmd: &str, arg: &str) -> Option<String> {
+pub(super) fn tool_version(cmd: &str, arg: &str) -> Option<String> {
     let out = std::process::Command::new(cmd).arg(arg).output().ok()?;
     let text = format!(
         "{}{}",
@@ -28,7 +28,7 @@ fn tool_version(cmd: &str, arg: &str) -> Option<String> {
 }
 
 /// Writes the document root, certificate and key; returns the root.
-fn prepare(dir: &Path, id: &Identity) -> Result<PathBuf, BenchError> {
+pub(super) fn prepare(dir: &Path, id: &Identity) -> Result<PathBuf, BenchError> {
     let www = dir.join("www");
     std::fs::create_dir_all(&www).map_err(err)?;
     for (name, size) in FILES {
@@ -49,9 +49,20 @@ fn prepare(dir: &Path, id: &Identity) -> Result<PathBuf, BenchError> {
 }
 
 /// A running nginx (killed on drop).
-struct Nginx {
+pub(super) struct Nginx {
     child: std::process::Child,
-    port: u16,
+    /// Where it listens (127.0.0.1).
+    pub port: u16,
+}
+
+impl Nginx {
+    /// The PID of its worker process (`worker_processes 1`).
+    pub fn worker(&self) -> Option<u32> {
+        let master = self.child.id();
+        let text =
+            std::fs::read_to_string(format!("/proc/{master}/task/{master}/children")).ok()?;
+        text.split_whitespace().next()?.parse().ok()
+    }
 }
 
 impl Drop for Nginx {
@@ -66,7 +77,11 @@ fn free_port() -> Result<u16, BenchError> {
     Ok(l.local_addr().map_err(err)?.port())
 }
 
-async fn start_nginx(dir: &Path, www: &Path, cpu: Option<usize>) -> Result<Nginx, BenchError> {
+pub(super) async fn start_nginx(
+    dir: &Path,
+    www: &Path,
+    cpu: Option<usize>,
+) -> Result<Nginx, BenchError> {
     let port = free_port()?;
     let user = if nix_is_root() { "user root;\n" } else { "" };
     let conf = format!(
@@ -147,9 +162,83 @@ fn nix_is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// One h2load run: requests per second; fails unless every request
-/// succeeded with a 2xx.
-async fn h2load(url: &str, n: usize, cpu: Option<usize>) -> Result<f64, BenchError> {
+/// What one h2load run reported.
+#[derive(Debug, Clone, Default)]
+pub(super) struct H2loadRun {
+    /// Requests that succeeded.
+    pub succeeded: usize,
+    /// Requests that failed, errored or timed out, or got no 2xx.
+    pub failed: usize,
+    /// Requests per second.
+    pub rps: f64,
+    /// Each successful request's time until the end of its response, ms
+    /// (from `--log-file`, when asked for).
+    pub latencies_ms: Vec<f64>,
+}
+
+/// Parses h2load's summary (`requests:` and `status codes:` lines and the
+/// `finished in` rate) for `n` requests.
+pub(super) fn parse_h2load(text: &str, n: usize) -> Option<H2loadRun> {
+    let count = |line: &str, what: &str| -> Option<usize> {
+        line.split(", ").find_map(|part| {
+            part.trim()
+                .strip_suffix(what)?
+                .trim()
+                .rsplit(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+    };
+    let req = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("requests: "))?;
+    let codes = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("status codes: "))?;
+    let succeeded = count(req, "succeeded")?;
+    let ok = count(codes, "2xx")?.min(succeeded);
+    let rps = text.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("finished in ")?;
+        rest.split(", ")
+            .nth(1)?
+            .strip_suffix(" req/s")?
+            .parse()
+            .ok()
+    })?;
+    Some(H2loadRun {
+        succeeded: ok,
+        failed: n.saturating_sub(ok),
+        rps,
+        latencies_ms: Vec::new(),
+    })
+}
+
+/// Per-request times (ms) of successful requests from an h2load
+/// `--log-file` (start us, status, duration us per line).
+pub(super) fn parse_h2load_log(text: &str) -> Vec<f64> {
+    text.lines()
+        .filter_map(|l| {
+            let mut cols = l.split('\t');
+            let _start = cols.next()?;
+            let status: i32 = cols.next()?.trim().parse().ok()?;
+            let us: f64 = cols.next()?.trim().parse().ok()?;
+            (200..300).contains(&status).then_some(us / 1e3)
+        })
+        .collect()
+}
+
+/// Runs `h2load -n N -c C -m M -t 1 URL` (with a per-request log when
+/// `log` is given) and reads its figures; an h2load that did not run or
+/// printed no summary is an error, failed requests are counted.
+pub(super) async fn h2load_run(
+    url: &str,
+    n: usize,
+    conns: usize,
+    streams: usize,
+    cpu: Option<usize>,
+    log: Option<&Path>,
+) -> Result<H2loadRun, BenchError> {
     let mut cmd = match cpu {
         Some(c) => {
             let mut cmd = tokio::process::Command::new("taskset");
@@ -158,26 +247,46 @@ async fn h2load(url: &str, n: usize, cpu: Option<usize>) -> Result<f64, BenchErr
         }
         None => tokio::process::Command::new("h2load"),
     };
+    cmd.args([
+        "-n",
+        &n.to_string(),
+        "-c",
+        &conns.to_string(),
+        "-m",
+        &streams.to_string(),
+        "-t",
+        "1",
+    ]);
+    if let Some(l) = log {
+        cmd.arg(format!("--log-file={}", l.display()));
+    }
     let out = cmd
-        .args(["-n", &n.to_string(), "-c", "50", "-m", "10", "-t", "1", url])
+        .arg(url)
         .output()
         .await
         .map_err(|e| err(format!("running h2load: {e}")))?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let want = format!("{n} succeeded, 0 failed, 0 errored, 0 timeout");
-    if !out.status.success() || !text.contains(&want) || !text.contains(&format!("{n} 2xx")) {
-        return Err(BenchError::Check(format!("h2load against {url}:\n{text}")));
+    let mut run = parse_h2load(&text, n).ok_or_else(|| {
+        BenchError::Check(format!("h2load against {url} printed no summary:\n{text}"))
+    })?;
+    if let Some(l) = log {
+        let t = std::fs::read_to_string(l).map_err(err)?;
+        run.latencies_ms = parse_h2load_log(&t);
     }
-    text.lines()
-        .find_map(|l| {
-            let rest = l.strip_prefix("finished in ")?;
-            rest.split(", ")
-                .nth(1)?
-                .strip_suffix(" req/s")?
-                .parse()
-                .ok()
-        })
-        .ok_or_else(|| BenchError::Check(format!("no req/s in h2load output:\n{text}")))
+    Ok(run)
+}
+
+/// One h2load run (`-c 50 -m 10`): requests per second; fails unless
+/// every request succeeded with a 2xx.
+async fn h2load(url: &str, n: usize, cpu: Option<usize>) -> Result<f64, BenchError> {
+    let run = h2load_run(url, n, 50, 10, cpu, None).await?;
+    if run.failed > 0 {
+        return Err(BenchError::Check(format!(
+            "h2load against {url}: {} of {n} requests failed",
+            run.failed
+        )));
+    }
+    Ok(run.rps)
 }
 
 /// Runs the comparison; rows per file size: pushlab (queue), pushlab
@@ -279,4 +388,45 @@ pub async fn run_h2(opts: &BenchOptions) -> Result<Vec<Row>, BenchError> {
     .await;
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // h2load 1.52 (Debian) against `pushlab serve --no-h3`: 6 requests, two
+    // of them for a missing path.
+    const SUMMARY: &str = "finished in 4.87ms, 1233.05 req/s, 7.25MB/s
+requests: 6 total, 6 started, 6 done, 4 succeeded, 2 failed, 0 errored, 0 timeout
+status codes: 4 2xx, 0 3xx, 2 4xx, 0 5xx
+traffic: 36.12KB (36984) total, 366B (366) headers (space savings 66.48%), 35.60KB (36450) data
+                     min         max         mean         sd        +/- sd
+time for request:      455us       915us       732us       216us    66.67%
+";
+
+    #[test]
+    fn summary_counts_only_2xx_successes() {
+        let r = parse_h2load(SUMMARY, 6).expect("a summary");
+        assert_eq!((r.succeeded, r.failed), (4, 2));
+        assert!((r.rps - 1233.05).abs() < 1e-9);
+        // Requests h2load never got to (asked for more than it reports) fail.
+        assert_eq!(parse_h2load(SUMMARY, 10).map(|r| r.failed), Some(6));
+        // A run that could not connect: a summary, every request failed.
+        let refused = "finished in 698us, 0.00 req/s, 0B/s
+requests: 20 total, 0 started, 0 done, 0 succeeded, 20 failed, 20 errored, 0 timeout
+status codes: 0 2xx, 0 3xx, 0 4xx, 0 5xx
+";
+        let r = parse_h2load(refused, 20).expect("a summary");
+        assert_eq!((r.succeeded, r.failed, r.rps), (0, 20, 0.0));
+        // No summary at all (h2load died) is not a run.
+        assert!(parse_h2load("starting benchmark...\n", 20).is_none());
+    }
+
+    #[test]
+    fn log_lines_give_successful_request_times() {
+        // `--log-file`: start (us since the epoch), status, duration (us).
+        let log = "1796534780339038\t200\t2578\n1796534780339039\t404\t2660\n\
+                   1796534780341804\t200\t271\n-1\t-1\t-1\nnot a line\n";
+        assert_eq!(parse_h2load_log(log), vec![2.578, 0.271]);
+    }
 }

@@ -9,6 +9,7 @@
 
 pub mod faults;
 pub mod h2;
+pub mod load;
 pub mod netem;
 
 use std::net::SocketAddr;
@@ -46,6 +47,8 @@ pub struct ServerProcess {
     pub spki: String,
     /// Its log file (stderr).
     pub log: PathBuf,
+    /// The `memory:` lines it printed (SIGUSR1), and a wake-up for each.
+    memory: Arc<(std::sync::Mutex<Vec<String>>, tokio::sync::Notify)>,
 }
 
 impl ServerProcess {
@@ -122,14 +125,67 @@ impl ServerProcess {
                 _ = &mut deadline => return Err(BenchError::Server("server did not start in 20 s".into())),
             }
         }
-        // Keep draining stdout so the child never blocks on it.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        // Keep draining stdout so the child never blocks on it; keep its
+        // memory reports.
+        let memory = Arc::new((
+            std::sync::Mutex::new(Vec::new()),
+            tokio::sync::Notify::new(),
+        ));
+        let reports = memory.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.starts_with("memory: ") {
+                    if let Ok(mut v) = reports.0.lock() {
+                        v.push(line);
+                    }
+                    reports.1.notify_waiters();
+                }
+            }
+        });
         Ok(ServerProcess {
             child,
             addr: addr.ok_or_else(|| BenchError::Server("no address".into()))?,
             spki: spki.unwrap_or_default(),
             log,
+            memory,
         })
+    }
+
+    /// The server's process ID.
+    pub fn pid(&self) -> Result<u32, BenchError> {
+        self.child
+            .id()
+            .ok_or_else(|| BenchError::Server("the server has exited".into()))
+    }
+
+    /// The server's memory report (SIGUSR1).
+    pub async fn memory(&self) -> Result<crate::memory::Report, BenchError> {
+        let pid = self.pid()?;
+        let seen = self.memory.0.lock().map(|v| v.len()).unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let woken = self.memory.1.notified();
+            let _ = Command::new("kill")
+                .arg("-USR1")
+                .arg(pid.to_string())
+                .status()
+                .await;
+            let _ = tokio::time::timeout(Duration::from_millis(500), woken).await;
+            if let Some(r) = self
+                .memory
+                .0
+                .lock()
+                .ok()
+                .and_then(|v| v.get(seen).and_then(|l| crate::memory::Report::parse(l)))
+            {
+                return Ok(r);
+            }
+            if Instant::now() > deadline {
+                return Err(BenchError::Server(format!(
+                    "no memory report from the server (pid {pid}) in 10 s"
+                )));
+            }
+        }
     }
 
     /// Ctrl-C (SIGINT) the server and wait for it; kill it after 10 s.
@@ -328,6 +384,12 @@ pub struct BenchOptions {
     pub runs: usize,
     /// Where server logs go.
     pub log_dir: PathBuf,
+    /// Extra `pushlab serve` arguments for the servers `bench load` starts
+    /// (an ablation: `--udp-buffer 0`, `--stream-buffer 32KiB`, ...).
+    pub server_args: Vec<String>,
+    /// load: the servers' `--stream-buffer`, against which the slow-reader
+    /// bound is checked.
+    pub stream_buffer: u64,
 }
 
 /// Pins this process to `cpu` with `taskset` (the client side of a run).

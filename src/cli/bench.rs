@@ -18,6 +18,8 @@ pub enum Which {
     Netem,
     /// HTTP/3 transfers through a faulty emulated link, byte-exact (root).
     Faults,
+    /// Thousands of connections, idle memory, slow readers (QUIC, HTTP/2, nginx).
+    Load,
 }
 
 impl Which {
@@ -29,6 +31,7 @@ impl Which {
             Which::H2 => "h2",
             Which::Netem => "netem",
             Which::Faults => "faults",
+            Which::Load => "load",
         }
     }
 }
@@ -39,7 +42,9 @@ pub struct BenchArgs {
     /// (page loads under each push policy), h2 (h2load against pushlab's
     /// HTTP/2 side and nginx), netem (the link emulator; needs root) or
     /// faults (the interop runner's fault cases through the emulator,
-    /// every transfer byte-exact; needs root).
+    /// every transfer byte-exact; needs root) or load (2,000 QUIC
+    /// connections x 10 streams, h2load -c 1000 -m 20 against pushlab and
+    /// nginx, memory per idle connection, 500 slow readers per protocol).
     #[arg(value_enum, default_value_t = Which::H3)]
     which: Which,
     /// A small, fast version.
@@ -54,6 +59,14 @@ pub struct BenchArgs {
     /// Server logs go here.
     #[arg(long, default_value = "results/bench-logs")]
     log_dir: PathBuf,
+    /// load: one more argument for its pushlab servers, e.g.
+    /// `--server-arg=--udp-buffer=0` (repeatable; given last, so it wins).
+    #[arg(long, allow_hyphen_values = true)]
+    server_arg: Vec<String>,
+    /// load: the servers' per-stream queue bound (`pushlab serve
+    /// --stream-buffer`), against which slow readers' memory is checked.
+    #[arg(long, default_value = "128KiB", value_parser = super::bytes_arg)]
+    stream_buffer: u64,
 }
 
 /// `pushlab bench`.
@@ -64,6 +77,8 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         quick: a.quick,
         runs: a.runs,
         log_dir: a.log_dir.clone(),
+        server_args: a.server_arg.clone(),
+        stream_buffer: a.stream_buffer,
     };
     let started = std::time::Instant::now();
     let mut failures = 0;
@@ -80,6 +95,11 @@ pub async fn run(a: BenchArgs) -> Result<()> {
             let (rows, failed) =
                 tokio::task::spawn_blocking(move || pushlab::bench::faults::run_faults(&o))
                     .await??;
+            failures = failed;
+            rows
+        }
+        Which::Load => {
+            let (rows, failed) = pushlab::bench::load::run_load(&opts).await?;
             failures = failed;
             rows
         }
@@ -108,7 +128,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         std::fs::write(p, serde_json::to_string_pretty(&rows)?)?;
     }
     if failures > 0 {
-        anyhow::bail!("{failures} transfers failed (see the notes)");
+        anyhow::bail!("{failures} transfers, connections or bounds failed (see the notes)");
     }
     Ok(())
 }

@@ -130,6 +130,11 @@ pub struct ServeArgs {
     /// QUIC: also listen on this UDP port with Retry always on.
     #[arg(long)]
     retry_port: Option<u16>,
+    /// QUIC: the UDP socket's receive and send buffers (SO_RCVBUF,
+    /// SO_SNDBUF); 0 keeps the kernel's default. The kernel caps it at
+    /// net.core.rmem_max/wmem_max; the startup line shows what it gave.
+    #[arg(long, default_value = "4MiB", value_parser = bytes_arg)]
+    udp_buffer: u64,
     /// QUIC: issue no session tickets (no resumption, no 0-RTT).
     #[arg(long)]
     no_resumption: bool,
@@ -201,6 +206,7 @@ fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
     let quic = QuicOptions {
         retry: a.retry,
         retry_port: a.retry_port,
+        udp_buffer: usize::try_from(a.udp_buffer).unwrap_or(usize::MAX),
         resumption: !a.no_resumption,
         zero_rtt: a.zero_rtt,
         key_update_every: a.key_update_every,
@@ -333,6 +339,27 @@ pub async fn run(a: ServeArgs) -> Result<()> {
         server.spki_sha256
     );
     println!("fetch with: pushlab get -k https://{host}:{port}/");
+    println!("memory report: kill -USR1 {}", std::process::id());
+    let report_stats = server.stats.clone();
+    tokio::spawn(async move {
+        let Ok(mut usr1) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+        else {
+            return;
+        };
+        while usr1.recv().await.is_some() {
+            let q = &report_stats.queues;
+            let n = |g: &std::sync::atomic::AtomicI64| {
+                g.load(std::sync::atomic::Ordering::Relaxed).max(0) as u64
+            };
+            let r = pushlab::memory::Report::now(
+                n(&q.queued_bytes),
+                n(&q.streams),
+                report_stats.probes.live() as u64,
+            );
+            println!("{r}");
+        }
+    });
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;

@@ -79,6 +79,11 @@ pub fn session(opts: &ClientOptions) -> Result<super::Session, ClientError> {
         t.stream_receive_window(quinn::VarInt::from_u64(w).unwrap_or(quinn::VarInt::MAX));
     }
     t.max_concurrent_uni_streams(quinn::VarInt::from_u32(1000));
+    if let Some(d) = opts.idle_timeout {
+        let idle = quinn::IdleTimeout::try_from(d)
+            .map_err(|_| ClientError::Connect(format!("idle timeout {d:?} too long")))?;
+        t.max_idle_timeout(Some(idle));
+    }
     cfg.transport_config(Arc::new(t));
     Ok(super::Session(cfg))
 }

@@ -58,6 +58,9 @@ pub struct ClientOptions {
     pub zero_rtt: bool,
     /// HTTP/3: offer only TLS_CHACHA20_POLY1305_SHA256.
     pub chacha20: bool,
+    /// HTTP/3: the QUIC idle timeout this client offers (quinn's 30 s when
+    /// unset); load tests hold idle connections for longer.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// A QUIC client configuration reused across connections: rustls keeps the
@@ -92,6 +95,7 @@ impl Default for ClientOptions {
             session: None,
             zero_rtt: false,
             chacha20: false,
+            idle_timeout: None,
         }
     }
 }
