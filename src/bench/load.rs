@@ -680,13 +680,22 @@ fn rows_of(
         let left = s
             .left()
             .map(|l| {
+                let open: u64 = slow
+                    .iter()
+                    .filter_map(|s| Some(s.after.conns?.saturating_sub(s.before.conns?)))
+                    .sum();
                 format!(
-                    "; heap left after close {:.2} MiB ({})",
+                    "; heap left after close {:.2} MiB ({}){}",
                     mib(l),
                     if slow.iter().all(SlowFigures::freed) {
                         "freed"
                     } else {
                         "NOT FREED"
+                    },
+                    if open > 0 {
+                        format!(", {open} connections still open a minute after closing")
+                    } else {
+                        String::new()
                     }
                 )
             })
