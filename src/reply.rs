@@ -155,6 +155,49 @@ fn base_headers(now: SystemTime, opts: &CoreOptions) -> HeaderMap {
     h
 }
 
+/// Why a request's header section is malformed in HTTP/2 and HTTP/3 (a
+/// connection-specific field, or `te` other than "trailers"), if it is.
+pub fn connection_specific_field(headers: &HeaderMap) -> Option<String> {
+    //= https://www.rfc-editor.org/rfc/rfc9114#section-4.2
+    //# An endpoint MUST NOT generate an HTTP/3 field section containing
+    //# connection-specific fields; any message containing connection-specific
+    //# fields MUST be treated as malformed.
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        if headers.contains_key(name) {
+            return Some(format!("connection-specific field {name}"));
+        }
+    }
+    //= https://www.rfc-editor.org/rfc/rfc9114#section-4.2
+    //# The only exception to this is the TE header field, which MAY be
+    //# present in an HTTP/3 request header; when it is, it MUST NOT contain
+    //# any value other than "trailers".
+    for v in headers.get_all(header::TE) {
+        if !v.as_bytes().eq_ignore_ascii_case(b"trailers") {
+            return Some(format!("te: {}", String::from_utf8_lossy(v.as_bytes())));
+        }
+    }
+    None
+}
+
+/// The 400 for a malformed request (RFC 9114 section 4.1.2: "A server MAY
+/// send an HTTP response indicating the error prior to closing or
+/// resetting the stream").
+pub fn malformed(req: &RequestHead, why: &str, opts: &CoreOptions) -> Reply {
+    text_reply(
+        StatusCode::BAD_REQUEST,
+        format!("malformed request: {why}"),
+        base_headers(SystemTime::now(), opts),
+        req.method == Method::HEAD,
+        client_priority(&req.headers),
+    )
+}
+
 fn text_reply(
     status: StatusCode,
     msg: String,
@@ -432,6 +475,33 @@ impl BodyReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_specific_fields_are_malformed() {
+        let h = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (n, v) in pairs {
+                m.append(*n, HeaderValue::from_static(v));
+            }
+            m
+        };
+        assert_eq!(connection_specific_field(&h(&[("accept", "*/*")])), None);
+        assert_eq!(connection_specific_field(&h(&[("te", "trailers")])), None);
+        assert_eq!(connection_specific_field(&h(&[("te", "Trailers")])), None);
+        for bad in [
+            ("connection", "close"),
+            ("keep-alive", "5"),
+            ("proxy-connection", "x"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "h2c"),
+            ("te", "gzip"),
+        ] {
+            let why = connection_specific_field(&h(&[("accept", "*/*"), bad]));
+            assert!(why.is_some_and(|w| w.contains(bad.0)), "{bad:?}");
+        }
+        // Any te value other than trailers, even beside one that is.
+        assert!(connection_specific_field(&h(&[("te", "trailers"), ("te", "gzip")])).is_some());
+    }
 
     fn get(site: &Site, target: &str, extra: &[(&str, &str)]) -> Reply {
         let mut headers = HeaderMap::new();

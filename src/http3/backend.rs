@@ -30,7 +30,8 @@ use crate::priority::Priority;
 use crate::sched::transport::CONTROL_PRIORITY;
 use crate::sched::{Order, StreamKey};
 use crate::sendq::{Abandon, WriteFailure};
-use crate::wire::frame::{self, code, stream_type, Event, FrameDecoder};
+use crate::wire::frame::{code, stream_type, Event, FrameDecoder};
+use crate::wire::streamcheck::{DecoderStream, EncoderStream, RequestFrames};
 use crate::wire::varint;
 
 fn conn_error(e: quinn::ConnectionError) -> ConnectionErrorIncoming {
@@ -87,6 +88,119 @@ pub struct Connection {
     accept_bi: Option<AcceptBiFut>,
     accept_uni: Option<AcceptUniFut>,
     opener: Opener,
+    /// Unidirectional streams whose type is known and that h3 handles
+    /// (control and unknown types), with the type bytes already read.
+    typed_tx: tokio::sync::mpsc::UnboundedSender<(quinn::RecvStream, Bytes)>,
+    typed_rx: tokio::sync::mpsc::UnboundedReceiver<(quinn::RecvStream, Bytes)>,
+    qpack_seen: Arc<QpackSeen>,
+}
+
+/// Which of the client's QPACK streams have been opened.
+#[derive(Default)]
+struct QpackSeen {
+    encoder: std::sync::atomic::AtomicBool,
+    decoder: std::sync::atomic::AtomicBool,
+}
+
+/// Reads a new unidirectional stream's type. Control streams and unknown
+/// types go on to h3 (`typed`); the streams h3 0.0.8 accepts but never
+/// reads (QPACK encoder and decoder) are read and checked here; a push
+/// stream from a client is an error.
+async fn classify_uni(
+    mut recv: quinn::RecvStream,
+    mut head: Vec<u8>,
+    typed: tokio::sync::mpsc::UnboundedSender<(quinn::RecvStream, Bytes)>,
+    control: Arc<ControlSink>,
+    seen: Arc<QpackSeen>,
+) {
+    let t = loop {
+        if let Ok((t, _)) = varint::decode(&head) {
+            break t;
+        }
+        // One byte at a time: nothing past the type is taken from h3.
+        match recv.read_chunk(1, true).await {
+            Ok(Some(c)) => head.extend_from_slice(&c.bytes),
+            //= https://www.rfc-editor.org/rfc/rfc9114#section-6.2
+            //# A receiver MUST tolerate unidirectional streams being closed or
+            //# reset prior to the reception of the unidirectional stream
+            //# header.
+            _ => return,
+        }
+    };
+    match t {
+        //= https://www.rfc-editor.org/rfc/rfc9114#section-6.2.2
+        //# Only servers can push; if a server receives a client-initiated push
+        //# stream, this MUST be treated as a connection error of type
+        //# H3_STREAM_CREATION_ERROR.
+        stream_type::PUSH => control.connection_error(
+            code::H3_STREAM_CREATION_ERROR,
+            "a push stream from a client",
+        ),
+        stream_type::QPACK_ENCODER | stream_type::QPACK_DECODER => {
+            let encoder = t == stream_type::QPACK_ENCODER;
+            let flag = if encoder {
+                &seen.encoder
+            } else {
+                &seen.decoder
+            };
+            //= https://www.rfc-editor.org/rfc/rfc9204#section-4.2
+            //# Each endpoint MUST initiate, at most, one encoder stream and, at
+            //# most, one decoder stream.  Receipt of a second instance of either
+            //# stream type MUST be treated as a connection error of type
+            //# H3_STREAM_CREATION_ERROR.
+            if flag.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                control.connection_error(
+                    code::H3_STREAM_CREATION_ERROR,
+                    if encoder {
+                        "a second QPACK encoder stream"
+                    } else {
+                        "a second QPACK decoder stream"
+                    },
+                );
+                return;
+            }
+            read_qpack_stream(recv, encoder, control).await;
+        }
+        _ => {
+            let _ = typed.send((recv, Bytes::from(head)));
+        }
+    }
+}
+
+/// Reads the client's QPACK encoder or decoder stream for its life.
+async fn read_qpack_stream(mut recv: quinn::RecvStream, encoder: bool, control: Arc<ControlSink>) {
+    let (mut enc, mut dec) = (EncoderStream, DecoderStream::default());
+    loop {
+        match recv.read_chunk(usize::MAX, true).await {
+            Ok(Some(c)) => {
+                let checked = if encoder {
+                    enc.push(&c.bytes)
+                } else {
+                    dec.push(&c.bytes)
+                };
+                if let Err(v) = checked {
+                    control.connection_error(v.code, v.reason);
+                    return;
+                }
+            }
+            //= https://www.rfc-editor.org/rfc/rfc9204#section-4.2
+            //# Closure of either unidirectional stream type MUST be treated as a
+            //# connection error of type H3_CLOSED_CRITICAL_STREAM.
+            Ok(None) | Err(quinn::ReadError::Reset(_)) => {
+                control.connection_error(
+                    code::H3_CLOSED_CRITICAL_STREAM,
+                    if encoder {
+                        "the client closed its QPACK encoder stream"
+                    } else {
+                        "the client closed its QPACK decoder stream"
+                    },
+                );
+                return;
+            }
+            // The connection is gone.
+            Err(_) => return,
+        }
+    }
 }
 
 impl Connection {
@@ -98,6 +212,7 @@ impl Connection {
         control: Arc<ControlSink>,
         control_out: Arc<ControlOut>,
     ) -> Self {
+        let (typed_tx, typed_rx) = tokio::sync::mpsc::unbounded_channel();
         Connection {
             opener: Opener::new(conn.clone(), control_out),
             conn,
@@ -105,6 +220,9 @@ impl Connection {
             control,
             accept_bi: None,
             accept_uni: None,
+            typed_tx,
+            typed_rx,
+            qpack_seen: Arc::default(),
         }
     }
 }
@@ -117,24 +235,70 @@ impl quic::Connection<Bytes> for Connection {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Self::RecvStream, ConnectionErrorIncoming>> {
-        let conn = self.conn.clone();
-        let fut = self
-            .accept_uni
-            .get_or_insert_with(|| Box::pin(async move { conn.accept_uni().await }));
-        let polled = fut.as_mut().poll(cx);
-        if polled.is_ready() {
-            self.accept_uni = None;
+        // New streams: each has its type read in a task of its own.
+        loop {
+            let conn = self.conn.clone();
+            let fut = self
+                .accept_uni
+                .get_or_insert_with(|| Box::pin(async move { conn.accept_uni().await }));
+            let polled = fut.as_mut().poll(cx);
+            if polled.is_ready() {
+                self.accept_uni = None;
+            }
+            match polled {
+                Poll::Ready(Ok(mut r)) => {
+                    // Usually the type byte is already there: a control
+                    // stream then reaches h3 at once, as it would without
+                    // this detour (a MAX_PUSH_ID on it must not lose the
+                    // race with the first request).
+                    let first = match pin!(r.read_chunk(1, true)).poll(cx) {
+                        Poll::Ready(Ok(Some(c))) => c.bytes.to_vec(),
+                        Poll::Ready(_) => continue,
+                        Poll::Pending => Vec::new(),
+                    };
+                    match first.first().map(|b| (b >> 6, *b)) {
+                        Some((0, t))
+                            if !matches!(
+                                u64::from(t),
+                                stream_type::PUSH
+                                    | stream_type::QPACK_ENCODER
+                                    | stream_type::QPACK_DECODER
+                            ) =>
+                        {
+                            let mut stream = RecvStream::new(
+                                r,
+                                Sniffer::UniType(Vec::new()),
+                                self.control.clone(),
+                            );
+                            stream.replay = Some(Bytes::from(first));
+                            return Poll::Ready(Ok(stream));
+                        }
+                        _ => {
+                            tokio::spawn(classify_uni(
+                                r,
+                                first,
+                                self.typed_tx.clone(),
+                                self.control.clone(),
+                                self.qpack_seen.clone(),
+                            ));
+                        }
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(conn_error(e))),
+                Poll::Pending => break,
+            }
         }
-        let recv = match polled {
-            Poll::Ready(Ok(r)) => r,
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(conn_error(e))),
-            Poll::Pending => return Poll::Pending,
-        };
-        Poll::Ready(Ok(RecvStream::new(
-            recv,
-            Sniffer::UniType(Vec::new()),
-            self.control.clone(),
-        )))
+        // Streams for h3, their type bytes replayed first.
+        match self.typed_rx.poll_recv(cx) {
+            Poll::Ready(Some((recv, head))) => {
+                let mut r =
+                    RecvStream::new(recv, Sniffer::UniType(Vec::new()), self.control.clone());
+                r.replay = Some(head);
+                Poll::Ready(Ok(r))
+            }
+            // The sender lives in `self`: the channel cannot close.
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        }
     }
 
     fn poll_accept_bidi(
@@ -171,7 +335,7 @@ impl quic::Connection<Bytes> for Connection {
             }),
             recv: RecvStream::new(
                 recv,
-                Sniffer::Request(FrameDecoder::headers_only()),
+                Sniffer::Request(FrameDecoder::headers_only(), RequestFrames::new()),
                 self.control.clone(),
             ),
         }))
@@ -592,51 +756,127 @@ enum Sniffer {
     /// The client's control stream: frames are parsed and reported.
     Control(FrameDecoder),
     /// A request stream: frame types are checked, payloads skipped.
-    Request(FrameDecoder),
+    Request(FrameDecoder, RequestFrames),
     /// Nothing to watch.
     None,
 }
 
 /// A receive stream whose bytes are watched on their way to h3.
 pub struct RecvStream {
-    recv: quinn::RecvStream,
+    /// The quinn stream (taken when a drain or the drop takes it over).
+    recv: Option<quinn::RecvStream>,
+    /// Its stream ID.
+    id: u64,
+    /// The rest of the stream is being read after h3 let go of it, or
+    /// reading was stopped on purpose: the drop only stops it.
+    draining: bool,
     sniffer: Sniffer,
     control: Option<Arc<ControlSink>>,
     failed: bool,
     /// The peer's FIN was read.
     ended: bool,
+    /// Bytes already read from the stream (its type), given out first.
+    replay: Option<Bytes>,
 }
+
+/// How long the rest of a request stream is read after its response is
+/// done (h3 let go of it), before the client is asked to stop sending.
+const DRAIN: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl Drop for RecvStream {
     fn drop(&mut self) {
-        // quinn would send STOP_SENDING with code 0, which means nothing in
-        // HTTP/3; say H3_NO_ERROR instead.
-        if !self.ended {
-            let _ = self
-                .recv
-                .stop(VarInt::from_u64(code::H3_NO_ERROR).unwrap_or(VarInt::MAX));
+        let Some(recv) = self.recv.take() else {
+            return;
+        };
+        if self.ended {
+            return;
         }
+        // A request stream h3 is done with: read on to its end, checking
+        // every frame (RFC 9114 4.1 and 7), or ask the client to stop.
+        let request = matches!(self.sniffer, Sniffer::Request(..));
+        if request && !self.failed && !self.draining {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let rest = RecvStream {
+                    recv: Some(recv),
+                    sniffer: std::mem::replace(&mut self.sniffer, Sniffer::None),
+                    control: self.control.take(),
+                    failed: false,
+                    ended: false,
+                    replay: None,
+                    draining: true,
+                    id: self.id,
+                };
+                rt.spawn(rest.drain());
+                return;
+            }
+        }
+        //= https://www.rfc-editor.org/rfc/rfc9114#section-4.1
+        //# The error code H3_NO_ERROR SHOULD be used when requesting that the
+        //# client stop sending on the request stream.
+        // (quinn would send STOP_SENDING with code 0, which means nothing
+        // in HTTP/3.)
+        let mut recv = recv;
+        let _ = recv.stop(VarInt::from_u64(code::H3_NO_ERROR).unwrap_or(VarInt::MAX));
     }
 }
 
 impl RecvStream {
     fn new(recv: quinn::RecvStream, sniffer: Sniffer, control: Arc<ControlSink>) -> Self {
         RecvStream {
-            recv,
+            id: recv.id().into(),
+            recv: Some(recv),
             sniffer,
             control: Some(control),
             failed: false,
             ended: false,
+            replay: None,
+            draining: false,
         }
     }
 
     fn plain(recv: quinn::RecvStream) -> Self {
         RecvStream {
-            recv,
+            id: recv.id().into(),
+            recv: Some(recv),
             sniffer: Sniffer::None,
             control: None,
             failed: false,
             ended: false,
+            replay: None,
+            draining: false,
+        }
+    }
+
+    /// Reads the rest of a request stream through the checks, for at most
+    /// [`DRAIN`]; dropped after, which sends STOP_SENDING unless it ended.
+    async fn drain(mut self) {
+        let deadline = tokio::time::Instant::now() + DRAIN;
+        while !self.ended && !self.failed {
+            let Some(recv) = self.recv.as_mut() else {
+                return;
+            };
+            match tokio::time::timeout_at(deadline, recv.read_chunk(usize::MAX, true)).await {
+                Ok(Ok(Some(c))) => self.observe(&c.bytes),
+                Ok(Ok(None)) => {
+                    self.ended = true;
+                    self.check_end();
+                }
+                // Reset by the client, or the connection is gone.
+                Ok(Err(_)) => self.ended = true,
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// The stream ended: a request stream must not end inside a frame.
+    fn check_end(&mut self) {
+        if let (Sniffer::Request(d, frames), Some(control), false) =
+            (&self.sniffer, &self.control, self.failed)
+        {
+            if let Err(v) = frames.on_end(d.at_boundary()) {
+                control.connection_error(v.code, v.reason);
+                self.failed = true;
+            }
         }
     }
 
@@ -666,36 +906,30 @@ impl RecvStream {
         }
         let mut events = Vec::new();
         let result = match &mut self.sniffer {
-            Sniffer::Control(d) | Sniffer::Request(d) => d.push(rest, &mut events),
+            Sniffer::Control(d) | Sniffer::Request(d, _) => d.push(rest, &mut events),
             _ => return,
         };
-        let on_control = matches!(self.sniffer, Sniffer::Control(_));
         for ev in events {
-            match ev {
-                Event::Frame(f) if on_control => control.on_control_frame(f),
-                //= https://www.rfc-editor.org/rfc/rfc9218#section-7.2
-                //# Receiving a PRIORITY_UPDATE frame on a stream other than
-                //# the client control stream MUST be treated as a
-                //# connection error of type H3_FRAME_UNEXPECTED.
-                Event::Skipped { ty, .. }
-                    if !on_control
-                        && (ty == frame::ty::PRIORITY_UPDATE_REQUEST
-                            || ty == frame::ty::PRIORITY_UPDATE_PUSH) =>
-                {
-                    control.connection_error(
-                        code::H3_FRAME_UNEXPECTED,
-                        "PRIORITY_UPDATE on a request stream",
-                    );
-                    self.failed = true;
+            match (ev, &mut self.sniffer) {
+                (Event::Frame(f), Sniffer::Control(_)) => control.on_control_frame(f),
+                // Every frame of a request stream, the ones after the
+                // HEADERS of a GET included, against RFC 9114 4.1 and 7.2.
+                (Event::Skipped { ty, .. }, Sniffer::Request(_, frames)) => {
+                    if let Err(v) = frames.on_frame(ty) {
+                        control.connection_error(v.code, v.reason);
+                        self.failed = true;
+                        return;
+                    }
                 }
                 _ => {}
             }
         }
+        let on_control = matches!(self.sniffer, Sniffer::Control(_));
         if let Err(e) = result {
-            // On a request stream h3 reports frame errors itself.
-            if on_control {
-                control.connection_error(e.code(), &e.to_string());
-            }
+            // h3 0.0.8 lets some of these pass on request streams (a
+            // reserved HTTP/2 frame type after the HEADERS, for one).
+            let _ = on_control;
+            control.connection_error(e.code(), &e.to_string());
             self.failed = true;
         }
     }
@@ -708,7 +942,14 @@ impl quic::RecvStream for RecvStream {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Option<Bytes>, StreamErrorIncoming>> {
-        let chunk = match pin!(self.recv.read_chunk(usize::MAX, true)).poll(cx) {
+        if let Some(head) = self.replay.take() {
+            self.observe(&head);
+            return Poll::Ready(Ok(Some(head)));
+        }
+        let Some(recv) = self.recv.as_mut() else {
+            return Poll::Ready(Ok(None));
+        };
+        let chunk = match pin!(recv.read_chunk(usize::MAX, true)).poll(cx) {
             Poll::Ready(Ok(c)) => c,
             Poll::Ready(Err(e)) => {
                 return Poll::Ready(Err(match e {
@@ -732,18 +973,21 @@ impl quic::RecvStream for RecvStream {
             }
             None => {
                 self.ended = true;
+                self.check_end();
                 Poll::Ready(Ok(None))
             }
         }
     }
 
     fn stop_sending(&mut self, error_code: u64) {
-        let _ = self
-            .recv
-            .stop(VarInt::from_u64(error_code).unwrap_or(VarInt::MAX));
+        if let Some(recv) = self.recv.as_mut() {
+            let _ = recv.stop(VarInt::from_u64(error_code).unwrap_or(VarInt::MAX));
+        }
+        // Asked to stop: nothing more is read, on drop either.
+        self.draining = true;
     }
 
     fn recv_id(&self) -> StreamId {
-        sid(self.recv.id().into())
+        sid(self.id)
     }
 }

@@ -413,7 +413,10 @@ where
     let stream_id: u64 = stream.id().into_inner();
     let (head, authority) = RequestHead::from_parts(req.into_parts().0);
     let early = !ctx.handshake.is_complete();
-    let reply = pipeline::reply_to(&ctx.opts, &ctx.opts.core, &ctx.stats, &head, early);
+    let reply = match crate::reply::connection_specific_field(&head.headers) {
+        Some(why) => crate::reply::malformed(&head, &why, &ctx.opts.core),
+        None => pipeline::reply_to(&ctx.opts, &ctx.opts.core, &ctx.stats, &head, early),
+    };
     if let Some(q) = &ctx.queue {
         // The core already parsed the client's field.
         q.set_header_priority(
@@ -457,11 +460,15 @@ where
             if ctx.queue.is_none() {
                 outcome.ttfb = head_at.map(|t| t.saturating_duration_since(arrived));
                 outcome.done = Some(arrived.elapsed());
+                // Plain h3-quinn (`--scheduler off`) drops what it did not
+                // read with STOP_SENDING code 0: read the rest first.
+                drain_plain(&mut stream).await;
             }
-            drain_request(&mut stream).await;
         }
         Err(e) => outcome.error = Some(e.to_string()),
     }
+    // The rest of the request stream is read by the backend once the stream
+    // is dropped (every frame checked), or the client is asked to stop.
     // Timing from the queue when it exists (first byte and FIN handed to quinn).
     if let Some(q) = &ctx.queue {
         if let Some(s) = q.stats(stream_id) {
@@ -488,9 +495,11 @@ where
     );
 }
 
-/// Consumes the rest of the request (its FIN) so the stream closes
-/// cleanly; a client that keeps its side open is asked to stop.
-async fn drain_request<S>(stream: &mut h3::server::RequestStream<S, Bytes>)
+/// Consumes the rest of a request on plain h3-quinn (its FIN) so the
+/// stream closes cleanly; a client that keeps its side open is asked to
+/// stop. (pushlab's own backend does this itself when the stream is
+/// dropped, checking every frame.)
+async fn drain_plain<S>(stream: &mut h3::server::RequestStream<S, Bytes>)
 where
     S: quic::SendStream<Bytes> + quic::RecvStream,
 {

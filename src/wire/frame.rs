@@ -113,6 +113,10 @@ pub mod code {
     pub const H3_MESSAGE_ERROR: u64 = 0x10e;
     /// QPACK could not interpret a field section.
     pub const QPACK_DECOMPRESSION_FAILED: u64 = 0x200;
+    /// An encoder stream instruction the decoder cannot accept (RFC 9204).
+    pub const QPACK_ENCODER_STREAM_ERROR: u64 = 0x201;
+    /// A decoder stream instruction the encoder cannot accept (RFC 9204).
+    pub const QPACK_DECODER_STREAM_ERROR: u64 = 0x202;
 
     /// The name of a code, for logs.
     pub fn name(code: u64) -> &'static str {
@@ -133,6 +137,8 @@ pub mod code {
             H3_REQUEST_INCOMPLETE => "H3_REQUEST_INCOMPLETE",
             H3_MESSAGE_ERROR => "H3_MESSAGE_ERROR",
             QPACK_DECOMPRESSION_FAILED => "QPACK_DECOMPRESSION_FAILED",
+            QPACK_ENCODER_STREAM_ERROR => "QPACK_ENCODER_STREAM_ERROR",
+            QPACK_DECODER_STREAM_ERROR => "QPACK_DECODER_STREAM_ERROR",
             _ => "unknown",
         }
     }

@@ -8,4 +8,5 @@ pub mod http1;
 pub mod huffman_table;
 pub mod qpack;
 pub mod qpack_static;
+pub mod streamcheck;
 pub mod varint;
