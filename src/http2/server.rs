@@ -18,7 +18,7 @@ use tracing::{debug, warn};
 
 use super::gate::{TcpGate, TcpWindow};
 use super::sink::{h2_reason, H2Queue, H2Sink};
-use super::watch::{Watched, WriteWatch};
+use super::watch::{PushSlot, Watched, WriteWatch};
 use crate::config::{SchedulerMode, ServeOptions};
 use crate::pipeline::{self, Exchange, Respond, SendError};
 use crate::priority::Priority;
@@ -432,6 +432,8 @@ struct H2Push {
     announced: Option<Announced<H2Sink>>,
     /// Registered once the HEADERS went without END_STREAM.
     body: Option<H2Body>,
+    /// Its place among the pushed streams the client allows open.
+    slot: Option<PushSlot>,
 }
 
 impl Exchange for H2Push {
@@ -441,12 +443,36 @@ impl Exchange for H2Push {
     }
 
     async fn send_head(&mut self, head: Response<()>, end: bool) -> Result<(), SendError> {
-        // A push the client has already cancelled is not started: h2 0.4
-        // queues a pushed response's HEADERS as "pending open", and a
-        // client's RST_STREAM that arrives in that state is taken for a
-        // frame on an idle stream, a connection error (PROTOCOL_ERROR),
-        // though RFC 9113 allows it on a reserved stream. Letting h2 read
-        // what has arrived first narrows that window; it cannot close it.
+        // h2 0.4 queues a pushed response's HEADERS as "pending open" until
+        // the client's SETTINGS_MAX_CONCURRENT_STREAMS lets the stream open,
+        // and a client's RST_STREAM that arrives in that state is taken for
+        // a frame on an idle stream, a connection error (PROTOCOL_ERROR),
+        // though RFC 9113 allows it on a reserved stream. So the HEADERS
+        // wait here, the stream reserved, until the client allows one more
+        // pushed stream open; a cancel meanwhile ends the push.
+        //= https://www.rfc-editor.org/rfc/rfc9113#section-8.4
+        //# Advertising a SETTINGS_MAX_CONCURRENT_STREAMS value of zero
+        //# prevents the server from opening the streams necessary to push
+        //# responses.  However, this does not prevent the server from
+        //# reserving streams using PUSH_PROMISE frames.
+        let written = self.ctx.written.clone();
+        let pushed = &mut self.pushed;
+        let slot = tokio::select! {
+            slot = written.push_slot() => slot,
+            r = std::future::poll_fn(|cx| pushed.poll_reset(cx)) => {
+                return Err(SendError::protocol(
+                    "cancelled by the client before it started",
+                    match r {
+                        Ok(reason) => format!("{reason:?}"),
+                        Err(e) => e.to_string(),
+                    },
+                ));
+            }
+        };
+        self.slot = Some(slot);
+        // Even with a slot, h2 holds the HEADERS "pending open" until its
+        // next flush: letting it read what has arrived first narrows that
+        // window; it cannot close it.
         tokio::task::yield_now().await;
         let reset = self
             .pushed
@@ -533,6 +559,7 @@ async fn run_push(
         server_priority: reply.server_priority(),
         announced,
         body: None,
+        slot: None,
     };
     let mut sent = 0;
     let (chunk, stall) = (ctx.opts.body_chunk, ctx.opts.stall_timeout);

@@ -1,4 +1,4 @@
-//! The I/O adapter between h2 and TLS. It does two things:
+//! The I/O adapter between h2 and TLS. It does four things:
 //!
 //! - watches the bytes h2 writes, to know when a stream's last frame has
 //!   really left h2 (see [`crate::wire::h2scan`]): pushes wait for their
@@ -11,6 +11,8 @@
 //!   bytes is deferred by one turn of the scheduler (the task wakes itself
 //!   and yields), letting the other ready request tasks queue theirs; the
 //!   next flush writes them all at once;
+//! - reads the client's SETTINGS on their way in, for the number of pushed
+//!   streams it allows open ([`WriteWatch::push_slot`]);
 //! - bounds what h2 holds: h2 sends the frames of the streams it holds
 //!   data for round-robin, one frame each, so whatever the queue has handed
 //!   it leaves interleaved, not in the queue's order. Between two of h2's
@@ -33,7 +35,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
 use crate::sched::budget::FlushBudget;
-use crate::wire::h2scan::{FrameScanner, Written};
+use crate::wire::h2scan::{FrameScanner, PeerSettings, Written};
 
 #[derive(Default)]
 struct Scan {
@@ -46,7 +48,6 @@ struct Scan {
 }
 
 /// What has been written on a connection, shared with request handlers.
-#[derive(Default)]
 pub struct WriteWatch {
     scan: Mutex<Scan>,
     notify: Notify,
@@ -60,6 +61,78 @@ pub struct WriteWatch {
     drain_waker: Mutex<Option<std::task::Waker>>,
     /// Bytes in the coalescing buffer, not yet written to TLS.
     buffered: AtomicU64,
+    /// Pushed streams the client allows open at once (its
+    /// SETTINGS_MAX_CONCURRENT_STREAMS, read from what it sends; unlimited
+    /// until it says).
+    peer_max_streams: AtomicU64,
+    /// Pushes pushlab has opened (HEADERS handed to h2) and not finished.
+    open_pushes: AtomicU64,
+    /// Wakes pushes waiting for one of those slots.
+    push_slots: Notify,
+}
+
+impl Default for WriteWatch {
+    fn default() -> Self {
+        WriteWatch {
+            scan: Mutex::default(),
+            notify: Notify::new(),
+            push_data: AtomicU64::new(0),
+            data: AtomicU64::new(0),
+            budget: Mutex::default(),
+            drain_waker: Mutex::default(),
+            buffered: AtomicU64::new(0),
+            //= https://www.rfc-editor.org/rfc/rfc9113#section-6.5.2
+            //# Initially, there is no limit to this value.
+            peer_max_streams: AtomicU64::new(u64::MAX),
+            open_pushes: AtomicU64::new(0),
+            push_slots: Notify::new(),
+        }
+    }
+}
+
+/// A pushed stream that may open: released (and the next waiting push
+/// woken) when dropped.
+pub struct PushSlot(Arc<WriteWatch>);
+
+impl Drop for PushSlot {
+    fn drop(&mut self) {
+        self.0.open_pushes.fetch_sub(1, Ordering::Relaxed);
+        self.0.push_slots.notify_waiters();
+    }
+}
+
+impl WriteWatch {
+    /// The client's SETTINGS_MAX_CONCURRENT_STREAMS changed.
+    pub fn set_peer_max_streams(&self, n: u32) {
+        self.peer_max_streams.store(u64::from(n), Ordering::Relaxed);
+        self.push_slots.notify_waiters();
+    }
+
+    /// Takes a slot for a pushed stream if the client allows one more open.
+    fn try_push_slot(self: &Arc<Self>) -> Option<PushSlot> {
+        let max = self.peer_max_streams.load(Ordering::Relaxed);
+        self.open_pushes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| PushSlot(self.clone()))
+    }
+
+    /// Waits for a slot for a pushed stream: while the client allows no more
+    /// pushed streams open (SETTINGS_MAX_CONCURRENT_STREAMS), a push stays
+    /// reserved and its HEADERS are not handed to h2.
+    pub async fn push_slot(self: &Arc<Self>) -> PushSlot {
+        loop {
+            let notified = self.push_slots.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(slot) = self.try_push_slot() {
+                return slot;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl WriteWatch {
@@ -168,6 +241,8 @@ pub struct Watched<T> {
     /// task behind the others that are ready (a plain self-wake would run
     /// it again at once from tokio's LIFO slot).
     deferred: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// The client's SETTINGS, followed on the read side.
+    peer: PeerSettings,
 }
 
 impl<T> Watched<T> {
@@ -178,6 +253,7 @@ impl<T> Watched<T> {
             watch,
             buf: BytesMut::new(),
             deferred: None,
+            peer: PeerSettings::new(),
         }
     }
 }
@@ -233,7 +309,15 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = r {
+            let this = &mut *self;
+            if let Some(n) = this.peer.push(&buf.filled()[before..]) {
+                this.watch.set_peer_max_streams(n);
+            }
+        }
+        r
     }
 }
 

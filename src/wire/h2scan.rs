@@ -1,5 +1,6 @@
 //! Follows the HTTP/2 frames a server writes (RFC 9113 section 4.1), to
-//! learn when a stream's last frame has actually left h2 for the socket.
+//! learn when a stream's last frame has actually left h2 for the socket;
+//! and the SETTINGS a client sends, for the one value h2 keeps to itself.
 //!
 //! h2 queues frames per stream and writes them round-robin, one frame per
 //! stream per turn, so "handed to h2" is not "written": a push started when
@@ -122,9 +123,140 @@ impl FrameScanner {
     }
 }
 
+/// The client connection preface (RFC 9113 section 3.4).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// SETTINGS frame type, its ACK flag, and SETTINGS_MAX_CONCURRENT_STREAMS.
+const SETTINGS: u8 = 0x4;
+const ACK: u8 = 0x1;
+const MAX_CONCURRENT_STREAMS: u16 = 0x3;
+
+/// Follows the frames a client sends (its preface first) for one value:
+/// the SETTINGS_MAX_CONCURRENT_STREAMS it allows the server, which limits
+/// how many pushed streams may be open at once. h2 does not expose it.
+#[derive(Debug, Default)]
+pub struct PeerSettings {
+    preface: usize,
+    header: [u8; 9],
+    have: usize,
+    /// The current frame's payload still to come; `Some` buffers it (a
+    /// SETTINGS frame), `None` skips it.
+    rest: usize,
+    settings: Option<Vec<u8>>,
+}
+
+/// The largest SETTINGS payload buffered (six bytes per setting; larger
+/// frames are h2's to refuse, and are skipped here).
+const MAX_SETTINGS: usize = 16 * 1024;
+
+impl PeerSettings {
+    /// A new connection: the preface comes first.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Scans bytes just read; returns the last MAX_CONCURRENT_STREAMS they
+    /// set, if any.
+    pub fn push(&mut self, mut buf: &[u8]) -> Option<u32> {
+        let mut found = None;
+        while !buf.is_empty() {
+            if self.preface < PREFACE.len() {
+                let n = (PREFACE.len() - self.preface).min(buf.len());
+                self.preface += n;
+                buf = &buf[n..];
+                continue;
+            }
+            if self.rest > 0 {
+                let n = self.rest.min(buf.len());
+                if let Some(p) = self.settings.as_mut() {
+                    p.extend_from_slice(&buf[..n]);
+                }
+                self.rest -= n;
+                buf = &buf[n..];
+                if self.rest == 0 {
+                    if let Some(p) = self.settings.take() {
+                        found = Self::max_streams(&p).or(found);
+                    }
+                }
+                continue;
+            }
+            let n = (9 - self.have).min(buf.len());
+            self.header[self.have..self.have + n].copy_from_slice(&buf[..n]);
+            self.have += n;
+            buf = &buf[n..];
+            if self.have < 9 {
+                break;
+            }
+            self.have = 0;
+            let h = self.header;
+            let len = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
+            let stream = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
+            let wanted = h[3] == SETTINGS && h[4] & ACK == 0 && stream == 0 && len <= MAX_SETTINGS;
+            self.settings = wanted.then(|| Vec::with_capacity(len));
+            self.rest = len;
+            if len == 0 {
+                self.settings = None;
+            }
+        }
+        found
+    }
+
+    /// The last MAX_CONCURRENT_STREAMS of a SETTINGS payload.
+    fn max_streams(payload: &[u8]) -> Option<u32> {
+        payload
+            .chunks_exact(6)
+            .rev()
+            .find(|c| u16::from_be_bytes([c[0], c[1]]) == MAX_CONCURRENT_STREAMS)
+            .map(|c| u32::from_be_bytes([c[2], c[3], c[4], c[5]]))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn client_frame(ty: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let len = payload.len() as u32;
+        let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, ty, flags];
+        out.extend_from_slice(&stream.to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn peer_settings_after_the_preface() {
+        let setting = |id: u16, v: u32| {
+            let mut p = id.to_be_bytes().to_vec();
+            p.extend_from_slice(&v.to_be_bytes());
+            p
+        };
+        let mut wire = PREFACE.to_vec();
+        // SETTINGS: ENABLE_PUSH 1, MAX_CONCURRENT_STREAMS 0.
+        wire.extend(client_frame(
+            SETTINGS,
+            0,
+            0,
+            &[setting(2, 1), setting(3, 0)].concat(),
+        ));
+        // HEADERS whose payload looks like a SETTINGS entry: not one.
+        wire.extend(client_frame(0x1, 0x5, 1, &setting(3, 7)));
+        // A SETTINGS ACK, empty.
+        wire.extend(client_frame(SETTINGS, ACK, 0, &[]));
+        // Byte by byte and all at once, the same answer.
+        let mut s = PeerSettings::new();
+        let found: Vec<u32> = wire.iter().filter_map(|b| s.push(&[*b])).collect();
+        assert_eq!(found, vec![0]);
+        assert_eq!(PeerSettings::new().push(&wire), Some(0));
+        // A later SETTINGS raises it; the last value in a frame wins.
+        let more = client_frame(SETTINGS, 0, 0, &[setting(3, 5), setting(3, 100)].concat());
+        assert_eq!(s.push(&more), Some(100));
+        // A frame without the setting changes nothing.
+        assert_eq!(
+            s.push(&client_frame(SETTINGS, 0, 0, &setting(4, 65535))),
+            None
+        );
+        // SETTINGS on a stream other than 0 is h2's to refuse, not read here.
+        assert_eq!(s.push(&client_frame(SETTINGS, 0, 1, &setting(3, 1))), None);
+    }
 
     fn frame(ty: u8, flags: u8, stream: u32, payload: usize) -> Vec<u8> {
         let mut v = vec![
