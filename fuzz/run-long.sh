@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Long fuzzing runs (development): each target for SECS seconds (default
 # 1800), two at a time at the lowest CPU priority, from fuzz/corpus/TARGET;
-# then the corpus is minimised (cargo fuzz cmin) so that what is committed
-# stays small. Crashes land in fuzz/artifacts/TARGET/; each becomes a
-# regression test in fuzz/regressions/TARGET/. One line per target goes to
+# then the corpus is minimised (cargo fuzz cmin with set cover over edges,
+# counters off) so that what is committed stays small. Crashes land in
+# fuzz/artifacts/TARGET/; each becomes a regression test in fuzz/regressions/TARGET/. One line per target goes to
 # fuzz/logs/summary.txt: clean or FAILED, executions, seconds, corpus size.
 # Usage: fuzz/run-long.sh [SECS] [TARGET...]
 set -euo pipefail
@@ -22,7 +22,7 @@ run() {
     if nice -n 19 cargo +nightly fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" \
         -rss_limit_mb=2048 -print_final_stats=1 >"logs/$t.log" 2>&1; then
         status=clean
-        nice -n 19 cargo +nightly fuzz cmin -O "$t" "corpus/$t" >"logs/$t.cmin.log" 2>&1 || status="clean (cmin failed)"
+        nice -n 19 cargo +nightly fuzz cmin -O "$t" "corpus/$t" -- -set_cover_merge=1 -use_counters=0 >"logs/$t.cmin.log" 2>&1 || status="clean (cmin failed)"
     else
         status="FAILED, see fuzz/logs/$t.log and fuzz/artifacts/$t/"
     fi
