@@ -757,6 +757,18 @@ async fn truncated_last_frame() {
 //# An endpoint MUST NOT generate an HTTP/3 field section containing
 //# connection-specific fields; any message containing connection-specific
 //# fields MUST be treated as malformed.
+//= https://www.rfc-editor.org/rfc/rfc9114#section-4.1.2
+//# A request or response that is defined as having content when it
+//# contains a Content-Length header field is malformed if the value of the
+//# Content-Length header field does not equal the sum of the DATA frame
+//# lengths received.
+//= https://www.rfc-editor.org/rfc/rfc9114#section-4.3
+//# Pseudo-header fields MUST NOT appear in trailer sections.
+//= https://www.rfc-editor.org/rfc/rfc9114#section-4.3
+//# All pseudo-header fields MUST appear in the header section before
+//# regular header fields.  Any request or response that contains a
+//# pseudo-header field that appears in a header section after a regular
+//# header field MUST be treated as malformed.
 //= https://www.rfc-editor.org/rfc/rfc9114#section-4.3.1
 //# All HTTP/3 requests MUST include exactly one value for the :method,
 //# :scheme, and :path pseudo-header fields, unless the request is a
@@ -766,11 +778,6 @@ async fn truncated_last_frame() {
 /// response ("A server MAY send an HTTP response indicating the error
 /// prior to closing or resetting the stream"), never a 200; the connection
 /// goes on.
-///
-/// Not checked yet (each is served today): a pseudo-header after a regular
-/// field and a pseudo-header in trailers (RFC 9114 section 4.3; h3 0.0.8
-/// accepts both and pushlab does not see the field order), and a
-/// content-length that disagrees with the DATA received (section 4.1.2).
 #[tokio::test]
 async fn malformed_requests_are_stream_errors() {
     let base: [(&[u8], &[u8]); 4] = [
@@ -798,6 +805,40 @@ async fn malformed_requests_are_stream_errors() {
         ("connection: close", with(&[(b"connection", b"close")])),
         ("te: gzip", with(&[(b"te", b"gzip")])),
         ("an unknown pseudo-header", with(&[(b":protocol-x", b"1")])),
+        (
+            "a pseudo-header after a regular field",
+            enc(&Frame::Headers(qpack::encode([
+                (b":method".as_slice(), b"GET".as_slice()),
+                (b":scheme", b"https"),
+                (b"user-agent", b"t"),
+                (b":authority", b"localhost"),
+                (b":path", b"/"),
+            ]))),
+        ),
+        (
+            "content-length 10 with 3 bytes of DATA",
+            bytes_of(&[
+                &with(&[(b"content-length", b"10")]),
+                &raw_frame(ty::DATA, b"abc"),
+            ]),
+        ),
+        (
+            "content-length 2 with 3 bytes of DATA",
+            bytes_of(&[
+                &with(&[(b"content-length", b"2")]),
+                &raw_frame(ty::DATA, b"abc"),
+            ]),
+        ),
+        (
+            "a pseudo-header in trailers",
+            bytes_of(&[
+                &get("/"),
+                &enc(&Frame::Headers(qpack::encode([(
+                    b":path".as_slice(),
+                    b"/x".as_slice(),
+                )]))),
+            ]),
+        ),
     ];
     let srv = start().await;
     let p = Peer::connect(srv.addr, Some(control())).await;

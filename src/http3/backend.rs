@@ -30,8 +30,10 @@ use crate::priority::Priority;
 use crate::sched::transport::CONTROL_PRIORITY;
 use crate::sched::{Order, StreamKey};
 use crate::sendq::{Abandon, WriteFailure};
-use crate::wire::frame::{code, stream_type, Event, FrameDecoder};
-use crate::wire::streamcheck::{DecoderStream, EncoderStream, RequestFrames};
+use crate::wire::frame::{self, code, stream_type, Event, Frame, FrameDecoder};
+use crate::wire::streamcheck::{
+    DecoderStream, EncoderStream, Malformed, RequestFrames, RequestMessage,
+};
 use crate::wire::varint;
 
 fn conn_error(e: quinn::ConnectionError) -> ConnectionErrorIncoming {
@@ -333,11 +335,19 @@ impl quic::Connection<Bytes> for Connection {
                 queue: self.queue.clone(),
                 finishing: false,
             }),
-            recv: RecvStream::new(
-                recv,
-                Sniffer::Request(FrameDecoder::headers_only(), RequestFrames::new()),
-                self.control.clone(),
-            ),
+            recv: {
+                let mut r = RecvStream::new(
+                    recv,
+                    Sniffer::Request(
+                        FrameDecoder::request(CHECKED_SECTION),
+                        RequestFrames::new(),
+                        RequestMessage::new(),
+                    ),
+                    self.control.clone(),
+                );
+                r.response = Some((self.queue.clone(), id));
+                r
+            },
         }))
     }
 
@@ -755,8 +765,9 @@ enum Sniffer {
     UniType(Vec<u8>),
     /// The client's control stream: frames are parsed and reported.
     Control(FrameDecoder),
-    /// A request stream: frame types are checked, payloads skipped.
-    Request(FrameDecoder, RequestFrames),
+    /// A request stream: frame types are checked, header sections decoded
+    /// and checked, DATA lengths summed; payloads not kept.
+    Request(FrameDecoder, RequestFrames, RequestMessage),
     /// Nothing to watch.
     None,
 }
@@ -777,7 +788,13 @@ pub struct RecvStream {
     ended: bool,
     /// Bytes already read from the stream (its type), given out first.
     replay: Option<Bytes>,
+    /// A request stream's response, reset if the request is malformed.
+    response: Option<(Arc<H3Queue>, StreamKey)>,
 }
+
+/// Header sections up to this size are decoded on the way to h3 and checked
+/// (RFC 9114 section 4.3); larger ones are h3's to refuse.
+const CHECKED_SECTION: usize = 64 * 1024;
 
 /// How long the rest of a request stream is read after its response is
 /// done (h3 let go of it), before the client is asked to stop sending.
@@ -805,6 +822,7 @@ impl Drop for RecvStream {
                     replay: None,
                     draining: true,
                     id: self.id,
+                    response: self.response.take(),
                 };
                 rt.spawn(rest.drain());
                 return;
@@ -831,6 +849,7 @@ impl RecvStream {
             ended: false,
             replay: None,
             draining: false,
+            response: None,
         }
     }
 
@@ -844,6 +863,7 @@ impl RecvStream {
             ended: false,
             replay: None,
             draining: false,
+            response: None,
         }
     }
 
@@ -868,15 +888,36 @@ impl RecvStream {
         }
     }
 
-    /// The stream ended: a request stream must not end inside a frame.
+    /// The stream ended: a request stream must not end inside a frame, nor
+    /// short of its content-length.
     fn check_end(&mut self) {
-        if let (Sniffer::Request(d, frames), Some(control), false) =
+        if let (Sniffer::Request(d, frames, message), Some(control), false) =
             (&self.sniffer, &self.control, self.failed)
         {
             if let Err(v) = frames.on_end(d.at_boundary()) {
                 control.connection_error(v.code, v.reason);
                 self.failed = true;
+            } else if let Err(m) = message.on_end() {
+                self.malformed(m);
             }
+        }
+    }
+
+    //= https://www.rfc-editor.org/rfc/rfc9114#section-4.1.2
+    //# Malformed requests or responses that are detected MUST be treated as
+    //# a stream error of type H3_MESSAGE_ERROR.
+    /// A malformed request: both directions of its stream are reset with
+    /// H3_MESSAGE_ERROR; the connection goes on.
+    fn malformed(&mut self, m: Malformed) {
+        tracing::debug!(stream = self.id, why = m.0, "malformed request");
+        self.failed = true;
+        self.draining = true;
+        let code = VarInt::from_u64(code::H3_MESSAGE_ERROR).unwrap_or(VarInt::MAX);
+        if let Some(recv) = self.recv.as_mut() {
+            let _ = recv.stop(code);
+        }
+        if let Some((queue, id)) = &self.response {
+            queue.reset(*id, Abandon::Code(code::H3_MESSAGE_ERROR));
         }
     }
 
@@ -906,22 +947,45 @@ impl RecvStream {
         }
         let mut events = Vec::new();
         let result = match &mut self.sniffer {
-            Sniffer::Control(d) | Sniffer::Request(d, _) => d.push(rest, &mut events),
+            Sniffer::Control(d) | Sniffer::Request(d, _, _) => d.push(rest, &mut events),
             _ => return,
         };
         for ev in events {
-            match (ev, &mut self.sniffer) {
-                (Event::Frame(f), Sniffer::Control(_)) => control.on_control_frame(f),
-                // Every frame of a request stream, the ones after the
-                // HEADERS of a GET included, against RFC 9114 4.1 and 7.2.
-                (Event::Skipped { ty, .. }, Sniffer::Request(_, frames)) => {
-                    if let Err(v) = frames.on_frame(ty) {
-                        control.connection_error(v.code, v.reason);
-                        self.failed = true;
-                        return;
-                    }
+            // Every frame of a request stream, the ones after the HEADERS of
+            // a GET included, against RFC 9114 4.1 and 7.2; its field
+            // sections and content length against 4.1.2 and 4.3.
+            let checked = match (ev, &mut self.sniffer) {
+                (Event::Frame(f), Sniffer::Control(_)) => {
+                    control.on_control_frame(f);
+                    Ok(Ok(()))
                 }
-                _ => {}
+                (Event::Frame(Frame::Headers(block)), Sniffer::Request(_, frames, message)) => {
+                    frames
+                        .on_frame(frame::ty::HEADERS)
+                        .map(|()| message.on_headers(&block))
+                }
+                (Event::Skipped { ty, len }, Sniffer::Request(_, frames, message)) => {
+                    frames.on_frame(ty).map(|()| {
+                        if ty == frame::ty::DATA {
+                            message.on_data(len)
+                        } else {
+                            Ok(())
+                        }
+                    })
+                }
+                _ => Ok(Ok(())),
+            };
+            match checked {
+                Ok(Ok(())) => {}
+                Ok(Err(m)) => {
+                    self.malformed(m);
+                    return;
+                }
+                Err(v) => {
+                    control.connection_error(v.code, v.reason);
+                    self.failed = true;
+                    return;
+                }
             }
         }
         let on_control = matches!(self.sniffer, Sniffer::Control(_));

@@ -412,6 +412,16 @@ where
     let arrived = Instant::now();
     let stream_id: u64 = stream.id().into_inner();
     let (head, authority) = RequestHead::from_parts(req.into_parts().0);
+    // A request that declares content is read to its end before it is
+    // answered: the backend checks the DATA against the content-length on
+    // the way (RFC 9114 section 4.1.2) and resets a malformed request's
+    // stream, so that no response goes out for it.
+    if head.headers.contains_key(http::header::CONTENT_LENGTH) {
+        let _ = tokio::time::timeout(ctx.opts.stall_timeout, async {
+            while let Ok(Some(_)) = stream.recv_data().await {}
+        })
+        .await;
+    }
     let early = !ctx.handshake.is_complete();
     let reply = match crate::reply::connection_specific_field(&head.headers) {
         Some(why) => crate::reply::malformed(&head, &why, &ctx.opts.core),

@@ -410,6 +410,8 @@ pub struct FrameDecoder {
     payload: BytesMut,
     max_frame: usize,
     skip_all: bool,
+    /// With `skip_all`: HEADERS frames up to `max_frame` are still parsed.
+    keep_headers: bool,
     /// Bytes consumed so far (for diagnostics).
     pub consumed: u64,
 }
@@ -424,7 +426,26 @@ impl FrameDecoder {
             payload: BytesMut::new(),
             max_frame,
             skip_all: false,
+            keep_headers: false,
             consumed: 0,
+        }
+    }
+
+    /// A decoder for a request stream's checks: HEADERS frames of at most
+    /// `max_headers` bytes are parsed ([`Event::Frame`]); every other frame
+    /// (larger HEADERS included: their size is h3's to refuse) is reported
+    /// as [`Event::Skipped`], its payload not kept.
+    pub fn request(max_headers: usize) -> Self {
+        FrameDecoder {
+            keep_headers: true,
+            ..FrameDecoder::headers_only_with(max_headers)
+        }
+    }
+
+    fn headers_only_with(max_frame: usize) -> Self {
+        FrameDecoder {
+            skip_all: true,
+            ..FrameDecoder::new(max_frame)
         }
     }
 
@@ -477,7 +498,9 @@ impl FrameDecoder {
                     if ty::is_reserved_h2(t) {
                         return Err(FrameError::ReservedType(t));
                     }
-                    if self.skip_all {
+                    let kept =
+                        self.keep_headers && t == ty::HEADERS && len <= self.max_frame as u64;
+                    if self.skip_all && !kept {
                         out.push(Event::Skipped { ty: t, len });
                         self.state = State::Skip { remaining: len };
                     } else if t == ty::DATA {

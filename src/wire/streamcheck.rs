@@ -131,6 +131,94 @@ impl RequestFrames {
     }
 }
 
+/// A request that is malformed (RFC 9114 section 4.1.2): a stream error of
+/// type H3_MESSAGE_ERROR, not a connection error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed(pub &'static str);
+
+/// The field sections and content length of one request, checked as its
+/// frames arrive (header blocks decoded with the static table only, as the
+/// server allows no dynamic table; a block QPACK cannot decode is left to
+/// h3, which refuses it).
+#[derive(Debug, Clone, Default)]
+pub struct RequestMessage {
+    sections: u8,
+    content_length: Option<u64>,
+    data: u64,
+}
+
+impl RequestMessage {
+    /// A new request.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A HEADERS frame's field section.
+    pub fn on_headers(&mut self, block: &[u8]) -> Result<(), Malformed> {
+        self.sections = self.sections.saturating_add(1);
+        let Ok(fields) = super::qpack::decode(block, u64::MAX) else {
+            return Ok(());
+        };
+        let pseudo = |f: &super::qpack::Field| f.0.first() == Some(&b':');
+        if self.sections > 1 {
+            //= https://www.rfc-editor.org/rfc/rfc9114#section-4.3
+            //# Pseudo-header fields MUST NOT appear in trailer sections.
+            if fields.iter().any(pseudo) {
+                return Err(Malformed("a pseudo-header field in the trailer section"));
+            }
+            return Ok(());
+        }
+        //= https://www.rfc-editor.org/rfc/rfc9114#section-4.3
+        //# All pseudo-header fields MUST appear in the header section before
+        //# regular header fields.  Any request or response that contains a
+        //# pseudo-header field that appears in a header section after a
+        //# regular header field MUST be treated as malformed.
+        if let Some(first_regular) = fields.iter().position(|f| !pseudo(f)) {
+            if fields[first_regular..].iter().any(pseudo) {
+                return Err(Malformed("a pseudo-header field after a regular field"));
+            }
+        }
+        let lengths: Vec<&[u8]> = fields
+            .iter()
+            .filter(|f| f.0.as_ref() == b"content-length")
+            .map(|f| f.1.as_ref())
+            .collect();
+        if let Some(first) = lengths.first() {
+            let parsed = std::str::from_utf8(first)
+                .ok()
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u64>().ok());
+            match parsed {
+                Some(n) if lengths.iter().all(|v| v == first) => self.content_length = Some(n),
+                _ => return Err(Malformed("an invalid content-length")),
+            }
+        }
+        Ok(())
+    }
+
+    /// A DATA frame of `len` bytes began.
+    pub fn on_data(&mut self, len: u64) -> Result<(), Malformed> {
+        self.data = self.data.saturating_add(len);
+        match self.content_length {
+            Some(n) if self.data > n => Err(Malformed("more DATA than its content-length")),
+            _ => Ok(()),
+        }
+    }
+
+    /// The request stream ended.
+    pub fn on_end(&self) -> Result<(), Malformed> {
+        //= https://www.rfc-editor.org/rfc/rfc9114#section-4.1.2
+        //# A request or response that is defined as having content when it
+        //# contains a Content-Length header field is malformed if the value of
+        //# the Content-Length header field does not equal the sum of the DATA
+        //# frame lengths received.
+        match self.content_length {
+            Some(n) if self.data != n => Err(Malformed("less DATA than its content-length")),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The client's QPACK encoder stream, against a server that allows no
 /// dynamic table (SETTINGS_QPACK_MAX_TABLE_CAPACITY 0): the only acceptable
 /// instruction is Set Dynamic Table Capacity 0, the single byte 0x20 (a
@@ -277,6 +365,50 @@ mod tests {
             Err(code::H3_FRAME_ERROR)
         );
         assert!(r.on_end(true).is_ok());
+    }
+
+    #[test]
+    fn request_messages() {
+        use crate::wire::qpack;
+        let block = |fields: &[(&str, &str)]| {
+            qpack::encode(fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())))
+        };
+        let get = [(":method", "GET"), (":scheme", "https"), (":path", "/")];
+        let mut m = RequestMessage::new();
+        assert!(m.on_headers(&block(&get)).is_ok());
+        assert!(m.on_end().is_ok());
+        // Pseudo-header after a regular field; in trailers.
+        let late = [(":method", "GET"), ("accept", "*/*"), (":path", "/")];
+        assert!(RequestMessage::new().on_headers(&block(&late)).is_err());
+        let mut m = RequestMessage::new();
+        assert!(m.on_headers(&block(&get)).is_ok());
+        assert!(m.on_headers(&block(&[("x-sum", "1")])).is_ok());
+        let mut m = RequestMessage::new();
+        assert!(m.on_headers(&block(&get)).is_ok());
+        assert!(m.on_headers(&block(&[(":path", "/x")])).is_err());
+        // content-length against DATA.
+        let with_length = |v: &'static str| {
+            let mut f = get.to_vec();
+            f.push(("content-length", v));
+            let mut m = RequestMessage::new();
+            m.on_headers(&block(&f)).map(|()| m)
+        };
+        let mut m = with_length("10").expect("valid");
+        assert!(m.on_data(4).is_ok() && m.on_data(6).is_ok() && m.on_end().is_ok());
+        let mut m = with_length("10").expect("valid");
+        assert!(m.on_data(3).is_ok() && m.on_end().is_err());
+        assert!(m.on_data(8).is_err());
+        for bad in ["", "-1", "1e3", "99999999999999999999999", " 5"] {
+            assert!(with_length(bad).is_err(), "{bad:?}");
+        }
+        // Two equal values are one length; two different ones are not.
+        let mut f = get.to_vec();
+        f.extend([("content-length", "3"), ("content-length", "3")]);
+        assert!(RequestMessage::new().on_headers(&block(&f)).is_ok());
+        f.push(("content-length", "4"));
+        assert!(RequestMessage::new().on_headers(&block(&f)).is_err());
+        // A block QPACK cannot decode is h3's to refuse.
+        assert!(RequestMessage::new().on_headers(&[0xff, 0xff]).is_ok());
     }
 
     #[test]
