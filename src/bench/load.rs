@@ -170,18 +170,24 @@ impl Probe<'_> {
 }
 
 impl Probe<'_> {
-    /// Waits (at most 60 s) until the server has no more than `conns`
-    /// connections open, then until its memory settles. Servers that do
-    /// not report connections are only waited on to settle.
-    async fn closed_down_to(&self, conns: Option<u64>) -> Result<Mem, BenchError> {
+    /// Waits (at most 60 s) until the server has no more than `before`'s
+    /// connections open and, with `heap_too`, its heap is back within
+    /// [`LEFT_AFTER_CLOSE`] of `before`'s (a closed QUIC connection keeps its state through
+    /// the draining period, three PTOs, which after a congested transfer
+    /// can be seconds), then until its memory settles. Servers that do not
+    /// report connections and heap are only waited on to settle.
+    async fn closed_down_to(&self, before: &Mem, heap_too: bool) -> Result<Mem, BenchError> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let now = self.read().await?;
-            match (now.conns, conns) {
-                (Some(n), Some(target)) if n > target && Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                _ => return self.settled().await,
+            let open = matches!((now.conns, before.conns), (Some(n), Some(b)) if n > b);
+            let held = heap_too
+                && matches!((now.heap, before.heap),
+                    (Some(h), Some(b)) if h > b + LEFT_AFTER_CLOSE);
+            if (open || held) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            } else {
+                return self.settled().await;
             }
         }
     }
@@ -436,7 +442,7 @@ async fn quic_phase(
     let peak = probe.read().await?.peak;
     let opened = clients.len();
     close_quic(clients).await;
-    let after = probe.closed_down_to(before.conns).await?;
+    let after = probe.closed_down_to(&before, false).await?;
     Ok((
         IdleFigures {
             opened,
@@ -497,7 +503,7 @@ async fn h2_idle(port: u16, probe: Probe<'_>, n: usize) -> Result<IdleFigures, B
             .map(|c| c.close(Duration::from_millis(200))),
     )
     .await;
-    let after = probe.closed_down_to(before.conns).await?;
+    let after = probe.closed_down_to(&before, false).await?;
     Ok(IdleFigures {
         opened,
         failed,
@@ -532,7 +538,7 @@ async fn quic_slow(
         p.cancel();
     }
     close_quic(clients).await;
-    let after = probe.closed_down_to(before.conns).await?;
+    let after = probe.closed_down_to(&before, true).await?;
     Ok(SlowFigures {
         streams,
         buffer,
@@ -575,7 +581,7 @@ async fn h2_slow(
             .map(|c| c.close(Duration::from_millis(200))),
     )
     .await;
-    let after = probe.closed_down_to(before.conns).await?;
+    let after = probe.closed_down_to(&before, true).await?;
     Ok(SlowFigures {
         streams,
         buffer,

@@ -345,7 +345,7 @@ impl quic::Connection<Bytes> for Connection {
                     ),
                     self.control.clone(),
                 );
-                r.response = Some((self.queue.clone(), id));
+                r.response = Some((Arc::downgrade(&self.queue), id));
                 r
             },
         }))
@@ -789,7 +789,9 @@ pub struct RecvStream {
     /// Bytes already read from the stream (its type), given out first.
     replay: Option<Bytes>,
     /// A request stream's response, reset if the request is malformed.
-    response: Option<(Arc<H3Queue>, StreamKey)>,
+    /// Weak: a request task waiting in the queue is referenced by the queue
+    /// (its waker), and its stream must not keep the queue alive in turn.
+    response: Option<(std::sync::Weak<H3Queue>, StreamKey)>,
 }
 
 /// Header sections up to this size are decoded on the way to h3 and checked
@@ -917,7 +919,9 @@ impl RecvStream {
             let _ = recv.stop(code);
         }
         if let Some((queue, id)) = &self.response {
-            queue.reset(*id, Abandon::Code(code::H3_MESSAGE_ERROR));
+            if let Some(queue) = queue.upgrade() {
+                queue.reset(*id, Abandon::Code(code::H3_MESSAGE_ERROR));
+            }
         }
     }
 
