@@ -289,14 +289,28 @@ async fn h2load(url: &str, n: usize, cpu: Option<usize>) -> Result<f64, BenchErr
     Ok(run.rps)
 }
 
-/// Runs the comparison; rows per file size: pushlab (queue), pushlab
-/// (`--scheduler off`), nginx, and the ratios in the notes.
-pub async fn run_h2(opts: &BenchOptions) -> Result<Vec<Row>, BenchError> {
+/// What `bench h2` and `bench load` set up alike.
+pub(super) struct H2Setup {
+    /// `nginx -v`.
+    pub nginx_version: String,
+    /// The servers' CPU and this process's (the client's), when pinning
+    /// is possible.
+    pub server_cpu: Option<usize>,
+    pub client_cpu: Option<usize>,
+    /// A scratch directory (the caller removes it).
+    pub dir: PathBuf,
+    /// The site in it, with its certificate and key beside.
+    pub www: PathBuf,
+}
+
+/// Checks that nginx and h2load are there, pins this process to CPU 1
+/// (servers go on CPU 0) when it can, and prepares a scratch directory
+/// `pushlab-bench-NAME-PID` with the site, certificate and key.
+pub(super) fn h2_setup(opts: &BenchOptions, name: &str) -> Result<H2Setup, BenchError> {
     let nginx_version = tool_version("nginx", "-v")
         .ok_or_else(|| err("nginx is not installed (interop/install-deps.sh installs it)"))?;
     tool_version("h2load", "--version")
         .ok_or_else(|| err("h2load is not installed (Debian nghttp2-client)"))?;
-    let runs = if opts.quick { 1 } else { opts.runs.max(1) };
     let pin = pinning_possible();
     if pin {
         pin_self(1);
@@ -306,12 +320,32 @@ pub async fn run_h2(opts: &BenchOptions) -> Result<Vec<Row>, BenchError> {
     } else {
         (None, None)
     };
-    let dir = std::env::temp_dir().join(format!("pushlab-bench-h2-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("pushlab-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(err)?;
     std::fs::create_dir_all(&opts.log_dir).map_err(err)?;
     let id = Identity::self_signed().map_err(err)?;
     let www = prepare(&dir, &id)?;
+    Ok(H2Setup {
+        nginx_version,
+        server_cpu,
+        client_cpu,
+        dir,
+        www,
+    })
+}
+
+/// Runs the comparison; rows per file size: pushlab (queue), pushlab
+/// (`--scheduler off`), nginx, and the ratios in the notes.
+pub async fn run_h2(opts: &BenchOptions) -> Result<Vec<Row>, BenchError> {
+    let H2Setup {
+        nginx_version,
+        server_cpu,
+        client_cpu,
+        dir,
+        www,
+    } = h2_setup(opts, "h2")?;
+    let runs = if opts.quick { 1 } else { opts.runs.max(1) };
     let result = async {
         let cert = dir.join("cert.pem").display().to_string();
         let key = dir.join("key.pem").display().to_string();

@@ -22,14 +22,13 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use tokio::sync::Semaphore;
 
-use super::h2::{h2load_run, prepare, start_nginx, tool_version, H2loadRun};
-use super::{pin_self, pinning_possible, row, BenchError, BenchOptions, Row, ServerProcess};
+use super::h2::{h2_setup, h2load_run, start_nginx, H2Setup, H2loadRun};
+use super::{row, BenchError, BenchOptions, Row, ServerProcess};
 use crate::client::h2::H2Client;
 use crate::client::h3::{Client, PendingResponse};
 use crate::client::ClientOptions;
 use crate::memory::status_bytes;
 use crate::summary::quantile;
-use crate::tls::Identity;
 
 /// How big a load run is.
 #[derive(Debug, Clone, Copy)]
@@ -491,18 +490,23 @@ async fn open_h2(port: u16, n: usize) -> (Vec<H2Client>, usize) {
     (clients, failed)
 }
 
-/// HTTP/2 idle connections.
-async fn h2_idle(port: u16, probe: Probe<'_>, n: usize) -> Result<IdleFigures, BenchError> {
-    let before = probe.settled().await?;
-    let (clients, failed) = open_h2(port, n).await;
-    let idle = probe.settled().await?;
-    let opened = clients.len();
+/// Closes HTTP/2 connections (GOAWAY, then dropped after 200 ms).
+async fn close_h2(clients: Vec<H2Client>) {
     join_all(
         clients
             .into_iter()
             .map(|c| c.close(Duration::from_millis(200))),
     )
     .await;
+}
+
+/// HTTP/2 idle connections.
+async fn h2_idle(port: u16, probe: Probe<'_>, n: usize) -> Result<IdleFigures, BenchError> {
+    let before = probe.settled().await?;
+    let (clients, failed) = open_h2(port, n).await;
+    let idle = probe.settled().await?;
+    let opened = clients.len();
+    close_h2(clients).await;
     let after = probe.closed_down_to(&before, false).await?;
     Ok(IdleFigures {
         opened,
@@ -575,12 +579,7 @@ async fn h2_slow(
     for c in &clients {
         c.abort();
     }
-    join_all(
-        clients
-            .into_iter()
-            .map(|c| c.close(Duration::from_millis(200))),
-    )
-    .await;
+    close_h2(clients).await;
     let after = probe.closed_down_to(&before, true).await?;
     Ok(SlowFigures {
         streams,
@@ -756,31 +755,19 @@ fn h2_figures(run: H2loadRun, peak: u64) -> LoadFigures {
 /// Runs the load benchmark; returns its rows and how many requests,
 /// connections or bounds failed.
 pub async fn run_load(opts: &BenchOptions) -> Result<(Vec<Row>, usize), BenchError> {
-    let nginx_version = tool_version("nginx", "-v")
-        .ok_or_else(|| err("nginx is not installed (interop/install-deps.sh installs it)"))?;
-    tool_version("h2load", "--version")
-        .ok_or_else(|| err("h2load is not installed (Debian nghttp2-client)"))?;
+    let H2Setup {
+        nginx_version,
+        server_cpu,
+        client_cpu,
+        dir,
+        www,
+    } = h2_setup(opts, "load")?;
     let scale = if opts.quick {
         Scale::quick()
     } else {
         Scale::full()
     };
     let runs = if opts.quick { 1 } else { opts.runs.max(1) };
-    let pin = pinning_possible();
-    if pin {
-        pin_self(1);
-    }
-    let (server_cpu, client_cpu) = if pin {
-        (Some(0), Some(1))
-    } else {
-        (None, None)
-    };
-    let dir = std::env::temp_dir().join(format!("pushlab-bench-load-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(err)?;
-    std::fs::create_dir_all(&opts.log_dir).map_err(err)?;
-    let id = Identity::self_signed().map_err(err)?;
-    let www = prepare(&dir, &id)?;
     let result = async {
         let args = |only: &str| -> Vec<String> {
             [
