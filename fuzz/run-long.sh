@@ -3,8 +3,9 @@
 # 1800), two at a time at the lowest CPU priority, from fuzz/corpus/TARGET;
 # then the corpus is minimised (cargo fuzz cmin with set cover over edges,
 # counters off) so that what is committed stays small. Crashes land in
-# fuzz/artifacts/TARGET/; each becomes a regression test in fuzz/regressions/TARGET/. One line per target goes to
-# fuzz/logs/summary.txt: clean or FAILED, executions, seconds, corpus size.
+# fuzz/artifacts/TARGET/; each becomes a regression test in
+# fuzz/regressions/TARGET/. One line per target goes to fuzz/logs/summary.txt:
+# clean or FAILED, executions, seconds, corpus size.
 # Usage: fuzz/run-long.sh [SECS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
