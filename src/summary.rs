@@ -5,7 +5,12 @@
 //! `compare` tables report) and [`upper_median`] (the upper of the two, a
 //! sample that was measured, as the benchmarks report). [`quantile`] and
 //! [`quartiles`] interpolate linearly between the closest ranks (type 7 of
-//! Hyndman and Fan, as R and NumPy default to).
+//! Hyndman and Fan, as R and NumPy default to). [`median_ci`] and
+//! [`rel_diff_ci`] are percentile-bootstrap confidence intervals, from a
+//! seeded generator so that a table is the same every time it is made.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 /// The finite values, ascending.
 fn sorted_finite(values: &[f64]) -> Vec<f64> {
@@ -61,6 +66,78 @@ pub fn quartiles(values: &[f64]) -> Option<(f64, f64)> {
     Some((quantile(&v, 0.25), quantile(&v, 0.75)))
 }
 
+/// Bootstrap resamples behind each confidence interval.
+pub const BOOTSTRAP_RESAMPLES: usize = 4_000;
+
+/// The confidence level of the tables' intervals.
+pub const CONFIDENCE: f64 = 0.95;
+
+/// The seed of every bootstrap (fixed: the interval is a function of the
+/// samples alone).
+const BOOTSTRAP_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The median of `n` values drawn with replacement from ascending `v`.
+fn resampled_median(v: &[f64], rng: &mut StdRng, scratch: &mut Vec<f64>) -> f64 {
+    scratch.clear();
+    scratch.extend((0..v.len()).map(|_| v[rng.random_range(0..v.len())]));
+    scratch.sort_by(f64::total_cmp);
+    let n = scratch.len();
+    if n % 2 == 1 {
+        scratch[n / 2]
+    } else {
+        (scratch[n / 2 - 1] + scratch[n / 2]) / 2.0
+    }
+}
+
+/// The `(1 - level) / 2` and `(1 + level) / 2` quantiles of `stats`.
+fn percentile_interval(mut stats: Vec<f64>, level: f64) -> (f64, f64) {
+    stats.sort_by(f64::total_cmp);
+    let a = (1.0 - level) / 2.0;
+    (quantile(&stats, a), quantile(&stats, 1.0 - a))
+}
+
+/// A percentile-bootstrap [`CONFIDENCE`] interval for the median of the
+/// finite values ([`BOOTSTRAP_RESAMPLES`] resamples); `None` for fewer than
+/// two values, where there is nothing to resample. With few values the
+/// interval is too narrow (the bootstrap cannot see tails it was not
+/// shown): the tables print the run count beside it.
+pub fn median_ci(values: &[f64]) -> Option<(f64, f64)> {
+    let v = sorted_finite(values);
+    if v.len() < 2 {
+        return None;
+    }
+    let mut rng = StdRng::seed_from_u64(BOOTSTRAP_SEED);
+    let mut scratch = Vec::with_capacity(v.len());
+    let stats = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| resampled_median(&v, &mut rng, &mut scratch))
+        .collect();
+    Some(percentile_interval(stats, CONFIDENCE))
+}
+
+/// A percentile-bootstrap [`CONFIDENCE`] interval for the relative
+/// difference of medians `(median(base) - median(x)) / median(base)` (the
+/// tables' "vs baseline", positive = faster), the two samples resampled
+/// independently (they are separate runs); `None` when either has fewer
+/// than two finite values or a resampled baseline median is not positive.
+pub fn rel_diff_ci(base: &[f64], x: &[f64]) -> Option<(f64, f64)> {
+    let (b, v) = (sorted_finite(base), sorted_finite(x));
+    if b.len() < 2 || v.len() < 2 {
+        return None;
+    }
+    let mut rng = StdRng::seed_from_u64(BOOTSTRAP_SEED);
+    let mut scratch = Vec::with_capacity(b.len().max(v.len()));
+    let mut stats = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        let mb = resampled_median(&b, &mut rng, &mut scratch);
+        let mx = resampled_median(&v, &mut rng, &mut scratch);
+        if mb <= 0.0 {
+            return None;
+        }
+        stats.push((mb - mx) / mb);
+    }
+    Some(percentile_interval(stats, CONFIDENCE))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +170,43 @@ mod tests {
         assert!(close(quantile(&v, 0.75), 3.25));
         assert!(close(quantile(&v, 0.0), 1.0) && close(quantile(&v, 1.0), 4.0));
         assert!(close(quantile(&[7.0], 0.3), 7.0) && close(quantile(&[], 0.5), 0.0));
+    }
+
+    /// The median's interval holds the median, lies within the samples,
+    /// narrows as samples are added, is the same every time, and needs two
+    /// samples.
+    #[test]
+    fn median_intervals() {
+        assert_eq!(median_ci(&[5.0]), None);
+        assert_eq!(median_ci(&[f64::NAN, 1.0]), None);
+        let few: Vec<f64> = (0..10).map(|i| 100.0 + (i * 37 % 11) as f64).collect();
+        let (lo, hi) = median_ci(&few).unwrap();
+        let m = median(&few).unwrap();
+        assert!(lo <= m && m <= hi, "{lo} {m} {hi}");
+        assert!(lo >= 100.0 && hi <= 110.0);
+        assert_eq!(median_ci(&few), Some((lo, hi)));
+        let many: Vec<f64> = (0..200).map(|i| 100.0 + (i * 37 % 11) as f64).collect();
+        let (l2, h2) = median_ci(&many).unwrap();
+        assert!(h2 - l2 < hi - lo, "{l2}-{h2} vs {lo}-{hi}");
+        // Constant samples: a point.
+        assert_eq!(median_ci(&[3.0, 3.0, 3.0]), Some((3.0, 3.0)));
+    }
+
+    /// The difference's interval holds the point estimate, excludes 0 for
+    /// clearly separated samples and includes it for the same distribution.
+    #[test]
+    fn difference_intervals() {
+        let base: Vec<f64> = (0..20).map(|i| 1000.0 + (i * 7 % 13) as f64).collect();
+        let faster: Vec<f64> = base.iter().map(|x| x * 0.8).collect();
+        let (lo, hi) = rel_diff_ci(&base, &faster).unwrap();
+        assert!(
+            lo > 0.15 && hi < 0.25 && lo <= 0.2 && 0.2 <= hi,
+            "{lo} {hi}"
+        );
+        let same: Vec<f64> = (0..20).map(|i| 1000.0 + (i * 5 % 13) as f64).collect();
+        let (lo, hi) = rel_diff_ci(&base, &same).unwrap();
+        assert!(lo <= 0.0 && 0.0 <= hi, "{lo} {hi}");
+        assert_eq!(rel_diff_ci(&[1.0], &[1.0, 2.0]), None);
+        assert_eq!(rel_diff_ci(&[0.0, 0.0], &[1.0, 2.0]), None);
     }
 }

@@ -18,7 +18,7 @@ mod merge;
 mod presets;
 mod report;
 mod run;
-mod sites;
+pub(crate) mod sites;
 pub mod svg;
 
 pub use merge::{merge, merge_reports, read_dir};

@@ -606,8 +606,8 @@ mod tests {
     #[test]
     fn matrices() {
         let p = matrix(&m()).unwrap();
-        assert_eq!(p.variants.len(), 6);
-        assert_eq!(configs(&p).len(), 12);
+        assert_eq!(p.variants.len(), crate::push::POLICY_NAMES.len());
+        assert_eq!(configs(&p).len(), 2 * crate::push::POLICY_NAMES.len());
         assert_eq!(p.profiles[0].name, "3g");
         let p = matrix(&Matrix {
             policies: vec!["rot".into(), "list:/css/style.css,/js/app.js".into()],

@@ -18,34 +18,47 @@ fn pct(v: Option<f64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// A confidence interval of milliseconds, `lo-hi`.
+fn ms_ci(v: Option<(f64, f64)>) -> String {
+    v.map(|(a, b)| format!("{a:.0}-{b:.0}"))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// A confidence interval of a relative difference, `[lo, hi]` in percent.
+fn pct_ci(v: Option<(f64, f64)>) -> String {
+    v.map(|(a, b)| format!("[{:+.0}%, {:+.0}%]", a * 100.0, b * 100.0))
+        .unwrap_or_else(|| "-".into())
+}
+
 /// The summary table (Markdown).
 pub fn table(report: &Report) -> String {
     let paper = report.rows.iter().any(|r| r.paper.is_some());
     let mut s = String::new();
     s.push_str(&format!(
-        "| protocol | page | variant | link | cache | load ms (median) | vs baseline | IQR | render-ready ms | vs baseline | doc extra ms | doc done extra ms | ahead at ready: link queue / in flight / held unsent | last subresource ms | wasted | received | runs |{}\n",
+        "| protocol | page | variant | link | cache | load ms (median) | 95% CI | vs baseline | 95% CI | IQR | render-ready ms | vs baseline | 95% CI | doc extra ms | doc done extra ms | ahead at ready: link queue / in flight / held unsent | last subresource ms | wasted | received | runs |{}\n",
         if paper { " Rules of Thumb |" } else { "" }
     ));
     s.push_str(&format!(
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|{}\n",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|{}\n",
         if paper { "---|" } else { "" }
     ));
     for r in &report.rows {
         let c = &r.config;
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |{}\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |{}\n",
             proto_name(c.protocol),
             c.page,
             c.variant,
             c.profile,
             c.cache.name(),
             fmt_opt(r.load_ms),
+            ms_ci(r.load_ci),
             pct(r.vs_baseline),
-            r.load_iqr
-                .map(|(a, b)| format!("{a:.0}-{b:.0}"))
-                .unwrap_or_else(|| "-".into()),
+            pct_ci(r.vs_baseline_ci),
+            ms_ci(r.load_iqr),
             fmt_opt(r.render_ms),
             pct(r.render_vs_baseline),
+            pct_ci(r.render_vs_baseline_ci),
             fmt_opt(r.doc_extra_ms),
             fmt_opt(r.doc_done_extra_ms),
             [r.link_queue_at_ready, r.in_flight_at_ready, r.held_unsent_at_ready]

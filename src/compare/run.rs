@@ -16,7 +16,7 @@ use crate::client::ClientOptions;
 use crate::config::{SchedulerMode, ServeOptions};
 use crate::netem::{Emulator, EmulatorOptions};
 use crate::server::{RunningServer, ServerOptions};
-use crate::summary::{median, quartiles};
+use crate::summary::{median, median_ci, quartiles, rel_diff_ci};
 use crate::tls::Identity;
 use crate::trace::ConnState;
 
@@ -111,6 +111,9 @@ pub struct Row {
     pub load_ms: Option<f64>,
     /// Its interquartile range.
     pub load_iqr: Option<(f64, f64)>,
+    /// 95% bootstrap confidence interval of the median load time.
+    #[serde(default)]
+    pub load_ci: Option<(f64, f64)>,
     /// Median render-ready time (ms).
     pub render_ms: Option<f64>,
     /// Median document extra delay (ms).
@@ -133,8 +136,14 @@ pub struct Row {
     /// Load time against the baseline variant: (baseline - this) / baseline
     /// (positive = faster, the paper's sign).
     pub vs_baseline: Option<f64>,
+    /// 95% bootstrap confidence interval of `vs_baseline`.
+    #[serde(default)]
+    pub vs_baseline_ci: Option<(f64, f64)>,
     /// Render-ready against the baseline, the same way.
     pub render_vs_baseline: Option<f64>,
+    /// 95% bootstrap confidence interval of `render_vs_baseline`.
+    #[serde(default)]
+    pub render_vs_baseline_ci: Option<(f64, f64)>,
     /// The Rules of Thumb's figure for this row, when reproduced.
     pub paper: Option<String>,
 }
@@ -557,26 +566,36 @@ fn shard_pairs(
     mine
 }
 
-/// The rows of a table: each configuration's medians, and its difference
-/// to the baseline of its group.
+/// The rows of a table: each configuration's medians with their confidence
+/// intervals, and its difference to the baseline of its group.
 pub(super) fn summarise(configs: &[Config], runs: &[Run]) -> Vec<Row> {
+    // Each configuration's successful runs.
+    let ok: Vec<Vec<&Run>> = (0..configs.len())
+        .map(|ci| {
+            runs.iter()
+                .filter(|r| r.config == ci && r.load.error.is_none())
+                .collect()
+        })
+        .collect();
+    let samples = |ci: usize, f: &dyn Fn(&Run) -> Option<f64>| -> Vec<f64> {
+        ok[ci].iter().filter_map(|r| f(r)).collect()
+    };
+    let load = |r: &Run| r.load.summary.load_ms;
+    let render = |r: &Run| r.load.summary.render_ready_ms;
     let mut rows: Vec<Row> = configs
         .iter()
         .enumerate()
         .map(|(ci, c)| {
-            let mine: Vec<&Run> = runs.iter().filter(|r| r.config == ci).collect();
-            let ok: Vec<&&Run> = mine.iter().filter(|r| r.load.error.is_none()).collect();
-            let collect = |f: &dyn Fn(&Run) -> Option<f64>| -> Vec<f64> {
-                ok.iter().filter_map(|r| f(r)).collect()
-            };
-            let loads = collect(&|r| r.load.summary.load_ms);
+            let collect = |f: &dyn Fn(&Run) -> Option<f64>| samples(ci, f);
+            let loads = collect(&load);
             Row {
                 config: c.clone(),
-                runs: ok.len(),
-                failed: mine.len() - ok.len(),
+                runs: ok[ci].len(),
+                failed: runs.iter().filter(|r| r.config == ci).count() - ok[ci].len(),
                 load_ms: median(&loads),
                 load_iqr: quartiles(&loads),
-                render_ms: median(&collect(&|r| r.load.summary.render_ready_ms)),
+                load_ci: median_ci(&loads),
+                render_ms: median(&collect(&render)),
                 doc_extra_ms: median(&collect(&|r| r.doc_extra_ms)),
                 doc_done_extra_ms: median(&collect(&|r| r.doc_done_extra_ms)),
                 link_queue_at_ready: median(&collect(&|r| {
@@ -598,26 +617,29 @@ pub(super) fn summarise(configs: &[Config], runs: &[Run]) -> Vec<Row> {
                 wasted: median(&collect(&|r| Some(r.load.summary.bytes_wasted as f64))),
                 received: median(&collect(&|r| Some(r.load.summary.bytes_received as f64))),
                 vs_baseline: None,
+                vs_baseline_ci: None,
                 render_vs_baseline: None,
+                render_vs_baseline_ci: None,
                 paper: c.paper.clone(),
             }
         })
         .collect();
-    let base: Vec<(usize, Option<f64>, Option<f64>)> = rows
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.config.baseline)
-        .map(|(i, r)| (i, r.load_ms, r.render_ms))
-        .collect();
+    let rel = |b: Option<f64>, x: Option<f64>| match (b, x) {
+        (Some(b), Some(x)) if b > 0.0 => Some((b - x) / b),
+        _ => None,
+    };
     for i in 0..rows.len() {
         let g = rows[i].config.group();
-        if let Some(&(_, bl, br)) = base.iter().find(|(j, _, _)| rows[*j].config.group() == g) {
-            let rel = |b: Option<f64>, x: Option<f64>| match (b, x) {
-                (Some(b), Some(x)) if b > 0.0 => Some((b - x) / b),
-                _ => None,
-            };
-            rows[i].vs_baseline = rel(bl, rows[i].load_ms);
-            rows[i].render_vs_baseline = rel(br, rows[i].render_ms);
+        let Some(b) =
+            (0..rows.len()).find(|&j| rows[j].config.baseline && rows[j].config.group() == g)
+        else {
+            continue;
+        };
+        rows[i].vs_baseline = rel(rows[b].load_ms, rows[i].load_ms);
+        rows[i].render_vs_baseline = rel(rows[b].render_ms, rows[i].render_ms);
+        if b != i {
+            rows[i].vs_baseline_ci = rel_diff_ci(&samples(b, &load), &samples(i, &load));
+            rows[i].render_vs_baseline_ci = rel_diff_ci(&samples(b, &render), &samples(i, &render));
         }
     }
     rows

@@ -15,6 +15,7 @@
 //!
 //! [`Graph::evaluation_order`]: crate::site::Graph::evaluation_order
 
+pub mod bdp;
 pub mod gcs;
 
 use std::collections::BTreeSet;
@@ -71,6 +72,9 @@ pub struct ConnPushState {
     /// Fingerprints of what this connection sent the client (cacheable
     /// responses and pushes), for the cache digest.
     pub sent: Mutex<BTreeSet<u32>>,
+    /// Paths this connection was asked for or pushed (the `bdp` policy
+    /// pushes each at most once per connection).
+    pub paths: Mutex<BTreeSet<String>>,
 }
 
 /// The inputs of a decision.
@@ -502,6 +506,10 @@ pub const POLICIES: &[(&str, NewPolicy)] = &[
     ("cache-aware", || Arc::new(CacheAware)),
     ("preload", || Arc::new(Preload)),
     ("push-preload", || Arc::new(PushPreload)),
+    ("bdp", || Arc::new(bdp::Bdp(bdp::Budget::Cwnd))),
+    ("push-all-bdp", || {
+        Arc::new(bdp::PushAllBdp(bdp::Budget::Cwnd))
+    }),
 ];
 
 /// The names `--push-policy` accepts: those of [`POLICIES`], in order.
@@ -517,9 +525,18 @@ const fn policy_names<const N: usize>() -> [&'static str; N] {
     names
 }
 
-/// Every policy by name: those of [`POLICIES`], and `list:/a,/b` for
-/// [`PushList`].
+/// Every policy by name: those of [`POLICIES`], `list:/a,/b` for
+/// [`PushList`], and `bdp:N` and `push-all-bdp:N` for the BDP-bounded
+/// policies with a fixed BDP of N bytes.
 pub fn policy_by_name(name: &str) -> Option<Arc<dyn PushPolicy>> {
+    if let Some(rest) = name.strip_prefix("push-all-bdp:") {
+        return Some(Arc::new(bdp::PushAllBdp(bdp::Budget::parse(&format!(
+            ":{rest}"
+        ))?)));
+    }
+    if let Some(rest) = name.strip_prefix("bdp:") {
+        return Some(Arc::new(bdp::Bdp(bdp::Budget::parse(&format!(":{rest}"))?)));
+    }
     if let Some(list) = name.strip_prefix("list:") {
         let paths: Vec<String> = list
             .split(',')

@@ -312,9 +312,19 @@ fn names_resolve() {
             "rot",
             "cache-aware",
             "preload",
-            "push-preload"
+            "push-preload",
+            "bdp",
+            "push-all-bdp"
         ]
     );
+    assert_eq!(policy_by_name("bdp:20000").unwrap().name(), "bdp");
+    assert_eq!(
+        policy_by_name("push-all-bdp:35000").unwrap().name(),
+        "push-all-bdp"
+    );
+    for bad in ["bdp:", "bdp:0", "bdp:20k", "push-all-bdp:-5", "bdp20000"] {
+        assert!(policy_by_name(bad).is_none(), "{bad}");
+    }
     for n in POLICY_NAMES {
         assert_eq!(policy_by_name(n).unwrap().name(), *n);
     }
@@ -370,4 +380,70 @@ fn pushes_get_the_browsers_priorities() {
     ] {
         assert_eq!(prio(&p, path).as_deref(), Some(want), "{path}");
     }
+}
+
+/// `bdp:20000` on the push-order page (1.js 5 KB writes 2.js 10 KB; 3.js
+/// and 4.js 10 KB): with the document, the first subresources in
+/// evaluation order whose total just crosses 20 KB (1.js, 2.js, 3.js);
+/// later requests on the connection push only what was neither pushed nor
+/// asked for; a fresh connection asking for 1.js gets 2.js with it.
+#[test]
+fn bdp_pushes_children_of_any_request_once_per_connection() {
+    let site = crate::compare::sites::push_order();
+    let bdp = policy_by_name("bdp:20000").unwrap();
+    let st = ConnPushState::default();
+    let get = |p: &str| req(Method::GET, p, &[]);
+    let p = plan_with(&*bdp, &site, &get("/index.html"), 0, &st);
+    assert_eq!(paths(&p), vec!["/1.js", "/2.js", "/3.js"]);
+    let p = plan_with(&*bdp, &site, &get("/4.js"), 0, &st);
+    assert!(p.pushes.is_empty());
+    let p = plan_with(&*bdp, &site, &get("/1.js"), 0, &st);
+    assert!(p.pushes.is_empty());
+    let fresh = ConnPushState::default();
+    let p = plan_with(&*bdp, &site, &get("/1.js"), 0, &fresh);
+    assert_eq!(paths(&p), vec!["/2.js"]);
+    // Asked for 4.js first: the document's pushes skip it and cross the
+    // budget with what is left.
+    let fresh = ConnPushState::default();
+    plan_with(&*bdp, &site, &get("/4.js"), 0, &fresh);
+    let p = plan_with(&*bdp, &site, &get("/index.html"), 0, &fresh);
+    assert_eq!(paths(&p), vec!["/1.js", "/2.js", "/3.js"]);
+    // Without a number, the budget is the connection's window.
+    let p = plan_with(
+        &bdp::Bdp(bdp::Budget::Cwnd),
+        &site,
+        &get("/index.html"),
+        4_000,
+        &ConnPushState::default(),
+    );
+    assert_eq!(paths(&p), vec!["/1.js"]);
+}
+
+/// The straw man limited to one BDP: push-all's list cut after the
+/// resource that crosses the budget; only for documents.
+#[test]
+fn push_all_bdp_cuts_push_all_at_one_bdp() {
+    let all = plan(&PushAll, 1 << 30);
+    for budget in [1u64, 20_000, 60_000, 1 << 30] {
+        let p = plan(&bdp::PushAllBdp(bdp::Budget::Fixed(budget)), 0);
+        let site = Site::demo();
+        let sizes: Vec<u64> = all
+            .pushes
+            .iter()
+            .map(|i| site.get(&i.path).unwrap().len as u64)
+            .collect();
+        let n = bdp::crossing(sizes.iter().copied(), budget);
+        assert_eq!(paths(&p), paths(&all)[..n].to_vec(), "{budget}");
+        assert!(n == sizes.len() || sizes[..n].iter().sum::<u64>() >= budget);
+        assert!(n == 0 || sizes[..n - 1].iter().sum::<u64>() < budget);
+    }
+    let site = crate::compare::sites::push_order();
+    let p = plan_with(
+        &bdp::PushAllBdp(bdp::Budget::Fixed(20_000)),
+        &site,
+        &req(Method::GET, "/1.js", &[]),
+        0,
+        &ConnPushState::default(),
+    );
+    assert!(p.pushes.is_empty());
 }

@@ -70,7 +70,8 @@ pub struct PathConfig {
     pub vary: Option<String>,
     /// Extra response header fields (lower-case names).
     pub headers: Vec<(String, String)>,
-    /// Resources this one loads that a scan cannot see (a script loading a script).
+    /// Resources this one loads that a scan cannot see (a script that builds
+    /// the URL at run time).
     pub loads: Vec<String>,
     /// Mark as critical (hinted with 103 by the `preload` policy).
     pub critical: Option<bool>,

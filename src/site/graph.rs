@@ -24,6 +24,9 @@ pub enum Via {
     CssUrl,
     /// Declared in `site.toml` (`loads`): invisible to a scan.
     Config,
+    /// Loaded by a script when it runs ([`scan::scan_js`]: written with
+    /// `document.write`, or a path in a string literal).
+    Script,
 }
 
 impl Via {
@@ -34,6 +37,7 @@ impl Via {
             Via::CssImport => "@import",
             Via::CssUrl => "url()",
             Via::Config => "site.toml",
+            Via::Script => "script",
         }
     }
 }
@@ -76,7 +80,8 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// Builds the graph of a site: scans every document and stylesheet.
+    /// Builds the graph of a site: scans every document, stylesheet and
+    /// script (scripts as the emulated browser reads them).
     pub fn build(site: &Site) -> Graph {
         let mut g = Graph::default();
         for r in site.resources() {
@@ -84,8 +89,10 @@ impl Graph {
         }
         for r in site.resources() {
             let text: Option<Vec<u8>> = match (&r.kind, &r.body) {
-                (Kind::Document | Kind::Style, Body::Static(b)) => Some(b.to_vec()),
-                (Kind::Document | Kind::Style, Body::File(p)) if r.len <= 8 << 20 => {
+                (Kind::Document | Kind::Style | Kind::Script, Body::Static(b)) => Some(b.to_vec()),
+                (Kind::Document | Kind::Style | Kind::Script, Body::File(p))
+                    if r.len <= 8 << 20 =>
+                {
                     std::fs::read(p).ok()
                 }
                 _ => None,
@@ -94,6 +101,15 @@ impl Graph {
             if let Some(text) = text {
                 let refs = match r.kind {
                     Kind::Document => scan::scan_html(&text),
+                    Kind::Script => scan::scan_js(&String::from_utf8_lossy(&text))
+                        .into_iter()
+                        .map(|s| scan::Ref {
+                            url: s.url,
+                            kind: RefKind::Script,
+                            blocking: false,
+                            preload_as: None,
+                        })
+                        .collect(),
                     _ => scan::scan_css(&String::from_utf8_lossy(&text)),
                 };
                 for rf in refs {
@@ -104,6 +120,7 @@ impl Graph {
                         continue;
                     }
                     let via = match rf.kind {
+                        _ if r.kind == Kind::Script => Via::Script,
                         RefKind::CssImport => Via::CssImport,
                         RefKind::CssUrl => Via::CssUrl,
                         RefKind::Preload => Via::Preload,
@@ -330,7 +347,9 @@ mod tests {
         assert!(app.render_blocking, "a classic script in <head>");
         let hero = g.node("/img/hero.png").unwrap();
         assert!(!hero.hidden && !hero.critical);
-        assert_eq!(g.children("/js/app.js")[0].via, Via::Config);
+        // app.js names lazy.js in a string literal: the script scan finds it
+        // (site.toml's `loads` declares it too, for tools that cannot).
+        assert_eq!(g.children("/js/app.js")[0].via, Via::Script);
         let text = g.render(&site);
         assert!(
             text.contains("-> /fonts/body.woff2 (font, 40000 B, via url()) critical hidden"),
