@@ -73,48 +73,179 @@ enum Event {
     Timeout,
 }
 
+/// A connection as the emulated browser holds it: the protocol client and
+/// the 103 responses it reports, for one or several page loads.
+pub struct BrowserConn {
+    conn: Arc<Conn>,
+    informational: mpsc::UnboundedReceiver<(u64, crate::client::Informational)>,
+    /// When the connection attempt started (ms since the Unix epoch).
+    pub started_unix_ms: f64,
+    /// How long the handshake took (ms).
+    pub handshake_ms: f64,
+    /// Pushes of earlier loads on this connection (push ids): not reported
+    /// to a later page as its own.
+    earlier_pushes: std::collections::HashSet<u64>,
+    /// Pushed bytes received by earlier loads.
+    earlier_push_bytes: u64,
+}
+
+/// What warming a connection did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Warmup {
+    /// Transfers made.
+    pub transfers: usize,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// How long it took (ms).
+    pub ms: f64,
+    /// Whether the condition was met (false: gave up after the limit).
+    pub reached: bool,
+}
+
+impl BrowserConn {
+    /// Connects as the browser would for `opts` (its receive windows,
+    /// pushes accepted or not).
+    pub async fn connect(opts: &LoadOptions) -> Result<BrowserConn, String> {
+        let started_unix_ms = unix_ms();
+        let (host, port, _) = split_url(&opts.url)?;
+        let (itx, irx) = mpsc::unbounded_channel();
+        let mut copts = opts.client.clone();
+        copts.keep_bodies = true;
+        copts.hash_bodies = false;
+        copts.max_push_id = opts.accept_push.then_some(1000);
+        copts.informational = Some(itx);
+        copts.timeout = opts.timeout;
+        // Chromium's receive windows (HTTP/2: 15 MB for the session, 6 MB
+        // per stream; its QUIC stack uses the same): flow control must not
+        // be what limits a page load, as the protocols' 64 KB defaults would.
+        copts.receive_window.get_or_insert(CHROME_SESSION_WINDOW);
+        copts
+            .stream_receive_window
+            .get_or_insert(CHROME_STREAM_WINDOW);
+        let t0 = Instant::now();
+        let conn = Conn::connect(opts.proto, &host, port, copts)
+            .await
+            .map_err(|e| format!("connecting: {e}"))?;
+        Ok(BrowserConn {
+            conn: Arc::new(conn),
+            informational: irx,
+            started_unix_ms,
+            handshake_ms: t0.elapsed().as_secs_f64() * 1e3,
+            earlier_pushes: Default::default(),
+            earlier_push_bytes: 0,
+        })
+    }
+
+    /// Warms the connection: GETs `path` (a resource outside the page)
+    /// again and again until `reached()` says so (the caller watches the
+    /// server's congestion window), at most `max_transfers` times. The
+    /// bodies are read and dropped.
+    pub async fn warm_up(
+        &mut self,
+        path: &str,
+        max_transfers: usize,
+        reached: &dyn Fn() -> bool,
+    ) -> Result<Warmup, String> {
+        let t0 = Instant::now();
+        let mut w = Warmup::default();
+        while !reached() {
+            if w.transfers >= max_transfers {
+                w.ms = t0.elapsed().as_secs_f64() * 1e3;
+                return Ok(w);
+            }
+            let p = self
+                .conn
+                .send_request("GET", path, &[])
+                .await
+                .map_err(|e| format!("warming: {e}"))?;
+            let r = self.conn.read_response(p).await;
+            if let Some(e) = r.error {
+                return Err(format!("warming: {path}: {e}"));
+            }
+            if r.status != 200 {
+                return Err(format!("warming: {path}: status {}", r.status));
+            }
+            w.transfers += 1;
+            w.bytes += r.body.map(|b| b.len() as u64).unwrap_or(0);
+        }
+        w.reached = true;
+        w.ms = t0.elapsed().as_secs_f64() * 1e3;
+        // Promises made meanwhile belong to no page.
+        self.forget_pushes();
+        Ok(w)
+    }
+
+    fn forget_pushes(&mut self) {
+        self.earlier_pushes
+            .extend(self.conn.pushes().into_iter().map(|p| p.push_id));
+        self.earlier_push_bytes = self.conn.push_bytes();
+    }
+
+    /// Closes the connection (waiting for loads' readers to let go).
+    pub async fn close(self) {
+        if let Ok(conn) = Arc::try_unwrap(self.conn) {
+            conn.close().await;
+        }
+    }
+}
+
 /// Loads a page with `cache` (empty for a cold visit, the previous visit's
-/// for a warm one); returns the record and the cache after the visit.
+/// for a warm one) on a new connection, closed afterwards; returns the
+/// record and the cache after the visit.
 pub async fn load_page(opts: &LoadOptions, cache: HttpCache) -> (PageLoad, HttpCache) {
-    let started_unix_ms = unix_ms();
-    let fail = |cache: HttpCache, why: String| {
-        let page = Page::new("/", cache.clone(), opts.cpu);
-        (
-            PageLoad {
-                url: opts.url.clone(),
-                protocol: opts.proto,
-                started_unix_ms,
-                handshake_ms: 0.0,
-                summary: page.summary(),
-                error: Some(why),
-            },
-            cache,
-        )
+    let mut bc = match BrowserConn::connect(opts).await {
+        Ok(bc) => bc,
+        Err(e) => return failed(opts, unix_ms(), cache, e),
     };
-    let (host, port, path) = match split_url(&opts.url) {
-        Ok(x) => x,
-        Err(e) => return fail(cache, e),
+    let handshake_ms = bc.handshake_ms;
+    let out = load_on(&mut bc, opts, cache, handshake_ms).await;
+    bc.close().await;
+    out
+}
+
+/// A load that did not start.
+fn failed(
+    opts: &LoadOptions,
+    started_unix_ms: f64,
+    cache: HttpCache,
+    why: String,
+) -> (PageLoad, HttpCache) {
+    let page = Page::new("/", cache.clone(), opts.cpu);
+    (
+        PageLoad {
+            url: opts.url.clone(),
+            protocol: opts.proto,
+            started_unix_ms,
+            handshake_ms: 0.0,
+            summary: page.summary(),
+            error: Some(why),
+        },
+        cache,
+    )
+}
+
+/// Loads a page on an open connection. Navigation starts now;
+/// `handshake_ms` is what the record says preceded it (the handshake on a
+/// new connection, 0 on one already open).
+pub async fn load_on(
+    bc: &mut BrowserConn,
+    opts: &LoadOptions,
+    cache: HttpCache,
+    handshake_ms: f64,
+) -> (PageLoad, HttpCache) {
+    let started_unix_ms = if handshake_ms > 0.0 {
+        bc.started_unix_ms
+    } else {
+        unix_ms()
     };
-    let (itx, mut irx) = mpsc::unbounded_channel();
-    let mut copts = opts.client.clone();
-    copts.keep_bodies = true;
-    copts.hash_bodies = false;
-    copts.max_push_id = opts.accept_push.then_some(1000);
-    copts.informational = Some(itx);
-    copts.timeout = opts.timeout;
-    // Chromium's receive windows (HTTP/2: 15 MB for the session, 6 MB per
-    // stream; its QUIC stack uses the same): flow control must not be what
-    // limits a page load, as the protocols' 64 KB defaults would.
-    copts.receive_window.get_or_insert(CHROME_SESSION_WINDOW);
-    copts
-        .stream_receive_window
-        .get_or_insert(CHROME_STREAM_WINDOW);
-    let t0 = Instant::now();
-    let conn = match Conn::connect(opts.proto, &host, port, copts).await {
-        Ok(c) => Arc::new(c),
-        Err(e) => return fail(cache, format!("connecting: {e}")),
+    let path = match split_url(&opts.url) {
+        Ok((_, _, path)) => path,
+        Err(e) => return failed(opts, started_unix_ms, cache, e),
     };
-    let handshake_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let conn = bc.conn.clone();
+    let irx = &mut bc.informational;
+    // 103s of an earlier load's streams are not this page's.
+    while irx.try_recv().is_ok() {}
     let nav = Instant::now();
     // Client times are relative to the connection's start.
     let nav_offset = conn.elapsed_ms();
@@ -122,7 +253,8 @@ pub async fn load_page(opts: &LoadOptions, cache: HttpCache) -> (PageLoad, HttpC
     let mut page = Page::new(&path, cache, opts.cpu);
     let (rtx, mut rrx) = mpsc::unbounded_channel::<(String, Response)>();
     let mut streams: HashMap<u64, String> = HashMap::new();
-    let mut pushes_seen: HashMap<u64, bool> = HashMap::new();
+    let mut pushes_seen: HashMap<u64, bool> =
+        bc.earlier_pushes.iter().map(|&id| (id, true)).collect();
     let mut readers = tokio::task::JoinSet::new();
     let changes = conn.push_changes();
     let deadline = tokio::time::Instant::from_std(nav + opts.timeout);
@@ -219,15 +351,17 @@ pub async fn load_page(opts: &LoadOptions, cache: HttpCache) -> (PageLoad, HttpC
         .await;
     }
     sync_pushes(&conn, &mut page, &mut pushes_seen, nav_offset, ms());
-    let incomplete = conn.push_bytes().saturating_sub(page.push_bytes_reported());
+    let incomplete = conn
+        .push_bytes()
+        .saturating_sub(bc.earlier_push_bytes)
+        .saturating_sub(page.push_bytes_reported());
     page.add_incomplete_push_bytes(incomplete);
     let summary = page.summary();
     let cache = page.cache().clone();
     readers.abort_all();
     while readers.join_next().await.is_some() {}
-    if let Ok(conn) = Arc::try_unwrap(conn) {
-        conn.close().await;
-    }
+    drop(conn);
+    bc.forget_pushes();
     if error.is_none() {
         error = summary
             .resources

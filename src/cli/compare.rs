@@ -19,6 +19,8 @@ use super::{bytes_arg, duration_arg};
 pub enum Preset {
     /// Rules of Thumb, rule 2: push in evaluation order.
     PushOrder,
+    /// Rules of Thumb's straw men: PushStaticWithHTML, and limited to one BDP.
+    StrawMan,
     /// Rules of Thumb, rule 1: push just enough to fill the congestion window.
     FillWindow,
     /// A slow backend while push-all pushes 1 MB of images over a bloated queue.
@@ -39,6 +41,7 @@ impl Preset {
     fn name(self) -> &'static str {
         match self {
             Preset::PushOrder => "push-order",
+            Preset::StrawMan => "straw-man",
             Preset::FillWindow => "fill-window",
             Preset::Preemption => "preemption",
             Preset::PreemptionSweep => "preemption-sweep",
@@ -83,6 +86,13 @@ impl From<Cache> for CacheState {
             Cache::Warm => CacheState::Warm,
         }
     }
+}
+
+/// `--connection`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ConnectionArg {
+    Fresh,
+    Warm,
 }
 
 #[derive(Args)]
@@ -149,6 +159,13 @@ pub struct CompareArgs {
     /// segments, 14,480 bytes on these links).
     #[arg(long, value_parser = bytes_arg)]
     initial_window: Option<u64>,
+    /// The connection each measured load runs on: fresh (a new one), or
+    /// warm (warmed first, by transfers of a resource outside the page,
+    /// until the server's congestion window reaches the link's BDP, as the
+    /// Rules of Thumb measured). Default: the preset's (push-order and
+    /// straw-man: warm; the others: fresh).
+    #[arg(long, value_enum)]
+    connection: Option<ConnectionArg>,
     /// List the presets and exit.
     #[arg(long)]
     list: bool,
@@ -300,6 +317,10 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         shard: a.shard,
         har: a.har,
         resume: a.resume,
+        connection: a.connection.map(|c| match c {
+            ConnectionArg::Fresh => compare::Connection::Fresh,
+            ConnectionArg::Warm => compare::Connection::Warm,
+        }),
     };
     let started = std::time::Instant::now();
     let report = compare::run(&opts)?;

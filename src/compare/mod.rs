@@ -3,7 +3,8 @@
 //!
 //! A preset is a site, its pages, a set of server variants (push policy,
 //! TCP options), protocols, link profiles and cache states. Every page load
-//! gets a fresh connection, through a fresh emulated link per profile, to
+//! gets its own connection (fresh, or warmed to the link's BDP first with
+//! `--connection warm`), through a fresh emulated link per profile, to
 //! servers this command starts (in-process, on the server side of the
 //! link) and stops. Runs go round the configurations (run 1 of each, then
 //! run 2 of each, ...) so that drift in the machine affects all alike.
@@ -23,7 +24,8 @@ pub mod svg;
 
 pub use merge::{merge, merge_reports, read_dir};
 pub use presets::{
-    configs, matrix, preset, CacheState, Config, LinkProfile, Matrix, Preset, Variant, PRESETS,
+    configs, matrix, preset, CacheState, Config, Connection, LinkProfile, Matrix, Preset, Variant,
+    PRESETS,
 };
 pub use report::{csv, table, write, WriteOptions};
 pub use run::{run, CompareOptions, Report, Row, Run, Shard};

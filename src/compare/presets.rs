@@ -34,6 +34,30 @@ impl CacheState {
     }
 }
 
+/// The connection a measured page load runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Connection {
+    /// A new connection (handshake, initial window) for every load.
+    #[default]
+    Fresh,
+    /// A connection warmed first by transfers of a resource outside the
+    /// page until the server's congestion window reaches the link's BDP
+    /// (its bottleneck rate times its round trip), as the Rules of Thumb
+    /// measured.
+    Warm,
+}
+
+impl Connection {
+    /// `fresh` or `warm`, as the tables and files spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Connection::Fresh => "fresh",
+            Connection::Warm => "warm",
+        }
+    }
+}
+
 /// `h3` or `h2`, as the tables and files spell it.
 pub(super) fn proto_name(p: Proto) -> &'static str {
     match p {
@@ -97,6 +121,8 @@ pub struct Preset {
     pub caches: Vec<CacheState>,
     /// Runs per configuration by default.
     pub runs: usize,
+    /// The connection loads run on by default.
+    pub connection: Connection,
 }
 
 fn variant(label: &str, policy: &str) -> Variant {
@@ -172,8 +198,9 @@ fn h2_push_variants() -> [Variant; 3] {
 pub const SWEEP_QUEUES: [u32; 4] = [20, 100, 250, 1000];
 
 /// The preset names.
-pub const PRESETS: [&str; 6] = [
+pub const PRESETS: [&str; 7] = [
     "push-order",
+    "straw-man",
     "fill-window",
     "preemption",
     "preemption-sweep",
@@ -201,14 +228,38 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             }
             Preset {
                 name: "push-order".into(),
-                about: "Rules of Thumb, rule 2: push in evaluation order. 1.js (5 KB) writes 2.js; 3.js and 4.js are 10 KB; India-2G (BDP 20 KB). The paper's figure is the load-time improvement against no push (positive = faster).".into(),
+                about: "Rules of Thumb, rule 2: push in evaluation order. 1.js (5 KB) writes 2.js; 3.js and 4.js are 10 KB; India-2G (BDP 20 KB), on a connection warmed to the BDP as the paper measured. The paper's figure is the load-time improvement against no push (positive = faster).".into(),
                 site: sites::push_order(),
                 pages: vec!["/index.html".into()],
                 variants,
                 protocols: both,
                 profiles: vec![profile("2g")],
                 caches: vec![CacheState::Cold],
-                runs: 5,
+                runs: 20,
+                connection: Connection::Warm,
+            }
+        }
+        "straw-man" => {
+            let mut variants = vec![variant("no push", "none")];
+            for (label, policy) in [
+                ("PushStaticWithHTML (push-all)", "push-all"),
+                ("PushStaticWithHTML, one BDP (push-all-bdp:35000)", "push-all-bdp:35000"),
+                ("bdp:35000", "bdp:35000"),
+                ("rot (fill the window)", "rot"),
+            ] {
+                variants.push(variant(label, policy));
+            }
+            Preset {
+                name: "straw-man".into(),
+                about: "Rules of Thumb's straw men: PushStaticWithHTML (every static subresource pushed with the HTML) and the same limited to one BDP, beside the BDP policy and rule 1's fill-the-window, on rule 1's pages (an 8 KB and a 120 KB document, each with 104 KB of subresources) over India-3G (BDP 35 KB), on a connection warmed to the BDP.".into(),
+                site: sites::fill_window(),
+                pages: vec!["/small.html".into(), "/large.html".into()],
+                variants,
+                protocols: both,
+                profiles: vec![profile("3g")],
+                caches: vec![CacheState::Cold],
+                runs: 20,
+                connection: Connection::Warm,
             }
         }
         "fill-window" => Preset {
@@ -224,7 +275,8 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             protocols: both,
             profiles: vec![profile("3g")],
             caches: vec![CacheState::Cold],
-            runs: 5,
+            runs: 20,
+            connection: Connection::Fresh,
         },
         "preemption" => {
             let mut bloated = with_queue(profile("3g"), 250);
@@ -250,7 +302,8 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
                 protocols: both,
                 profiles: vec![bloated, issue],
                 caches: vec![CacheState::Cold],
-                runs: 5,
+                runs: 20,
+                connection: Connection::Fresh,
             }
         }
         "preemption-sweep" => {
@@ -292,7 +345,8 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
                 protocols: both,
                 profiles,
                 caches: vec![CacheState::Cold],
-                runs: 3,
+                runs: 20,
+                connection: Connection::Fresh,
             }
         }
         "repeat-visit" => Preset {
@@ -309,7 +363,8 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             protocols: both,
             profiles: vec![profile("lte")],
             caches: vec![CacheState::Cold, CacheState::Warm],
-            runs: 5,
+            runs: 20,
+            connection: Connection::Fresh,
         },
         "push-vs-hints" => Preset {
             name: "push-vs-hints".into(),
@@ -325,7 +380,8 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             protocols: both,
             profiles: vec![profile("3g")],
             caches: vec![CacheState::Cold, CacheState::Warm],
-            runs: 5,
+            runs: 20,
+            connection: Connection::Fresh,
         },
         "quick" => Preset {
             name: "quick".into(),
@@ -341,6 +397,7 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             profiles: vec![profile("lte")],
             caches: vec![CacheState::Cold, CacheState::Warm],
             runs: 1,
+            connection: Connection::Fresh,
         },
         other => {
             return Err(CompareError::Invalid(format!(
@@ -475,6 +532,7 @@ pub fn matrix(m: &Matrix) -> Result<Preset, CompareError> {
         profiles,
         caches,
         runs: 3,
+        connection: Connection::Fresh,
     })
 }
 

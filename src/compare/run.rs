@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::presets::{configs, matrix, preset, Config, LinkProfile, Matrix};
+use super::presets::{configs, matrix, preset, Config, Connection, LinkProfile, Matrix};
 use super::{CacheState, CompareError};
-use crate::browser::{load_page, Cpu, HttpCache, LoadOptions, PageLoad};
+use crate::browser::{
+    load_on, load_page, BrowserConn, Cpu, HttpCache, LoadOptions, PageLoad, Warmup,
+};
 use crate::client::ClientOptions;
 use crate::config::{SchedulerMode, ServeOptions};
 use crate::netem::{Emulator, EmulatorOptions};
@@ -43,6 +45,15 @@ pub struct Run {
     pub subresources_done_ms: Option<f64>,
     /// The most packets the bottleneck queue held during the load.
     pub peak_link_queue_packets: Option<usize>,
+    /// How the connection was warmed (`--connection warm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<Warmup>,
+    /// The server's congestion window when navigation started: the first
+    /// trace sample at or after it that has the connection (a fresh one is
+    /// registered once the server accepts it, about half a round trip
+    /// later), bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwnd_at_start: Option<u64>,
     /// Time series through the load, every [`TRACE_EVERY`] (written to
     /// traces.jsonl, one line per run, rather than runs.json).
     #[serde(skip)]
@@ -175,6 +186,9 @@ pub struct Report {
     pub quic_initial_window: Option<u64>,
     /// Seed of the links' loss generators.
     pub seed: u64,
+    /// The connection each measured load ran on.
+    #[serde(default)]
+    pub connection: Connection,
     /// Configurations.
     pub configs: Vec<Config>,
     /// Per-configuration summaries, in configuration order.
@@ -218,6 +232,8 @@ pub struct CompareOptions {
     pub har: bool,
     /// Resume from the journal a killed run left in the output directory.
     pub resume: bool,
+    /// The connection loads run on (default: the preset's).
+    pub connection: Option<Connection>,
 }
 
 /// One of N parts of a matrix (`--shard K/N`, K from 1): the
@@ -301,6 +317,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         None => preset(&opts.preset, opts.quick)?,
     };
     let runs = opts.runs.unwrap_or(preset.runs).max(1);
+    let connection = opts.connection.unwrap_or(preset.connection);
     let mut configs = configs(&preset);
     if !opts.only.is_empty() {
         configs.retain(|c| {
@@ -335,8 +352,11 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         shard: opts.shard,
         seed: opts.seed,
         options: format!(
-            "initial RTT {:?}, initial window {:?}, cpu {:?}",
-            opts.initial_rtt, opts.initial_window, opts.cpu
+            "initial RTT {:?}, initial window {:?}, cpu {:?}, connection {}",
+            opts.initial_rtt,
+            opts.initial_window,
+            opts.cpu,
+            connection.name()
         ),
     };
     let left = opts.out_dir.join(super::journal::FILE);
@@ -366,7 +386,21 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         all.iter().map(|r: &Run| (r.config, r.run)).collect();
     let mine: std::collections::HashSet<(usize, usize)> = mine.difference(&done).copied().collect();
     progress.total = mine.len();
-    let site = Arc::new(preset.site.clone());
+    // Each link's warm-up resource: one BDP (at least 16 KB), outside every
+    // page, so that one transfer from the initial window in slow start
+    // takes the window past the BDP.
+    let mut site = preset.site.clone();
+    let bdps: Vec<u64> = preset.profiles.iter().map(link_bdp).collect();
+    if connection == Connection::Warm {
+        for (pi, bdp) in bdps.iter().enumerate() {
+            site.insert_static(
+                &warmup_path(pi),
+                vec![b'w'; (*bdp).max(16 * 1024) as usize],
+                std::time::SystemTime::UNIX_EPOCH,
+            );
+        }
+    }
+    let site = Arc::new(site);
     for (pi, prof) in preset.profiles.iter().enumerate() {
         if !mine.iter().any(|&(ci, _)| configs[ci].profile_index == pi) {
             continue;
@@ -426,6 +460,9 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                 let warm = c.cache == CacheState::Warm;
                 let stop = std::sync::atomic::AtomicBool::new(false);
                 let probes = &servers[c.variant_index].stats.probes;
+                let stats = servers[c.variant_index].stats.clone();
+                let warm_conn =
+                    (connection == Connection::Warm).then(|| (warmup_path(pi), bdps[pi]));
                 let (samples, loaded) = std::thread::scope(|scope| {
                     let sampler = scope.spawn(|| sample_until(&emu, probes, &stop));
                     let loaded = emu.in_client(move || {
@@ -441,19 +478,22 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                                     let t0 = Instant::now();
                                     let (mut l, _) = load_page(&lo, HttpCache::new()).await;
                                     l.error = Some(format!("warming visit: {e}"));
-                                    return (t0, l);
+                                    return (t0, l, None);
                                 }
                                 cache = c;
                             }
-                            let t0 = Instant::now();
-                            (t0, load_page(&lo, cache).await.0)
+                            let Some((path, bdp)) = warm_conn else {
+                                let t0 = Instant::now();
+                                return (t0, load_page(&lo, cache).await.0, None);
+                            };
+                            measured_on_warm(&lo, cache, &path, bdp, &stats).await
                         })
                     });
                     let loaded = loaded.map(|h| h.join());
                     stop.store(true, std::sync::atomic::Ordering::Relaxed);
                     (sampler.join().unwrap_or_default(), loaded)
                 });
-                let (t0, load) = loaded?
+                let (t0, load, warmup) = loaded?
                     .map_err(|_| CompareError::Server("page-load thread panicked".into()))?;
                 let think = site
                     .get(&c.page)
@@ -496,6 +536,10 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                     .filter_map(|r| r.done_ms)
                     .reduce(f64::max);
                 let peak_link_queue_packets = trace.iter().map(|p| p.link_queue_packets).max();
+                let cwnd_at_start = trace
+                    .iter()
+                    .filter(|p| p.t_ms >= 0.0)
+                    .find_map(|p| Some(p.conn.as_ref()?.cwnd));
                 progress.step(&c.label());
                 let r = Run {
                     config: ci,
@@ -506,6 +550,8 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                     at_ready,
                     subresources_done_ms,
                     peak_link_queue_packets,
+                    warmup,
+                    cwnd_at_start,
                     trace,
                     load,
                 };
@@ -534,10 +580,74 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         quic_initial_rtt_ms: opts.initial_rtt.map(|d| d.as_secs_f64() * 1e3),
         quic_initial_window: opts.initial_window,
         seed: opts.seed,
+        connection,
         configs,
         rows,
         runs: all,
     })
+}
+
+/// A link's bandwidth-delay product: its server-to-client rate times its
+/// round trip, bytes (the initial window's 14,720 bytes for a link without
+/// a rate limit).
+pub fn link_bdp(p: &LinkProfile) -> u64 {
+    let rtt = (p.up.delay + p.down.delay).as_secs_f64();
+    match p.down.rate {
+        Some(bits) => (bits as f64 / 8.0 * rtt).round() as u64,
+        None => crate::push::DEFAULT_CWND,
+    }
+}
+
+/// The warm-up resource of link profile `pi`.
+fn warmup_path(pi: usize) -> String {
+    format!("/pushlab-warmup-{pi}.bin")
+}
+
+/// Transfers of the warm-up resource before giving up on reaching the BDP.
+const WARMUP_MAX_TRANSFERS: usize = 20;
+
+/// `--connection warm`: connects, fetches `path` until the server's
+/// congestion window for the connection reaches `bdp`, then loads the page
+/// on the same connection (navigation starts when warming ends: the record
+/// has no handshake time). Returns when navigation started, the load and
+/// what warming did.
+async fn measured_on_warm(
+    lo: &LoadOptions,
+    cache: HttpCache,
+    path: &str,
+    bdp: u64,
+    stats: &crate::stats::ServerStats,
+) -> (Instant, PageLoad, Option<Warmup>) {
+    let fail = |why: String| async move {
+        let t0 = Instant::now();
+        let (mut l, _) = load_page(lo, HttpCache::new()).await;
+        l.error = Some(why);
+        (t0, l, None)
+    };
+    let mut bc = match BrowserConn::connect(lo).await {
+        Ok(bc) => bc,
+        Err(e) => return fail(format!("warming: {e}")).await,
+    };
+    // The server side of this connection: the newest live one (a warm
+    // cache's first visit was on an older one).
+    let reached = || stats.probes.sample().pop().is_some_and(|c| c.cwnd >= bdp);
+    let w = match bc.warm_up(path, WARMUP_MAX_TRANSFERS, &reached).await {
+        Ok(w) => w,
+        Err(e) => {
+            bc.close().await;
+            return fail(e).await;
+        }
+    };
+    let t0 = Instant::now();
+    let (mut load, _) = load_on(&mut bc, lo, cache, 0.0).await;
+    bc.close().await;
+    if !w.reached && load.error.is_none() {
+        load.error = Some(format!(
+            "warming: the window did not reach the BDP ({bdp} bytes) in {} transfers",
+            w.transfers
+        ));
+    }
+    (t0, load, Some(w))
 }
 
 /// The (configuration, run) pairs a run takes: all of them, or a shard's.
