@@ -226,6 +226,8 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
                 v.paper = Some(paper);
                 variants.push(v);
             }
+            // The paper's BDP policy on this page (not among its rows).
+            variants.push(variant("bdp:20000", "bdp:20000"));
             Preset {
                 name: "push-order".into(),
                 about: "Rules of Thumb, rule 2: push in evaluation order. 1.js (5 KB) writes 2.js; 3.js and 4.js are 10 KB; India-2G (BDP 20 KB), on a connection warmed to the BDP as the paper measured. The paper's figure is the load-time improvement against no push (positive = faster).".into(),
@@ -644,7 +646,7 @@ mod tests {
         for path in ["/1.js", "/2.js", "/3.js", "/4.js"] {
             assert!(p.site.get(path).is_some());
         }
-        assert_eq!(configs(&p).len(), 12);
+        assert_eq!(configs(&p).len(), 14);
         assert!(preset("nope", false).is_err());
     }
 

@@ -559,6 +559,8 @@ pub(super) mod tests {
             at_ready: None,
             subresources_done_ms: None,
             peak_link_queue_packets: None,
+            warmup: None,
+            cwnd_at_start: None,
             trace: Vec::new(),
             load: PageLoad {
                 url: "https://10.0.0.1:4433/index.html".into(),
@@ -592,6 +594,7 @@ pub(super) mod tests {
             quic_initial_rtt_ms: None,
             quic_initial_window: None,
             seed: 1,
+            connection: Default::default(),
             configs: vec![
                 config(Proto::H3, "none", CacheState::Cold),
                 config(Proto::H2, "push-all, \"x\"", CacheState::Warm),
