@@ -138,6 +138,45 @@ pub fn rel_diff_ci(base: &[f64], x: &[f64]) -> Option<(f64, f64)> {
     Some(percentile_interval(stats, CONFIDENCE))
 }
 
+/// Ranks from 1, ties given the mean of the ranks they span.
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        let mean = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            r[k] = mean;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// Spearman's rank correlation of paired values: Pearson's correlation of
+/// their ranks (ties averaged); `None` for fewer than three pairs, unequal
+/// lengths, a non-finite value, or no spread in either.
+pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
+    if x.len() != y.len() || x.len() < 3 || x.iter().chain(y).any(|v| !v.is_finite()) {
+        return None;
+    }
+    let (rx, ry) = (ranks(x), ranks(y));
+    let n = rx.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in rx.iter().zip(&ry) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +247,20 @@ mod tests {
         assert!(lo <= 0.0 && 0.0 <= hi, "{lo} {hi}");
         assert_eq!(rel_diff_ci(&[1.0], &[1.0, 2.0]), None);
         assert_eq!(rel_diff_ci(&[0.0, 0.0], &[1.0, 2.0]), None);
+    }
+
+    /// Same order 1, reversed -1, ties averaged (a textbook example), and
+    /// the cases without an answer.
+    #[test]
+    fn rank_correlation() {
+        assert!(close(spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 35.0]).unwrap(), 1.0));
+        assert!(close(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).unwrap(), -1.0));
+        assert_eq!(ranks(&[5.0, 1.0, 5.0, 3.0]), vec![3.5, 1.0, 3.5, 2.0]);
+        // x ranks 1..5, y = [2, 1, 4, 3, 5]: Pearson of ranks = 0.8.
+        let r = spearman(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 1.0, 4.0, 3.0, 5.0]).unwrap();
+        assert!(close(r, 0.8), "{r}");
+        assert_eq!(spearman(&[1.0, 2.0], &[1.0, 2.0]), None);
+        assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
+        assert_eq!(spearman(&[1.0, f64::NAN, 2.0], &[1.0, 2.0, 3.0]), None);
     }
 }

@@ -84,6 +84,53 @@ pub fn table(report: &Report) -> String {
             }
         ));
     }
+    s.push_str(&paper_rank_lines(report));
+    s
+}
+
+/// A figure of the paper's as a fraction: the leading signed percentage
+/// of "+23%", "-16% (4,179 ms)"; `None` for "-" and the like.
+fn paper_fraction(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let end = t.find('%')?;
+    t[..end].trim().parse::<f64>().ok().map(|p| p / 100.0)
+}
+
+/// Per group of rows that reproduce the paper's (same protocol, page, link
+/// and cache), Spearman's rank correlation of their differences to the
+/// baseline with the paper's, as lines under the table.
+fn paper_rank_lines(report: &super::run::Report) -> String {
+    let mut groups: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
+    for r in &report.rows {
+        let (Some(ours), Some(theirs)) = (r.vs_baseline, r.paper.as_deref().and_then(paper_fraction))
+        else {
+            continue;
+        };
+        let c = &r.config;
+        let key = format!(
+            "{} {} {} {}",
+            proto_name(c.protocol),
+            c.page,
+            c.profile,
+            c.cache.name()
+        );
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(g) => {
+                g.1.push(ours);
+                g.2.push(theirs);
+            }
+            None => groups.push((key, vec![ours], vec![theirs])),
+        }
+    }
+    let mut s = String::new();
+    for (key, ours, theirs) in groups {
+        if let Some(rho) = crate::summary::spearman(&ours, &theirs) {
+            s.push_str(&format!(
+                "\nRank correlation with the Rules of Thumb (Spearman, {} rows), {key}: {rho:.2}\n",
+                ours.len()
+            ));
+        }
+    }
     s
 }
 
@@ -624,5 +671,15 @@ pub(super) mod tests {
         let header = csv(&empty).expect("CSV in memory");
         assert_eq!(header, format!("{}\n", CSV_HEADER.join(",")));
         assert!(csv(&report()).expect("CSV in memory").starts_with(&header));
+    }
+
+    /// The paper's figures as fractions: a signed leading percentage.
+    #[test]
+    fn paper_figures() {
+        assert_eq!(paper_fraction("+23%"), Some(0.23));
+        assert_eq!(paper_fraction("-16%"), Some(-0.16));
+        assert_eq!(paper_fraction("+4% (3,465 ms)"), Some(0.04));
+        assert_eq!(paper_fraction("-"), None);
+        assert_eq!(paper_fraction(""), None);
     }
 }
