@@ -253,8 +253,14 @@ mod tests {
     /// the cases without an answer.
     #[test]
     fn rank_correlation() {
-        assert!(close(spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 35.0]).unwrap(), 1.0));
-        assert!(close(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).unwrap(), -1.0));
+        assert!(close(
+            spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 35.0]).unwrap(),
+            1.0
+        ));
+        assert!(close(
+            spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).unwrap(),
+            -1.0
+        ));
         assert_eq!(ranks(&[5.0, 1.0, 5.0, 3.0]), vec![3.5, 1.0, 3.5, 2.0]);
         // x ranks 1..5, y = [2, 1, 4, 3, 5]: Pearson of ranks = 0.8.
         let r = spearman(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 1.0, 4.0, 3.0, 5.0]).unwrap();

@@ -102,7 +102,8 @@ fn paper_fraction(s: &str) -> Option<f64> {
 fn paper_rank_lines(report: &super::run::Report) -> String {
     let mut groups: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
     for r in &report.rows {
-        let (Some(ours), Some(theirs)) = (r.vs_baseline, r.paper.as_deref().and_then(paper_fraction))
+        let (Some(ours), Some(theirs)) =
+            (r.vs_baseline, r.paper.as_deref().and_then(paper_fraction))
         else {
             continue;
         };

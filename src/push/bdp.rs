@@ -61,7 +61,7 @@ fn items(input: &PlanInput<'_>, children: &[Child], budget: u64) -> Vec<PushItem
         .iter()
         .filter_map(|c| Some((c, pushable(input.request, &c.resource)?)))
         .collect();
-    let n = crossing(pushable.iter().map(|(c, _)| c.resource.len as u64), budget);
+    let n = crossing(pushable.iter().map(|(c, _)| c.resource.len), budget);
     pushable
         .into_iter()
         .take(n)

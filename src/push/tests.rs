@@ -430,7 +430,7 @@ fn push_all_bdp_cuts_push_all_at_one_bdp() {
         let sizes: Vec<u64> = all
             .pushes
             .iter()
-            .map(|i| site.get(&i.path).unwrap().len as u64)
+            .map(|i| site.get(&i.path).unwrap().len)
             .collect();
         let n = bdp::crossing(sizes.iter().copied(), budget);
         assert_eq!(paths(&p), paths(&all)[..n].to_vec(), "{budget}");
