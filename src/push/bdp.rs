@@ -92,27 +92,10 @@ impl PushPolicy for Bdp {
         if let Some(r) = input.reply.resource.as_ref() {
             seen.insert(r.path.clone());
         }
-        if input.request.method != http::Method::GET || input.reply.status != http::StatusCode::OK {
-            return Plan::default();
-        }
-        let Some(doc) = input.reply.resource.as_ref() else {
+        let Some(mut children) = super::descendants(input) else {
             return Plan::default();
         };
-        let g = input.site.graph();
-        let children: Vec<Child> = g
-            .evaluation_order(&doc.path)
-            .into_iter()
-            .filter(|p| !seen.contains(p))
-            .filter_map(|p| {
-                let resource = input.site.get(&p)?;
-                let node = g.node(&p).cloned().unwrap_or_default();
-                Some(Child {
-                    path: p,
-                    resource,
-                    node,
-                })
-            })
-            .collect();
+        children.retain(|c| !seen.contains(&c.path));
         let pushes = items(input, &children, self.0.bytes(input));
         seen.extend(pushes.iter().map(|p| p.path.clone()));
         Plan {

@@ -123,19 +123,17 @@ pub struct Child {
     pub node: NodeInfo,
 }
 
-/// The page's subresources in evaluation order, when the request is a
-/// successful GET of a document; `None` otherwise.
-pub fn page_children(input: &PlanInput<'_>) -> Option<Vec<Child>> {
+/// The subresources of a successful GET's resource in evaluation order
+/// (any kind of resource: a document, a script that writes another, a
+/// stylesheet with fonts); `None` for anything else.
+pub fn descendants(input: &PlanInput<'_>) -> Option<Vec<Child>> {
     if input.request.method != Method::GET || input.reply.status != http::StatusCode::OK {
         return None;
     }
-    let doc = input.reply.resource.as_ref()?;
-    if doc.kind != Kind::Document {
-        return None;
-    }
+    let parent = input.reply.resource.as_ref()?;
     let g = input.site.graph();
     Some(
-        g.evaluation_order(&doc.path)
+        g.evaluation_order(&parent.path)
             .into_iter()
             .filter_map(|p| {
                 let resource = input.site.get(&p)?;
@@ -148,6 +146,15 @@ pub fn page_children(input: &PlanInput<'_>) -> Option<Vec<Child>> {
             })
             .collect(),
     )
+}
+
+/// The page's subresources in evaluation order, when the request is a
+/// successful GET of a document; `None` otherwise.
+pub fn page_children(input: &PlanInput<'_>) -> Option<Vec<Child>> {
+    if input.reply.resource.as_ref()?.kind != Kind::Document {
+        return None;
+    }
+    descendants(input)
 }
 
 /// Whether a resource may be pushed in answer to this request, and the
