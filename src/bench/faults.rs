@@ -117,6 +117,7 @@ async fn fetch(server: SocketAddr, path: &str, len: u64, sha: &str, timeout: Dur
         insecure: true,
         hash_bodies: true,
         timeout,
+        idle_timeout: Some(timeout),
         ..ClientOptions::default()
     };
     let attempt = async {
@@ -171,8 +172,17 @@ fn run_case(
         .build()
         .map_err(err)?;
     let site = crate::site::Site::load(site_dir).map_err(err)?;
+    // Under 30% loss both ways a connection can hear nothing for longer
+    // than the default 30-s idle timeout while its probes back off
+    // (1 + 2 + 4 + 8 + 16 s of PTOs): one handshakeloss transfer of ten died
+    // that way after 36 s in a CI run. Both ends get the case's own limit.
+    //= https://www.rfc-editor.org/rfc/rfc9000#section-10.1
+    //# To avoid excessively small idle timeout periods, endpoints MUST
+    //# increase the idle timeout period to be at least three times the
+    //# current Probe Timeout (PTO).
     let serve = ServeOptions {
         site: Arc::new(site),
+        idle_timeout: case.timeout,
         ..ServeOptions::default()
     };
     let srv = rt
