@@ -317,15 +317,21 @@ pub async fn load_on(
         match ev {
             Event::Response(path, r) => {
                 let base = r.sent_ms - nav_offset;
-                let done = r.done_ms.map(|d| base + d).unwrap_or(now);
-                let first = r.first_byte_ms.or(r.headers_ms).map(|f| base + f);
+                // The connection's clock and navigation's are read a moment
+                // apart: a time past now is now, and the first byte is never
+                // after the last.
+                let done = r.done_ms.map(|d| base + d).unwrap_or(now).min(now);
+                let first = r
+                    .first_byte_ms
+                    .or(r.headers_ms)
+                    .map(|f| (base + f).min(done));
                 page.on_response(
                     &path,
                     r.status,
                     &r.headers,
                     r.body.clone().unwrap_or_default(),
                     first,
-                    done.min(now),
+                    done,
                     r.error.clone(),
                 );
             }
@@ -411,8 +417,8 @@ fn sync_pushes(
         let finished = p.complete || p.cancelled || p.error.is_some();
         if finished && !reported_done {
             seen.insert(p.push_id, true);
-            let first = p.stream_ms.map(|t| t - nav_offset).unwrap_or(now);
             let done = p.done_ms.map(|t| t - nav_offset).unwrap_or(now).min(now);
+            let first = p.stream_ms.map(|t| t - nav_offset).unwrap_or(now).min(done);
             let body = if p.complete { p.body.clone() } else { None };
             page.on_push_done(&p.path, &p.headers, body, p.body_len, first, done);
         }
