@@ -19,7 +19,7 @@ mod merge;
 mod presets;
 mod report;
 mod run;
-pub(crate) mod sites;
+mod sites;
 pub mod svg;
 
 pub use merge::{merge, merge_reports, read_dir};

@@ -382,6 +382,24 @@ fn pushes_get_the_browsers_priorities() {
     }
 }
 
+/// The Rules of Thumb's push-order page: 1.js (5 KB) writes 2.js; 2.js,
+/// 3.js and 4.js are 10 KB.
+fn push_order_site() -> Site {
+    let mut site = Site::empty("t", crate::site::SiteConfig::default());
+    let now = std::time::SystemTime::now();
+    let html = b"<html><head><script src=/1.js></script><script src=/3.js></script>\
+        <script src=/4.js></script></head><body></body></html>";
+    site.insert_static("/index.html", html.to_vec(), now);
+    let mut one = b"document.write('<script src=\"/2.js\"></script>');\n".to_vec();
+    one.resize(5_000, b' ');
+    site.insert_static("/1.js", one, now);
+    for p in ["/2.js", "/3.js", "/4.js"] {
+        site.insert_static(p, vec![b' '; 10_000], now);
+    }
+    site.build_graph();
+    site
+}
+
 /// `bdp:20000` on the push-order page (1.js 5 KB writes 2.js 10 KB; 3.js
 /// and 4.js 10 KB): with the document, the first subresources in
 /// evaluation order whose total just crosses 20 KB (1.js, 2.js, 3.js);
@@ -389,7 +407,7 @@ fn pushes_get_the_browsers_priorities() {
 /// asked for; a fresh connection asking for 1.js gets 2.js with it.
 #[test]
 fn bdp_pushes_children_of_any_request_once_per_connection() {
-    let site = crate::compare::sites::push_order();
+    let site = push_order_site();
     let bdp = policy_by_name("bdp:20000").unwrap();
     let st = ConnPushState::default();
     let get = |p: &str| req(Method::GET, p, &[]);
@@ -437,7 +455,7 @@ fn push_all_bdp_cuts_push_all_at_one_bdp() {
         assert!(n == sizes.len() || sizes[..n].iter().sum::<u64>() >= budget);
         assert!(n == 0 || sizes[..n - 1].iter().sum::<u64>() < budget);
     }
-    let site = crate::compare::sites::push_order();
+    let site = push_order_site();
     let p = plan_with(
         &bdp::PushAllBdp(bdp::Budget::Fixed(20_000)),
         &site,
