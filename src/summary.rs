@@ -19,19 +19,22 @@ fn sorted_finite(values: &[f64]) -> Vec<f64> {
     v
 }
 
+/// The median of ascending, non-empty `v`: the middle value, or the mean
+/// of the two middle ones for an even count.
+fn median_of_sorted(v: &[f64]) -> f64 {
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
 /// The median of the finite values: the middle one, or the mean of the two
 /// middle ones for an even count; `None` if there is no finite value.
 pub fn median(values: &[f64]) -> Option<f64> {
     let v = sorted_finite(values);
-    let n = v.len();
-    if n == 0 {
-        return None;
-    }
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+    (!v.is_empty()).then(|| median_of_sorted(&v))
 }
 
 /// The value at rank `n / 2` of all values sorted (NaNs last): the middle
@@ -81,12 +84,7 @@ fn resampled_median(v: &[f64], rng: &mut StdRng, scratch: &mut Vec<f64>) -> f64 
     scratch.clear();
     scratch.extend((0..v.len()).map(|_| v[rng.random_range(0..v.len())]));
     scratch.sort_by(f64::total_cmp);
-    let n = scratch.len();
-    if n % 2 == 1 {
-        scratch[n / 2]
-    } else {
-        (scratch[n / 2 - 1] + scratch[n / 2]) / 2.0
-    }
+    median_of_sorted(scratch)
 }
 
 /// The `(1 - level) / 2` and `(1 + level) / 2` quantiles of `stats`.

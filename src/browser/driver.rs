@@ -195,7 +195,7 @@ impl BrowserConn {
 pub async fn load_page(opts: &LoadOptions, cache: HttpCache) -> (PageLoad, HttpCache) {
     let mut bc = match BrowserConn::connect(opts).await {
         Ok(bc) => bc,
-        Err(e) => return failed(opts, unix_ms(), cache, e),
+        Err(e) => return (not_loaded(opts, cache.clone(), e), cache),
     };
     let handshake_ms = bc.handshake_ms;
     let out = load_on(&mut bc, opts, cache, handshake_ms).await;
@@ -203,25 +203,25 @@ pub async fn load_page(opts: &LoadOptions, cache: HttpCache) -> (PageLoad, HttpC
     out
 }
 
-/// A load that did not start.
-fn failed(
+/// The record of a load that did not start (now), and why.
+pub fn not_loaded(opts: &LoadOptions, cache: HttpCache, why: String) -> PageLoad {
+    not_loaded_at(opts, unix_ms(), cache, why)
+}
+
+fn not_loaded_at(
     opts: &LoadOptions,
     started_unix_ms: f64,
     cache: HttpCache,
     why: String,
-) -> (PageLoad, HttpCache) {
-    let page = Page::new("/", cache.clone(), opts.cpu);
-    (
-        PageLoad {
-            url: opts.url.clone(),
-            protocol: opts.proto,
-            started_unix_ms,
-            handshake_ms: 0.0,
-            summary: page.summary(),
-            error: Some(why),
-        },
-        cache,
-    )
+) -> PageLoad {
+    PageLoad {
+        url: opts.url.clone(),
+        protocol: opts.proto,
+        started_unix_ms,
+        handshake_ms: 0.0,
+        summary: Page::new("/", cache, opts.cpu).summary(),
+        error: Some(why),
+    }
 }
 
 /// Loads a page on an open connection. Navigation starts now;
@@ -240,7 +240,12 @@ pub async fn load_on(
     };
     let path = match split_url(&opts.url) {
         Ok((_, _, path)) => path,
-        Err(e) => return failed(opts, started_unix_ms, cache, e),
+        Err(e) => {
+            return (
+                not_loaded_at(opts, started_unix_ms, cache.clone(), e),
+                cache,
+            )
+        }
     };
     let conn = bc.conn.clone();
     let irx = &mut bc.informational;

@@ -10,5 +10,5 @@ pub mod driver;
 pub mod model;
 
 pub use cache::HttpCache;
-pub use driver::{load_on, load_page, BrowserConn, LoadOptions, PageLoad, Warmup};
+pub use driver::{load_on, load_page, not_loaded, BrowserConn, LoadOptions, PageLoad, Warmup};
 pub use model::{Cpu, Page, PageSummary, PushRecord, ResKind, Resource, Source};

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::presets::{configs, matrix, preset, Config, Connection, LinkProfile, Matrix};
 use super::{CacheState, CompareError};
 use crate::browser::{
-    load_on, load_page, BrowserConn, Cpu, HttpCache, LoadOptions, PageLoad, Warmup,
+    load_on, load_page, not_loaded, BrowserConn, Cpu, HttpCache, LoadOptions, PageLoad, Warmup,
 };
 use crate::client::ClientOptions;
 use crate::config::{SchedulerMode, ServeOptions};
@@ -618,15 +618,12 @@ async fn measured_on_warm(
     bdp: u64,
     stats: &crate::stats::ServerStats,
 ) -> (Instant, PageLoad, Option<Warmup>) {
-    let fail = |why: String| async move {
-        let t0 = Instant::now();
-        let (mut l, _) = load_page(lo, HttpCache::new()).await;
-        l.error = Some(why);
-        (t0, l, None)
-    };
+    // A run that could not warm its connection is a failed run: its
+    // record says why, and no page is loaded for it.
+    let fail = |why: String| (Instant::now(), not_loaded(lo, cache.clone(), why), None);
     let mut bc = match BrowserConn::connect(lo).await {
         Ok(bc) => bc,
-        Err(e) => return fail(format!("warming: {e}")).await,
+        Err(e) => return fail(format!("warming: {e}")),
     };
     // The server side of this connection: the newest live one (a warm
     // cache's first visit was on an older one).
@@ -635,7 +632,7 @@ async fn measured_on_warm(
         Ok(w) => w,
         Err(e) => {
             bc.close().await;
-            return fail(e).await;
+            return fail(e);
         }
     };
     let t0 = Instant::now();
