@@ -4,11 +4,13 @@
 //! matching checksums, a 1.5 s round trip): no transfer delivers wrong
 //! bytes, no panic, every transfer-phase case completes every transfer,
 //! and each fault really happened (the emulator's counters show the
-//! drops, the black-holed and the corrupted packets). Under 30% loss a
-//! handshake can still time out (one of 10 did in a CI run, "connection
-//! lost" after 36 s; 0 of 50 in the README's run): such a failure is
-//! reported here, not hidden, and must be a lost connection, never wrong
-//! bytes; the bench itself exits non-zero for it. Needs root.
+//! drops, the black-holed and the corrupted packets). Under 30% loss both
+//! ways a handshakeloss transfer can still run out of its 120 s: both
+//! quinn ends back off their probe timeouts on RTT estimates inflated by
+//! lost ACKs (in a 400-transfer run the slowest took 89 s, p99 16 s; one
+//! in 10 ran out in a CI run). Such a failure is reported here, not
+//! hidden, and must be a timeout or a lost connection, never wrong bytes;
+//! the bench itself exits non-zero for it. Needs root.
 
 mod common;
 
@@ -31,8 +33,10 @@ fn every_fault_case_is_byte_exact() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stdout}\n{stderr}");
+    // A failure makes the bench exit non-zero; which row failed, and how,
+    // is checked below.
     assert!(
-        out.status.success() || stderr.contains("transfers failed"),
+        out.status.success() || stderr.contains("failed (see the notes)"),
         "{stdout}\n{stderr}"
     );
     let rows: Value =

@@ -106,24 +106,38 @@ fn cases(quick: bool) -> Vec<Case> {
 #[derive(Debug)]
 struct Outcome {
     secs: f64,
+    /// The QUIC handshake's duration, when it completed.
+    handshake: Option<f64>,
     /// None when byte-exact.
     failure: Option<String>,
 }
 
 /// Connects, fetches `path`, checks it against (`len`, `sha`).
-async fn fetch(server: SocketAddr, path: &str, len: u64, sha: &str, timeout: Duration) -> Outcome {
+async fn fetch(
+    server: SocketAddr,
+    path: &str,
+    (len, sha): (u64, &str),
+    timeout: Duration,
+    qlog: Option<std::path::PathBuf>,
+) -> Outcome {
     let t = Instant::now();
     let opts = ClientOptions {
         insecure: true,
         hash_bodies: true,
         timeout,
         idle_timeout: Some(timeout),
+        qlog,
         ..ClientOptions::default()
     };
+    // Where a transfer that times out was stuck.
+    let phase = std::cell::Cell::new("in the handshake");
+    let handshake = std::cell::Cell::new(None);
     let attempt = async {
         let c = Client::connect(&server.ip().to_string(), server.port(), opts)
             .await
             .map_err(|e| format!("connecting: {e}"))?;
+        handshake.set(Some(c.handshake.as_secs_f64()));
+        phase.set("after the handshake");
         let p = c
             .send_request("GET", path, &[])
             .await
@@ -144,10 +158,14 @@ async fn fetch(server: SocketAddr, path: &str, len: u64, sha: &str, timeout: Dur
     let failure = match tokio::time::timeout(timeout, attempt).await {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(e),
-        Err(_) => Some(format!("no complete transfer in {timeout:?}")),
+        Err(_) => Some(format!(
+            "no complete transfer in {timeout:?} ({})",
+            phase.get()
+        )),
     };
     Outcome {
         secs: t.elapsed().as_secs_f64(),
+        handshake: handshake.get(),
         failure,
     }
 }
@@ -156,9 +174,16 @@ async fn fetch(server: SocketAddr, path: &str, len: u64, sha: &str, timeout: Dur
 /// transfers from its client side in turn.
 fn run_case(
     case: &Case,
+    transfers: usize,
     site_dir: &std::path::Path,
     seed: u64,
+    qlog_dir: Option<&std::path::Path>,
 ) -> Result<(Row, usize), BenchError> {
+    let qlog_dir = qlog_dir.map(|d| d.join(case.name));
+    if let Some(d) = &qlog_dir {
+        std::fs::create_dir_all(d.join("server"))
+            .map_err(|e| err(format!("{}: {e}", d.display())))?;
+    }
     let emu = Emulator::start(EmulatorOptions {
         up: case.link,
         down: case.link,
@@ -183,6 +208,7 @@ fn run_case(
     let serve = ServeOptions {
         site: Arc::new(site),
         idle_timeout: case.timeout,
+        qlog_dir: qlog_dir.as_ref().map(|d| d.join("server")),
         ..ServeOptions::default()
     };
     let srv = rt
@@ -197,15 +223,18 @@ fn run_case(
     let sha = crate::hex::encode(ring::digest::digest(&ring::digest::SHA256, &body).as_ref());
     let (len, path) = (body.len() as u64, format!("/{}.bin", case.size));
     let mut outcomes = Vec::new();
-    for _ in 0..case.transfers {
+    for i in 0..transfers {
         let (path, sha, timeout) = (path.clone(), sha.clone(), case.timeout);
+        let qlog = qlog_dir
+            .as_ref()
+            .map(|d| d.join(format!("client-{}.sqlog", i + 1)));
         let handle = emu
             .in_client(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .expect("a runtime");
-                rt.block_on(fetch(server, &path, len, &sha, timeout))
+                rt.block_on(fetch(server, &path, (len, &sha), timeout, qlog))
             })
             .map_err(err)?;
         if let Some((at, down_for)) = case.blackhole {
@@ -216,6 +245,7 @@ fn run_case(
         }
         let outcome = handle.join().unwrap_or_else(|_| Outcome {
             secs: 0.0,
+            handshake: None,
             failure: Some("the client thread panicked".into()),
         });
         outcomes.push(outcome);
@@ -235,6 +265,14 @@ fn run_case(
         c.up.blackhole_drops,
         c.down.blackhole_drops,
     );
+    let mut hs: Vec<f64> = outcomes.iter().filter_map(|o| o.handshake).collect();
+    hs.sort_by(f64::total_cmp);
+    if let (Some(mid), Some(max)) = (crate::summary::median(&hs), hs.last()) {
+        note.push_str(&format!(
+            "; handshake median {mid:.2} s, max {max:.2} s ({} completed)",
+            hs.len()
+        ));
+    }
     if let Some(f) = failures.first() {
         let wrong = failures
             .iter()
@@ -249,7 +287,7 @@ fn run_case(
         format!(
             "{}: {} x {}",
             case.name,
-            case.transfers,
+            transfers,
             crate::units::fmt_bytes(case.size as u64)
         ),
         "rfc9218",
@@ -265,11 +303,25 @@ pub fn run_faults(opts: &BenchOptions) -> Result<(Vec<Row>, usize), BenchError> 
     crate::netem::available().map_err(err)?;
     let dir = std::env::temp_dir().join(format!("pushlab-faults-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(err)?;
-    let all = cases(opts.quick);
+    // Each case keeps its own emulator seed (its place in the full list)
+    // when only some run.
+    let all: Vec<(u64, Case)> = (1u64..)
+        .zip(cases(opts.quick))
+        .filter(|(_, c)| opts.cases.is_empty() || opts.cases.iter().any(|n| n == c.name))
+        .collect();
+    if let Some(bad) = opts
+        .cases
+        .iter()
+        .find(|n| !cases(true).iter().any(|c| c.name == n.as_str()))
+    {
+        return Err(err(format!(
+            "no fault case {bad:?} (handshakeloss, transferloss, blackhole, transfercorruption, longrtt)"
+        )));
+    }
     // One random file per size, the site the server serves.
     use rand::RngCore;
     let mut rng = rand::rng();
-    for c in &all {
+    for (_, c) in &all {
         let p = dir.join(format!("{}.bin", c.size));
         if !p.exists() {
             let mut b = vec![0u8; c.size];
@@ -279,8 +331,9 @@ pub fn run_faults(opts: &BenchOptions) -> Result<(Vec<Row>, usize), BenchError> 
     }
     let mut rows = Vec::new();
     let mut failed = 0;
-    for (i, c) in all.iter().enumerate() {
-        match run_case(c, &dir, i as u64 + 1) {
+    for (seed, c) in &all {
+        let transfers = opts.transfers.unwrap_or(c.transfers);
+        match run_case(c, transfers, &dir, *seed, opts.qlog_dir.as_deref()) {
             Ok((r, f)) => {
                 rows.push(r);
                 failed += f;

@@ -390,6 +390,13 @@ pub struct BenchOptions {
     /// load: the servers' `--stream-buffer`, against which the slow-reader
     /// bound is checked.
     pub stream_buffer: u64,
+    /// faults: write every connection's qlog (server and client) under
+    /// this folder, one subfolder per case.
+    pub qlog_dir: Option<PathBuf>,
+    /// faults: run only these cases (all when empty).
+    pub cases: Vec<String>,
+    /// faults: transfers per case instead of the case's own count.
+    pub transfers: Option<usize>,
 }
 
 /// Pins this process to `cpu` with `taskset` (the client side of a run).

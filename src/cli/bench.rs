@@ -67,6 +67,18 @@ pub struct BenchArgs {
     /// --stream-buffer`), against which slow readers' memory is checked.
     #[arg(long, default_value = "128KiB", value_parser = super::bytes_arg)]
     stream_buffer: u64,
+    /// faults: write every connection's qlog, the server's and the
+    /// client's, under this folder (DIR/CASE/server/, DIR/CASE/client-N.sqlog).
+    #[arg(long)]
+    qlog_dir: Option<PathBuf>,
+    /// faults: run only this case (handshakeloss, transferloss, blackhole,
+    /// transfercorruption, longrtt; repeatable).
+    #[arg(long = "case")]
+    cases: Vec<String>,
+    /// faults: transfers per case (default: each case's own, 50 handshakes
+    /// or 3 transfers; 10 and 1 with --quick), e.g. for a tail estimate.
+    #[arg(long)]
+    transfers: Option<usize>,
 }
 
 /// `pushlab bench`.
@@ -79,6 +91,9 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         log_dir: a.log_dir.clone(),
         server_args: a.server_arg.clone(),
         stream_buffer: a.stream_buffer,
+        qlog_dir: a.qlog_dir.clone(),
+        cases: a.cases.clone(),
+        transfers: a.transfers,
     };
     let started = std::time::Instant::now();
     let mut failures = 0;

@@ -53,6 +53,15 @@ pub struct Client {
 /// A QUIC client configuration for these options, to reuse across
 /// connections (session resumption, 0-RTT).
 pub fn session(opts: &ClientOptions) -> Result<super::Session, ClientError> {
+    config(opts, None)
+}
+
+/// The client configuration for `opts`, writing quinn's qlog events to
+/// `qlog` (for one connection only: the stream is not shared).
+fn config(
+    opts: &ClientOptions,
+    qlog: Option<&std::path::Path>,
+) -> Result<super::Session, ClientError> {
     let alpn: Vec<&[u8]> = opts.alpn.iter().map(|a| a.as_slice()).collect();
     let provider = if opts.chacha20 {
         crate::http3::transport::chacha20_provider()
@@ -83,6 +92,14 @@ pub fn session(opts: &ClientOptions) -> Result<super::Session, ClientError> {
         let idle = quinn::IdleTimeout::try_from(d)
             .map_err(|_| ClientError::Connect(format!("idle timeout {d:?} too long")))?;
         t.max_idle_timeout(Some(idle));
+    }
+    if let Some(path) = qlog {
+        let file = std::fs::File::create(path)
+            .map_err(|e| ClientError::Connect(format!("qlog {}: {e}", path.display())))?;
+        let mut q = quinn::QlogConfig::default();
+        q.writer(Box::new(std::io::BufWriter::new(file)))
+            .title(Some("pushlab client".into()));
+        t.qlog_stream(q.into_stream());
     }
     cfg.transport_config(Arc::new(t));
     Ok(super::Session(cfg))
@@ -121,7 +138,7 @@ impl Client {
             .ok_or_else(|| ClientError::Url(host.into(), "does not resolve".into()))?;
         let cfg = match &opts.session {
             Some(s) => s.0.clone(),
-            None => session(&opts)?.0,
+            None => config(&opts, opts.qlog.as_deref())?.0,
         };
         let bind: SocketAddr = if addr.is_ipv6() {
             "[::]:0"

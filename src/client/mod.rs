@@ -61,6 +61,10 @@ pub struct ClientOptions {
     /// HTTP/3: the QUIC idle timeout this client offers (quinn's 30 s when
     /// unset); load tests hold idle connections for longer.
     pub idle_timeout: Option<Duration>,
+    /// HTTP/3: write this connection's qlog (JSON-SEQ, quinn's events) to
+    /// this file. Applies only when no `session` is given: a session's
+    /// configuration is shared by every connection made with it.
+    pub qlog: Option<PathBuf>,
 }
 
 /// A QUIC client configuration reused across connections: rustls keeps the
@@ -96,6 +100,7 @@ impl Default for ClientOptions {
             zero_rtt: false,
             chacha20: false,
             idle_timeout: None,
+            qlog: None,
         }
     }
 }

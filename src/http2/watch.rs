@@ -313,8 +313,15 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = r {
             let this = &mut *self;
-            if let Some(n) = this.peer.push(&buf.filled()[before..]) {
-                this.watch.set_peer_max_streams(n);
+            match this.peer.push(&buf.filled()[before..]) {
+                Ok(Some(n)) => this.watch.set_peer_max_streams(n),
+                Ok(None) => {}
+                // h2 never sees these bytes: it ends the connection on
+                // the read error (no GOAWAY, which section 3.4 allows).
+                Err(e) => {
+                    buf.set_filled(before);
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
+                }
             }
         }
         r

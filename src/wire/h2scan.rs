@@ -130,12 +130,27 @@ const SETTINGS: u8 = 0x4;
 const ACK: u8 = 0x1;
 const MAX_CONCURRENT_STREAMS: u16 = 0x3;
 
-/// Follows the frames a client sends (its preface first) for one value:
-/// the SETTINGS_MAX_CONCURRENT_STREAMS it allows the server, which limits
-/// how many pushed streams may be open at once. h2 does not expose it.
+/// A client connection preface that is not one (RFC 9113 section 3.4).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadPreface {
+    /// The 24 octets are not `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`.
+    #[error("invalid HTTP/2 connection preface (octet {0} differs)")]
+    Magic(usize),
+    /// The first frame is of this type, not SETTINGS.
+    #[error("the client's first frame is of type {0:#x}, not SETTINGS")]
+    NotSettings(u8),
+}
+
+/// Follows the frames a client sends (its preface first): checks the
+/// preface, which h2 0.4 checks only in part (it answers a PING sent
+/// before the client's SETTINGS), and follows one value: the
+/// SETTINGS_MAX_CONCURRENT_STREAMS it allows the server, which limits how
+/// many pushed streams may be open at once. h2 does not expose it.
 #[derive(Debug, Default)]
 pub struct PeerSettings {
     preface: usize,
+    /// The first frame after the magic has been seen.
+    first_frame: bool,
     header: [u8; 9],
     have: usize,
     /// The current frame's payload still to come; `Some` buffers it (a
@@ -155,12 +170,21 @@ impl PeerSettings {
     }
 
     /// Scans bytes just read; returns the last MAX_CONCURRENT_STREAMS they
-    /// set, if any.
-    pub fn push(&mut self, mut buf: &[u8]) -> Option<u32> {
+    /// set, if any, or what is wrong with the preface.
+    pub fn push(&mut self, mut buf: &[u8]) -> Result<Option<u32>, BadPreface> {
         let mut found = None;
         while !buf.is_empty() {
             if self.preface < PREFACE.len() {
                 let n = (PREFACE.len() - self.preface).min(buf.len());
+                //= https://www.rfc-editor.org/rfc/rfc9113#section-3.4
+                //# Clients and servers MUST treat an invalid connection
+                //# preface as a connection error (Section 5.4.1) of type
+                //# PROTOCOL_ERROR.  A GOAWAY frame (Section 6.8) MAY be
+                //# omitted in this case, since an invalid preface indicates
+                //# that the peer is not using HTTP/2.
+                if let Some(i) = (0..n).find(|i| buf[*i] != PREFACE[self.preface + i]) {
+                    return Err(BadPreface::Magic(self.preface + i));
+                }
                 self.preface += n;
                 buf = &buf[n..];
                 continue;
@@ -188,6 +212,15 @@ impl PeerSettings {
             }
             self.have = 0;
             let h = self.header;
+            //= https://www.rfc-editor.org/rfc/rfc9113#section-3.4
+            //# This sequence MUST be followed by a SETTINGS frame (Section
+            //# 6.5), which MAY be empty.
+            if !self.first_frame {
+                self.first_frame = true;
+                if h[3] != SETTINGS {
+                    return Err(BadPreface::NotSettings(h[3]));
+                }
+            }
             let len = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
             let stream = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
             let wanted = h[3] == SETTINGS && h[4] & ACK == 0 && stream == 0 && len <= MAX_SETTINGS;
@@ -197,7 +230,7 @@ impl PeerSettings {
                 self.settings = None;
             }
         }
-        found
+        Ok(found)
     }
 
     /// The last MAX_CONCURRENT_STREAMS of a SETTINGS payload.
@@ -243,19 +276,56 @@ mod tests {
         wire.extend(client_frame(SETTINGS, ACK, 0, &[]));
         // Byte by byte and all at once, the same answer.
         let mut s = PeerSettings::new();
-        let found: Vec<u32> = wire.iter().filter_map(|b| s.push(&[*b])).collect();
+        let found: Vec<u32> = wire
+            .iter()
+            .filter_map(|b| s.push(&[*b]).expect("a valid preface"))
+            .collect();
         assert_eq!(found, vec![0]);
-        assert_eq!(PeerSettings::new().push(&wire), Some(0));
+        assert_eq!(PeerSettings::new().push(&wire), Ok(Some(0)));
         // A later SETTINGS raises it; the last value in a frame wins.
         let more = client_frame(SETTINGS, 0, 0, &[setting(3, 5), setting(3, 100)].concat());
-        assert_eq!(s.push(&more), Some(100));
+        assert_eq!(s.push(&more), Ok(Some(100)));
         // A frame without the setting changes nothing.
         assert_eq!(
             s.push(&client_frame(SETTINGS, 0, 0, &setting(4, 65535))),
-            None
+            Ok(None)
         );
         // SETTINGS on a stream other than 0 is h2's to refuse, not read here.
-        assert_eq!(s.push(&client_frame(SETTINGS, 0, 1, &setting(3, 1))), None);
+        assert_eq!(
+            s.push(&client_frame(SETTINGS, 0, 1, &setting(3, 1))),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn bad_prefaces() {
+        let mut bad = PREFACE.to_vec();
+        bad[18] = b'X';
+        assert_eq!(PeerSettings::new().push(&bad), Err(BadPreface::Magic(18)));
+        // An HTTP/1.1 request line fails at the first octet that differs.
+        assert_eq!(
+            PeerSettings::new().push(b"GET / HTTP/1.1\r\n"),
+            Err(BadPreface::Magic(0))
+        );
+        // The magic, then a PING instead of SETTINGS, byte by byte too.
+        let mut ping = PREFACE.to_vec();
+        ping.extend(client_frame(0x6, 0, 0, b"pushlab!"));
+        assert_eq!(
+            PeerSettings::new().push(&ping),
+            Err(BadPreface::NotSettings(0x6))
+        );
+        let mut s = PeerSettings::new();
+        let first_err = ping.iter().find_map(|b| s.push(&[*b]).err());
+        assert_eq!(first_err, Some(BadPreface::NotSettings(0x6)));
+        // A SETTINGS ACK first is a SETTINGS frame: h2's to judge.
+        let mut ack = PREFACE.to_vec();
+        ack.extend(client_frame(SETTINGS, ACK, 0, &[]));
+        assert_eq!(PeerSettings::new().push(&ack), Ok(None));
+        // Only the first frame must be SETTINGS.
+        let mut later = PREFACE.to_vec();
+        later.extend(client_frame(SETTINGS, 0, 0, &[]));
+        later.extend(client_frame(0x6, 0, 0, b"pushlab!"));
+        assert_eq!(PeerSettings::new().push(&later), Ok(None));
     }
 
     fn frame(ty: u8, flags: u8, stream: u32, payload: usize) -> Vec<u8> {
