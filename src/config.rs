@@ -88,6 +88,17 @@ pub enum Congestion {
     Bbr,
 }
 
+impl Congestion {
+    /// The name `--cc` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Congestion::Cubic => "cubic",
+            Congestion::NewReno => "newreno",
+            Congestion::Bbr => "bbr",
+        }
+    }
+}
+
 impl FromStr for Congestion {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -132,6 +143,9 @@ pub struct QuicOptions {
     pub initial_rtt: Option<Duration>,
     /// Probe for a larger path MTU (DPLPMTUD).
     pub mtu_discovery: bool,
+    /// The UDP payload size to start with (quinn's default: 1,200), for
+    /// paths known to carry more.
+    pub initial_mtu: Option<u16>,
     /// Offer ALPN `hq-interop` (HTTP/0.9 over QUIC) beside `h3`.
     pub hq_interop: bool,
     /// How long a Retry token stays valid (quinn's default: 15 s).
@@ -167,6 +181,7 @@ impl Default for QuicOptions {
             keep_alive: None,
             initial_rtt: None,
             mtu_discovery: true,
+            initial_mtu: None,
             hq_interop: true,
             retry_token_lifetime: None,
             preferred_address: Vec::new(),
@@ -190,6 +205,9 @@ pub enum ConfigError {
     /// An initial window below two full-size datagrams.
     #[error("--initial-window must be at least 2400 bytes (two 1200-byte packets)")]
     InitialWindow,
+    /// An initial datagram size QUIC cannot use.
+    #[error("--initial-mtu must be at least 1200 bytes (RFC 9000 section 14)")]
+    InitialMtu,
     /// 0-RTT without session tickets.
     #[error("--0rtt needs session tickets (drop --no-resumption)")]
     ZeroRttWithoutResumption,
@@ -230,6 +248,12 @@ impl QuicOptions {
         }
         if self.zero_rtt && !self.resumption {
             return Err(ConfigError::ZeroRttWithoutResumption);
+        }
+        //= https://www.rfc-editor.org/rfc/rfc9000#section-14
+        //# QUIC MUST NOT be used if the network path cannot support a
+        //# maximum datagram size of at least 1200 bytes.
+        if self.initial_mtu.is_some_and(|m| m < 1200) {
+            return Err(ConfigError::InitialMtu);
         }
         //= https://www.rfc-editor.org/rfc/rfc9000#section-18.2
         //# The preferred_address transport parameter contains an address and
@@ -312,6 +336,15 @@ mod tests {
             Err(ConfigError::InitialWindow)
         );
         assert_eq!(q(|q| q.initial_window = Some(2400)), Ok(()));
+        assert_eq!(
+            q(|q| q.initial_mtu = Some(1199)),
+            Err(ConfigError::InitialMtu)
+        );
+        assert_eq!(q(|q| q.initial_mtu = Some(1472)), Ok(()));
+        // Every controller's name parses back to it.
+        for c in [Congestion::Cubic, Congestion::NewReno, Congestion::Bbr] {
+            assert_eq!(c.name().parse::<Congestion>(), Ok(c));
+        }
         assert_eq!(
             q(|q| {
                 q.zero_rtt = true;

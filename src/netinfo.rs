@@ -37,6 +37,28 @@ pub struct TcpInfo {
     pub bytes_acked: Option<u64>,
     /// Bytes retransmitted so far (kernel 4.19+).
     pub bytes_retrans: Option<u64>,
+    /// The congestion-avoidance state: 0 open, 1 disorder, 2 CWR,
+    /// 3 recovery, 4 loss (after a retransmission timeout).
+    pub ca_state: u8,
+    /// Retransmission timeouts so far (kernel 6.7+).
+    pub total_rto: Option<u16>,
+    /// Segments the receiver reported twice with DSACK: retransmissions
+    /// that were not needed (kernel 5.4+).
+    pub dsack_dups: Option<u32>,
+    /// The receive window the peer last advertised, bytes (kernel 5.4+).
+    pub snd_wnd: Option<u32>,
+}
+
+/// The name of a TCP_INFO congestion-avoidance state.
+pub fn ca_state_name(state: u8) -> &'static str {
+    match state {
+        0 => "open",
+        1 => "disorder",
+        2 => "cwr",
+        3 => "recovery",
+        4 => "loss",
+        _ => "unknown",
+    }
 }
 
 impl TcpInfo {
@@ -51,6 +73,37 @@ impl TcpInfo {
             _ => self.in_flight_bytes,
         }
     }
+}
+
+/// The TCP congestion controls this kernel offers to sockets
+/// (`net.ipv4.tcp_available_congestion_control`).
+pub fn available_congestion_controls() -> Vec<String> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_congestion_control")
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Checks that TCP congestion control `name` can be set on a socket here
+/// (it must be loaded: see [`available_congestion_controls`]).
+pub fn check_congestion_control(name: &str) -> io::Result<()> {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    s.set_tcp_congestion(name.as_bytes()).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "TCP congestion control {name:?}: {e} (available: {})",
+                available_congestion_controls().join(", ")
+            ),
+        )
+    })
+}
+
+/// The congestion control a TCP socket uses.
+pub fn congestion_control(sock: &socket2::SockRef<'_>) -> io::Result<String> {
+    let name = sock.tcp_congestion()?;
+    Ok(String::from_utf8_lossy(&name)
+        .trim_end_matches('\0')
+        .to_string())
 }
 
 /// Reads TCP_INFO for a connected TCP socket.
@@ -98,6 +151,13 @@ pub fn tcp_info(sock: &impl AsRawFd) -> io::Result<TcpInfo> {
             .then_some(info.tcpi_bytes_acked),
         bytes_retrans: has(std::mem::offset_of!(libc::tcp_info, tcpi_bytes_retrans) + 8)
             .then_some(info.tcpi_bytes_retrans),
+        ca_state: info.tcpi_ca_state,
+        total_rto: has(std::mem::offset_of!(libc::tcp_info, tcpi_total_rto) + 2)
+            .then_some(info.tcpi_total_rto),
+        dsack_dups: has(std::mem::offset_of!(libc::tcp_info, tcpi_dsack_dups) + 4)
+            .then_some(info.tcpi_dsack_dups),
+        snd_wnd: has(std::mem::offset_of!(libc::tcp_info, tcpi_snd_wnd) + 4)
+            .then_some(info.tcpi_snd_wnd),
     })
 }
 
@@ -137,6 +197,24 @@ mod tests {
         assert!(info.min_rtt_us.is_some() && info.delivery_rate.is_some());
         assert!(info.bytes_sent.is_some() && info.bytes_acked.is_some());
         assert_eq!(info.unacked_bytes(), 0, "nothing sent yet");
+        // A fresh connection: no loss, no timeout, the open state; the
+        // peer's window is advertised (5.4+). Kernels before 6.7 leave
+        // total_rto out.
+        assert_eq!((info.total_retrans, info.ca_state), (0, 0));
+        assert_eq!(ca_state_name(info.ca_state), "open");
+        assert_eq!(ca_state_name(4), "loss");
+        assert!(info.snd_wnd.is_some_and(|w| w > 0));
+        assert_eq!(info.dsack_dups, Some(0));
+        assert!(matches!(info.total_rto, None | Some(0)));
+        // The congestion control: the kernel's default, or one set here.
+        let sock = socket2::SockRef::from(&c);
+        let default = congestion_control(&sock).unwrap();
+        assert!(available_congestion_controls().contains(&default));
+        sock.set_tcp_congestion(b"reno").unwrap();
+        assert_eq!(congestion_control(&sock).unwrap(), "reno");
+        assert!(check_congestion_control("reno").is_ok());
+        let e = check_congestion_control("no-such-cc").unwrap_err();
+        assert!(e.to_string().contains("available: "), "{e}");
         set_notsent_lowat(&c, 16 * 1024).unwrap();
         assert_eq!(
             socket2::SockRef::from(&c).tcp_notsent_lowat().unwrap(),

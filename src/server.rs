@@ -33,6 +33,9 @@ pub enum ServeError {
     /// rustls refused the QUIC configuration.
     #[error("QUIC TLS configuration: {0}")]
     Quic(#[from] rustls::Error),
+    /// A TCP congestion control this kernel does not offer.
+    #[error("{0}")]
+    TcpCongestion(std::io::Error),
     /// Both protocols were turned off.
     #[error("--no-h2 and --no-h3 together leave nothing to serve")]
     NothingToServe,
@@ -107,6 +110,9 @@ pub struct ServerOptions {
     pub h2: bool,
     /// TCP_NOTSENT_LOWAT for TCP connections.
     pub tcp_notsent_lowat: Option<u32>,
+    /// TCP congestion control for TCP connections (None: the kernel's
+    /// default, `net.ipv4.tcp_congestion_control`).
+    pub tcp_cc: Option<String>,
     /// In-flight control for preemptible bytes on TCP connections
     /// ([`crate::http2::gate`]).
     pub tcp_inflight: InflightMode,
@@ -122,6 +128,7 @@ impl ServerOptions {
             h3: true,
             h2: true,
             tcp_notsent_lowat: None,
+            tcp_cc: None,
             tcp_inflight: InflightMode::Off,
         }
     }
@@ -192,6 +199,9 @@ impl RunningServer {
     pub async fn start(opts: ServerOptions) -> Result<RunningServer, ServeError> {
         if !opts.h2 && !opts.h3 {
             return Err(ServeError::NothingToServe);
+        }
+        if let Some(cc) = &opts.tcp_cc {
+            crate::netinfo::check_congestion_control(cc).map_err(ServeError::TcpCongestion)?;
         }
         let quic_tls =
             crate::http3::transport::rustls_server_config(&opts.identity, &opts.serve.quic)?;
@@ -270,6 +280,7 @@ impl RunningServer {
             let tls = Arc::new(opts.identity.server_config(&[b"h2", b"http/1.1"])?);
             let tcp = TcpOptions {
                 notsent_lowat: opts.tcp_notsent_lowat,
+                cc: opts.tcp_cc.clone(),
                 inflight: opts.tcp_inflight,
                 alt_svc: opts
                     .h3

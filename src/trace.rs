@@ -50,6 +50,28 @@ pub struct ConnState {
     /// ([`crate::sched::dispersion`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_rate: Option<u64>,
+    /// Loss so far: TCP_INFO's retransmitted segments (HTTP/2), or the
+    /// packets quinn declared lost (HTTP/3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retrans: Option<u64>,
+    /// HTTP/2: retransmission timeouts so far (TCP_INFO, kernel 6.7+).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtos: Option<u64>,
+    /// HTTP/2: retransmissions the client reported as duplicates (DSACK):
+    /// spurious ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spurious_retrans: Option<u64>,
+    /// HTTP/2: the kernel's congestion-avoidance state (open, disorder,
+    /// cwr, recovery, loss).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_state: Option<String>,
+    /// HTTP/2: the receive window the client last advertised, bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_window: Option<u64>,
+    /// The congestion controller: the kernel's for the TCP socket
+    /// (`bbr`, `cubic`, ...), quinn's for QUIC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub congestion_control: Option<String>,
     /// Bytes waiting in pushlab's user-space send queue.
     pub queued: u64,
     /// The send window pushlab last set in quinn: stream bytes written and

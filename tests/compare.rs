@@ -1,8 +1,9 @@
 //! `pushlab compare --quick` end to end (as CI runs it): every configuration
 //! of the sampler (HTTP/3 and HTTP/2 x none, push-all, preload x cold and
 //! warm) is present in the table, the CSV and the JSON, no page load
-//! failed, and the plots and traces are written. Checked for completeness,
-//! not speed.
+//! failed, and the plots and traces are written; the HTTP/2 server runs the
+//! TCP congestion control asked for (`--tcp-cc reno`), recorded in runs.json
+//! and in every HTTP/2 trace sample. Checked for completeness, not speed.
 //! Needs root.
 
 mod common;
@@ -19,7 +20,7 @@ fn compare_quick_is_complete() {
     let out = std::env::temp_dir().join(format!("pushlab-compare-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let run = Command::new(env!("CARGO_BIN_EXE_pushlab"))
-        .args(["compare", "--quick", "--out"])
+        .args(["compare", "--quick", "--tcp-cc", "reno", "--out"])
         .arg(&out)
         .output()
         .unwrap();
@@ -65,6 +66,23 @@ fn compare_quick_is_complete() {
     // One trace per run, and the state at document-ready in every run.
     let traces = std::fs::read_to_string(out.join("traces.jsonl")).unwrap();
     assert_eq!(traces.lines().count(), 12);
+    assert_eq!(json["tcp_cc"], "reno");
+    assert!(table.contains("HTTP/2 over TCP reno."), "{table}");
+    let mut h2_samples = 0;
+    for line in traces.lines() {
+        let t: serde_json::Value = serde_json::from_str(line).unwrap();
+        for p in t["trace"].as_array().unwrap() {
+            let c = &p["conn"];
+            if c["protocol"] == "h2" {
+                h2_samples += 1;
+                assert_eq!(c["congestion_control"], "reno", "{c}");
+                assert!(c["retrans"].is_u64() && c["ca_state"].is_string(), "{c}");
+            } else if c["protocol"] == "h3" {
+                assert_eq!(c["congestion_control"], "cubic", "{c}");
+            }
+        }
+    }
+    assert!(h2_samples > 0);
     for r in json["runs"].as_array().unwrap() {
         assert!(r.get("at_ready").is_some(), "{r}");
     }

@@ -550,3 +550,45 @@ async fn notsent_lowat_serves_whole_responses() {
     c.close().await;
     srv.shutdown().await;
 }
+
+/// `--tcp-cc`: the HTTP/2 connections use the TCP congestion control asked
+/// for (the connection's trace state reads it back from the kernel), and
+/// one the kernel does not offer is refused when the server starts, naming
+/// those it does.
+#[tokio::test]
+async fn tcp_congestion_control_is_set_or_refused() {
+    let bad = RunningServer::start(ServerOptions {
+        tcp_cc: Some("no-such-cc".into()),
+        ..ServerOptions::new(
+            "127.0.0.1:0".parse().expect("address"),
+            Identity::self_signed().expect("certificate"),
+            ServeOptions::default(),
+        )
+    })
+    .await;
+    let e = bad.err().expect("refused").to_string();
+    assert!(e.contains("no-such-cc") && e.contains("available: "), "{e}");
+    let srv = RunningServer::start(ServerOptions {
+        tcp_cc: Some("reno".into()),
+        ..ServerOptions::new(
+            "127.0.0.1:0".parse().expect("address"),
+            Identity::self_signed().expect("certificate"),
+            ServeOptions::default(),
+        )
+    })
+    .await
+    .expect("server starts");
+    let c = h2(&srv, opts()).await;
+    let r = get(&c, "/index.html").await;
+    assert_eq!(r.status, 200);
+    let states = srv.stats.probes.sample();
+    let h2 = states
+        .iter()
+        .find(|s| s.protocol == "h2")
+        .expect("the HTTP/2 connection's state");
+    assert_eq!(h2.congestion_control.as_deref(), Some("reno"));
+    assert_eq!(h2.ca_state.as_deref(), Some("open"));
+    assert!(h2.retrans.is_some() && h2.peer_window.is_some_and(|w| w > 0));
+    c.close().await;
+    srv.shutdown().await;
+}

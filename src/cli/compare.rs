@@ -154,6 +154,23 @@ pub struct CompareArgs {
     /// to study its effect on long-RTT links.
     #[arg(long, value_parser = duration_arg)]
     initial_rtt: Option<Duration>,
+    /// TCP congestion control for the HTTP/2 servers (bbr, cubic, reno, ...;
+    /// default: the kernel's, net.ipv4.tcp_congestion_control, recorded in
+    /// runs.json as tcp_cc). quinn's is CUBIC.
+    #[arg(long)]
+    tcp_cc: Option<String>,
+    /// The servers' QUIC initial UDP payload size (quinn's default: 1,200).
+    #[arg(long)]
+    initial_mtu: Option<u16>,
+    /// Make the two transports as alike as pushlab can: CUBIC on both
+    /// (--tcp-cc cubic; quinn's default), QUIC's first datagrams the size of
+    /// a full TCP segment (--initial-mtu 1472) and QUIC's initial window
+    /// TCP's ten segments (--initial-window 14480). Still different: quinn
+    /// paces and Linux CUBIC without fq does not, the acknowledgement
+    /// policies, TLS records over TCP against packet-sized QUIC frames.
+    /// Explicit options win.
+    #[arg(long)]
+    alike: bool,
     /// The servers' QUIC initial congestion window, e.g. 14720 (quinn's
     /// default is 12,000 bytes: 10 datagrams of 1,200; Linux TCP's is 10
     /// segments, 14,480 bytes on these links).
@@ -286,12 +303,21 @@ pub fn run(a: &CompareArgs) -> Result<()> {
     if a.runs == Some(0) {
         bail!("--runs must be at least 1");
     }
+    // --alike: the transports as alike as pushlab can make them; explicit
+    // options win.
+    let initial_window = a.initial_window.or(a.alike.then_some(14_480));
+    let initial_mtu = a.initial_mtu.or(a.alike.then_some(1472));
+    let tcp_cc = a.tcp_cc.clone().or(a.alike.then(|| "cubic".to_string()));
     // The servers' options are checked by the one validator they share.
     QuicOptions {
-        initial_window: a.initial_window,
+        initial_window,
+        initial_mtu,
         ..Default::default()
     }
     .validate()?;
+    if let Some(cc) = &tcp_cc {
+        pushlab::netinfo::check_congestion_control(cc)?;
+    }
     let opts = compare::CompareOptions {
         out_dir: a.out.clone().unwrap_or_else(|| match a.shard {
             Some(s) => PathBuf::from(format!(
@@ -312,7 +338,9 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         only: a.only.clone(),
         progress: true,
         initial_rtt: a.initial_rtt,
-        initial_window: a.initial_window,
+        initial_window,
+        initial_mtu,
+        tcp_cc,
         matrix,
         shard: a.shard,
         har: a.har,

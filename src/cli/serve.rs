@@ -117,6 +117,11 @@ pub struct ServeArgs {
     /// head-of-line blocking in the kernel's send buffer); default: kernel's.
     #[arg(long, value_parser = bytes_arg)]
     tcp_notsent_lowat: Option<u64>,
+    /// TCP congestion control for HTTP/2 connections (bbr, cubic, reno, ...
+    /// as the kernel offers; default: the kernel's,
+    /// net.ipv4.tcp_congestion_control). QUIC's is --cc.
+    #[arg(long)]
+    tcp_cc: Option<String>,
     /// In-flight control for preemptible bytes on HTTP/2 (off by default):
     /// pushed bytes go to h2 only while the kernel's unacknowledged and
     /// unsent bytes stay within the in-flight limit (from TCP_INFO), and
@@ -168,6 +173,10 @@ pub struct ServeArgs {
     /// QUIC: no path MTU discovery (stay at 1200-byte datagrams).
     #[arg(long)]
     no_mtu_discovery: bool,
+    /// QUIC: the UDP payload size to start with (default 1,200), e.g. 1472
+    /// on a 1,500-byte path, the size of a full TCP segment.
+    #[arg(long)]
+    initial_mtu: Option<u16>,
     /// QUIC: do not offer ALPN hq-interop (HTTP/0.9) beside h3.
     #[arg(long)]
     no_hq_interop: bool,
@@ -217,6 +226,7 @@ fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
         keep_alive: a.keep_alive,
         initial_rtt: a.initial_rtt,
         mtu_discovery: !a.no_mtu_discovery,
+        initial_mtu: a.initial_mtu,
         hq_interop: !a.no_hq_interop,
         retry_token_lifetime: None,
         preferred_address: a.preferred_address.clone(),
@@ -278,6 +288,7 @@ pub async fn run(a: ServeArgs) -> Result<()> {
             .tcp_notsent_lowat
             .map(|v| u32::try_from(v).map_err(|_| anyhow!("--tcp-notsent-lowat: at most 4 GiB")))
             .transpose()?,
+        tcp_cc: a.tcp_cc.clone(),
         tcp_inflight: a.tcp_inflight,
     })
     .await?;

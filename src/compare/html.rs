@@ -89,13 +89,23 @@ fn meta(h: &mut String, r: &Report) {
         (
             "QUIC".into(),
             format!(
-                "initial RTT {}, initial window {}",
+                "initial RTT {}, initial window {}, first datagrams {}",
                 r.quic_initial_rtt_ms
                     .map(|v| format!("{v:.0} ms"))
                     .unwrap_or_else(|| "quinn's default (333 ms)".into()),
                 r.quic_initial_window
                     .map(|v| format!("{v} bytes"))
-                    .unwrap_or_else(|| "quinn's default (12,000 bytes)".into())
+                    .unwrap_or_else(|| "quinn's default (12,000 bytes)".into()),
+                r.quic_initial_mtu
+                    .map(|v| format!("{v} bytes"))
+                    .unwrap_or_else(|| "quinn's default (1,200 bytes)".into())
+            ),
+        ),
+        (
+            "TCP (HTTP/2)".into(),
+            format!(
+                "congestion control {}",
+                r.tcp_cc.as_deref().unwrap_or("not recorded")
             ),
         ),
     ];

@@ -94,8 +94,10 @@ pub fn merge_reports(shards: Vec<(PathBuf, Report)>) -> Result<Report, CompareEr
             (
                 "QUIC options",
                 r.quic_initial_rtt_ms == first.quic_initial_rtt_ms
-                    && r.quic_initial_window == first.quic_initial_window,
+                    && r.quic_initial_window == first.quic_initial_window
+                    && r.quic_initial_mtu == first.quic_initial_mtu,
             ),
+            ("TCP congestion control", r.tcp_cc == first.tcp_cc),
             (
                 "browser CPU model",
                 r.cpu.script_base_ms == first.cpu.script_base_ms

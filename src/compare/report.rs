@@ -319,12 +319,13 @@ pub fn write(
     put(
         "table.md",
         format!(
-            "# pushlab compare --preset {}\n\n{}\n\npushlab {} on {}; {} runs per configuration.\n\n{}",
+            "# pushlab compare --preset {}\n\n{}\n\npushlab {} on {}; {} runs per configuration; HTTP/2 over TCP {}.\n\n{}",
             report.preset,
             report.about,
             report.version,
             report.machine,
             report.runs_per_config,
+            report.tcp_cc.as_deref().unwrap_or("(congestion control not recorded)"),
             table(report)
         ),
     )?;
@@ -641,6 +642,8 @@ pub(super) mod tests {
             cpu: Cpu::default(),
             quic_initial_rtt_ms: None,
             quic_initial_window: None,
+            tcp_cc: Some("cubic".into()),
+            quic_initial_mtu: None,
             seed: 1,
             connection: Default::default(),
             configs: vec![

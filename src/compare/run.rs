@@ -184,6 +184,13 @@ pub struct Report {
     pub quic_initial_rtt_ms: Option<f64>,
     /// The servers' QUIC initial window in bytes (None: quinn's 12,000).
     pub quic_initial_window: Option<u64>,
+    /// The TCP congestion control of the HTTP/2 connections, as the
+    /// kernel reported it (`--tcp-cc`, or the kernel's default).
+    #[serde(default)]
+    pub tcp_cc: Option<String>,
+    /// The servers' QUIC initial UDP payload size (None: quinn's 1,200).
+    #[serde(default)]
+    pub quic_initial_mtu: Option<u16>,
     /// Seed of the links' loss generators.
     pub seed: u64,
     /// The connection each measured load ran on.
@@ -224,6 +231,11 @@ pub struct CompareOptions {
     /// The servers' QUIC initial congestion window in bytes (quinn's
     /// default: 10 datagrams of 1,200 bytes).
     pub initial_window: Option<u64>,
+    /// TCP congestion control for the HTTP/2 connections (None: the
+    /// kernel's default).
+    pub tcp_cc: Option<String>,
+    /// The servers' QUIC initial UDP payload size (quinn's default: 1,200).
+    pub initial_mtu: Option<u16>,
     /// A matrix of the user's instead of the preset.
     pub matrix: Option<Matrix>,
     /// Run only this shard of the (configuration, run) pairs.
@@ -421,6 +433,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             };
             serve.quic.initial_rtt = opts.initial_rtt;
             serve.quic.initial_window = opts.initial_window;
+            serve.quic.initial_mtu = opts.initial_mtu;
             if let SchedulerMode::Queue(c) = &mut serve.mode {
                 c.inflight = v.inflight;
             }
@@ -433,6 +446,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                 serve,
             );
             so.tcp_notsent_lowat = v.tcp_notsent_lowat;
+            so.tcp_cc = opts.tcp_cc.clone();
             so.tcp_inflight = v.tcp_inflight;
             let srv = rt
                 .block_on(RunningServer::start(so))
@@ -579,6 +593,12 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         cpu: opts.cpu,
         quic_initial_rtt_ms: opts.initial_rtt.map(|d| d.as_secs_f64() * 1e3),
         quic_initial_window: opts.initial_window,
+        quic_initial_mtu: opts.initial_mtu,
+        tcp_cc: Some(opts.tcp_cc.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "unknown".into())
+        })),
         seed: opts.seed,
         connection,
         configs,

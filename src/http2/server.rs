@@ -35,6 +35,8 @@ use crate::stats::{PushCounters, ServerStats};
 pub struct TcpOptions {
     /// TCP_NOTSENT_LOWAT for accepted sockets (None: kernel default).
     pub notsent_lowat: Option<u32>,
+    /// TCP congestion control for accepted sockets (None: kernel default).
+    pub cc: Option<String>,
     /// In-flight control for preemptible bytes ([`super::gate`]).
     pub inflight: InflightMode,
     /// The `alt-svc` value advertising HTTP/3 (None when HTTP/3 is off).
@@ -54,6 +56,8 @@ struct H2Conn {
     pushes: Mutex<PushCounters>,
     /// A duplicate of the socket, for TCP_INFO (shared with the gate).
     socket: Option<Arc<socket2::Socket>>,
+    /// The socket's TCP congestion control.
+    congestion: Option<String>,
     /// What h2 has written to TLS.
     written: Arc<WriteWatch>,
     /// The in-flight gate, with `--tcp-inflight`.
@@ -98,6 +102,15 @@ impl crate::trace::ConnProbe for H2Conn {
             transport_unsent: info.notsent_bytes,
             writer_held: q.map(|q| q.handed.saturating_sub(written)),
             delivery_rate: info.delivery_rate,
+            retrans: self.socket.as_ref().map(|_| u64::from(info.total_retrans)),
+            rtos: info.total_rto.map(u64::from),
+            spurious_retrans: info.dsack_dups.map(u64::from),
+            ca_state: self
+                .socket
+                .as_ref()
+                .map(|_| crate::netinfo::ca_state_name(info.ca_state).to_string()),
+            peer_window: info.snd_wnd.map(u64::from),
+            congestion_control: self.congestion.clone(),
             queued: q.map_or(0, |q| q.queued),
             send_window: q.and_then(|q| q.send_window),
             bdp_estimate: q.and_then(|q| q.bdp_estimate),
@@ -165,6 +178,12 @@ async fn connection(
         crate::netinfo::set_notsent_lowat(&sock, lowat)
             .map_err(|e| format!("TCP_NOTSENT_LOWAT: {e}"))?;
     }
+    if let Some(cc) = &tcp.cc {
+        socket2::SockRef::from(&sock)
+            .set_tcp_congestion(cc.as_bytes())
+            .map_err(|e| format!("TCP_CONGESTION {cc}: {e}"))?;
+    }
+    let congestion = crate::netinfo::congestion_control(&socket2::SockRef::from(&sock)).ok();
     let socket = socket2::SockRef::from(&sock).try_clone().ok().map(Arc::new);
     let tls = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(sock))
         .await
@@ -192,6 +211,7 @@ async fn connection(
             push_allowed: AtomicBool::new(true),
             pushes: Mutex::new(PushCounters::default()),
             socket,
+            congestion,
             written,
             gate,
         });

@@ -283,6 +283,7 @@ async fn run_connection(
             let probe: Arc<dyn crate::trace::ConnProbe> = Arc::new(super::sink::H3Probe {
                 conn: conn.clone(),
                 queue: queue.clone(),
+                congestion: opts.quic.congestion,
             });
             stats.probes.register(&probe);
             let control_out = ControlOut::new();

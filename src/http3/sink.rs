@@ -116,6 +116,8 @@ pub struct H3Probe {
     pub conn: quinn::Connection,
     /// Its send queue.
     pub queue: std::sync::Arc<H3Queue>,
+    /// Its congestion controller.
+    pub congestion: crate::config::Congestion,
 }
 
 impl crate::trace::ConnProbe for H3Probe {
@@ -134,6 +136,12 @@ impl crate::trace::ConnProbe for H3Probe {
             transport_unsent: None,
             writer_held: None,
             delivery_rate: cc.and_then(|c| c.ack_rate),
+            retrans: Some(s.path.lost_packets),
+            rtos: None,
+            spurious_retrans: None,
+            ca_state: None,
+            peer_window: None,
+            congestion_control: Some(self.congestion.name().to_string()),
             queued: q.queued,
             send_window: q.send_window,
             bdp_estimate: q.bdp_estimate,

@@ -97,6 +97,9 @@ pub fn transport(
     if !opts.mtu_discovery {
         t.mtu_discovery_config(None);
     }
+    if let Some(m) = opts.initial_mtu {
+        t.initial_mtu(m);
+    }
     // Every controller is wrapped so that traces can read what quinn does
     // not publish (bytes in flight, application-limited); see cc.rs.
     let factory: Arc<dyn quinn::congestion::ControllerFactory + Send + Sync> = match opts.congestion
