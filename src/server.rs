@@ -33,6 +33,9 @@ pub enum ServeError {
     /// rustls refused the QUIC configuration.
     #[error("QUIC TLS configuration: {0}")]
     Quic(#[from] rustls::Error),
+    /// A TLS record size out of range.
+    #[error("--tls-max-record {0}: must be 64 to 16384 bytes")]
+    TlsRecordSize(usize),
     /// A TCP congestion control this kernel does not offer.
     #[error("{0}")]
     TcpCongestion(std::io::Error),
@@ -113,6 +116,10 @@ pub struct ServerOptions {
     /// TCP congestion control for TCP connections (None: the kernel's
     /// default, `net.ipv4.tcp_congestion_control`).
     pub tcp_cc: Option<String>,
+    /// The largest TLS record plaintext on TCP connections (None: rustls's
+    /// 16 KiB). Small records let a client decrypt the first bytes of a
+    /// response before the rest of a 16 KiB record has arrived.
+    pub tls_max_record: Option<usize>,
     /// In-flight control for preemptible bytes on TCP connections
     /// ([`crate::http2::gate`]).
     pub tcp_inflight: InflightMode,
@@ -129,6 +136,7 @@ impl ServerOptions {
             h2: true,
             tcp_notsent_lowat: None,
             tcp_cc: None,
+            tls_max_record: None,
             tcp_inflight: InflightMode::Off,
         }
     }
@@ -199,6 +207,13 @@ impl RunningServer {
     pub async fn start(opts: ServerOptions) -> Result<RunningServer, ServeError> {
         if !opts.h2 && !opts.h3 {
             return Err(ServeError::NothingToServe);
+        }
+        //= https://www.rfc-editor.org/rfc/rfc8446#section-5.1
+        //# The length MUST NOT exceed 2^14 bytes.
+        if let Some(n) = opts.tls_max_record {
+            if !(64..=16_384).contains(&n) {
+                return Err(ServeError::TlsRecordSize(n));
+            }
         }
         if let Some(cc) = &opts.tcp_cc {
             crate::netinfo::check_congestion_control(cc).map_err(ServeError::TcpCongestion)?;
@@ -277,7 +292,9 @@ impl RunningServer {
             )));
         }
         if let Some(listener) = listener {
-            let tls = Arc::new(opts.identity.server_config(&[b"h2", b"http/1.1"])?);
+            let mut tls = opts.identity.server_config(&[b"h2", b"http/1.1"])?;
+            tls.max_fragment_size = opts.tls_max_record;
+            let tls = Arc::new(tls);
             let tcp = TcpOptions {
                 notsent_lowat: opts.tcp_notsent_lowat,
                 cc: opts.tcp_cc.clone(),

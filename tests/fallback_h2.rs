@@ -551,33 +551,31 @@ async fn notsent_lowat_serves_whole_responses() {
     srv.shutdown().await;
 }
 
+/// A server on loopback with `tweak` applied to its options.
+async fn start_with(
+    tweak: impl FnOnce(&mut ServerOptions),
+) -> Result<RunningServer, pushlab::server::ServeError> {
+    let mut o = ServerOptions::new(
+        "127.0.0.1:0".parse().expect("address"),
+        Identity::self_signed().expect("certificate"),
+        ServeOptions::default(),
+    );
+    tweak(&mut o);
+    RunningServer::start(o).await
+}
+
 /// `--tcp-cc`: the HTTP/2 connections use the TCP congestion control asked
 /// for (the connection's trace state reads it back from the kernel), and
 /// one the kernel does not offer is refused when the server starts, naming
 /// those it does.
 #[tokio::test]
 async fn tcp_congestion_control_is_set_or_refused() {
-    let bad = RunningServer::start(ServerOptions {
-        tcp_cc: Some("no-such-cc".into()),
-        ..ServerOptions::new(
-            "127.0.0.1:0".parse().expect("address"),
-            Identity::self_signed().expect("certificate"),
-            ServeOptions::default(),
-        )
-    })
-    .await;
+    let bad = start_with(|o| o.tcp_cc = Some("no-such-cc".into())).await;
     let e = bad.err().expect("refused").to_string();
     assert!(e.contains("no-such-cc") && e.contains("available: "), "{e}");
-    let srv = RunningServer::start(ServerOptions {
-        tcp_cc: Some("reno".into()),
-        ..ServerOptions::new(
-            "127.0.0.1:0".parse().expect("address"),
-            Identity::self_signed().expect("certificate"),
-            ServeOptions::default(),
-        )
-    })
-    .await
-    .expect("server starts");
+    let srv = start_with(|o| o.tcp_cc = Some("reno".into()))
+        .await
+        .expect("server starts");
     let c = h2(&srv, opts()).await;
     let r = get(&c, "/index.html").await;
     assert_eq!(r.status, 200);
@@ -589,6 +587,28 @@ async fn tcp_congestion_control_is_set_or_refused() {
     assert_eq!(h2.congestion_control.as_deref(), Some("reno"));
     assert_eq!(h2.ca_state.as_deref(), Some("open"));
     assert!(h2.retrans.is_some() && h2.peer_window.is_some_and(|w| w > 0));
+    c.close().await;
+    srv.shutdown().await;
+}
+
+/// `--tls-max-record`: small TLS records still carry every response
+/// byte-exact; a size TLS cannot have is refused when the server starts.
+#[tokio::test]
+async fn small_tls_records_are_byte_exact_and_bad_sizes_refused() {
+    for n in [10, 20_000] {
+        let bad = start_with(|o| o.tls_max_record = Some(n)).await;
+        let e = bad.err().expect("refused").to_string();
+        assert!(e.contains("--tls-max-record"), "{e}");
+    }
+    let srv = start_with(|o| o.tls_max_record = Some(1400))
+        .await
+        .expect("server starts");
+    let c = h2(&srv, opts()).await;
+    for path in ["/index.html", "/img/hero.png", "/js/app.js"] {
+        let r = get(&c, path).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.sha256, demo_sha(path), "{path} byte-exact");
+    }
     c.close().await;
     srv.shutdown().await;
 }

@@ -162,6 +162,10 @@ pub struct CompareArgs {
     /// The servers' QUIC initial UDP payload size (quinn's default: 1,200).
     #[arg(long)]
     initial_mtu: Option<u16>,
+    /// The largest TLS record on the HTTP/2 connections (default 16 KiB),
+    /// e.g. 1400: one record per TCP segment.
+    #[arg(long, value_parser = bytes_arg)]
+    tls_max_record: Option<u64>,
     /// Make the two transports as alike as pushlab can: CUBIC on both
     /// (--tcp-cc cubic; quinn's default), QUIC's first datagrams the size of
     /// a full TCP segment (--initial-mtu 1472) and QUIC's initial window
@@ -341,6 +345,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         initial_window,
         initial_mtu,
         tcp_cc,
+        tls_max_record: a.tls_max_record.map(|v| v as usize),
         matrix,
         shard: a.shard,
         har: a.har,

@@ -122,6 +122,11 @@ pub struct ServeArgs {
     /// net.ipv4.tcp_congestion_control). QUIC's is --cc.
     #[arg(long)]
     tcp_cc: Option<String>,
+    /// The largest TLS record on HTTP/2 and HTTP/1.1 connections, bytes
+    /// (default: 16 KiB). 1400 puts each record in one TCP segment, so the
+    /// client can decrypt a response's first bytes as they arrive.
+    #[arg(long, value_parser = bytes_arg)]
+    tls_max_record: Option<u64>,
     /// In-flight control for preemptible bytes on HTTP/2 (off by default):
     /// pushed bytes go to h2 only while the kernel's unacknowledged and
     /// unsent bytes stay within the in-flight limit (from TCP_INFO), and
@@ -289,6 +294,7 @@ pub async fn run(a: ServeArgs) -> Result<()> {
             .map(|v| u32::try_from(v).map_err(|_| anyhow!("--tcp-notsent-lowat: at most 4 GiB")))
             .transpose()?,
         tcp_cc: a.tcp_cc.clone(),
+        tls_max_record: a.tls_max_record.map(|v| v as usize),
         tcp_inflight: a.tcp_inflight,
     })
     .await?;

@@ -104,8 +104,9 @@ fn meta(h: &mut String, r: &Report) {
         (
             "TCP (HTTP/2)".into(),
             format!(
-                "congestion control {}",
-                r.tcp_cc.as_deref().unwrap_or("not recorded")
+                "congestion control {}, TLS records up to {} bytes",
+                r.tcp_cc.as_deref().unwrap_or("not recorded"),
+                r.tls_max_record.unwrap_or(16_384)
             ),
         ),
     ];

@@ -97,7 +97,10 @@ pub fn merge_reports(shards: Vec<(PathBuf, Report)>) -> Result<Report, CompareEr
                     && r.quic_initial_window == first.quic_initial_window
                     && r.quic_initial_mtu == first.quic_initial_mtu,
             ),
-            ("TCP congestion control", r.tcp_cc == first.tcp_cc),
+            (
+                "TCP options",
+                r.tcp_cc == first.tcp_cc && r.tls_max_record == first.tls_max_record,
+            ),
             (
                 "browser CPU model",
                 r.cpu.script_base_ms == first.cpu.script_base_ms

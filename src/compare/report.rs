@@ -644,6 +644,7 @@ pub(super) mod tests {
             quic_initial_window: None,
             tcp_cc: Some("cubic".into()),
             quic_initial_mtu: None,
+            tls_max_record: None,
             seed: 1,
             connection: Default::default(),
             configs: vec![

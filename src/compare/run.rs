@@ -191,6 +191,9 @@ pub struct Report {
     /// The servers' QUIC initial UDP payload size (None: quinn's 1,200).
     #[serde(default)]
     pub quic_initial_mtu: Option<u16>,
+    /// The largest TLS record on the HTTP/2 connections (None: 16 KiB).
+    #[serde(default)]
+    pub tls_max_record: Option<usize>,
     /// Seed of the links' loss generators.
     pub seed: u64,
     /// The connection each measured load ran on.
@@ -236,6 +239,8 @@ pub struct CompareOptions {
     pub tcp_cc: Option<String>,
     /// The servers' QUIC initial UDP payload size (quinn's default: 1,200).
     pub initial_mtu: Option<u16>,
+    /// The largest TLS record on the HTTP/2 connections (None: 16 KiB).
+    pub tls_max_record: Option<usize>,
     /// A matrix of the user's instead of the preset.
     pub matrix: Option<Matrix>,
     /// Run only this shard of the (configuration, run) pairs.
@@ -447,6 +452,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             );
             so.tcp_notsent_lowat = v.tcp_notsent_lowat;
             so.tcp_cc = opts.tcp_cc.clone();
+            so.tls_max_record = opts.tls_max_record;
             so.tcp_inflight = v.tcp_inflight;
             let srv = rt
                 .block_on(RunningServer::start(so))
@@ -594,6 +600,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         quic_initial_rtt_ms: opts.initial_rtt.map(|d| d.as_secs_f64() * 1e3),
         quic_initial_window: opts.initial_window,
         quic_initial_mtu: opts.initial_mtu,
+        tls_max_record: opts.tls_max_record,
         tcp_cc: Some(opts.tcp_cc.clone().unwrap_or_else(|| {
             std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control")
                 .map(|s| s.trim().to_string())
