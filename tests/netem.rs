@@ -26,6 +26,7 @@ fn link(delay_ms: u64, rate: Option<u64>, queue: QueueLimit) -> LinkSpec {
         queue,
         loss: Loss::None,
         corrupt: 0.0,
+        jitter: Duration::ZERO,
     }
 }
 

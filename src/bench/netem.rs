@@ -109,6 +109,7 @@ pub fn run_netem(opts: &BenchOptions) -> Result<Vec<Row>, BenchError> {
         queue: QueueLimit::Unlimited,
         loss: Loss::None,
         corrupt: 0.0,
+        jitter: Duration::ZERO,
     };
     let emu = Emulator::start(EmulatorOptions {
         up: open,

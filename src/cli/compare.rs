@@ -166,6 +166,14 @@ pub struct CompareArgs {
     /// e.g. 1400: one record per TCP segment.
     #[arg(long, value_parser = bytes_arg)]
     tls_max_record: Option<u64>,
+    /// Random loss added to every link profile, each direction (e.g. 1%),
+    /// from the --seed generator; the profile's name says so (2g+loss1%).
+    #[arg(long)]
+    loss: Option<String>,
+    /// Jitter added to every link profile, each direction (e.g. 20ms):
+    /// a uniform extra delay per packet, without reordering.
+    #[arg(long, value_parser = duration_arg)]
+    jitter: Option<Duration>,
     /// Make the two transports as alike as pushlab can: CUBIC on both
     /// (--tcp-cc cubic; quinn's default), QUIC's first datagrams the size of
     /// a full TCP segment (--initial-mtu 1472) and QUIC's initial window
@@ -346,6 +354,13 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         initial_mtu,
         tcp_cc,
         tls_max_record: a.tls_max_record.map(|v| v as usize),
+        loss: a
+            .loss
+            .as_deref()
+            .map(pushlab::netem::parse_loss)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--loss: {e}"))?,
+        jitter: a.jitter,
         matrix,
         shard: a.shard,
         har: a.har,

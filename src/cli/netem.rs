@@ -73,6 +73,10 @@ pub struct NetemArgs {
     /// checksum made to match (so the transport, not the kernel, sees it).
     #[arg(long)]
     corrupt: Option<String>,
+    /// Jitter, each direction (e.g. 20ms): every packet gets an extra delay
+    /// drawn uniformly below this, without reordering.
+    #[arg(long)]
+    jitter: Option<String>,
     /// Client-to-server overrides.
     #[arg(long)]
     up_delay: Option<String>,
@@ -148,6 +152,9 @@ impl NetemArgs {
             }
             if let Some(c) = &self.corrupt {
                 spec.corrupt = parse_loss(c).map_err(|e| anyhow!("--corrupt: {e}"))?;
+            }
+            if let Some(j) = &self.jitter {
+                spec.jitter = parse_duration(j).map_err(|e| anyhow!("--jitter: {e}"))?;
             }
             pushlab::netem::validate(&spec)?;
             Ok(spec)

@@ -241,6 +241,10 @@ pub struct CompareOptions {
     pub initial_mtu: Option<u16>,
     /// The largest TLS record on the HTTP/2 connections (None: 16 KiB).
     pub tls_max_record: Option<usize>,
+    /// Random loss added to every link profile, each direction (a share).
+    pub loss: Option<f64>,
+    /// Jitter added to every link profile, each direction.
+    pub jitter: Option<Duration>,
     /// A matrix of the user's instead of the preset.
     pub matrix: Option<Matrix>,
     /// Run only this shard of the (configuration, run) pairs.
@@ -329,10 +333,11 @@ impl Progress {
 /// Runs a comparison (blocking; it owns its runtimes and threads). Needs
 /// root for the emulated links.
 pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
-    let preset = match &opts.matrix {
+    let mut preset = match &opts.matrix {
         Some(m) => matrix(m)?,
         None => preset(&opts.preset, opts.quick)?,
     };
+    vary_links(&mut preset.profiles, opts.loss, opts.jitter)?;
     let runs = opts.runs.unwrap_or(preset.runs).max(1);
     let connection = opts.connection.unwrap_or(preset.connection);
     let mut configs = configs(&preset);
@@ -625,6 +630,32 @@ pub fn link_bdp(p: &LinkProfile) -> u64 {
     }
 }
 
+/// Adds `loss` (a share, each direction, independent losses) and `jitter`
+/// to every profile; the profile's name says so ("2g+loss1%+jitter20ms"),
+/// so every label and row does too.
+fn vary_links(
+    profiles: &mut [LinkProfile],
+    loss: Option<f64>,
+    jitter: Option<Duration>,
+) -> Result<(), CompareError> {
+    for p in profiles {
+        if let Some(l) = loss {
+            p.up.loss = crate::netem::Loss::Bernoulli(l);
+            p.down.loss = crate::netem::Loss::Bernoulli(l);
+            p.name = format!("{}+loss{}%", p.name, l * 100.0);
+        }
+        if let Some(j) = jitter {
+            p.up.jitter = j;
+            p.down.jitter = j;
+            p.name = format!("{}+jitter{}ms", p.name, j.as_secs_f64() * 1e3);
+        }
+        for spec in [&p.up, &p.down] {
+            crate::netem::validate(spec).map_err(|e| CompareError::Invalid(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
 /// The warm-up resource of link profile `pi`.
 fn warmup_path(pi: usize) -> String {
     format!("/pushlab-warmup-{pi}.bin")
@@ -783,6 +814,29 @@ pub(super) fn summarise(configs: &[Config], runs: &[Run]) -> Vec<Row> {
 mod tests {
     use super::*;
     use crate::compare::presets::{configs, preset};
+
+    /// --loss and --jitter change every profile both ways and its name.
+    #[test]
+    fn link_variants_name_and_change_every_profile() {
+        let mut p = preset("push-order", false).expect("preset").profiles;
+        let before = p[0].clone();
+        vary_links(&mut p, Some(0.01), Some(Duration::from_millis(20))).expect("valid");
+        assert_eq!(p[0].name, format!("{}+loss1%+jitter20ms", before.name));
+        for spec in [&p[0].up, &p[0].down] {
+            assert_eq!(spec.loss, crate::netem::Loss::Bernoulli(0.01));
+            assert_eq!(spec.jitter, Duration::from_millis(20));
+        }
+        assert_eq!(p[0].down.delay, before.down.delay);
+        assert_eq!(p[0].down.rate, before.down.rate);
+        // Nothing asked, nothing changed.
+        let mut q = preset("push-order", false).expect("preset").profiles;
+        vary_links(&mut q, None, None).expect("valid");
+        assert_eq!(q[0].name, before.name);
+        // A link the emulator refuses.
+        let mut r = preset("push-order", false).expect("preset").profiles;
+        assert!(vary_links(&mut r, Some(1.5), None).is_err());
+        assert!(vary_links(&mut r, None, Some(Duration::from_secs(11))).is_err());
+    }
 
     /// N shards take every pair of the whole run exactly once, in nearly
     /// equal parts; "K/N" is checked.

@@ -116,6 +116,12 @@ pub fn validate(spec: &LinkSpec) -> Result<(), NetemError> {
     if !(0.0..=1.0).contains(&spec.corrupt) {
         return Err(NetemError::Invalid("corruption outside 0..100%".into()));
     }
+    if spec.jitter > Duration::from_secs(10) {
+        return Err(NetemError::Invalid(format!(
+            "jitter {:?} is over 10 s",
+            spec.jitter
+        )));
+    }
     Ok(())
 }
 
@@ -139,6 +145,7 @@ fn spec(delay_ms: f64, rate_kbit: u64, queue: QueueLimit) -> LinkSpec {
         queue,
         loss: Loss::None,
         corrupt: 0.0,
+        jitter: Duration::ZERO,
     }
 }
 

@@ -124,6 +124,13 @@ fn read_loop(
             let c = matches!(v, Verdict::Deliver(_))
                 && m.spec().corrupt > 0.0
                 && m.corrupts(rng.random());
+            // Likewise jitter.
+            let v = match v {
+                Verdict::Deliver(at) if !m.spec().jitter.is_zero() => {
+                    Verdict::Deliver(m.jittered(at, rng.random()))
+                }
+                v => v,
+            };
             (v, c)
         };
         if let Verdict::Deliver(at) = verdict {
