@@ -83,6 +83,14 @@ pub fn available_congestion_controls() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The congestion control new TCP sockets get here
+/// (`net.ipv4.tcp_congestion_control`).
+pub fn default_congestion_control() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control")
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
 /// Checks that TCP congestion control `name` can be set on a socket here
 /// (it must be loaded: see [`available_congestion_controls`]).
 pub fn check_congestion_control(name: &str) -> io::Result<()> {
@@ -210,6 +218,7 @@ mod tests {
         let sock = socket2::SockRef::from(&c);
         let default = congestion_control(&sock).unwrap();
         assert!(available_congestion_controls().contains(&default));
+        assert_eq!(default_congestion_control(), Some(default));
         sock.set_tcp_congestion(b"reno").unwrap();
         assert_eq!(congestion_control(&sock).unwrap(), "reno");
         assert!(check_congestion_control("reno").is_ok());

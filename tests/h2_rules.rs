@@ -651,6 +651,14 @@ async fn peer(port: u16) -> Peer {
     Peer::connect(port, &[]).await
 }
 
+/// A default server, and a connected peer that has sent `wire`.
+async fn sent(wire: &[u8]) -> (pushlab::server::RunningServer, Peer) {
+    let srv = server(ServeOptions::default()).await;
+    let mut p = peer(srv.addr.port()).await;
+    p.send(wire).await;
+    (srv, p)
+}
+
 //= https://www.rfc-editor.org/rfc/rfc9113#section-5.4
 //# Additionally, an endpoint MAY use any applicable error code when it
 //# detects an error condition; a generic error code (such as
@@ -661,9 +669,7 @@ async fn peer(port: u16) -> Peer {
 /// HPACK errors, frame-length errors and an INITIAL_WINDOW_SIZE over
 /// 2^31-1; the test output says where), then closes the connection.
 async fn connection_error(wire: Vec<u8>, codes: &[u32]) {
-    let srv = server(ServeOptions::default()).await;
-    let mut p = peer(srv.addr.port()).await;
-    p.send(&wire).await;
+    let (srv, mut p) = sent(&wire).await;
     let g = p.goaway().await.expect("a GOAWAY");
     let code = g.error_code();
     assert!(
@@ -721,9 +727,7 @@ async fn stream_end(p: &mut Peer, stream: u32) -> StreamEnd {
 /// A stream error on `stream` with one of `codes`: RST_STREAM, or GOAWAY
 /// with the same code as escalation when `escalate`.
 async fn stream_error(wire: Vec<u8>, stream: u32, codes: &[u32], escalate: bool) {
-    let srv = server(ServeOptions::default()).await;
-    let mut p = peer(srv.addr.port()).await;
-    p.send(&wire).await;
+    let (srv, mut p) = sent(&wire).await;
     match stream_end(&mut p, stream).await {
         StreamEnd::Reset(c) => assert!(codes.contains(&c), "RST_STREAM {c:#x}"),
         // Escalated (section 5.4.1), with the code or the generic one.
@@ -741,9 +745,7 @@ async fn stream_error(wire: Vec<u8>, stream: u32, codes: &[u32], escalate: bool)
 /// Frames the server must ignore: after `wire`, a PING is answered, no
 /// RST_STREAM or GOAWAY came, and a request on `next` is served.
 async fn ignored(wire: Vec<u8>, next: u32) {
-    let srv = server(ServeOptions::default()).await;
-    let mut p = peer(srv.addr.port()).await;
-    p.send(&wire).await;
+    let (srv, mut p) = sent(&wire).await;
     p.ping().await;
     p.send(&get(next, "/")).await;
     p.until("the response", |f| {
@@ -771,9 +773,7 @@ async fn ignored(wire: Vec<u8>, next: u32) {
 /// holds an invalid name); never a response that serves it. After a
 /// stream error the connection goes on.
 async fn malformed(wire: Vec<u8>) {
-    let srv = server(ServeOptions::default()).await;
-    let mut p = peer(srv.addr.port()).await;
-    p.send(&wire).await;
+    let (srv, mut p) = sent(&wire).await;
     let mut dec = Decoder::new();
     loop {
         let f = p.next().await.expect("the connection ended");

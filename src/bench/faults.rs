@@ -129,15 +129,14 @@ async fn fetch(
         qlog,
         ..ClientOptions::default()
     };
-    // Where a transfer that times out was stuck.
-    let phase = std::cell::Cell::new("in the handshake");
+    // Set once the handshake completes: also where a transfer that times
+    // out was stuck.
     let handshake = std::cell::Cell::new(None);
     let attempt = async {
         let c = Client::connect(&server.ip().to_string(), server.port(), opts)
             .await
             .map_err(|e| format!("connecting: {e}"))?;
         handshake.set(Some(c.handshake.as_secs_f64()));
-        phase.set("after the handshake");
         let p = c
             .send_request("GET", path, &[])
             .await
@@ -160,7 +159,10 @@ async fn fetch(
         Ok(Err(e)) => Some(e),
         Err(_) => Some(format!(
             "no complete transfer in {timeout:?} ({})",
-            phase.get()
+            match handshake.get() {
+                Some(_) => "after the handshake",
+                None => "in the handshake",
+            }
         )),
     };
     Outcome {

@@ -606,11 +606,12 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         quic_initial_window: opts.initial_window,
         quic_initial_mtu: opts.initial_mtu,
         tls_max_record: opts.tls_max_record,
-        tcp_cc: Some(opts.tcp_cc.clone().unwrap_or_else(|| {
-            std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control")
-                .map(|s| s.trim().to_string())
-                .unwrap_or_else(|_| "unknown".into())
-        })),
+        tcp_cc: Some(
+            opts.tcp_cc
+                .clone()
+                .or_else(crate::netinfo::default_congestion_control)
+                .unwrap_or_else(|| "unknown".into()),
+        ),
         seed: opts.seed,
         connection,
         configs,

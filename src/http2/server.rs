@@ -84,11 +84,11 @@ impl H2Conn {
 
 impl crate::trace::ConnProbe for H2Conn {
     fn state(&self) -> crate::trace::ConnState {
-        let info = self
+        let tcp = self
             .socket
             .as_ref()
-            .and_then(|s| crate::netinfo::tcp_info(s).ok())
-            .unwrap_or_default();
+            .and_then(|s| crate::netinfo::tcp_info(s).ok());
+        let info = tcp.unwrap_or_default();
         let q = self.queue.as_ref().map(|q| q.trace_state());
         let written = self.written.data.load(Ordering::Relaxed);
         crate::trace::ConnState {
@@ -102,13 +102,10 @@ impl crate::trace::ConnProbe for H2Conn {
             transport_unsent: info.notsent_bytes,
             writer_held: q.map(|q| q.handed.saturating_sub(written)),
             delivery_rate: info.delivery_rate,
-            retrans: self.socket.as_ref().map(|_| u64::from(info.total_retrans)),
+            retrans: tcp.map(|i| u64::from(i.total_retrans)),
             rtos: info.total_rto.map(u64::from),
             spurious_retrans: info.dsack_dups.map(u64::from),
-            ca_state: self
-                .socket
-                .as_ref()
-                .map(|_| crate::netinfo::ca_state_name(info.ca_state).to_string()),
+            ca_state: tcp.map(|i| crate::netinfo::ca_state_name(i.ca_state).to_string()),
             peer_window: info.snd_wnd.map(u64::from),
             congestion_control: self.congestion.clone(),
             queued: q.map_or(0, |q| q.queued),
