@@ -598,8 +598,10 @@ mod tests {
                     failed: false,
                     headers: vec![("content-type".into(), "text/javascript".into())],
                 }],
+                ..PageSummary::default()
             },
             error: None,
+            scripts: Vec::new(),
         }
     }
 

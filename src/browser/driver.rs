@@ -50,6 +50,10 @@ pub struct PageLoad {
     pub summary: PageSummary,
     /// Why the load did not complete, if it did not.
     pub error: Option<String>,
+    /// Main-thread time per script, when a real browser's trace gave it
+    /// (`--browser chromium` with script tracing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scripts: Vec<super::chromium::ScriptTime>,
 }
 
 /// The page's host, port and path (the query dropped: the page model
@@ -66,6 +70,7 @@ pub const CHROME_SESSION_WINDOW: u64 = 15 * 1024 * 1024;
 pub const CHROME_STREAM_WINDOW: u64 = 6 * 1024 * 1024;
 
 enum Event {
+    Chunk(u64, Bytes),
     Response(String, Box<Response>),
     Informational(u64, crate::client::Informational),
     Pushes,
@@ -78,6 +83,7 @@ enum Event {
 pub struct BrowserConn {
     conn: Arc<Conn>,
     informational: mpsc::UnboundedReceiver<(u64, crate::client::Informational)>,
+    chunks: mpsc::UnboundedReceiver<(u64, Bytes)>,
     /// When the connection attempt started (ms since the Unix epoch).
     pub started_unix_ms: f64,
     /// How long the handshake took (ms).
@@ -109,7 +115,9 @@ impl BrowserConn {
         let started_unix_ms = unix_ms();
         let (host, port, _) = split_url(&opts.url)?;
         let (itx, irx) = mpsc::unbounded_channel();
+        let (ctx, crx) = mpsc::unbounded_channel();
         let mut copts = opts.client.clone();
+        copts.body_chunks = Some(ctx);
         copts.keep_bodies = true;
         copts.hash_bodies = false;
         copts.max_push_id = opts.accept_push.then_some(1000);
@@ -129,6 +137,7 @@ impl BrowserConn {
         Ok(BrowserConn {
             conn: Arc::new(conn),
             informational: irx,
+            chunks: crx,
             started_unix_ms,
             handshake_ms: t0.elapsed().as_secs_f64() * 1e3,
             earlier_pushes: Default::default(),
@@ -221,6 +230,7 @@ fn not_loaded_at(
         handshake_ms: 0.0,
         summary: Page::new("/", cache, opts.cpu).summary(),
         error: Some(why),
+        scripts: Vec::new(),
     }
 }
 
@@ -249,8 +259,10 @@ pub async fn load_on(
     };
     let conn = bc.conn.clone();
     let irx = &mut bc.informational;
-    // 103s of an earlier load's streams are not this page's.
+    let crx = &mut bc.chunks;
+    // 103s and body bytes of an earlier load's streams are not this page's.
     while irx.try_recv().is_ok() {}
+    while crx.try_recv().is_ok() {}
     let nav = Instant::now();
     // Client times are relative to the connection's start.
     let nav_offset = conn.elapsed_ms();
@@ -310,6 +322,7 @@ pub async fn load_on(
         let ev = tokio::select! {
             biased;
             Some((sid, info)) = irx.recv() => Event::Informational(sid, info),
+            Some((sid, chunk)) = crx.recv() => Event::Chunk(sid, chunk),
             _ = &mut notified => Event::Pushes,
             Some((path, r)) = rrx.recv() => Event::Response(path, Box::new(r)),
             _ = tick => Event::Tick,
@@ -339,6 +352,11 @@ pub async fn load_on(
                     done,
                     r.error.clone(),
                 );
+            }
+            Event::Chunk(sid, chunk) => {
+                if let Some(path) = streams.get(&sid) {
+                    page.on_body_chunk(path, &chunk);
+                }
             }
             Event::Informational(sid, info) => {
                 if let Some(path) = streams.get(&sid).cloned() {
@@ -388,13 +406,14 @@ pub async fn load_on(
             handshake_ms,
             summary,
             error,
+            scripts: Vec::new(),
         },
         cache,
     )
 }
 
 /// The wall clock in ms since the Unix epoch (0 if the clock is before it).
-fn unix_ms() -> f64 {
+pub fn unix_ms() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64() * 1e3)

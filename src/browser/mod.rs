@@ -6,6 +6,7 @@
 //! visits; [`driver`] runs it over a real connection.
 
 pub mod cache;
+pub mod chromium;
 pub mod driver;
 pub mod model;
 

@@ -4,17 +4,38 @@
 //! clock; [`super::driver`] connects it to a real connection.
 //!
 //! What it models, and what it leaves out:
-//! - The preload scanner: every resource referenced by the document's HTML
-//!   is requested as soon as the document has arrived. Stylesheets reveal
-//!   `@import`s and `url()`s (fonts, images) when they arrive; scripts
-//!   reveal what they load when they have run ([`crate::site::scan::scan_js`]).
+//! - The document is read as its bytes arrive, not once it is complete
+//!   ([`Page::on_body_chunk`]), from [`Cpu::commit_ms`] after its first
+//!   byte (navigation commit: the renderer takes the response).
+//! - The preload scanner: every resource referenced by the part of the
+//!   document read so far is requested at once. Stylesheets reveal
+//!   `@import`s and `url()`s (images) when they arrive; web fonts are
+//!   fetched when first needed, at the first layout (Blink defers a font
+//!   load "until it is actually needed", `ResourceFetcher::GetDeferPolicy`);
+//!   scripts reveal what they load when they have run
+//!   ([`crate::site::scan::scan_js`]), or at DOMContentLoaded for a script
+//!   that waits for it.
+//! - Blink's tight mode (`ResourceLoadScheduler`): until the parser
+//!   inserts `<body>` (past every blocking script of the head), a request
+//!   below High priority starts only while fewer than 2 throttleable
+//!   requests are in flight, or, at Medium, while fewer than 2 Medium ones
+//!   are; held requests start, highest priority first, when one finishes
+//!   or the body is inserted. The first five images of the document that
+//!   are not small (over 10,000 px², or of unknown size) are Medium, the
+//!   others Low ([`chromium::level`]). 103 preloads, made by the browser
+//!   process, are not held.
 //! - The parser: it walks the document's references in order; a classic
 //!   script in `<head>` (or one written by `document.write`) stops it until
-//!   the script has arrived, every stylesheet before it has arrived, and it
-//!   has run. Scripts run one at a time on one main thread, taking
-//!   `script_base_ms + script_ms_per_kb x size`.
+//!   the script has arrived, every stylesheet before it (with the
+//!   stylesheets those import) has arrived, and it has run. Scripts run one
+//!   at a time on one main thread, taking `script_base_ms +
+//!   script_ms_per_kb x size`.
 //! - Render-ready: the document and every render-blocking resource (its
 //!   stylesheets with their imports, its head scripts, run) are done.
+//!   First layout: the body is inserted and every render-blocking
+//!   stylesheet has arrived, plus [`Cpu::layout_ms`]; the FCP proxy is the
+//!   first layout plus [`Cpu::paint_ms`]. The SpeedIndex proxy weighs the
+//!   first paint and each image's arrival by area (see [`Page::summary`]).
 //!   Load: everything discovered has arrived and every script has run.
 //! - Push cache, with browser semantics: a pushed response is used at most
 //!   once, only by a request the page makes after its PUSH_PROMISE arrived
@@ -26,8 +47,9 @@
 //!   revalidated with `If-None-Match` (a 304 reuses the cached body);
 //!   `no-store` is never stored. Cookies are kept (the cache-aware policy's
 //!   digest travels in one).
-//! - 103 Early Hints: each `Link: <...>; rel=preload` starts a request
-//!   (unless cached or already pushed), with the priority of its `as`.
+//! - 103 Early Hints, and `Link: <...>; rel=preload` on the final response
+//!   of the document: each starts a request (unless cached or already
+//!   pushed), with the priority of its `as`.
 //! - Priorities: the `priority` header Chromium sends for each kind
 //!   ([`chromium::request_priority`], the table pushes get theirs from).
 //!
@@ -47,6 +69,17 @@ use self::push::PushEntry;
 use super::cache::HttpCache;
 use crate::site::chromium;
 use crate::site::scan::{self, RefKind};
+
+/// Blink's tight-mode limit on throttleable requests in flight
+/// (`kTightLimitForRendererSideResourceScheduler`).
+const TIGHT_LIMIT: usize = 2;
+/// The Medium-priority requests tight mode lets start regardless
+/// (`kBoostImagePriorityTightMediumLimit`).
+const TIGHT_MEDIUM_LIMIT: usize = 2;
+/// Blink boosts this many not-small images of the preload scanner's...
+const BOOSTED_IMAGES: usize = 5;
+/// ...those larger than this many square pixels, or of unknown size.
+const SMALL_IMAGE_AREA: u64 = 10_000;
 
 /// What a resource is, as the browser decides from how it was referenced:
 /// the site model's kinds.
@@ -104,6 +137,11 @@ pub struct Resource {
     /// The response's `content-type`, when one came.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+    /// The protocol it came over, as a real browser reports it
+    /// (`nextHopProtocol`; the emulated browser leaves it out: all its
+    /// requests use the load's protocol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
     /// The header fields the request carried besides the pseudo-headers
     /// (for HAR files; not in runs.json).
     #[serde(skip)]
@@ -115,6 +153,47 @@ pub struct Resource {
     /// preloaded script is fetched but runs only once referenced.
     #[serde(skip)]
     referenced: bool,
+    /// Blink's priority for it (None: not requested by the page).
+    #[serde(skip)]
+    level: Option<chromium::Level>,
+    /// The stylesheet that `@import`ed it.
+    #[serde(skip)]
+    import_of: Option<usize>,
+    /// Requested, waiting for Blink's tight mode to let it start.
+    #[serde(skip)]
+    held: bool,
+}
+
+impl Resource {
+    /// A resource as a real browser reported it (no discovery state of
+    /// the model's): every time and size unset, to be filled in.
+    pub fn observed(path: &str, kind: ResKind, source: Source) -> Resource {
+        Resource {
+            path: path.to_string(),
+            kind,
+            source,
+            priority: String::new(),
+            render_blocking: false,
+            parser_blocking: false,
+            discovered_ms: 0.0,
+            requested_ms: None,
+            first_byte_ms: None,
+            done_ms: None,
+            evaluated_ms: None,
+            status: 0,
+            bytes: 0,
+            error: None,
+            hinted: false,
+            content_type: None,
+            protocol: None,
+            request_headers: Vec::new(),
+            response_headers: Vec::new(),
+            referenced: true,
+            level: None,
+            import_of: None,
+            held: false,
+        }
+    }
 }
 
 /// A promised push as the page saw it, used or not.
@@ -151,20 +230,35 @@ pub struct OutRequest {
 }
 
 /// CPU model of the page's main thread.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Cpu {
     /// Fixed cost of running a script (ms).
     pub script_base_ms: f64,
     /// Cost per KB of script (ms).
     pub script_ms_per_kb: f64,
+    /// From the document's first byte to the parser's first look at it
+    /// (navigation commit, the renderer taking the response), ms.
+    #[serde(default)]
+    pub commit_ms: f64,
+    /// From rendering unblocked (body inserted, render-blocking
+    /// stylesheets arrived) to the first layout, ms.
+    #[serde(default)]
+    pub layout_ms: f64,
+    /// From the first layout to the first contentful paint, ms.
+    #[serde(default)]
+    pub paint_ms: f64,
 }
 
 impl Default for Cpu {
-    /// About a 2016 mid-range phone (the Rules of Thumb ran on a Moto G).
+    /// About a 2016 mid-range phone (the Rules of Thumb ran on a Moto G);
+    /// commit, layout and paint take no time (not calibrated for it).
     fn default() -> Self {
         Cpu {
             script_base_ms: 2.0,
             script_ms_per_kb: 1.0,
+            commit_ms: 0.0,
+            layout_ms: 0.0,
+            paint_ms: 0.0,
         }
     }
 }
@@ -193,11 +287,50 @@ pub struct Page {
     received: u64,
     /// Bytes of finished pushes the page had no promise for.
     unknown_push_bytes: u64,
+    /// The document's bytes so far, read as they arrive.
+    doc: Doc,
+    /// Blink's tight mode is over: the parser inserted `<body>`.
+    body_inserted: bool,
+    /// Images the preload scanner boosted to Medium so far.
+    boosted_images: usize,
+    /// Requests held by tight mode, in the order made.
+    held: Vec<usize>,
+    /// Throttleable requests sent and not answered.
+    in_flight: std::collections::HashSet<usize>,
+    /// Web fonts the stylesheets declare, fetched at the first layout.
+    fonts: Vec<String>,
+    /// When rendering was unblocked, and when the first layout is due.
+    layout_due: Option<f64>,
+    /// The first layout happened then.
+    layout_ms: Option<f64>,
+    /// Loads scripts make at DOMContentLoaded, until it comes.
+    dcl_loads: Vec<String>,
+    /// The document's images and their declared areas (px²), for the
+    /// SpeedIndex proxy.
+    image_area: std::collections::BTreeMap<usize, u64>,
     now: f64,
 }
 
+/// The document as the parser reads it.
+#[derive(Debug, Default)]
+struct Doc {
+    /// Its bytes so far.
+    bytes: Vec<u8>,
+    /// All of them arrived.
+    complete: bool,
+    /// When the first arrived (ms).
+    first_ms: Option<f64>,
+    /// How many bytes, and how many of their references, were acted on.
+    read: usize,
+    refs: usize,
+    /// Everything was read.
+    all_read: bool,
+    /// `<body` was read.
+    body_seen: bool,
+}
+
 /// The outcome of a page load.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PageSummary {
     /// Document plus render-blocking resources done (ms).
     pub render_ready_ms: Option<f64>,
@@ -222,6 +355,20 @@ pub struct PageSummary {
     /// Every push promised, in promise order, used or not.
     #[serde(default)]
     pub pushes: Vec<PushRecord>,
+    /// First contentful paint (ms): Chromium's paint timing; the emulated
+    /// browser's proxy (see [`Page::summary`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fcp_ms: Option<f64>,
+    /// Largest contentful paint (ms), Chromium only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lcp_ms: Option<f64>,
+    /// The load event's start (ms), Chromium only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_event_ms: Option<f64>,
+    /// SpeedIndex proxy (ms), the emulated browser only (see
+    /// [`Page::summary`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed_index_ms: Option<f64>,
 }
 
 impl Page {
@@ -243,6 +390,16 @@ impl Page {
             wasted: 0,
             received: 0,
             unknown_push_bytes: 0,
+            doc: Doc::default(),
+            body_inserted: false,
+            boosted_images: 0,
+            held: Vec::new(),
+            in_flight: Default::default(),
+            fonts: Vec::new(),
+            layout_due: None,
+            layout_ms: None,
+            dcl_loads: Vec::new(),
+            image_area: Default::default(),
             now: 0.0,
         };
         p.need(path, ResKind::Document, true, false, Source::Network);
@@ -272,6 +429,19 @@ impl Page {
         render_blocking: bool,
         parser_blocking: bool,
         via: Source,
+    ) -> usize {
+        self.need_image(path, kind, render_blocking, parser_blocking, via, false)
+    }
+
+    /// [`Page::need`], for an image the preload scanner may boost.
+    fn need_image(
+        &mut self,
+        path: &str,
+        kind: ResKind,
+        render_blocking: bool,
+        parser_blocking: bool,
+        via: Source,
+        boosted: bool,
     ) -> usize {
         if let Some(&i) = self.index.get(path) {
             let r = &mut self.res[i];
@@ -313,9 +483,13 @@ impl Page {
             error: None,
             hinted: false,
             content_type: None,
+            protocol: None,
             request_headers: Vec::new(),
             response_headers: Vec::new(),
             referenced: via != Source::Preloaded,
+            level: None,
+            import_of: None,
+            held: false,
         });
         self.index.insert(path.to_string(), i);
         if kind != ResKind::Document {
@@ -341,6 +515,7 @@ impl Page {
             render_blocking,
             parser_blocking,
             preload: via == Source::Preloaded,
+            boosted,
         };
         let priority = chromium::request_priority(kind, usage).to_string();
         let mut headers = vec![("priority".to_string(), priority.clone())];
@@ -352,13 +527,82 @@ impl Page {
         }
         let r = &mut self.res[i];
         r.priority = priority;
-        r.requested_ms = Some(now);
-        r.request_headers = headers.clone();
-        self.out.push(OutRequest {
-            path: path.to_string(),
-            headers,
-        });
+        r.request_headers = headers;
+        r.level = Some(chromium::level(kind, usage));
+        if self.may_start(i) {
+            self.send(i);
+        } else {
+            self.res[i].held = true;
+            self.held.push(i);
+        }
         i
+    }
+
+    /// Whether Blink's resource load scheduler lets request `i` start now.
+    //= https://source.chromium.org/chromium/chromium/src/+/main:third_party/blink/renderer/platform/loader/fetch/resource_load_scheduler.h
+    //# Tight mode (used until the frame sees a <body> element)
+    fn may_start(&self, i: usize) -> bool {
+        let r = &self.res[i];
+        let level = r.level.unwrap_or(chromium::Level::VeryHigh);
+        // The document, fetches (not throttleable), 103 preloads (made by
+        // the browser process) and anything High or above start at once.
+        if i == 0
+            || self.body_inserted
+            || r.kind == ResKind::Other
+            || r.hinted
+            || level >= chromium::Level::High
+        {
+            return true;
+        }
+        if self.in_flight.len() < TIGHT_LIMIT {
+            return true;
+        }
+        level == chromium::Level::Medium
+            && self
+                .in_flight
+                .iter()
+                .filter(|&&j| self.res[j].level == Some(chromium::Level::Medium))
+                .count()
+                < TIGHT_MEDIUM_LIMIT
+    }
+
+    /// Sends request `i` (or finds its push).
+    fn send(&mut self, i: usize) {
+        self.res[i].held = false;
+        if self.adopt_push(i) {
+            return;
+        }
+        let r = &mut self.res[i];
+        r.requested_ms = Some(self.now);
+        if i != 0 && r.kind != ResKind::Other {
+            self.in_flight.insert(i);
+        }
+        self.out.push(OutRequest {
+            path: r.path.clone(),
+            headers: r.request_headers.clone(),
+        });
+    }
+
+    /// Starts the held requests tight mode now allows, highest priority
+    /// first, in the order made among equals.
+    fn release_held(&mut self) {
+        loop {
+            let next = self
+                .held
+                .iter()
+                .enumerate()
+                .filter(|(_, &i)| self.may_start(i))
+                .max_by(|a, b| {
+                    self.res[*a.1]
+                        .level
+                        .cmp(&self.res[*b.1].level)
+                        .then(b.0.cmp(&a.0))
+                })
+                .map(|(k, &i)| (k, i));
+            let Some((k, i)) = next else { return };
+            self.held.remove(k);
+            self.send(i);
+        }
     }
 
     /// Advances the clock (ms since navigation start) and runs what is due.
@@ -370,7 +614,32 @@ impl Page {
     /// When the model next needs [`Page::advance`] without any event
     /// (a script finishing), if ever.
     pub fn next_wakeup(&self) -> Option<f64> {
-        self.running.map(|(_, end)| end)
+        let commit = self
+            .doc
+            .first_ms
+            .map(|f| f + self.cpu.commit_ms)
+            .filter(|_| {
+                self.doc.read < self.doc.bytes.len() || (self.doc.complete && !self.doc.all_read)
+            });
+        [
+            self.running.map(|(_, end)| end),
+            commit,
+            self.layout_due.filter(|_| self.layout_ms.is_none()),
+        ]
+        .into_iter()
+        .flatten()
+        .reduce(f64::min)
+    }
+
+    /// A chunk of a response body as it arrives: the document's is read
+    /// as it comes (other responses are acted on when complete).
+    pub fn on_body_chunk(&mut self, path: &str, chunk: &[u8]) {
+        if self.res.first().is_none_or(|d| d.path != path) || self.doc.complete {
+            return;
+        }
+        self.doc.first_ms.get_or_insert(self.now);
+        self.doc.bytes.extend_from_slice(chunk);
+        self.run();
     }
 
     /// A 1xx response for `path` (103 Early Hints start preloads).
@@ -378,6 +647,13 @@ impl Page {
         if status != 103 {
             return;
         }
+        self.preload_links(path, headers);
+        self.run();
+    }
+
+    /// Starts a preload for each `Link: <...>; rel=preload` among the
+    /// header fields of a response to `path`.
+    fn preload_links(&mut self, path: &str, headers: &[(String, String)]) {
         for (n, v) in headers {
             if !n.eq_ignore_ascii_case("link") {
                 continue;
@@ -406,7 +682,6 @@ impl Page {
                 }
             }
         }
-        self.run();
     }
 
     /// The response to a request for `path`.
@@ -427,6 +702,7 @@ impl Page {
             return;
         };
         self.cache.set_cookies(headers);
+        self.in_flight.remove(&i);
         {
             let r = &mut self.res[i];
             r.status = status;
@@ -453,8 +729,133 @@ impl Page {
             }
             body
         };
-        self.arrived(i, body);
+        if i == 0 {
+            // The final response's Link preloads, like a 103's.
+            //= https://www.rfc-editor.org/rfc/rfc8297#section-2
+            //# the server might send an informational response with the
+            //# Link header fields ... followed by the final response
+            //# containing the same header fields
+            self.preload_links(path, headers);
+            self.doc
+                .first_ms
+                .get_or_insert(self.res[0].first_byte_ms.unwrap_or(done_ms));
+            self.doc.bytes = body.to_vec();
+            self.doc.complete = true;
+        } else {
+            self.arrived(i, body);
+        }
+        self.release_held();
         self.run();
+    }
+
+    /// Reads what arrived of the document since the last look, once the
+    /// navigation has committed: the preload scanner requests what the
+    /// new part references, the parser queues its stylesheets and scripts.
+    fn read_document(&mut self) {
+        let Some(first) = self.doc.first_ms else {
+            return;
+        };
+        if self.now < first + self.cpu.commit_ms || self.doc.all_read {
+            return;
+        }
+        if self.doc.read == self.doc.bytes.len() && !self.doc.complete {
+            return;
+        }
+        // Up to the last complete tag, unless the document is complete.
+        let end = if self.doc.complete {
+            self.doc.bytes.len()
+        } else {
+            match self.doc.bytes.iter().rposition(|&b| b == b'>') {
+                Some(k) => k + 1,
+                None => return,
+            }
+        };
+        if end <= self.doc.read && !self.doc.complete {
+            return;
+        }
+        // Scanning from the start again is linear in what arrived: skip it
+        // when the new part cannot hold a reference or the body tag.
+        let new_from = self.doc.read.saturating_sub(16);
+        let worth = self.doc.complete
+            || self.doc.read == 0
+            || might_reference(&self.doc.bytes[new_from..end]);
+        self.doc.read = end;
+        if !worth {
+            return;
+        }
+        let text = Bytes::copy_from_slice(&self.doc.bytes[..end]);
+        if !self.doc.body_seen {
+            self.doc.body_seen = text.windows(5).any(|w| w.eq_ignore_ascii_case(b"<body"));
+        }
+        let refs = scan::scan_html(&text);
+        let new: Vec<scan::Ref> = refs.iter().skip(self.doc.refs).cloned().collect();
+        self.doc.refs = self.doc.refs.max(refs.len());
+        self.document_refs(new);
+        if self.doc.complete {
+            self.doc.all_read = true;
+        }
+        self.parsing = true;
+    }
+
+    /// The preload scanner and the parser act on references of the
+    /// document, in document order.
+    fn document_refs(&mut self, refs: Vec<scan::Ref>) {
+        let path = self.res[0].path.clone();
+        for r in refs {
+            let Some(target) = scan::resolve(&path, &r.url) else {
+                continue;
+            };
+            let (k, rb, pb) = match r.kind {
+                RefKind::Stylesheet => (ResKind::Style, r.blocking, false),
+                RefKind::Script => (ResKind::Script, r.blocking, r.blocking),
+                RefKind::Image => (ResKind::Image, false, false),
+                RefKind::Preload => (
+                    r.preload_as
+                        .as_deref()
+                        .map(ResKind::from_as)
+                        .unwrap_or(ResKind::Other),
+                    false,
+                    false,
+                ),
+                RefKind::CssImport => (ResKind::Style, true, false),
+                RefKind::CssUrl => (ResKind::from_path(&target), false, false),
+            };
+            if k == ResKind::Font && r.kind != RefKind::Preload {
+                // An inline style's font: fetched at layout.
+                self.fonts.push(target);
+                continue;
+            }
+            let via = if r.kind == RefKind::Preload {
+                Source::Preloaded
+            } else {
+                Source::Network
+            };
+            // Blink boosts the first few images of the document that are
+            // not small.
+            let boosted = r.kind == RefKind::Image
+                && !self.index.contains_key(&target)
+                && self.boosted_images < BOOSTED_IMAGES
+                && r.size.is_none_or(|(w, h)| {
+                    w > 0 && h > 0 && u64::from(w) * u64::from(h) > SMALL_IMAGE_AREA
+                });
+            if boosted {
+                self.boosted_images += 1;
+            }
+            let j = self.need_image(&target, k, rb, pb, via, boosted);
+            if r.kind == RefKind::Image {
+                let area = r
+                    .size
+                    .map(|(w, h)| u64::from(w) * u64::from(h))
+                    .unwrap_or(SMALL_IMAGE_AREA);
+                self.image_area.entry(j).or_insert(area);
+            }
+            if matches!(r.kind, RefKind::Stylesheet | RefKind::Script) {
+                self.parse.push_back(ParseItem {
+                    path: self.res[j].path.clone(),
+                    blocking_script: pb,
+                });
+            }
+        }
     }
 
     /// A resource's body is available: discover what it references.
@@ -464,42 +865,6 @@ impl Page {
             (r.kind, r.path.clone(), r.render_blocking)
         };
         match kind {
-            ResKind::Document if i == 0 => {
-                // The preload scanner: everything the HTML references, now.
-                for r in scan::scan_html(&body) {
-                    let Some(target) = scan::resolve(&path, &r.url) else {
-                        continue;
-                    };
-                    let (k, rb, pb) = match r.kind {
-                        RefKind::Stylesheet => (ResKind::Style, r.blocking, false),
-                        RefKind::Script => (ResKind::Script, r.blocking, r.blocking),
-                        RefKind::Image => (ResKind::Image, false, false),
-                        RefKind::Preload => (
-                            r.preload_as
-                                .as_deref()
-                                .map(ResKind::from_as)
-                                .unwrap_or(ResKind::Other),
-                            false,
-                            false,
-                        ),
-                        RefKind::CssImport => (ResKind::Style, true, false),
-                        RefKind::CssUrl => (ResKind::from_path(&target), false, false),
-                    };
-                    let via = if r.kind == RefKind::Preload {
-                        Source::Preloaded
-                    } else {
-                        Source::Network
-                    };
-                    let j = self.need(&target, k, rb, pb, via);
-                    if matches!(r.kind, RefKind::Stylesheet | RefKind::Script) {
-                        self.parse.push_back(ParseItem {
-                            path: self.res[j].path.clone(),
-                            blocking_script: pb,
-                        });
-                    }
-                }
-                self.parsing = true;
-            }
             ResKind::Style => {
                 let text = String::from_utf8_lossy(&body);
                 for r in scan::scan_css(&text) {
@@ -510,7 +875,21 @@ impl Page {
                         RefKind::CssImport => (ResKind::Style, render_blocking),
                         _ => (ResKind::from_path(&target), false),
                     };
-                    self.need(&target, k, rb, false, Source::Network);
+                    if k == ResKind::Font {
+                        // Fetched when the first layout needs it.
+                        if !self.fonts.contains(&target) {
+                            self.fonts.push(target);
+                        }
+                        if self.layout_ms.is_some() {
+                            self.layout_fonts();
+                        }
+                        continue;
+                    }
+                    let known = self.index.contains_key(&target);
+                    let j = self.need(&target, k, rb, false, Source::Network);
+                    if r.kind == RefKind::CssImport && !known {
+                        self.res[j].import_of = Some(i);
+                    }
                 }
             }
             ResKind::Script => {
@@ -600,9 +979,59 @@ impl Page {
                 .count(),
             resources: self.res.clone(),
             pushes,
+            fcp_ms: self.layout_ms.map(|l| l + self.cpu.paint_ms),
+            speed_index_ms: self.speed_index(),
+            ..PageSummary::default()
         }
     }
 }
+
+impl Page {
+    /// The SpeedIndex proxy, `sum of t x (visual share completed at t)`:
+    /// the first paint completes the page but its images (the share of a
+    /// 1280x800 viewport their declared sizes cover, unknown sizes counted
+    /// as 100x100, all of them together at most 80%); each image completes
+    /// its share when it has arrived (not before the first paint). None
+    /// until the first paint and every image. Not validated: Chromium does
+    /// not report a SpeedIndex (it needs a video of the load).
+    fn speed_index(&self) -> Option<f64> {
+        let fcp = self.layout_ms? + self.cpu.paint_ms;
+        let images: Vec<(f64, f64)> = self
+            .image_area
+            .iter()
+            .map(|(&i, &a)| Some((self.res[i].done_ms?, a as f64)))
+            .collect::<Option<_>>()?;
+        let total: f64 = images.iter().map(|(_, a)| a).sum();
+        let scale = if total > 0.0 {
+            (VIEWPORT_AREA * 0.8).min(total) / total
+        } else {
+            0.0
+        };
+        let mut si = 0.0;
+        let mut shown = 0.0;
+        for (done, area) in &images {
+            let share = area * scale / VIEWPORT_AREA;
+            si += done.max(fcp) * share;
+            shown += share;
+        }
+        Some(si + fcp * (1.0 - shown))
+    }
+}
+
+/// Whether HTML text may hold the start of an element the scanner reports
+/// (or `<body`), or a `style` attribute.
+fn might_reference(text: &[u8]) -> bool {
+    const NAMES: [&[u8]; 8] = [
+        b"<img", b"<script", b"<link", b"<body", b"<style", b"<video", b"<input", b"style=",
+    ];
+    NAMES
+        .iter()
+        .any(|n| text.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)))
+}
+
+/// The viewport the SpeedIndex proxy assumes (Chromium's is 1280x800 in
+/// the validation), px².
+const VIEWPORT_AREA: f64 = 1280.0 * 800.0;
 
 /// The `content-type` among response header fields.
 fn content_type(headers: &[(String, String)]) -> Option<String> {

@@ -32,6 +32,8 @@ pub enum Preset {
     RepeatVisit,
     /// Server push against 103 Early Hints.
     PushVsHints,
+    /// The emulated browser against headless Chromium, row by row.
+    BrowserValidation,
     /// A small sampler: the demo's slow page over LTE (what --quick runs).
     Quick,
 }
@@ -47,6 +49,7 @@ impl Preset {
             Preset::PreemptionSweep => "preemption-sweep",
             Preset::RepeatVisit => "repeat-visit",
             Preset::PushVsHints => "push-vs-hints",
+            Preset::BrowserValidation => "browser-validation",
             Preset::Quick => "quick",
         }
     }
@@ -88,6 +91,26 @@ impl From<Cache> for CacheState {
     }
 }
 
+/// `--cpu`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CpuArg {
+    /// A 2016 mid-range phone's script costs.
+    Phone,
+    /// Fitted to this machine's Chromium first.
+    Calibrate,
+}
+
+/// `--browser`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BrowserArg {
+    /// pushlab's emulated browser.
+    Emulated,
+    /// Headless Chromium (/usr/bin/chromium, driven by playwright-core).
+    Chromium,
+    /// Both, each configuration loaded by each.
+    Both,
+}
+
 /// `--connection`.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum ConnectionArg {
@@ -123,9 +146,17 @@ pub struct CompareArgs {
     /// A label reads "protocol page variant link cache".
     #[arg(long = "only", value_name = "TEXT")]
     only: Vec<String>,
-    /// Script run time per KB in the emulated browser (ms).
-    #[arg(long, default_value_t = 1.0)]
-    cpu_ms_per_kb: f64,
+    /// Script run time per KB in the emulated browser (ms; default 1.0,
+    /// the phone model's).
+    #[arg(long)]
+    cpu_ms_per_kb: Option<f64>,
+    /// The emulated browser's CPU model: phone (a 2016 phone's script
+    /// costs, no commit, layout or paint time), or calibrate (fitted
+    /// first to this machine's Chromium from traced loads over the first
+    /// link; see runs.json cpu_calibration). Default: calibrate when both
+    /// browsers load the pages, else phone.
+    #[arg(long, value_enum)]
+    cpu: Option<CpuArg>,
     /// Seed of the links' loss generators.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -195,6 +226,14 @@ pub struct CompareArgs {
     /// straw-man: warm; the others: fresh).
     #[arg(long, value_enum)]
     connection: Option<ConnectionArg>,
+    /// The browser that loads the pages (default: the preset's; emulated,
+    /// except browser-validation's both). Chromium is Debian's headless
+    /// Chromium in the link's client namespace, a fresh profile per load,
+    /// on fresh connections; it refuses server push, so push rows say
+    /// "emulated only". Needs node and playwright-core
+    /// (interop/install-deps.sh).
+    #[arg(long, value_enum)]
+    browser: Option<BrowserArg>,
     /// List the presets and exit.
     #[arg(long)]
     list: bool,
@@ -309,8 +348,13 @@ pub fn run(a: &CompareArgs) -> Result<()> {
     } else {
         None
     };
-    if !(a.cpu_ms_per_kb.is_finite() && a.cpu_ms_per_kb >= 0.0) {
-        bail!("--cpu-ms-per-kb must be a non-negative number");
+    if let Some(v) = a.cpu_ms_per_kb {
+        if !(v.is_finite() && v >= 0.0) {
+            bail!("--cpu-ms-per-kb must be a non-negative number");
+        }
+        if matches!(a.cpu, Some(CpuArg::Calibrate)) {
+            bail!("--cpu-ms-per-kb and --cpu calibrate both set the script cost: give one");
+        }
     }
     if a.runs == Some(0) {
         bail!("--runs must be at least 1");
@@ -342,7 +386,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         runs: a.runs,
         quick: a.quick,
         cpu: Cpu {
-            script_ms_per_kb: a.cpu_ms_per_kb,
+            script_ms_per_kb: a.cpu_ms_per_kb.unwrap_or(Cpu::default().script_ms_per_kb),
             ..Cpu::default()
         },
         seed: a.seed,
@@ -368,6 +412,16 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         connection: a.connection.map(|c| match c {
             ConnectionArg::Fresh => compare::Connection::Fresh,
             ConnectionArg::Warm => compare::Connection::Warm,
+        }),
+        calibrate: match (a.cpu, a.cpu_ms_per_kb) {
+            (Some(CpuArg::Calibrate), _) => Some(true),
+            (Some(CpuArg::Phone), _) | (None, Some(_)) => Some(false),
+            (None, None) => None,
+        },
+        browsers: a.browser.map(|b| match b {
+            BrowserArg::Emulated => vec![compare::Browser::Emulated],
+            BrowserArg::Chromium => vec![compare::Browser::Chromium],
+            BrowserArg::Both => vec![compare::Browser::Emulated, compare::Browser::Chromium],
         }),
     };
     let started = std::time::Instant::now();

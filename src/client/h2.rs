@@ -95,6 +95,7 @@ async fn read_body(
     mut first: impl FnMut(),
     count: &std::sync::atomic::AtomicU64,
     pacer: Option<&Pacer>,
+    chunks: Option<(&tokio::sync::mpsc::UnboundedSender<(u64, Bytes)>, u64)>,
 ) -> Result<(u64, String, Option<Bytes>), h2::Error> {
     let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
     let mut kept = BytesMut::new();
@@ -118,6 +119,9 @@ async fn read_body(
         }
         if keep {
             kept.extend_from_slice(&chunk);
+        }
+        if let Some((tx, id)) = chunks {
+            let _ = tx.send((id, chunk.clone()));
         }
     }
     Ok((
@@ -300,7 +304,7 @@ impl H2Client {
                                 e.stream_ms = Some(start.elapsed().as_secs_f64() * 1e3);
                             }
                         }
-                        read_body(body, keep, hash, || {}, &count, pacer.as_deref()).await
+                        read_body(body, keep, hash, || {}, &count, pacer.as_deref(), None).await
                     }
                     .await;
                     let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
@@ -393,6 +397,10 @@ impl H2Client {
                 || first = Some(sent.elapsed().as_secs_f64() * 1e3),
                 &std::sync::atomic::AtomicU64::new(0),
                 self.pacer.as_deref(),
+                self.opts
+                    .body_chunks
+                    .as_ref()
+                    .map(|tx| (tx, response.stream_id)),
             )
             .await?;
             response.first_byte_ms = first;

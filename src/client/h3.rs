@@ -515,6 +515,9 @@ impl Client {
                         if self.opts.keep_bodies {
                             body.extend_from_slice(&d);
                         }
+                        if let Some(tx) = &self.opts.body_chunks {
+                            let _ = tx.send((p.response.stream_id, d.clone()));
+                        }
                     }
                     Event::Skipped { .. } => {}
                 }

@@ -51,6 +51,10 @@ pub struct ClientOptions {
     /// stream ID (a browser acts on 103 Early Hints before the final
     /// response).
     pub informational: Option<tokio::sync::mpsc::UnboundedSender<(u64, Informational)>>,
+    /// Where to report each chunk of a response body as it arrives, with
+    /// the request's stream ID (a browser parses a document as its bytes
+    /// arrive, not once it is complete).
+    pub body_chunks: Option<tokio::sync::mpsc::UnboundedSender<(u64, Bytes)>>,
     /// HTTP/3: a QUIC/TLS client context shared by successive connections,
     /// so that a later one resumes the session (and may send 0-RTT).
     pub session: Option<Session>,
@@ -96,6 +100,7 @@ impl Default for ClientOptions {
             cancel_push: None,
             refuse_pushes: false,
             informational: None,
+            body_chunks: None,
             session: None,
             zero_rtt: false,
             chacha20: false,

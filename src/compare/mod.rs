@@ -13,6 +13,7 @@
 //! every run as CSV and JSON (HAR-like, with the full configuration and the
 //! pushlab version), and SVG plots.
 
+pub mod calibrate;
 mod html;
 pub mod journal;
 mod merge;
@@ -21,11 +22,12 @@ mod report;
 mod run;
 mod sites;
 pub mod svg;
+pub mod validate;
 
 pub use merge::{merge, merge_reports, read_dir};
 pub use presets::{
-    configs, matrix, preset, CacheState, Config, Connection, LinkProfile, Matrix, Preset, Variant,
-    PRESETS,
+    configs, matrix, preset, Browser, CacheState, Config, Connection, LinkProfile, Matrix, Preset,
+    Variant, PRESETS,
 };
 pub use report::{csv, table, write, WriteOptions};
 pub use run::{run, CompareOptions, Report, Row, Run, Shard};

@@ -58,6 +58,27 @@ impl Connection {
     }
 }
 
+/// The browser that loads the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Browser {
+    /// pushlab's emulated browser (`src/browser/model.rs`).
+    #[default]
+    Emulated,
+    /// Headless Chromium (Debian's), driven over the DevTools protocol.
+    Chromium,
+}
+
+impl Browser {
+    /// `emulated` or `chromium`, as the tables and files spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Browser::Emulated => "emulated",
+            Browser::Chromium => "chromium",
+        }
+    }
+}
+
 /// `h3` or `h2`, as the tables and files spell it.
 pub(super) fn proto_name(p: Proto) -> &'static str {
     match p {
@@ -123,6 +144,8 @@ pub struct Preset {
     pub runs: usize,
     /// The connection loads run on by default.
     pub connection: Connection,
+    /// The browsers that load each configuration.
+    pub browsers: Vec<Browser>,
 }
 
 fn variant(label: &str, policy: &str) -> Variant {
@@ -198,7 +221,7 @@ fn h2_push_variants() -> [Variant; 3] {
 pub const SWEEP_QUEUES: [u32; 4] = [20, 100, 250, 1000];
 
 /// The preset names.
-pub const PRESETS: [&str; 7] = [
+pub const PRESETS: [&str; 8] = [
     "push-order",
     "straw-man",
     "fill-window",
@@ -206,6 +229,7 @@ pub const PRESETS: [&str; 7] = [
     "preemption-sweep",
     "repeat-visit",
     "push-vs-hints",
+    "browser-validation",
 ];
 
 /// A preset by name; `quick` makes a small version (fewer variants, a
@@ -239,6 +263,7 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
                 caches: vec![CacheState::Cold],
                 runs: 20,
                 connection: Connection::Warm,
+                browsers: vec![Browser::Emulated],
             }
         }
         "straw-man" => {
@@ -262,6 +287,7 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
                 caches: vec![CacheState::Cold],
                 runs: 20,
                 connection: Connection::Warm,
+                browsers: vec![Browser::Emulated],
             }
         }
         "fill-window" => Preset {
@@ -279,6 +305,7 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             caches: vec![CacheState::Cold],
             runs: 20,
             connection: Connection::Fresh,
+            browsers: vec![Browser::Emulated],
         },
         "preemption" => {
             let mut bloated = with_queue(profile("3g"), 250);
@@ -306,6 +333,7 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
                 caches: vec![CacheState::Cold],
                 runs: 20,
                 connection: Connection::Fresh,
+                browsers: vec![Browser::Emulated],
             }
         }
         "preemption-sweep" => {
@@ -349,6 +377,7 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
                 caches: vec![CacheState::Cold],
                 runs: 20,
                 connection: Connection::Fresh,
+                browsers: vec![Browser::Emulated],
             }
         }
         "repeat-visit" => Preset {
@@ -367,6 +396,7 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             caches: vec![CacheState::Cold, CacheState::Warm],
             runs: 20,
             connection: Connection::Fresh,
+            browsers: vec![Browser::Emulated],
         },
         "push-vs-hints" => Preset {
             name: "push-vs-hints".into(),
@@ -384,6 +414,36 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             caches: vec![CacheState::Cold, CacheState::Warm],
             runs: 20,
             connection: Connection::Fresh,
+            browsers: vec![Browser::Emulated],
+        },
+        "browser-validation" => Preset {
+            name: "browser-validation".into(),
+            about: "The emulated browser against headless Chromium: the demo page (/index.html) and the Rules of Thumb's push-order page (/po/index.html) over India-2G, India-3G and LTE, HTTP/2 and HTTP/3, no push and 103 Early Hints (preload), cold and warm cache, each configuration loaded by both browsers on fresh connections. The validation table gives each row's model error against Chromium's medians.".into(),
+            site: sites::validation(),
+            pages: if quick {
+                vec!["/index.html".into()]
+            } else {
+                vec!["/index.html".into(), "/po/index.html".into()]
+            },
+            variants: if quick {
+                vec![variant("no push", "none")]
+            } else {
+                vec![variant("no push", "none"), variant("103 preload", "preload")]
+            },
+            protocols: both,
+            profiles: if quick {
+                vec![profile("lte")]
+            } else {
+                vec![profile("2g"), profile("3g"), profile("lte")]
+            },
+            caches: if quick {
+                vec![CacheState::Cold]
+            } else {
+                vec![CacheState::Cold, CacheState::Warm]
+            },
+            runs: if quick { 2 } else { 20 },
+            connection: Connection::Fresh,
+            browsers: vec![Browser::Emulated, Browser::Chromium],
         },
         "quick" => Preset {
             name: "quick".into(),
@@ -400,6 +460,7 @@ pub fn preset(name: &str, quick: bool) -> Result<Preset, CompareError> {
             caches: vec![CacheState::Cold, CacheState::Warm],
             runs: 1,
             connection: Connection::Fresh,
+            browsers: vec![Browser::Emulated],
         },
         other => {
             return Err(CompareError::Invalid(format!(
@@ -535,6 +596,7 @@ pub fn matrix(m: &Matrix) -> Result<Preset, CompareError> {
         caches,
         runs: 3,
         connection: Connection::Fresh,
+        browsers: vec![Browser::Emulated],
     })
 }
 
@@ -558,6 +620,13 @@ pub struct Config {
     /// the paper's experiments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paper: Option<String>,
+    /// The browser that loads it.
+    #[serde(default)]
+    pub browser: Browser,
+    /// Its variant pushes and the browser refuses push (Chromium): it is
+    /// not run, and its row says "emulated only".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub emulated_only: bool,
     #[serde(skip)]
     pub(super) variant_index: usize,
     #[serde(skip)]
@@ -565,8 +634,19 @@ pub struct Config {
 }
 
 impl Config {
-    /// A one-line label.
+    /// A one-line label ("protocol page variant link cache", and
+    /// " chromium" when Chromium loads it).
     pub fn label(&self) -> String {
+        let label = self.label_without_browser();
+        match self.browser {
+            Browser::Emulated => label,
+            b => format!("{label} {}", b.name()),
+        }
+    }
+
+    /// The label without the browser: the same for the two browsers'
+    /// loads of one configuration.
+    pub fn label_without_browser(&self) -> String {
         format!(
             "{} {} {} {} {}",
             proto_name(self.protocol),
@@ -578,12 +658,13 @@ impl Config {
     }
 
     /// The configurations compared with one another: all but the variant.
-    pub(super) fn group(&self) -> (Proto, String, String, CacheState) {
+    pub(super) fn group(&self) -> (Proto, String, String, CacheState, Browser) {
         (
             self.protocol,
             self.page.clone(),
             self.profile.clone(),
             self.cache,
+            self.browser,
         )
     }
 }
@@ -595,21 +676,25 @@ pub fn configs(p: &Preset) -> Vec<Config> {
         for page in &p.pages {
             for &cache in &p.caches {
                 for &proto in &p.protocols {
-                    for (vi, v) in p.variants.iter().enumerate() {
-                        if !v.protocols.is_empty() && !v.protocols.contains(&proto) {
-                            continue;
+                    for &browser in &p.browsers {
+                        for (vi, v) in p.variants.iter().enumerate() {
+                            if !v.protocols.is_empty() && !v.protocols.contains(&proto) {
+                                continue;
+                            }
+                            out.push(Config {
+                                protocol: proto,
+                                variant: v.label.clone(),
+                                profile: prof.name.clone(),
+                                cache,
+                                page: page.to_string(),
+                                baseline: v.baseline,
+                                paper: v.paper.map(str::to_string),
+                                browser,
+                                emulated_only: browser == Browser::Chromium && v.policy.may_push(),
+                                variant_index: vi,
+                                profile_index: pi,
+                            });
                         }
-                        out.push(Config {
-                            protocol: proto,
-                            variant: v.label.clone(),
-                            profile: prof.name.clone(),
-                            cache,
-                            page: page.to_string(),
-                            baseline: v.baseline,
-                            paper: v.paper.map(str::to_string),
-                            variant_index: vi,
-                            profile_index: pi,
-                        });
                     }
                 }
             }

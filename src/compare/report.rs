@@ -35,23 +35,28 @@ pub fn table(report: &Report) -> String {
     let paper = report.rows.iter().any(|r| r.paper.is_some());
     let mut s = String::new();
     s.push_str(&format!(
-        "| protocol | page | variant | link | cache | load ms (median) | 95% CI | vs baseline | 95% CI | IQR | render-ready ms | vs baseline | 95% CI | doc extra ms | doc done extra ms | ahead at ready: link queue / in flight / held unsent | last subresource ms | wasted | received | runs |{}\n",
+        "| protocol | page | variant | link | cache | browser | load ms (median) | 95% CI | vs baseline | 95% CI | IQR | render-ready ms | vs baseline | 95% CI | doc extra ms | doc done extra ms | ahead at ready: link queue / in flight / held unsent | last subresource ms | wasted | received | runs |{}\n",
         if paper { " Rules of Thumb |" } else { "" }
     ));
     s.push_str(&format!(
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|{}\n",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|{}\n",
         if paper { "---|" } else { "" }
     ));
     for r in &report.rows {
         let c = &r.config;
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |{}\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |{}\n",
             proto_name(c.protocol),
             c.page,
             c.variant,
             c.profile,
             c.cache.name(),
-            fmt_opt(r.load_ms),
+            c.browser.name(),
+            if c.emulated_only {
+                "emulated only (push)".to_string()
+            } else {
+                fmt_opt(r.load_ms)
+            },
             ms_ci(r.load_ci),
             pct(r.vs_baseline),
             pct_ci(r.vs_baseline_ci),
@@ -85,6 +90,13 @@ pub fn table(report: &Report) -> String {
         ));
     }
     s.push_str(&paper_rank_lines(report));
+    let v = super::validate::rows(report);
+    if !v.is_empty() {
+        s.push_str(
+            "\nThe emulated browser against Chromium (per-resource detail in validation.md):\n\n",
+        );
+        s.push_str(&super::validate::table(&v));
+    }
     s
 }
 
@@ -164,9 +176,12 @@ struct CsvRow<'a> {
     variant: Quoted<'a>,
     link: Quoted<'a>,
     cache: &'static str,
+    browser: &'static str,
     run: usize,
     load_ms: String,
     render_ready_ms: String,
+    fcp_ms: String,
+    lcp_ms: String,
     doc_first_byte_ms: String,
     doc_extra_ms: String,
     doc_done_extra_ms: String,
@@ -209,9 +224,12 @@ pub fn csv(report: &Report) -> Result<String, CompareError> {
             variant: Quoted(&c.variant),
             link: Quoted(&c.profile),
             cache: c.cache.name(),
+            browser: c.browser.name(),
             run: r.run,
             load_ms: ms(sm.load_ms),
             render_ready_ms: ms(sm.render_ready_ms),
+            fcp_ms: ms(sm.fcp_ms),
+            lcp_ms: ms(sm.lcp_ms),
             doc_first_byte_ms: ms(sm.resources.first().and_then(|d| d.first_byte_ms)),
             doc_extra_ms: ms(r.doc_extra_ms),
             doc_done_extra_ms: ms(r.doc_done_extra_ms),
@@ -252,16 +270,19 @@ pub fn csv(report: &Report) -> Result<String, CompareError> {
 }
 
 /// The header of runs.csv: [`CsvRow`]'s field names.
-const CSV_HEADER: [&str; 31] = [
+const CSV_HEADER: [&str; 34] = [
     "preset",
     "protocol",
     "page",
     "variant",
     "link",
     "cache",
+    "browser",
     "run",
     "load_ms",
     "render_ready_ms",
+    "fcp_ms",
+    "lcp_ms",
     "doc_first_byte_ms",
     "doc_extra_ms",
     "doc_done_extra_ms",
@@ -326,10 +347,26 @@ pub fn write(
             report.machine,
             report.runs_per_config,
             report.tcp_cc.as_deref().unwrap_or("(congestion control not recorded)"),
-            table(report)
+            cpu_line(report) + &table(report)
         ),
     )?;
     put("runs.csv", csv(report)?)?;
+    let v = super::validate::rows(report);
+    if !v.is_empty() {
+        put(
+            "validation.md",
+            format!(
+                "# The emulated browser against Chromium ({})\n\n{}\n## Per resource\n{}",
+                report.preset,
+                super::validate::table(&v),
+                super::validate::resource_tables(&v)
+            ),
+        )?;
+        put(
+            "validation.json",
+            serde_json::to_string_pretty(&v).map_err(std::io::Error::other)?,
+        )?;
+    }
     put(
         "runs.json",
         serde_json::to_string_pretty(report).map_err(std::io::Error::other)?,
@@ -438,6 +475,32 @@ pub fn write(
     let shown: Vec<(String, String)> = plots.into_iter().map(|(_, c, svg)| (c, svg)).collect();
     put("index.html", super::html::page(report, &shown))?;
     Ok(files)
+}
+
+/// What the emulated browser's CPU model was, in a paragraph (empty for
+/// the default phone model).
+fn cpu_line(report: &Report) -> String {
+    if report.cpu_calibration.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "The emulated browser's CPU model was calibrated to this machine's Chromium on each link (runs.json cpu_calibration has the samples):",
+    );
+    for c in &report.cpu_calibration {
+        s.push_str(&format!(
+            " {}: commit {:.0} ms, scripts {:.1} ms + {:.2} ms/KB, layout {:.0} ms, paint {:.0} ms ({} loads);",
+            c.profile,
+            c.cpu.commit_ms,
+            c.cpu.script_base_ms,
+            c.cpu.script_ms_per_kb,
+            c.cpu.layout_ms,
+            c.cpu.paint_ms,
+            c.loads
+        ));
+    }
+    s.pop();
+    s.push_str(".\n\n");
+    s
 }
 
 /// har/NN-label-runK.har: the configuration's number, its label made safe
@@ -596,6 +659,8 @@ pub(super) mod tests {
             page: "/index.html".into(),
             baseline: variant == "none",
             paper: None,
+            browser: Default::default(),
+            emulated_only: false,
             variant_index: 0,
             profile_index: 0,
         };
@@ -627,8 +692,10 @@ pub(super) mod tests {
                     cached: 3,
                     resources: Vec::new(),
                     pushes: Vec::new(),
+                    ..PageSummary::default()
                 },
                 error: error.map(str::to_string),
+                scripts: Vec::new(),
             },
         };
         Report {
@@ -640,6 +707,7 @@ pub(super) mod tests {
             shard: None,
             profiles: Vec::new(),
             cpu: Cpu::default(),
+            cpu_calibration: Vec::new(),
             quic_initial_rtt_ms: None,
             quic_initial_window: None,
             tcp_cc: Some("cubic".into()),
@@ -665,9 +733,9 @@ pub(super) mod tests {
     fn csv_layout() {
         assert_eq!(
             csv(&report()).expect("CSV in memory"),
-            "preset,protocol,page,variant,link,cache,run,load_ms,render_ready_ms,doc_first_byte_ms,doc_extra_ms,doc_done_extra_ms,doc_ready_ms,subresources_done_ms,link_queue_at_ready_bytes,cwnd_at_ready,send_window_at_ready,in_flight_at_ready,held_unsent_at_ready,app_limited_at_ready,bdp_estimate_at_ready,transport_unsent_at_ready,send_queue_at_ready,peak_link_queue_packets,bytes_received,bytes_wasted,pushes_used,pushes_wasted,cached,handshake_ms,error\n\
-             \"quick\",h3,\"/index.html\",\"none\",\"lte\",cold,1,123.46,61.73,,1.00,,,,,,,,,,,,,,120000,0,2,1,3,12.50,\"\"\n\
-             \"quick\",h2,\"/index.html\",\"push-all, \"\"x\"\"\",\"lte\",warm,1,,,,,,,,,,,,,,,,,,120000,0,2,1,3,12.50,\"bad, \"\"thing\"\"\"\n"
+            "preset,protocol,page,variant,link,cache,browser,run,load_ms,render_ready_ms,fcp_ms,lcp_ms,doc_first_byte_ms,doc_extra_ms,doc_done_extra_ms,doc_ready_ms,subresources_done_ms,link_queue_at_ready_bytes,cwnd_at_ready,send_window_at_ready,in_flight_at_ready,held_unsent_at_ready,app_limited_at_ready,bdp_estimate_at_ready,transport_unsent_at_ready,send_queue_at_ready,peak_link_queue_packets,bytes_received,bytes_wasted,pushes_used,pushes_wasted,cached,handshake_ms,error\n\
+             \"quick\",h3,\"/index.html\",\"none\",\"lte\",cold,emulated,1,123.46,61.73,,,,1.00,,,,,,,,,,,,,,120000,0,2,1,3,12.50,\"\"\n\
+             \"quick\",h2,\"/index.html\",\"push-all, \"\"x\"\"\",\"lte\",warm,emulated,1,,,,,,,,,,,,,,,,,,,,120000,0,2,1,3,12.50,\"bad, \"\"thing\"\"\"\n"
         );
         let empty = Report {
             runs: Vec::new(),

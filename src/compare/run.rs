@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::presets::{configs, matrix, preset, Config, Connection, LinkProfile, Matrix};
+use super::presets::{configs, matrix, preset, Browser, Config, Connection, LinkProfile, Matrix};
 use super::{CacheState, CompareError};
 use crate::browser::{
     load_on, load_page, not_loaded, BrowserConn, Cpu, HttpCache, LoadOptions, PageLoad, Warmup,
@@ -61,6 +61,10 @@ pub struct Run {
     /// The load as recorded.
     pub load: PageLoad,
 }
+
+/// Traced Chromium loads per page and protocol when calibrating the CPU
+/// model.
+const CALIBRATION_LOADS: usize = 2;
 
 /// How often a load is sampled.
 pub const TRACE_EVERY: Duration = Duration::from_millis(10);
@@ -180,6 +184,10 @@ pub struct Report {
     pub profiles: Vec<LinkProfile>,
     /// The browser's CPU model.
     pub cpu: Cpu,
+    /// How the CPU model was calibrated to Chromium on each link, when it
+    /// was (`cpu` is then the first link's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpu_calibration: Vec<super::calibrate::Calibration>,
     /// The servers' QUIC initial RTT estimate in ms (None: quinn's 333 ms).
     pub quic_initial_rtt_ms: Option<f64>,
     /// The servers' QUIC initial window in bytes (None: quinn's 12,000).
@@ -255,6 +263,11 @@ pub struct CompareOptions {
     pub resume: bool,
     /// The connection loads run on (default: the preset's).
     pub connection: Option<Connection>,
+    /// The browsers that load the pages (default: the preset's).
+    pub browsers: Option<Vec<Browser>>,
+    /// Calibrate the CPU model to this machine's Chromium first (default:
+    /// when both browsers load the pages).
+    pub calibrate: Option<bool>,
 }
 
 /// One of N parts of a matrix (`--shard K/N`, K from 1): the
@@ -340,6 +353,19 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
     vary_links(&mut preset.profiles, opts.loss, opts.jitter)?;
     let runs = opts.runs.unwrap_or(preset.runs).max(1);
     let connection = opts.connection.unwrap_or(preset.connection);
+    if let Some(b) = &opts.browsers {
+        preset.browsers = b.clone();
+    }
+    if preset.browsers.contains(&Browser::Chromium) {
+        if connection == Connection::Warm {
+            return Err(CompareError::Invalid(
+                "--browser chromium loads pages on fresh connections only (Chromium's \
+                 connections cannot be warmed the way --connection warm does)"
+                    .into(),
+            ));
+        }
+        crate::browser::chromium::check().map_err(CompareError::Invalid)?;
+    }
     let mut configs = configs(&preset);
     if !opts.only.is_empty() {
         configs.retain(|c| {
@@ -358,7 +384,9 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         .enable_all()
         .build()?;
     let identity = Identity::self_signed().map_err(|e| CompareError::Server(e.to_string()))?;
-    let mine = shard_pairs(&configs, preset.profiles.len(), runs, opts.shard);
+    let mut mine = shard_pairs(&configs, preset.profiles.len(), runs, opts.shard);
+    // Push rows Chromium cannot receive are not run ("emulated only").
+    mine.retain(|&(ci, _)| !configs[ci].emulated_only);
     let mut progress = Progress {
         total: mine.len(),
         done: 0,
@@ -423,10 +451,55 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         }
     }
     let site = Arc::new(site);
+    let calibrate = opts.calibrate.unwrap_or(
+        preset.browsers.contains(&Browser::Emulated)
+            && preset.browsers.contains(&Browser::Chromium),
+    );
+    if calibrate {
+        crate::browser::chromium::check().map_err(CompareError::Invalid)?;
+    }
+    let mut calibrations = Vec::new();
     for (pi, prof) in preset.profiles.iter().enumerate() {
         if !mine.iter().any(|&(ci, _)| configs[ci].profile_index == pi) {
             continue;
         }
+        // The CPU model, calibrated to Chromium on this link: how long
+        // Chromium's main thread takes depends on what else the machine's
+        // cores do (the emulator relays more packets on a faster link).
+        let cpu = if calibrate {
+            // The pages this link loads (an --only may leave out some).
+            let mut pages: Vec<String> = Vec::new();
+            for &(ci, _) in &mine {
+                let c = &configs[ci];
+                if c.profile_index == pi && !pages.contains(&c.page) {
+                    pages.push(c.page.clone());
+                }
+            }
+            pages.sort();
+            if opts.progress {
+                eprintln!(
+                    "calibrating the CPU model to Chromium over {} ({} traced loads)",
+                    prof.name,
+                    pages.len() * 2 * CALIBRATION_LOADS
+                );
+            }
+            let c = super::calibrate::calibrate(
+                site.clone(),
+                &pages,
+                prof,
+                &identity,
+                CALIBRATION_LOADS,
+                opts.seed,
+            )?;
+            if opts.progress {
+                eprintln!("calibrated over {}: {:?}", prof.name, c.cpu);
+            }
+            let cpu = c.cpu;
+            calibrations.push(c);
+            cpu
+        } else {
+            opts.cpu
+        };
         let emu = Emulator::start(EmulatorOptions {
             up: prof.up,
             down: prof.down,
@@ -475,7 +548,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                     url: format!("https://{}:{port}{}", emu.server_addr, c.page),
                     proto: c.protocol,
                     accept_push: true,
-                    cpu: opts.cpu,
+                    cpu,
                     timeout: Duration::from_secs(120),
                     client: ClientOptions {
                         insecure: true,
@@ -488,32 +561,58 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                 let stats = servers[c.variant_index].stats.clone();
                 let warm_conn =
                     (connection == Connection::Warm).then(|| (warmup_path(pi), bdps[pi]));
+                let chromium = (c.browser == Browser::Chromium).then(|| {
+                    crate::browser::chromium::ChromiumOptions {
+                        url: lo.url.clone(),
+                        proto: c.protocol,
+                        spki: identity.spki_sha256.clone(),
+                        warm,
+                        timeout: lo.timeout,
+                        trace: false,
+                    }
+                });
                 let (samples, loaded) = std::thread::scope(|scope| {
                     let sampler = scope.spawn(|| sample_until(&emu, probes, &stop));
-                    let loaded = emu.in_client(move || {
-                        let rt = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .expect("a runtime");
-                        rt.block_on(async move {
-                            let mut cache = HttpCache::new();
-                            if warm {
-                                let (first, c) = load_page(&lo, cache).await;
-                                if let Some(e) = first.error {
-                                    let t0 = Instant::now();
-                                    let (mut l, _) = load_page(&lo, HttpCache::new()).await;
-                                    l.error = Some(format!("warming visit: {e}"));
-                                    return (t0, l, None);
-                                }
-                                cache = c;
-                            }
-                            let Some((path, bdp)) = warm_conn else {
-                                let t0 = Instant::now();
-                                return (t0, load_page(&lo, cache).await.0, None);
+                    let loaded = match chromium {
+                        Some(co) => emu.in_client(move || {
+                            // Chromium's clock to ours: its record says when
+                            // (wall clock) the navigation started.
+                            let (i0, u0) = (Instant::now(), crate::browser::driver::unix_ms());
+                            let load = crate::browser::chromium::load(&co);
+                            let off =
+                                Duration::from_secs_f64((load.started_unix_ms - u0).abs() / 1e3);
+                            let t0 = if load.started_unix_ms >= u0 {
+                                i0 + off
+                            } else {
+                                i0.checked_sub(off).unwrap_or(i0)
                             };
-                            measured_on_warm(&lo, cache, &path, bdp, &stats).await
-                        })
-                    });
+                            (t0, load, None)
+                        }),
+                        None => emu.in_client(move || {
+                            let rt = tokio::runtime::Builder::new_current_thread()
+                                .enable_all()
+                                .build()
+                                .expect("a runtime");
+                            rt.block_on(async move {
+                                let mut cache = HttpCache::new();
+                                if warm {
+                                    let (first, c) = load_page(&lo, cache).await;
+                                    if let Some(e) = first.error {
+                                        let t0 = Instant::now();
+                                        let (mut l, _) = load_page(&lo, HttpCache::new()).await;
+                                        l.error = Some(format!("warming visit: {e}"));
+                                        return (t0, l, None);
+                                    }
+                                    cache = c;
+                                }
+                                let Some((path, bdp)) = warm_conn else {
+                                    let t0 = Instant::now();
+                                    return (t0, load_page(&lo, cache).await.0, None);
+                                };
+                                measured_on_warm(&lo, cache, &path, bdp, &stats).await
+                            })
+                        }),
+                    };
                     let loaded = loaded.map(|h| h.join());
                     stop.store(true, std::sync::atomic::Ordering::Relaxed);
                     (sampler.join().unwrap_or_default(), loaded)
@@ -601,7 +700,8 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         runs_per_config: runs,
         shard: opts.shard,
         profiles: preset.profiles.clone(),
-        cpu: opts.cpu,
+        cpu: calibrations.first().map(|c| c.cpu).unwrap_or(opts.cpu),
+        cpu_calibration: calibrations,
         quic_initial_rtt_ms: opts.initial_rtt.map(|d| d.as_secs_f64() * 1e3),
         quic_initial_window: opts.initial_window,
         quic_initial_mtu: opts.initial_mtu,

@@ -69,29 +69,55 @@ pub fn blob(seed: u64, n: usize) -> Vec<u8> {
 /// 3.js and 4.js; 1.js (5 KB) writes a script tag for 2.js; every other
 /// file is 10 KB, the body 10 KB of text.
 pub fn push_order() -> Site {
-    let doc = format!(
-        "<!doctype html><html><head><title>push order</title>\n\
-         <script src=\"/1.js\"></script>\n<script src=\"/3.js\"></script>\n\
-         <script src=\"/4.js\"></script>\n</head><body>\n{}</body></html>\n",
-        filler_html(10_000)
-    );
+    let files = push_order_files("");
     build(
         "push-order (Rules of Thumb, rule 2)",
-        vec![
-            ("/index.html", doc.into_bytes()),
-            (
-                "/1.js",
-                filler_js(
-                    "document.write('<script src=\"/2.js\"></script>');\n",
-                    5_000,
-                ),
-            ),
-            ("/2.js", filler_js("", 10_000)),
-            ("/3.js", filler_js("", 10_000)),
-            ("/4.js", filler_js("", 10_000)),
-        ],
+        files.iter().map(|(p, d)| (p.as_str(), d.clone())).collect(),
         |_| {},
     )
+}
+
+/// The push-order page's files under `prefix` (its document at
+/// `{prefix}/index.html`, every reference made relative to the prefix).
+fn push_order_files(prefix: &str) -> Vec<(String, Vec<u8>)> {
+    let doc = format!(
+        "<!doctype html><html><head><title>push order</title>\n\
+         <script src=\"{prefix}/1.js\"></script>\n<script src=\"{prefix}/3.js\"></script>\n\
+         <script src=\"{prefix}/4.js\"></script>\n</head><body>\n{}</body></html>\n",
+        filler_html(10_000)
+    );
+    vec![
+        (format!("{prefix}/index.html"), doc.into_bytes()),
+        (
+            format!("{prefix}/1.js"),
+            filler_js(
+                &format!("document.write('<script src=\"{prefix}/2.js\"></script>');\n"),
+                5_000,
+            ),
+        ),
+        (format!("{prefix}/2.js"), filler_js("", 10_000)),
+        (format!("{prefix}/3.js"), filler_js("", 10_000)),
+        (format!("{prefix}/4.js"), filler_js("", 10_000)),
+    ]
+}
+
+/// The browser-validation site: the demo site (documents `no-store`, as
+/// in [`demo`]) with the push-order page under `/po/`.
+pub fn validation() -> Site {
+    let po = push_order_files("/po");
+    let mut site = Site::demo_with(|c| {
+        for doc in ["/index.html", "/slow.html", "/po/index.html"] {
+            let mut pc = c.for_path(doc);
+            pc.cache_control = Some("no-store".into());
+            c.set(doc, pc);
+        }
+    });
+    let when = SystemTime::now();
+    for (path, data) in po {
+        site.insert_static(&path, data, when);
+    }
+    site.build_graph();
+    site
 }
 
 /// A page whose subresources follow a document of `doc_bytes`.

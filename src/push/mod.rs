@@ -102,6 +102,12 @@ pub trait PushPolicy: Send + Sync {
     fn wants_transport_stats(&self) -> bool {
         false
     }
+    /// Whether the policy can push at all (false for policies that only
+    /// hint or do nothing): a browser that refuses push, like Chromium,
+    /// sees the same server behaviour under a policy that never pushes.
+    fn may_push(&self) -> bool {
+        true
+    }
 }
 
 /// The congestion window assumed when the transport does not say:
@@ -208,6 +214,9 @@ pub fn push_priority(kind: Kind, node: &NodeInfo) -> Priority {
         render_blocking: node.render_blocking,
         parser_blocking: node.render_blocking,
         preload: node.preloaded,
+        // Which images Chromium boosts depends on their sizes and order,
+        // which the graph does not keep: pushed images get the default.
+        boosted: false,
     };
     chromium::request_priority(kind, usage)
 }
@@ -297,6 +306,9 @@ impl PushPolicy for NoPush {
     }
     fn plan(&self, _: &PlanInput<'_>) -> Plan {
         Plan::default()
+    }
+    fn may_push(&self) -> bool {
+        false
     }
 }
 
@@ -414,6 +426,9 @@ pub struct Preload;
 impl PushPolicy for Preload {
     fn name(&self) -> &'static str {
         "preload"
+    }
+    fn may_push(&self) -> bool {
+        false
     }
     fn plan(&self, input: &PlanInput<'_>) -> Plan {
         let Some(children) = page_children(input) else {

@@ -348,10 +348,10 @@ fn pushes_get_the_browsers_priorities() {
     for (path, want) in [
         ("/css/style.css", "u=0"),
         ("/css/theme.css", "u=0"),
-        ("/fonts/body.woff2", "u=1"),
+        ("/fonts/body.woff2", "u=0"),
         ("/js/app.js", "u=1"),
         ("/js/lazy.js", "u=3"),
-        ("/img/hero.png", "u=2, i"),
+        ("/img/hero.png", "u=3, i"),
     ] {
         assert_eq!(prio(&p, path).as_deref(), Some(want), "{path}");
     }

@@ -3,21 +3,30 @@
 //! ([`crate::push`]) push with, so a pushed resource gets the priority the
 //! browser would have asked for it.
 //!
-//! Blink gives every request a priority from the resource's type and how
-//! the page uses it; the network stack maps that to an RFC 9218 urgency
-//! (VeryHigh 0, High 1, Medium 2, Low 3, VeryLow 4), incremental for
-//! documents and images:
+//! Blink gives every request a priority ([`Level`]) from the resource's
+//! type and how the page uses it (`resource_fetcher.cc`, `TypeToPriority`
+//! and `ComputeLoadPriority`); the network stack maps that to an RFC 9218
+//! urgency (VeryHigh 0, High 1, Medium 2, Low 3, VeryLow 4), incremental
+//! for documents and images:
 //!
-//! | resource | how referenced | urgency |
-//! |---|---|---|
-//! | document | | `u=0, i` |
-//! | stylesheet | render-blocking (media matches; its imports), or a preload | `u=0` |
-//! | stylesheet | otherwise (media does not match) | `u=4` |
-//! | script | parser-blocking (classic, in `<head>`, or written by one), or a preload | `u=1` |
-//! | script | otherwise (`async`, `defer`, module, inserted) | `u=3` |
-//! | font | | `u=1` |
-//! | image | | `u=2, i` |
-//! | other (fetch) | | `u=1` |
+//! | resource | how referenced | level | urgency |
+//! |---|---|---|---|
+//! | document | | VeryHigh | `u=0, i` |
+//! | stylesheet | render-blocking (media matches; its imports), or a preload | VeryHigh | `u=0` |
+//! | stylesheet | otherwise (media does not match) | VeryLow | `u=4` |
+//! | script | parser-blocking (classic, in `<head>`, or written by one), or a preload | High | `u=1` |
+//! | script | otherwise (`async`, `defer`, module, inserted) | Low | `u=3` |
+//! | font | found by layout | VeryHigh | `u=0` |
+//! | font | a preload | High | `u=1` |
+//! | image | one of the first five not small (over 10,000 px², or of unknown size) the preload scanner finds | Medium | `u=2, i` |
+//! | image | otherwise | Low | `u=3, i` |
+//! | other (fetch) | | High | `u=1` |
+//!
+//! Checked against Chromium 156 (the `priority` headers and DevTools
+//! priorities `pushlab compare --browser chromium` records): every row
+//! but "other" and the stylesheet whose media does not match. Chromium
+//! later raises images that turn out visible to High (a PRIORITY_UPDATE);
+//! the model does not.
 
 use super::Kind;
 use crate::priority::Priority;
@@ -36,22 +45,53 @@ pub struct Usage {
     /// Chromium gives a preloaded stylesheet or script the priority of a
     /// blocking one.
     pub preload: bool,
+    /// An image among the first five not-small ones the preload scanner
+    /// found (`kBoostImagePriority`). Read for images.
+    pub boosted: bool,
+}
+
+/// Blink's resource load priorities, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// kVeryLow.
+    VeryLow,
+    /// kLow.
+    Low,
+    /// kMedium.
+    Medium,
+    /// kHigh.
+    High,
+    /// kVeryHigh.
+    VeryHigh,
+}
+
+/// Blink's priority for a resource of this kind, used this way.
+pub fn level(kind: Kind, usage: Usage) -> Level {
+    match kind {
+        Kind::Document => Level::VeryHigh,
+        Kind::Style if usage.render_blocking || usage.preload => Level::VeryHigh,
+        Kind::Style => Level::VeryLow,
+        Kind::Script if usage.parser_blocking || usage.preload => Level::High,
+        Kind::Script => Level::Low,
+        Kind::Font if usage.preload => Level::High,
+        Kind::Font => Level::VeryHigh,
+        Kind::Image if usage.boosted && !usage.preload => Level::Medium,
+        Kind::Image => Level::Low,
+        Kind::Other => Level::High,
+    }
 }
 
 /// The priority Chromium requests a resource of this kind with, used this
 /// way.
 pub fn request_priority(kind: Kind, usage: Usage) -> Priority {
-    let (urgency, incremental) = match kind {
-        Kind::Document => (0, true),
-        Kind::Style if usage.render_blocking || usage.preload => (0, false),
-        Kind::Style => (4, false),
-        Kind::Script if usage.parser_blocking || usage.preload => (1, false),
-        Kind::Script => (3, false),
-        Kind::Font => (1, false),
-        Kind::Image => (2, true),
-        Kind::Other => (1, false),
+    let urgency = match level(kind, usage) {
+        Level::VeryHigh => 0,
+        Level::High => 1,
+        Level::Medium => 2,
+        Level::Low => 3,
+        Level::VeryLow => 4,
     };
-    Priority::new(urgency, incremental)
+    Priority::new(urgency, matches!(kind, Kind::Document | Kind::Image))
 }
 
 #[cfg(test)]
@@ -70,6 +110,11 @@ mod tests {
             render_blocking: true,
             parser_blocking: true,
             preload: false,
+            boosted: false,
+        };
+        let boosted = Usage {
+            boosted: true,
+            ..none
         };
         let preload = Usage {
             preload: true,
@@ -82,8 +127,11 @@ mod tests {
         assert_eq!(header(Kind::Script, blocking), "u=1");
         assert_eq!(header(Kind::Script, preload), "u=1");
         assert_eq!(header(Kind::Script, none), "u=3");
-        assert_eq!(header(Kind::Font, none), "u=1");
-        assert_eq!(header(Kind::Image, preload), "u=2, i");
+        assert_eq!(header(Kind::Font, none), "u=0");
+        assert_eq!(header(Kind::Font, preload), "u=1");
+        assert_eq!(header(Kind::Image, none), "u=3, i");
+        assert_eq!(header(Kind::Image, boosted), "u=2, i");
+        assert_eq!(header(Kind::Image, preload), "u=3, i");
         assert_eq!(header(Kind::Other, none), "u=1");
     }
 

@@ -108,6 +108,7 @@ impl Graph {
                             kind: RefKind::Script,
                             blocking: false,
                             preload_as: None,
+                            size: None,
                         })
                         .collect(),
                     _ => scan::scan_css(&String::from_utf8_lossy(&text)),

@@ -39,6 +39,10 @@ pub struct Ref {
     pub blocking: bool,
     /// For preloads, the `as` value.
     pub preload_as: Option<String>,
+    /// For `<img>`, the `width` and `height` attributes, when both are
+    /// plain numbers (Chromium's preload scanner reads them to decide
+    /// which images are small).
+    pub size: Option<(u32, u32)>,
 }
 
 /// References in an HTML document, in document order. Inline `<style>`
@@ -74,6 +78,7 @@ pub fn scan_html(html: &[u8]) -> Vec<Ref> {
                         kind: RefKind::Stylesheet,
                         blocking,
                         preload_as: None,
+                        size: None,
                     });
                 } else if rels.contains(&"preload") || rels.contains(&"modulepreload") {
                     push(Ref {
@@ -81,6 +86,7 @@ pub fn scan_html(html: &[u8]) -> Vec<Ref> {
                         kind: RefKind::Preload,
                         blocking: false,
                         preload_as: el.get_attribute("as"),
+                        size: None,
                     });
                 } else if rels.contains(&"icon") {
                     push(Ref {
@@ -88,6 +94,7 @@ pub fn scan_html(html: &[u8]) -> Vec<Ref> {
                         kind: RefKind::Image,
                         blocking: false,
                         preload_as: None,
+                        size: None,
                     });
                 }
                 Ok(())
@@ -102,15 +109,21 @@ pub fn scan_html(html: &[u8]) -> Vec<Ref> {
                     kind: RefKind::Script,
                     blocking: *in_head.borrow() && !async_or_defer && !module,
                     preload_as: None,
+                    size: None,
                 });
                 Ok(())
             }))
             .append_element_content_handler(element!("img[src], input[type=image][src]", |el| {
+                let dim = |name: &str| {
+                    el.get_attribute(name)
+                        .and_then(|v| v.trim().trim_end_matches("px").parse::<u32>().ok())
+                };
                 push(Ref {
                     url: el.get_attribute("src").unwrap_or_default(),
                     kind: RefKind::Image,
                     blocking: false,
                     preload_as: None,
+                    size: dim("width").zip(dim("height")),
                 });
                 Ok(())
             }))
@@ -120,6 +133,7 @@ pub fn scan_html(html: &[u8]) -> Vec<Ref> {
                     kind: RefKind::Image,
                     blocking: false,
                     preload_as: None,
+                    size: None,
                 });
                 Ok(())
             }))
@@ -180,12 +194,14 @@ fn walk_css<'i>(p: &mut Parser<'i, '_>, out: &mut Vec<Ref>) {
                 kind,
                 blocking: after_import,
                 preload_as: None,
+                size: None,
             }),
             Token::QuotedString(s) if after_import => out.push(Ref {
                 url: s.to_string(),
                 kind,
                 blocking: true,
                 preload_as: None,
+                size: None,
             }),
             Token::Function(ref f)
                 if f.eq_ignore_ascii_case("url") || f.eq_ignore_ascii_case("src") =>
@@ -198,6 +214,7 @@ fn walk_css<'i>(p: &mut Parser<'i, '_>, out: &mut Vec<Ref>) {
                         kind,
                         blocking: after_import,
                         preload_as: None,
+                        size: None,
                     });
                 }
             }
@@ -238,6 +255,9 @@ pub struct ScriptRef {
     /// or `<link rel=stylesheet>` inside a string): it blocks the parser
     /// right after the script that wrote it, like a classic script.
     pub document_write: bool,
+    /// The script waits for DOMContentLoaded before loading it (it names
+    /// the event): requested when the parser has finished.
+    pub on_dom_content_loaded: bool,
 }
 
 /// What a script loads when it runs, by a convention the emulated browser
@@ -245,13 +265,16 @@ pub struct ScriptRef {
 /// (`document.write('<script src="/2.js"></script>')`) is scanned as HTML,
 /// and any other string literal that is a path or URL ending in a known
 /// static-file extension (`"/js/lazy.js"`, `'img/a.png'`) counts as loaded
-/// asynchronously (an inserted `<script async>`, an `Image`, `fetch`).
+/// asynchronously (an inserted `<script async>`, an `Image`, `fetch`). A
+/// script that names `DOMContentLoaded` in a string is taken to make those
+/// loads from its handler for that event (the demo's app.js does).
 pub fn scan_js(js: &str) -> Vec<ScriptRef> {
     const EXTENSIONS: [&str; 12] = [
         ".js", ".mjs", ".css", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".woff2", ".woff",
         ".json",
     ];
     let mut out = Vec::new();
+    let on_dcl = js.contains("\"DOMContentLoaded\"") || js.contains("'DOMContentLoaded'");
     let b = js.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -281,6 +304,7 @@ pub fn scan_js(js: &str) -> Vec<ScriptRef> {
                     out.push(ScriptRef {
                         url: r.url,
                         document_write: true,
+                        on_dom_content_loaded: false,
                     });
                 }
             }
@@ -298,6 +322,7 @@ pub fn scan_js(js: &str) -> Vec<ScriptRef> {
             out.push(ScriptRef {
                 url: lit,
                 document_write: false,
+                on_dom_content_loaded: on_dcl,
             });
         }
     }
@@ -380,24 +405,32 @@ mod tests {
             vec![
                 ScriptRef {
                     url: "/js/lazy.js".into(),
-                    document_write: false
+                    document_write: false,
+                    on_dom_content_loaded: false
                 },
                 ScriptRef {
                     url: "2.js".into(),
-                    document_write: true
+                    document_write: true,
+                    on_dom_content_loaded: false
                 },
                 ScriptRef {
                     url: "img/a.png?v=3".into(),
-                    document_write: false
+                    document_write: false,
+                    on_dom_content_loaded: false
                 },
                 ScriptRef {
                     url: "/data/items.json".into(),
-                    document_write: false
+                    document_write: false,
+                    on_dom_content_loaded: false
                 },
             ]
         );
         assert!(scan_js("").is_empty());
         assert!(scan_js("\"").is_empty());
+        // Loads of a script that waits for DOMContentLoaded say so.
+        let dcl =
+            scan_js("document.addEventListener(\"DOMContentLoaded\", f); s.src = \"/js/lazy.js\";");
+        assert!(dcl[0].on_dom_content_loaded, "{dcl:?}");
     }
 
     #[test]

@@ -19,6 +19,8 @@ impl Page {
     /// Runs the parser and the main thread as far as they can go.
     pub(super) fn run(&mut self) {
         loop {
+            self.read_document();
+            self.check_body_and_layout();
             // A script finishing.
             if let Some((i, end)) = self.running {
                 if end > self.now {
@@ -49,8 +51,14 @@ impl Page {
                         self.start_script(i);
                         continue;
                     }
-                } else if self.parser_done_ms.is_none() {
+                } else if self.parser_done_ms.is_none() && self.doc.all_read {
                     self.parser_done_ms = Some(self.now);
+                    // DOMContentLoaded: what scripts waited for it to load.
+                    for path in std::mem::take(&mut self.dcl_loads) {
+                        let kind = ResKind::from_path(&path);
+                        self.need(&path, kind, false, false, Source::Network);
+                    }
+                    continue;
                 }
             }
             // Async scripts run when the main thread is free.
@@ -62,13 +70,66 @@ impl Page {
         }
     }
 
-    /// Whether the render-blocking stylesheets discovered before resource
-    /// `i` have arrived.
+    /// Whether the render-blocking stylesheets the document referenced
+    /// before resource `i`, with the stylesheets they import, have arrived
+    /// (a stylesheet has loaded only when its imports have).
     pub(super) fn stylesheets_done_before(&self, i: usize) -> bool {
-        self.res[..i]
+        self.res
             .iter()
-            .filter(|r| r.kind == ResKind::Style && r.render_blocking)
-            .all(|r| r.done_ms.is_some() || r.error.is_some())
+            .enumerate()
+            .filter(|(j, r)| r.kind == ResKind::Style && r.render_blocking && self.root_of(*j) < i)
+            .all(|(_, r)| r.done_ms.is_some() || r.error.is_some())
+    }
+
+    /// The stylesheet the document referenced that led to `j` (through
+    /// `@import`s), or `j`.
+    fn root_of(&self, mut j: usize) -> usize {
+        let mut hops = 0;
+        while let Some(p) = self.res[j].import_of {
+            j = p;
+            hops += 1;
+            if hops > self.res.len() {
+                break;
+            }
+        }
+        j
+    }
+
+    /// Tight mode ends when the parser inserts `<body>` (it has read it
+    /// and no blocking script of the head holds it); the first layout is
+    /// due once, besides, every render-blocking stylesheet has arrived.
+    fn check_body_and_layout(&mut self) {
+        if !self.body_inserted
+            && (self.doc.body_seen || self.doc.all_read)
+            && self.parsing
+            && !self.parse.iter().any(|p| p.blocking_script)
+        {
+            self.body_inserted = true;
+            self.release_held();
+        }
+        if self.body_inserted && self.layout_due.is_none() {
+            let styles_done = self
+                .res
+                .iter()
+                .filter(|r| r.kind == ResKind::Style && r.render_blocking)
+                .all(|r| r.done_ms.is_some() || r.error.is_some());
+            if styles_done {
+                self.layout_due = Some(self.now + self.cpu.layout_ms);
+            }
+        }
+        if let Some(due) = self.layout_due {
+            if self.layout_ms.is_none() && self.now >= due {
+                self.layout_ms = Some(due);
+                self.layout_fonts();
+            }
+        }
+    }
+
+    /// The first layout needs the web fonts the stylesheets declare.
+    pub(super) fn layout_fonts(&mut self) {
+        for path in self.fonts.clone() {
+            self.need(&path, ResKind::Font, false, false, Source::Network);
+        }
     }
 
     pub(super) fn start_script(&mut self, i: usize) {
@@ -102,6 +163,8 @@ impl Page {
                     path: self.res[j].path.clone(),
                     blocking_script: true,
                 });
+            } else if r.on_dom_content_loaded && self.parser_done_ms.is_none() {
+                self.dcl_loads.push(target);
             } else {
                 self.need(&target, kind, false, false, Source::Network);
             }

@@ -64,11 +64,13 @@ fn cold_load_discovers_prioritises_and_runs() {
         10.0,
         None,
     );
+    // Blink's tight mode: the async script (Low) waits while two requests
+    // are in flight; the image, of unknown size, is boosted to Medium and
+    // goes (fewer than two Medium ones in flight).
     let r = p.take_requests();
-    assert_eq!(paths(&r), vec!["/a.css", "/1.js", "/3.js", "/i.png"]);
+    assert_eq!(paths(&r), vec!["/a.css", "/1.js", "/i.png"]);
     assert_eq!(prio(&r, "/a.css"), "u=0");
     assert_eq!(prio(&r, "/1.js"), "u=1");
-    assert_eq!(prio(&r, "/3.js"), "u=3");
     assert_eq!(prio(&r, "/i.png"), "u=2, i");
     // The script arrives before the stylesheet: it must wait for it.
     respond(
@@ -78,19 +80,31 @@ fn cold_load_discovers_prioritises_and_runs() {
         "document.write('<script src=\"/2.js\"></script>'); x = '/lazy.js';",
     );
     assert!(p.resource("/1.js").unwrap().evaluated_ms.is_none());
+    // The stylesheet declares a font, fetched only at the first layout;
+    // with one request left in flight, the async script may start.
     respond(&mut p, "/a.css", 30.0, "@font-face { src: url(/f.woff2) }");
-    assert_eq!(paths(&p.take_requests()), vec!["/f.woff2"]);
+    let r = p.take_requests();
+    assert_eq!(paths(&r), vec!["/3.js"]);
+    assert_eq!(prio(&r, "/3.js"), "u=3");
     // 1.js runs from 30 ms for 2 ms (base) + its size.
     let end = p.next_wakeup().unwrap();
     assert!(end > 32.0 && end < 33.0, "{end}");
     p.advance(end);
+    // The written script blocks the parser; lazy.js (Low) is held: three
+    // requests in flight and the parser still in the head.
     let r = p.take_requests();
-    assert_eq!(paths(&r), vec!["/2.js", "/lazy.js"]);
+    assert_eq!(paths(&r), vec!["/2.js"]);
     assert_eq!(prio(&r, "/2.js"), "u=1", "written scripts block the parser");
-    assert_eq!(prio(&r, "/lazy.js"), "u=3");
     assert!(p.summary().dom_done_ms.is_none(), "parser waits for 2.js");
+    respond(&mut p, "/2.js", 40.0, "");
+    p.advance(p.next_wakeup().unwrap());
+    // 2.js has run: the parser inserts the body (tight mode ends, lazy.js
+    // goes) and the first layout fetches the font.
+    let r = p.take_requests();
+    assert_eq!(paths(&r), vec!["/lazy.js", "/f.woff2"]);
+    assert_eq!(prio(&r, "/lazy.js"), "u=3");
+    assert_eq!(prio(&r, "/f.woff2"), "u=0");
     for (path, t) in [
-        ("/2.js", 40.0),
         ("/3.js", 41.0),
         ("/i.png", 42.0),
         ("/f.woff2", 43.0),
@@ -106,6 +120,9 @@ fn cold_load_discovers_prioritises_and_runs() {
     // Render-ready: document, a.css, 1.js and 2.js run.
     let two = p.resource("/2.js").unwrap().evaluated_ms.unwrap();
     assert_eq!(s.render_ready_ms, Some(two));
+    // The first layout (no layout or paint cost here) is the FCP proxy.
+    assert_eq!(s.fcp_ms, Some(two));
+    assert!(s.speed_index_ms.unwrap() >= two);
     assert!(s.load_ms.unwrap() >= 44.0);
     assert_eq!(s.bytes_wasted, 0);
 }
@@ -320,4 +337,153 @@ fn failures_end_the_load() {
         p.advance(w);
     }
     assert!(p.finished());
+}
+
+/// The document is read as it arrives, from `commit_ms` after its first
+/// byte: the preload scanner requests what the first chunk names before
+/// the rest has come, a tag cut in two waits for its end, and the parser
+/// finishes only with the whole document.
+#[test]
+fn document_is_read_as_it_arrives() {
+    let cpu = Cpu {
+        commit_ms: 50.0,
+        ..Cpu::default()
+    };
+    let mut p = Page::new("/", HttpCache::new(), cpu);
+    p.take_requests();
+    p.advance(100.0);
+    p.on_body_chunk("/", b"<html><head><link rel=stylesheet href=/a.css><scr");
+    assert!(p.take_requests().is_empty(), "not before the commit");
+    assert_eq!(p.next_wakeup(), Some(150.0));
+    p.advance(150.0);
+    assert_eq!(paths(&p.take_requests()), vec!["/a.css"]);
+    p.advance(160.0);
+    p.on_body_chunk("/", b"ipt src=/1.js async></script></head><body>");
+    assert_eq!(paths(&p.take_requests()), vec!["/1.js"]);
+    respond(&mut p, "/a.css", 170.0, "");
+    respond(&mut p, "/1.js", 180.0, "");
+    while let Some(w) = p.next_wakeup() {
+        p.advance(w);
+    }
+    assert!(
+        p.summary().dom_done_ms.is_none(),
+        "the document is not complete"
+    );
+    assert!(!p.finished());
+    p.advance(200.0);
+    let rest = "<img src=/i.png width=10 height=10></body></html>";
+    p.on_body_chunk("/", rest.as_bytes());
+    let whole = format!(
+        "<html><head><link rel=stylesheet href=/a.css><script src=/1.js async></script></head><body>{rest}"
+    );
+    assert!(p.summary().dom_done_ms.is_none());
+    p.advance(210.0);
+    p.on_response("/", 200, &[], Bytes::from(whole), Some(100.0), 210.0, None);
+    assert_eq!(paths(&p.take_requests()), vec!["/i.png"]);
+    respond(&mut p, "/i.png", 220.0, "");
+    while let Some(w) = p.next_wakeup() {
+        p.advance(w);
+    }
+    assert!(p.finished());
+    assert_eq!(p.summary().dom_done_ms, Some(210.0));
+}
+
+/// `Link: rel=preload` on the document's final response starts preloads,
+/// as a 103's does.
+#[test]
+fn link_preload_on_the_final_response() {
+    let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+    p.take_requests();
+    p.advance(10.0);
+    p.on_response(
+        "/",
+        200,
+        &h(&[("link", "</f.woff2>; rel=preload; as=font; crossorigin")]),
+        Bytes::from("<html><body>hi</body></html>"),
+        Some(9.0),
+        10.0,
+        None,
+    );
+    let r = p.take_requests();
+    assert_eq!(paths(&r), vec!["/f.woff2"]);
+    assert_eq!(prio(&r, "/f.woff2"), "u=1", "a preloaded font is High");
+    assert!(p.resource("/f.woff2").unwrap().hinted);
+}
+
+/// A classic script waits for the stylesheets before it and for what they
+/// import; a script that loads on DOMContentLoaded does so only when the
+/// parser has finished.
+#[test]
+fn imports_block_scripts_and_dcl_loads_wait() {
+    let doc = "<html><head><link rel=stylesheet href=/a.css><script src=/app.js></script>\
+               </head><body><p>x</p></body></html>";
+    let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+    p.take_requests();
+    respond(&mut p, "/", 10.0, doc);
+    assert_eq!(paths(&p.take_requests()), vec!["/a.css", "/app.js"]);
+    respond(
+        &mut p,
+        "/app.js",
+        20.0,
+        "document.addEventListener(\"DOMContentLoaded\", f); s.src = \"/lazy.js\";",
+    );
+    respond(&mut p, "/a.css", 30.0, "@import url(/b.css);");
+    assert_eq!(paths(&p.take_requests()), vec!["/b.css"]);
+    p.advance(40.0);
+    assert!(
+        p.resource("/app.js").unwrap().evaluated_ms.is_none(),
+        "app.js waits for the import"
+    );
+    respond(&mut p, "/b.css", 50.0, "");
+    let end = p.next_wakeup().unwrap();
+    p.advance(end);
+    assert!(p.resource("/app.js").unwrap().evaluated_ms.is_some());
+    // The parser finished right after app.js ran: DOMContentLoaded.
+    assert_eq!(paths(&p.take_requests()), vec!["/lazy.js"]);
+    assert_eq!(p.summary().dom_done_ms, Some(end));
+}
+
+/// Blink's image boost: the first five images that are not small are
+/// Medium; a small one (10,000 px² or less, or a zero side) and the sixth
+/// are Low, and in tight mode Low ones wait while two requests are in
+/// flight, and a third Medium one while two Medium ones are.
+#[test]
+fn image_boost_and_tight_mode() {
+    let mut doc = String::from(
+        "<html><head><link rel=stylesheet href=/a.css><script src=/1.js></script></head><body>\
+         <img src=/small.png width=100 height=100><img src=/zero.png width=0 height=500>",
+    );
+    for k in 1..=6 {
+        doc.push_str(&format!("<img src=/big{k}.png width=200 height=200>"));
+    }
+    doc.push_str("</body></html>");
+    let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+    p.take_requests();
+    respond(&mut p, "/", 10.0, &doc);
+    let r = p.take_requests();
+    assert_eq!(paths(&r), vec!["/a.css", "/1.js", "/big1.png", "/big2.png"]);
+    assert_eq!(prio(&r, "/big1.png"), "u=2, i");
+    // The stylesheet and a Medium image done: one more Medium may go.
+    respond(&mut p, "/a.css", 20.0, "");
+    respond(&mut p, "/big1.png", 21.0, "");
+    assert_eq!(paths(&p.take_requests()), vec!["/big3.png"]);
+    // The head script runs: the body is inserted, everything held goes,
+    // highest priority first.
+    respond(&mut p, "/1.js", 30.0, "");
+    p.advance(p.next_wakeup().unwrap());
+    let r = p.take_requests();
+    assert_eq!(
+        paths(&r),
+        vec![
+            "/big4.png",
+            "/big5.png",
+            "/small.png",
+            "/zero.png",
+            "/big6.png"
+        ]
+    );
+    assert_eq!(prio(&r, "/big5.png"), "u=2, i");
+    assert_eq!(prio(&r, "/big6.png"), "u=3, i");
+    assert_eq!(prio(&r, "/small.png"), "u=3, i");
+    assert_eq!(prio(&r, "/zero.png"), "u=3, i");
 }

@@ -1,0 +1,244 @@
+#!/usr/bin/env node
+// One measured page load in headless Chromium, for `pushlab compare
+// --browser chromium` (embedded in the pushlab binary by
+// src/browser/chromium.rs, which runs it with NODE_PATH pointing at
+// playwright-core). Prints one JSON object on stdout.
+//
+// Each load gets a fresh profile directory. A warm-cache load (--visits 2)
+// first visits the page, closes the browser (so no connection survives),
+// starts it again on the same profile (its HTTP cache kept) and measures the
+// second visit, as the emulated browser's warm visits do.
+//
+// What it reports, for the measured visit, from the page's own Navigation
+// and Resource Timing (times in ms since the navigation's time origin):
+// every resource's fetchStart/requestStart/responseStart/responseEnd, sizes,
+// status, protocol and initiator; FCP (paint timing); LCP (the last
+// largest-contentful-paint entry); the load event. The Rust side turns this
+// into the same record the emulated browser writes.
+//
+// Args: --url URL --spki BASE64 [--quic host:port] [--visits 1|2]
+//       [--timeout-ms N] [--trace]
+// --trace also records a DevTools timeline trace and reports, per script,
+// the main-thread time of its compile and evaluation (for calibrating the
+// emulated browser's CPU model).
+'use strict';
+
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+function parseArgs(argv) {
+  const out = { visits: 1, timeoutMs: 120000, trace: false, chromium: '/usr/bin/chromium' };
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--url') out.url = next();
+    else if (a === '--spki') out.spki = next();
+    else if (a === '--quic') out.quic = next();
+    else if (a === '--visits') out.visits = Number(next());
+    else if (a === '--timeout-ms') out.timeoutMs = Number(next());
+    else if (a === '--chromium') out.chromium = next();
+    else if (a === '--trace') out.trace = true;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  if (!out.url) throw new Error('--url is required');
+  if (!(out.visits === 1 || out.visits === 2)) throw new Error('--visits is 1 or 2');
+  return out;
+}
+
+function flags(args) {
+  const f = [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-default-apps',
+    '--disable-extensions',
+    '--no-first-run',
+    '--no-default-browser-check',
+    '--disable-dev-shm-usage',
+    '--disable-features=Translate,OptimizationHints,MediaRouter',
+    // A fixed viewport, so that "above the fold" means the same every run.
+    '--window-size=1280,800',
+  ];
+  if (args.spki) f.push(`--ignore-certificate-errors-spki-list=${args.spki}`);
+  if (args.quic) f.push('--enable-quic', `--origin-to-force-quic-on=${args.quic}`);
+  else f.push('--disable-quic');
+  return f;
+}
+
+// Runs in the page once it has loaded: everything the record needs.
+function collect() {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const pick = (e) => ({
+    name: e.name,
+    initiatorType: e.initiatorType,
+    nextHopProtocol: e.nextHopProtocol,
+    startTime: e.startTime,
+    fetchStart: e.fetchStart,
+    connectStart: e.connectStart,
+    connectEnd: e.connectEnd,
+    requestStart: e.requestStart,
+    responseStart: e.responseStart,
+    responseEnd: e.responseEnd,
+    transferSize: e.transferSize,
+    encodedBodySize: e.encodedBodySize,
+    decodedBodySize: e.decodedBodySize,
+    responseStatus: e.responseStatus,
+    renderBlockingStatus: e.renderBlockingStatus,
+    finalResponseHeadersStart: e.finalResponseHeadersStart,
+    firstInterimResponseStart: e.firstInterimResponseStart,
+  });
+  const n = nav ? pick(nav) : null;
+  if (n) {
+    Object.assign(n, {
+      domInteractive: nav.domInteractive,
+      domContentLoadedEventEnd: nav.domContentLoadedEventEnd,
+      domComplete: nav.domComplete,
+      loadEventStart: nav.loadEventStart,
+      loadEventEnd: nav.loadEventEnd,
+    });
+  }
+  const fcp = performance.getEntriesByType('paint').find((p) => p.name === 'first-contentful-paint');
+  const fp = performance.getEntriesByType('paint').find((p) => p.name === 'first-paint');
+  return {
+    timeOrigin: performance.timeOrigin,
+    navigation: n,
+    resources: performance.getEntriesByType('resource').map(pick),
+    fcp: fcp ? fcp.startTime : null,
+    firstPaint: fp ? fp.startTime : null,
+    lcp: window.__pushlabLcp === undefined ? null : window.__pushlabLcp,
+  };
+}
+
+// Installed before the page's own scripts: records the last LCP candidate.
+const LCP_OBSERVER = `
+  window.__pushlabLcp = undefined;
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__pushlabLcp = e.startTime;
+    }).observe({ type: 'largest-contentful-paint', buffered: true });
+  } catch (e) {}
+`;
+
+async function readStream(cdp, handle) {
+  let text = '';
+  for (;;) {
+    const r = await cdp.send('IO.read', { handle });
+    text += r.base64Encoded ? Buffer.from(r.data, 'base64').toString('utf8') : r.data;
+    if (r.eof) break;
+  }
+  await cdp.send('IO.close', { handle });
+  return text;
+}
+
+// Main-thread time per script URL from a DevTools timeline trace: compile
+// (v8.compile / v8.compileModule) plus evaluation (EvaluateScript).
+function scriptTimes(trace) {
+  const per = new Map();
+  const events = JSON.parse(trace).traceEvents || [];
+  for (const e of events) {
+    if (e.ph !== 'X' || typeof e.dur !== 'number') continue;
+    let url = null;
+    if (e.name === 'EvaluateScript' && e.args && e.args.data) url = e.args.data.url;
+    else if ((e.name === 'v8.compile' || e.name === 'v8.compileModule') && e.args && e.args.data) url = e.args.data.url;
+    if (!url) continue;
+    const s = per.get(url) || { url, evaluate_ms: 0, compile_ms: 0 };
+    if (e.name === 'EvaluateScript') s.evaluate_ms += e.dur / 1000;
+    else s.compile_ms += e.dur / 1000;
+    per.set(url, s);
+  }
+  return [...per.values()];
+}
+
+async function visit(args, userDataDir, measured) {
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: args.chromium,
+    headless: true,
+    args: flags(args),
+    viewport: { width: 1280, height: 800 },
+  });
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+    await page.addInitScript(LCP_OBSERVER);
+    const cdp = await context.newCDPSession(page);
+    // Per request: the priority Chromium gave it (and changes), and the
+    // `priority` header it sent (from the headers the network stack added).
+    const requests = new Map();
+    const byId = new Map();
+    await cdp.send('Network.enable');
+    cdp.on('Network.requestWillBeSent', (e) => {
+      const early = byId.get(e.requestId);
+      const r = {
+        url: e.request.url,
+        initialPriority: e.request.initialPriority,
+        priority: e.request.initialPriority,
+        header: early && early.pending ? early.header : null,
+      };
+      byId.set(e.requestId, r);
+      if (!requests.has(r.url)) requests.set(r.url, r);
+    });
+    cdp.on('Network.resourceChangedPriority', (e) => {
+      const r = byId.get(e.requestId);
+      if (r) r.priority = e.newPriority;
+    });
+    cdp.on('Network.requestWillBeSentExtraInfo', (e) => {
+      const r = byId.get(e.requestId);
+      const h = e.headers || {};
+      const v = h.priority || h.Priority;
+      if (r && v !== undefined) r.header = v;
+      else if (!r && v !== undefined) byId.set(e.requestId, { header: v, pending: true });
+    });
+    if (measured && args.trace) {
+      await cdp.send('Tracing.start', {
+        categories: 'devtools.timeline,v8,disabled-by-default-devtools.timeline',
+        transferMode: 'ReturnAsStream',
+      });
+    }
+    const started = Date.now();
+    await page.goto(args.url, { waitUntil: 'load', timeout: args.timeoutMs });
+    // Resources a script loads after the load event are the page's too.
+    await page
+      .waitForLoadState('networkidle', { timeout: Math.max(1000, args.timeoutMs - (Date.now() - started)) })
+      .catch(() => {});
+    const out = await page.evaluate(collect);
+    out.requests = [...requests.values()];
+    if (measured && args.trace) {
+      const done = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
+      await cdp.send('Tracing.end');
+      const ev = await done;
+      out.scripts = scriptTimes(await readStream(cdp, ev.stream));
+    }
+    return out;
+  } finally {
+    await context.close();
+  }
+}
+
+async function main() {
+  const args = parseArgs(process.argv);
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushlab-chromium-'));
+  const report = { url: args.url, quic: args.quic || null, visits: args.visits };
+  try {
+    if (args.visits === 2) await visit(args, userDataDir, false);
+    Object.assign(report, await visit(args, userDataDir, true));
+    report.ok = true;
+  } catch (e) {
+    report.ok = false;
+    report.error = String(e && e.message ? e.message : e);
+  } finally {
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+  }
+  process.stdout.write(JSON.stringify(report) + '\n');
+  process.exit(report.ok ? 0 : 1);
+}
+
+main().catch((e) => {
+  process.stderr.write(`chromium_page: ${e.stack || e}\n`);
+  process.exit(2);
+});

@@ -1,0 +1,310 @@
+//! Calibrating the emulated browser's CPU model to this machine's Chromium
+//! (`compare --cpu calibrate`): Chromium loads each page of the preset a
+//! few times over the first link profile with a DevTools timeline trace,
+//! and [`fit`] reads the model's constants off those loads:
+//!
+//! - `commit_ms`: from the document's first byte to Chromium's first
+//!   subresource request (median over loads);
+//! - `script_base_ms` and `script_ms_per_kb`: a least-squares line through
+//!   every script's main-thread time (compile plus evaluate, from the
+//!   trace) against its size;
+//! - `layout_ms`: from rendering unblocked (the last render-blocking
+//!   resource arrived, and run if a script) to the first web-font request
+//!   (fonts are fetched at the first layout), median over loads with a
+//!   font;
+//! - `paint_ms`: from rendering unblocked to first contentful paint, less
+//!   `layout_ms` (median over all loads).
+//!
+//! Every constant is clamped at 0. The fit is pure; [`calibrate`] runs
+//! the loads.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::presets::LinkProfile;
+use super::CompareError;
+use crate::browser::chromium::{self, ChromiumOptions};
+use crate::browser::{Cpu, PageLoad, ResKind};
+use crate::client::Proto;
+use crate::config::ServeOptions;
+use crate::netem::{Emulator, EmulatorOptions};
+use crate::server::{RunningServer, ServerOptions};
+use crate::site::Site;
+use crate::summary::median;
+use crate::tls::Identity;
+
+/// What a calibration measured, and the CPU model it gives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Calibration {
+    /// The model's constants.
+    pub cpu: Cpu,
+    /// The link the loads ran over.
+    pub profile: String,
+    /// Chromium loads used.
+    pub loads: usize,
+    /// Script samples in the line fit.
+    pub scripts: usize,
+    /// Loads with a web font (for `layout_ms`).
+    pub font_loads: usize,
+    /// How the constants were read (the method, in one line).
+    pub method: String,
+    /// Every sample the medians and the line came from, to audit them.
+    pub samples: Samples,
+}
+
+/// The samples of a calibration (ms; script sizes in KB).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Samples {
+    /// First subresource request minus the document's first byte.
+    pub commit_ms: Vec<f64>,
+    /// First font request minus rendering unblocked.
+    pub layout_ms: Vec<f64>,
+    /// First contentful paint minus rendering unblocked.
+    pub unblocked_to_fcp_ms: Vec<f64>,
+    /// (KB, compile + evaluate ms) per script.
+    pub scripts: Vec<(f64, f64)>,
+}
+
+/// The main-thread time of a script in a load (compile plus evaluate).
+fn script_ms(load: &PageLoad) -> HashMap<&str, (u64, f64)> {
+    load.scripts
+        .iter()
+        .map(|s| (s.path.as_str(), (s.bytes, s.compile_ms + s.evaluate_ms)))
+        .collect()
+}
+
+/// Least squares `y = a + b x`; None with fewer than two distinct x.
+fn line(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return None;
+    }
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx <= f64::EPSILON {
+        return None;
+    }
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let b = sxy / sxx;
+    Some((my - b * mx, b))
+}
+
+/// Reads the CPU model's constants off Chromium loads (traced, so that
+/// they carry per-script times). Pure.
+pub fn fit(loads: &[PageLoad], profile: &str) -> Result<Calibration, String> {
+    let ok: Vec<&PageLoad> = loads.iter().filter(|l| l.error.is_none()).collect();
+    if ok.is_empty() {
+        return Err("no Chromium load succeeded".into());
+    }
+    let mut commit = Vec::new();
+    let mut layout = Vec::new();
+    let mut to_paint = Vec::new();
+    let mut points = Vec::new();
+    for l in &ok {
+        let res = &l.summary.resources;
+        let scripts = script_ms(l);
+        for (bytes, ms) in scripts.values() {
+            if *bytes > 0 {
+                points.push((*bytes as f64 / 1024.0, *ms));
+            }
+        }
+        let Some(first) = res.first().and_then(|d| d.first_byte_ms) else {
+            continue;
+        };
+        if let Some(req) = res
+            .iter()
+            .skip(1)
+            .filter_map(|r| r.requested_ms)
+            .reduce(f64::min)
+        {
+            commit.push(req - first);
+        }
+        // Rendering unblocked: the last render-blocking resource in (and
+        // run, for a script).
+        let unblocked = res
+            .iter()
+            .filter(|r| r.render_blocking)
+            .filter_map(|r| {
+                let run = scripts.get(r.path.as_str()).map(|s| s.1).unwrap_or(0.0);
+                Some(r.done_ms? + run)
+            })
+            .reduce(f64::max);
+        let Some(unblocked) = unblocked else {
+            continue;
+        };
+        if let Some(font) = res
+            .iter()
+            .filter(|r| r.kind == ResKind::Font && !r.hinted)
+            .filter_map(|r| r.requested_ms)
+            .reduce(f64::min)
+        {
+            layout.push(font - unblocked);
+        }
+        if let Some(fcp) = l.summary.fcp_ms {
+            to_paint.push(fcp - unblocked);
+        }
+    }
+    let (base, per_kb) = line(&points).ok_or("fewer than two script sizes traced")?;
+    let layout_ms = median(&layout).unwrap_or(0.0).max(0.0);
+    let cpu = Cpu {
+        script_base_ms: base.max(0.0),
+        script_ms_per_kb: per_kb.max(0.0),
+        commit_ms: median(&commit).unwrap_or(0.0).max(0.0),
+        layout_ms,
+        paint_ms: (median(&to_paint).unwrap_or(layout_ms) - layout_ms).max(0.0),
+    };
+    Ok(Calibration {
+        cpu,
+        profile: profile.to_string(),
+        loads: ok.len(),
+        scripts: points.len(),
+        font_loads: layout.len(),
+        samples: Samples {
+            commit_ms: commit,
+            layout_ms: layout,
+            unblocked_to_fcp_ms: to_paint,
+            scripts: points,
+        },
+        method: "medians over headless Chromium loads (DevTools timeline trace): commit = first subresource request - document first byte; script = least squares of compile+evaluate ms on KB; layout = first font request - rendering unblocked; paint = FCP - rendering unblocked - layout".into(),
+    })
+}
+
+/// Calibrates: `loads_per_page` traced Chromium loads of each page over
+/// HTTP/2 and HTTP/3 (no push) behind `profile`, then [`fit`].
+pub fn calibrate(
+    site: Arc<Site>,
+    pages: &[String],
+    profile: &LinkProfile,
+    identity: &Identity,
+    loads_per_page: usize,
+    seed: u64,
+) -> Result<Calibration, CompareError> {
+    let emu = Emulator::start(EmulatorOptions {
+        up: profile.up,
+        down: profile.down,
+        server_ns: false,
+        seed,
+    })?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let serve = ServeOptions {
+        site,
+        ..ServeOptions::default()
+    };
+    let so = ServerOptions::new(
+        SocketAddr::from((emu.server_addr, 0)),
+        identity.clone(),
+        serve,
+    );
+    let srv = rt
+        .block_on(RunningServer::start(so))
+        .map_err(|e| CompareError::Server(e.to_string()))?;
+    let port = srv.addr.port();
+    let mut loads = Vec::new();
+    for page in pages {
+        for proto in [Proto::H2, Proto::H3] {
+            for _ in 0..loads_per_page {
+                let co = ChromiumOptions {
+                    url: format!("https://{}:{port}{page}", emu.server_addr),
+                    proto,
+                    spki: identity.spki_sha256.clone(),
+                    warm: false,
+                    timeout: Duration::from_secs(60),
+                    trace: true,
+                };
+                let load = emu
+                    .in_client(move || chromium::load(&co))?
+                    .join()
+                    .map_err(|_| CompareError::Server("calibration thread panicked".into()))?;
+                loads.push(load);
+            }
+        }
+    }
+    rt.block_on(srv.shutdown());
+    emu.stop();
+    fit(&loads, &profile.name)
+        .map_err(|e| CompareError::Invalid(format!("calibrating the CPU model: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::browser::chromium::ScriptTime;
+    use crate::browser::{PageSummary, Resource, Source};
+
+    fn res(path: &str, kind: ResKind, rb: bool, req: f64, first: f64, done: f64) -> Resource {
+        let mut r = Resource::observed(path, kind, Source::Network);
+        r.render_blocking = rb;
+        r.requested_ms = Some(req);
+        r.first_byte_ms = Some(first);
+        r.done_ms = Some(done);
+        r
+    }
+
+    fn load(script_kb: f64, script_ms: f64) -> PageLoad {
+        PageLoad {
+            url: "https://x:1/".into(),
+            protocol: Proto::H3,
+            started_unix_ms: 0.0,
+            handshake_ms: 0.0,
+            summary: PageSummary {
+                resources: vec![
+                    res("/", ResKind::Document, true, 0.0, 10.0, 12.0),
+                    res("/a.css", ResKind::Style, true, 70.0, 75.0, 80.0),
+                    res("/a.js", ResKind::Script, true, 71.0, 76.0, 90.0),
+                    res(
+                        "/f.woff2",
+                        ResKind::Font,
+                        false,
+                        90.0 + script_ms + 30.0,
+                        0.0,
+                        200.0,
+                    ),
+                ],
+                fcp_ms: Some(90.0 + script_ms + 50.0),
+                ..PageSummary::default()
+            },
+            error: None,
+            scripts: vec![ScriptTime {
+                path: "/a.js".into(),
+                bytes: (script_kb * 1024.0) as u64,
+                compile_ms: 0.0,
+                evaluate_ms: script_ms,
+            }],
+        }
+    }
+
+    /// The constants come back from loads made with them: commit 60 ms,
+    /// scripts 2 ms + 0.5 ms/KB, layout 30 ms, paint 20 ms.
+    #[test]
+    fn fit_reads_the_constants() {
+        let loads: Vec<PageLoad> = [4.0, 10.0, 30.0]
+            .iter()
+            .map(|&kb| load(kb, 2.0 + 0.5 * kb))
+            .collect();
+        let c = fit(&loads, "lte").unwrap();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
+        assert!(close(c.cpu.commit_ms, 60.0), "{c:?}");
+        assert!(close(c.cpu.script_base_ms, 2.0), "{c:?}");
+        assert!(close(c.cpu.script_ms_per_kb, 0.5), "{c:?}");
+        assert!(close(c.cpu.layout_ms, 30.0), "{c:?}");
+        assert!(close(c.cpu.paint_ms, 20.0), "{c:?}");
+        assert_eq!((c.loads, c.scripts, c.font_loads), (3, 3, 3));
+        assert_eq!(c.samples.commit_ms, vec![60.0; 3]);
+    }
+
+    /// No successful load, or one script size only, is an error.
+    #[test]
+    fn fit_needs_loads_and_sizes() {
+        assert!(fit(&[], "lte").is_err());
+        let same = vec![load(4.0, 4.0), load(4.0, 4.0)];
+        assert!(fit(&same, "lte").is_err());
+    }
+}
