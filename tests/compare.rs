@@ -3,7 +3,8 @@
 //! warm) is present in the table, the CSV and the JSON, no page load
 //! failed, and the plots and traces are written; the HTTP/2 server runs the
 //! TCP congestion control asked for (`--tcp-cc reno`), recorded in runs.json
-//! and in every HTTP/2 trace sample. Checked for completeness, not speed.
+//! and in every HTTP/2 trace sample; `compare report` writes the same table
+//! again from runs.json. Checked for completeness, not speed.
 //! Needs root.
 
 mod common;
@@ -93,5 +94,21 @@ fn compare_quick_is_complete() {
             "{svg}"
         );
     }
+    // `compare report` writes the same table again from runs.json.
+    let again = Command::new(env!("CARGO_BIN_EXE_pushlab"))
+        .args(["compare", "report"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("table.md")).unwrap(),
+        table,
+        "compare report wrote a different table"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }

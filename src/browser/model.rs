@@ -910,7 +910,9 @@ impl Page {
         if self.res.first().is_some_and(|d| d.error.is_some()) {
             return true;
         }
+        // The first layout too (it may fetch fonts, and gives the FCP).
         self.parser_done_ms.is_some()
+            && self.layout_ms.is_some()
             && self.running.is_none()
             && self.runnable.is_empty()
             && self

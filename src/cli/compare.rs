@@ -259,6 +259,34 @@ enum CompareCmd {
     /// K/N`) into one: the same table.md, runs.csv, runs.json, plots and
     /// index.html as one unsharded run writes.
     Merge(MergeArgs),
+    /// Write the tables, plots and index.html of a finished run again from
+    /// its runs.json (and traces.jsonl), with this pushlab's reporting: the
+    /// runs are not repeated.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// The run's output directory (with runs.json).
+    dir: PathBuf,
+    /// As for compare: the configuration whose median run gets waterfall.svg.
+    #[arg(long)]
+    waterfall: Option<String>,
+}
+
+/// `pushlab compare report`.
+fn report(a: &ReportArgs) -> Result<()> {
+    let report = compare::read_dir(&a.dir)?;
+    print!("{}", compare::table(&report));
+    let opts = compare::WriteOptions {
+        waterfall: a.waterfall.as_deref(),
+        har: false,
+    };
+    println!();
+    for f in compare::write(&report, &a.dir, &opts)? {
+        println!("wrote {}", f.display());
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -303,8 +331,10 @@ fn merge(a: &MergeArgs) -> Result<()> {
 
 /// `pushlab compare`.
 pub fn run(a: &CompareArgs) -> Result<()> {
-    if let Some(CompareCmd::Merge(m)) = &a.cmd {
-        return merge(m);
+    match &a.cmd {
+        Some(CompareCmd::Merge(m)) => return merge(m),
+        Some(CompareCmd::Report(r)) => return report(r),
+        None => {}
     }
     if a.list {
         for name in compare::PRESETS {

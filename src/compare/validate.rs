@@ -47,18 +47,31 @@ pub struct ResourceDiff {
     pub model_done_ms: Option<f64>,
     /// Chromium response end.
     pub chromium_done_ms: Option<f64>,
+    /// Chromium took it from an Early Hints preload: its Resource Timing
+    /// then says when the page took the response from the preload cache,
+    /// not when it crossed the network (the browser process fetched it,
+    /// and neither Resource Timing nor the page's DevTools session shows
+    /// that fetch), so it is left out of the errors and the order.
+    pub chromium_from_early_hints: bool,
 }
 
 impl ResourceDiff {
     fn err(a: Option<f64>, b: Option<f64>, rtt: f64) -> Option<f64> {
         Some((a? - b?) / rtt)
     }
-    /// Request-start error, model minus Chromium, in RTTs.
+    /// Request-start error, model minus Chromium, in RTTs (None where
+    /// Chromium's time is not a network time).
     pub fn request_err_rtt(&self, rtt: f64) -> Option<f64> {
+        if self.chromium_from_early_hints {
+            return None;
+        }
         Self::err(self.model_request_ms, self.chromium_request_ms, rtt)
     }
-    /// Response-end error, model minus Chromium, in RTTs.
+    /// Response-end error, model minus Chromium, in RTTs (the same).
     pub fn done_err_rtt(&self, rtt: f64) -> Option<f64> {
+        if self.chromium_from_early_hints {
+            return None;
+        }
         Self::err(self.model_done_ms, self.chromium_done_ms, rtt)
     }
 }
@@ -137,6 +150,7 @@ fn order_disagreements(resources: &[ResourceDiff]) -> (usize, usize) {
     let t: Vec<(f64, f64)> = resources
         .iter()
         .skip(1)
+        .filter(|r| !r.chromium_from_early_hints)
         .filter_map(|r| Some((r.model_request_ms?, r.chromium_request_ms?)))
         .collect();
     let (mut against, mut pairs) = (0, 0);
@@ -213,6 +227,12 @@ pub fn rows(report: &Report) -> Vec<ValidationRow> {
                 }
             }
         }
+        let hinted: std::collections::HashSet<&str> = cr
+            .iter()
+            .flat_map(|r| r.load.summary.resources.iter())
+            .filter(|x| x.hinted)
+            .map(|x| x.path.as_str())
+            .collect();
         let resources: Vec<ResourceDiff> = paths
             .into_iter()
             .map(|p| ResourceDiff {
@@ -220,6 +240,7 @@ pub fn rows(report: &Report) -> Vec<ValidationRow> {
                 chromium_request_ms: cq.get(&p).copied(),
                 model_done_ms: md.get(&p).copied(),
                 chromium_done_ms: cd.get(&p).copied(),
+                chromium_from_early_hints: hinted.contains(p.as_str()),
                 path: p,
             })
             .collect();
@@ -307,7 +328,16 @@ pub fn table(rows: &[ValidationRow]) -> String {
             } else {
                 format!("{} / {}", r.order.0, r.order.1)
             },
-            if r.meets_goal() { "met" } else { "not met" },
+            match (r.meets_goal(), r.done_err_rtt.is_some()) {
+                (true, _) => "met",
+                (false, true) => "not met",
+                // Every resource came from Early Hints in Chromium: only
+                // the load time can be judged.
+                (false, false) if r.load_err.is_some_and(|e| e.abs() <= LOAD_GOAL) => {
+                    "load met; resources: early hints"
+                }
+                (false, false) => "not met; resources: early hints",
+            },
         ));
     }
     s.push('\n');
@@ -349,8 +379,13 @@ pub fn resource_tables(rows: &[ValidationRow]) -> String {
         for d in &r.resources {
             let e = |v: Option<f64>| v.map(|v| format!("{v:+.2}")).unwrap_or_else(|| "-".into());
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {}{} | {} | {} | {} | {} | {} | {} |\n",
                 d.path,
+                if d.chromium_from_early_hints {
+                    " (Chromium: from Early Hints, times when the page took it)"
+                } else {
+                    ""
+                },
                 ms(d.model_request_ms),
                 ms(d.chromium_request_ms),
                 e(d.request_err_rtt(r.rtt_ms)),
@@ -374,6 +409,7 @@ mod tests {
             chromium_request_ms: Some(cq),
             model_done_ms: Some(md),
             chromium_done_ms: Some(cd),
+            chromium_from_early_hints: false,
         }
     }
 
@@ -389,6 +425,11 @@ mod tests {
         ];
         // a-b against; a-c with; b-c tied in the model.
         assert_eq!(order_disagreements(&r), (1, 2));
+        // A resource Chromium took from Early Hints has no network times.
+        let mut r = r;
+        r[1].chromium_from_early_hints = true;
+        assert_eq!(order_disagreements(&r), (0, 0));
+        assert_eq!(r[1].done_err_rtt(10.0), None);
     }
 
     /// Errors are in RTTs, signed model minus Chromium; the statistics
