@@ -165,8 +165,8 @@ pub struct Resource {
 }
 
 impl Resource {
-    /// A resource as a real browser reported it (no discovery state of
-    /// the model's): every time and size unset, to be filled in.
+    /// A resource with every time and size unset, to be filled in (as a
+    /// real browser reported it, or as the model learns it).
     pub fn observed(path: &str, kind: ResKind, source: Source) -> Resource {
         Resource {
             path: path.to_string(),
@@ -466,31 +466,12 @@ impl Page {
         }
         let now = self.now;
         let i = self.res.len();
-        self.res.push(Resource {
-            path: path.to_string(),
-            kind,
-            source: via,
-            priority: String::new(),
-            render_blocking,
-            parser_blocking,
-            discovered_ms: now,
-            requested_ms: None,
-            first_byte_ms: None,
-            done_ms: None,
-            evaluated_ms: None,
-            status: 0,
-            bytes: 0,
-            error: None,
-            hinted: false,
-            content_type: None,
-            protocol: None,
-            request_headers: Vec::new(),
-            response_headers: Vec::new(),
-            referenced: via != Source::Preloaded,
-            level: None,
-            import_of: None,
-            held: false,
-        });
+        let mut r = Resource::observed(path, kind, via);
+        r.render_blocking = render_blocking;
+        r.parser_blocking = parser_blocking;
+        r.discovered_ms = now;
+        r.referenced = via != Source::Preloaded;
+        self.res.push(r);
         self.index.insert(path.to_string(), i);
         if kind != ResKind::Document {
             if let Some(e) = self.cache.fresh(path).cloned() {
