@@ -183,8 +183,8 @@ fn run_script(opts: &ChromiumOptions) -> Result<Report, String> {
     let out = child.stdout.take().map(|s| drain(Box::new(s)));
     let err = child.stderr.take().map(|s| drain(Box::new(s)));
     // The script has its own timeouts; this one catches a hung browser.
-    let deadline =
-        Instant::now() + opts.timeout * if opts.warm { 2 } else { 1 } + Duration::from_secs(30);
+    let allowed = opts.timeout * if opts.warm { 2 } else { 1 } + Duration::from_secs(30);
+    let deadline = Instant::now() + allowed;
     let status = loop {
         match child.try_wait() {
             Ok(Some(s)) => break s,
@@ -192,10 +192,7 @@ fn run_script(opts: &ChromiumOptions) -> Result<Report, String> {
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
-                    "no answer in {:?}; killed",
-                    deadline - Instant::now()
-                ));
+                return Err(format!("no answer in {allowed:?}; killed"));
             }
             Err(e) => return Err(format!("waiting for node: {e}")),
         }

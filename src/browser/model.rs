@@ -159,9 +159,6 @@ pub struct Resource {
     /// The stylesheet that `@import`ed it.
     #[serde(skip)]
     import_of: Option<usize>,
-    /// Requested, waiting for Blink's tight mode to let it start.
-    #[serde(skip)]
-    held: bool,
 }
 
 impl Resource {
@@ -191,7 +188,6 @@ impl Resource {
             referenced: true,
             level: None,
             import_of: None,
-            held: false,
         }
     }
 }
@@ -513,7 +509,6 @@ impl Page {
         if self.may_start(i) {
             self.send(i);
         } else {
-            self.res[i].held = true;
             self.held.push(i);
         }
         i
@@ -549,7 +544,6 @@ impl Page {
 
     /// Sends request `i` (or finds its push).
     fn send(&mut self, i: usize) {
-        self.res[i].held = false;
         if self.adopt_push(i) {
             return;
         }
@@ -764,10 +758,12 @@ impl Page {
         if !worth {
             return;
         }
-        let text = Bytes::copy_from_slice(&self.doc.bytes[..end]);
         if !self.doc.body_seen {
-            self.doc.body_seen = text.windows(5).any(|w| w.eq_ignore_ascii_case(b"<body"));
+            self.doc.body_seen = self.doc.bytes[new_from..end]
+                .windows(5)
+                .any(|w| w.eq_ignore_ascii_case(b"<body"));
         }
+        let text = Bytes::copy_from_slice(&self.doc.bytes[..end]);
         let refs = scan::scan_html(&text);
         let new: Vec<scan::Ref> = refs.iter().skip(self.doc.refs).cloned().collect();
         self.doc.refs = self.doc.refs.max(refs.len());
@@ -802,8 +798,8 @@ impl Page {
                 RefKind::CssUrl => (ResKind::from_path(&target), false, false),
             };
             if k == ResKind::Font && r.kind != RefKind::Preload {
-                // An inline style's font: fetched at layout.
-                self.fonts.push(target);
+                // An inline style's font.
+                self.declare_font(target);
                 continue;
             }
             let via = if r.kind == RefKind::Preload {
@@ -857,13 +853,7 @@ impl Page {
                         _ => (ResKind::from_path(&target), false),
                     };
                     if k == ResKind::Font {
-                        // Fetched when the first layout needs it.
-                        if !self.fonts.contains(&target) {
-                            self.fonts.push(target);
-                        }
-                        if self.layout_ms.is_some() {
-                            self.layout_fonts();
-                        }
+                        self.declare_font(target);
                         continue;
                     }
                     let known = self.index.contains_key(&target);
@@ -962,7 +952,7 @@ impl Page {
                 .count(),
             resources: self.res.clone(),
             pushes,
-            fcp_ms: self.layout_ms.map(|l| l + self.cpu.paint_ms),
+            fcp_ms: self.fcp(),
             speed_index_ms: self.speed_index(),
             ..PageSummary::default()
         }
@@ -970,6 +960,11 @@ impl Page {
 }
 
 impl Page {
+    /// The FCP proxy: the first layout plus the paint cost.
+    fn fcp(&self) -> Option<f64> {
+        self.layout_ms.map(|l| l + self.cpu.paint_ms)
+    }
+
     /// The SpeedIndex proxy, `sum of t x (visual share completed at t)`:
     /// the first paint completes the page but its images (the share of a
     /// 1280x800 viewport their declared sizes cover, unknown sizes counted
@@ -978,7 +973,7 @@ impl Page {
     /// until the first paint and every image. Not validated: Chromium does
     /// not report a SpeedIndex (it needs a video of the load).
     fn speed_index(&self) -> Option<f64> {
-        let fcp = self.layout_ms? + self.cpu.paint_ms;
+        let fcp = self.fcp()?;
         let images: Vec<(f64, f64)> = self
             .image_area
             .iter()

@@ -277,13 +277,23 @@ struct ReportArgs {
 /// `pushlab compare report`.
 fn report(a: &ReportArgs) -> Result<()> {
     let report = compare::read_dir(&a.dir)?;
-    print!("{}", compare::table(&report));
+    print_and_write(&report, &a.dir, a.waterfall.as_deref())
+}
+
+/// Prints the table of a report read back (merged or not) and writes its
+/// files into `out`.
+fn print_and_write(
+    report: &compare::Report,
+    out: &std::path::Path,
+    waterfall: Option<&str>,
+) -> Result<()> {
+    print!("{}", compare::table(report));
     let opts = compare::WriteOptions {
-        waterfall: a.waterfall.as_deref(),
+        waterfall,
         har: false,
     };
     println!();
-    for f in compare::write(&report, &a.dir, &opts)? {
+    for f in compare::write(report, out, &opts)? {
         println!("wrote {}", f.display());
     }
     Ok(())
@@ -317,16 +327,7 @@ fn merge(a: &MergeArgs) -> Result<()> {
         report.machine,
         report.version
     );
-    print!("{}", compare::table(&report));
-    let opts = compare::WriteOptions {
-        waterfall: a.waterfall.as_deref(),
-        har: false,
-    };
-    println!();
-    for f in compare::write(&report, &out, &opts)? {
-        println!("wrote {}", f.display());
-    }
-    Ok(())
+    print_and_write(&report, &out, a.waterfall.as_deref())
 }
 
 /// `pushlab compare`.

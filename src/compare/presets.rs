@@ -122,6 +122,13 @@ pub struct LinkProfile {
     pub down: LinkSpec,
 }
 
+impl LinkProfile {
+    /// Its round trip: the one-way delays of both directions.
+    pub fn rtt(&self) -> std::time::Duration {
+        self.up.delay + self.down.delay
+    }
+}
+
 /// One experiment.
 pub struct Preset {
     /// Name for `--preset`.

@@ -356,14 +356,18 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
     if let Some(b) = &opts.browsers {
         preset.browsers = b.clone();
     }
-    if preset.browsers.contains(&Browser::Chromium) {
-        if connection == Connection::Warm {
-            return Err(CompareError::Invalid(
-                "--browser chromium loads pages on fresh connections only (Chromium's \
-                 connections cannot be warmed the way --connection warm does)"
-                    .into(),
-            ));
-        }
+    let calibrate = opts.calibrate.unwrap_or(
+        preset.browsers.contains(&Browser::Emulated)
+            && preset.browsers.contains(&Browser::Chromium),
+    );
+    if preset.browsers.contains(&Browser::Chromium) && connection == Connection::Warm {
+        return Err(CompareError::Invalid(
+            "--browser chromium loads pages on fresh connections only (Chromium's \
+             connections cannot be warmed the way --connection warm does)"
+                .into(),
+        ));
+    }
+    if preset.browsers.contains(&Browser::Chromium) || calibrate {
         crate::browser::chromium::check().map_err(CompareError::Invalid)?;
     }
     let mut configs = configs(&preset);
@@ -451,13 +455,6 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         }
     }
     let site = Arc::new(site);
-    let calibrate = opts.calibrate.unwrap_or(
-        preset.browsers.contains(&Browser::Emulated)
-            && preset.browsers.contains(&Browser::Chromium),
-    );
-    if calibrate {
-        crate::browser::chromium::check().map_err(CompareError::Invalid)?;
-    }
     let mut calibrations = Vec::new();
     for (pi, prof) in preset.profiles.iter().enumerate() {
         if !mine.iter().any(|&(ci, _)| configs[ci].profile_index == pi) {
@@ -537,7 +534,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                 .map_err(|e| CompareError::Server(e.to_string()))?;
             servers.push(srv);
         }
-        let rtt = (prof.up.delay + prof.down.delay).as_secs_f64() * 1e3;
+        let rtt = prof.rtt().as_secs_f64() * 1e3;
         for run in 0..runs {
             for (ci, c) in configs.iter().enumerate() {
                 if c.profile_index != pi || !mine.contains(&(ci, run)) {
@@ -724,7 +721,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
 /// round trip, bytes (the initial window's 14,720 bytes for a link without
 /// a rate limit).
 pub fn link_bdp(p: &LinkProfile) -> u64 {
-    let rtt = (p.up.delay + p.down.delay).as_secs_f64();
+    let rtt = p.rtt().as_secs_f64();
     match p.down.rate {
         Some(bits) => (bits as f64 / 8.0 * rtt).round() as u64,
         None => crate::push::DEFAULT_CWND,

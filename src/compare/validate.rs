@@ -195,7 +195,7 @@ pub fn rows(report: &Report) -> Vec<ValidationRow> {
             .profiles
             .iter()
             .find(|p| p.name == m.profile)
-            .map(|p| (p.up.delay + p.down.delay).as_secs_f64() * 1e3)
+            .map(|p| p.rtt().as_secs_f64() * 1e3)
             .filter(|&r| r > 0.0)
             .unwrap_or(1.0);
         let med = |runs: &[&Run], f: &dyn Fn(&Run) -> Option<f64>| {

@@ -107,15 +107,11 @@ impl Page {
             self.body_inserted = true;
             self.release_held();
         }
-        if self.body_inserted && self.layout_due.is_none() {
-            let styles_done = self
-                .res
-                .iter()
-                .filter(|r| r.kind == ResKind::Style && r.render_blocking)
-                .all(|r| r.done_ms.is_some() || r.error.is_some());
-            if styles_done {
-                self.layout_due = Some(self.now + self.cpu.layout_ms);
-            }
+        if self.body_inserted
+            && self.layout_due.is_none()
+            && self.stylesheets_done_before(self.res.len())
+        {
+            self.layout_due = Some(self.now + self.cpu.layout_ms);
         }
         if let Some(due) = self.layout_due {
             if self.layout_ms.is_none() && self.now >= due {
@@ -125,8 +121,19 @@ impl Page {
         }
     }
 
+    /// A web font a stylesheet declares: fetched when the first layout
+    /// needs it (at once if that has happened).
+    pub(super) fn declare_font(&mut self, path: String) {
+        if !self.fonts.contains(&path) {
+            self.fonts.push(path);
+        }
+        if self.layout_ms.is_some() {
+            self.layout_fonts();
+        }
+    }
+
     /// The first layout needs the web fonts the stylesheets declare.
-    pub(super) fn layout_fonts(&mut self) {
+    fn layout_fonts(&mut self) {
         for path in self.fonts.clone() {
             self.need(&path, ResKind::Font, false, false, Source::Network);
         }
