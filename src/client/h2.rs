@@ -11,7 +11,10 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
+
+use crate::wire::h2scan::{DataPiece, DataTap};
 
 use super::{ClientOptions, Informational, Pacer, Pushed, Response};
 
@@ -38,6 +41,85 @@ pub enum H2ClientError {
     Timeout(Duration),
 }
 
+/// Wraps the TLS stream h2 reads, and follows the frames it carries with
+/// a [`DataTap`]: DATA content is handed on (to `chunks`) and its first
+/// arrival per stream noted as the bytes come out of TLS, not once h2 has
+/// a whole frame. A browser's HTTP/2 stack does the same; h2 alone would
+/// show the emulated browser a 16 KiB frame only after its last byte.
+struct Tapped<S> {
+    inner: S,
+    tap: DataTap,
+    chunks: Option<tokio::sync::mpsc::UnboundedSender<(u64, Bytes)>>,
+    first_data: Arc<Mutex<HashMap<u32, Instant>>>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tapped<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if r.is_ready() && buf.filled().len() > before {
+            let now = Instant::now();
+            let this = &mut *self;
+            let mut first = this.first_data.lock().unwrap_or_else(|e| e.into_inner());
+            let chunks = &this.chunks;
+            // A frame the tap cannot follow is h2's to refuse (it reads
+            // the same bytes); the tap just stops reporting.
+            let _ = this
+                .tap
+                .push(&buf.filled()[before..], &mut |p: DataPiece<'_>| {
+                    if p.bytes.is_empty() {
+                        return;
+                    }
+                    first.entry(p.stream).or_insert(now);
+                    if let Some(tx) = chunks {
+                        let _ = tx.send((u64::from(p.stream), Bytes::copy_from_slice(p.bytes)));
+                    }
+                });
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tapped<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
 #[derive(Default)]
 struct Shared {
     pushes: HashMap<u32, Pushed>,
@@ -56,6 +138,8 @@ pub struct H2Client {
     opts: ClientOptions,
     push_bytes: Arc<std::sync::atomic::AtomicU64>,
     pacer: Option<Arc<Pacer>>,
+    /// When each stream's first DATA content arrived (from the tap).
+    first_data: Arc<Mutex<HashMap<u32, Instant>>>,
     /// Handshake duration (TCP + TLS + HTTP/2 preface).
     pub handshake: Duration,
     conn_task: tokio::task::JoinHandle<()>,
@@ -95,7 +179,6 @@ async fn read_body(
     mut first: impl FnMut(),
     count: &std::sync::atomic::AtomicU64,
     pacer: Option<&Pacer>,
-    chunks: Option<(&tokio::sync::mpsc::UnboundedSender<(u64, Bytes)>, u64)>,
 ) -> Result<(u64, String, Option<Bytes>), h2::Error> {
     let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
     let mut kept = BytesMut::new();
@@ -119,9 +202,6 @@ async fn read_body(
         }
         if keep {
             kept.extend_from_slice(&chunk);
-        }
-        if let Some((tx, id)) = chunks {
-            let _ = tx.send((id, chunk.clone()));
         }
     }
     Ok((
@@ -177,6 +257,13 @@ impl H2Client {
         if let Some(w) = opts.receive_window {
             builder.initial_connection_window_size(w.min(u64::from(u32::MAX >> 1)) as u32);
         }
+        let first_data = Arc::new(Mutex::new(HashMap::new()));
+        let stream = Tapped {
+            inner: stream,
+            tap: DataTap::new(),
+            chunks: opts.body_chunks.clone(),
+            first_data: first_data.clone(),
+        };
         let (send, conn) = builder.handshake::<_, Bytes>(stream).await?;
         let conn_task = tokio::spawn(async move {
             let _ = conn.await;
@@ -205,6 +292,7 @@ impl H2Client {
             push_bytes: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             conn_task,
             pacer: opts_pacer,
+            first_data,
         })
     }
 
@@ -258,6 +346,7 @@ impl H2Client {
         let refuse = self.opts.refuse_pushes;
         let count = self.push_bytes.clone();
         let pacer = self.pacer.clone();
+        let first_data = self.first_data.clone();
         let watcher = tokio::spawn(async move {
             while let Some(Ok(p)) = promises.push_promise().await {
                 let (req, fut) = p.into_parts();
@@ -286,11 +375,12 @@ impl H2Client {
                     drop(fut);
                     continue;
                 }
-                let (shared, changed, count, pacer) = (
+                let (shared, changed, count, pacer, first_data) = (
                     shared.clone(),
                     changed.clone(),
                     count.clone(),
                     pacer.clone(),
+                    first_data.clone(),
                 );
                 tokio::spawn(async move {
                     let result = async {
@@ -304,9 +394,14 @@ impl H2Client {
                                 e.stream_ms = Some(start.elapsed().as_secs_f64() * 1e3);
                             }
                         }
-                        read_body(body, keep, hash, || {}, &count, pacer.as_deref(), None).await
+                        read_body(body, keep, hash, || {}, &count, pacer.as_deref()).await
                     }
                     .await;
+                    // Pushes report their headers' time, not the tap's.
+                    first_data
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&id);
                     let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
                     if let Some(e) = sh.pushes.get_mut(&id) {
                         e.done_ms = Some(start.elapsed().as_secs_f64() * 1e3);
@@ -397,13 +492,20 @@ impl H2Client {
                 || first = Some(sent.elapsed().as_secs_f64() * 1e3),
                 &std::sync::atomic::AtomicU64::new(0),
                 self.pacer.as_deref(),
-                self.opts
-                    .body_chunks
-                    .as_ref()
-                    .map(|tx| (tx, response.stream_id)),
             )
             .await?;
-            response.first_byte_ms = first;
+            // The tap saw the first byte arrive; h2 hands it on only with
+            // the rest of its frame.
+            let tapped = self
+                .first_data
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&(response.stream_id as u32))
+                .map(|t| t.saturating_duration_since(sent).as_secs_f64() * 1e3);
+            response.first_byte_ms = match (tapped, first) {
+                (Some(t), Some(f)) => Some(t.min(f)),
+                (t, f) => t.or(f),
+            };
             response.body_len = len;
             response.sha256 = sha;
             response.body = kept;

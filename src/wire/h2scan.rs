@@ -1,6 +1,7 @@
 //! Follows the HTTP/2 frames a server writes (RFC 9113 section 4.1), to
 //! learn when a stream's last frame has actually left h2 for the socket;
-//! and the SETTINGS a client sends, for the one value h2 keeps to itself.
+//! the SETTINGS a client sends, for the one value h2 keeps to itself; and
+//! the DATA a client receives, as its bytes arrive ([`DataTap`]).
 //!
 //! h2 queues frames per stream and writes them round-robin, one frame per
 //! stream per turn, so "handed to h2" is not "written": a push started when
@@ -25,6 +26,48 @@ const END_STREAM: u8 = 0x1;
 /// END_HEADERS flag of HEADERS and CONTINUATION.
 const END_HEADERS: u8 = 0x4;
 
+/// A frame header (RFC 9113 section 4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Header {
+    len: usize,
+    ty: u8,
+    flags: u8,
+    stream: u32,
+}
+
+/// Collects a 9-octet frame header across reads of any size.
+#[derive(Debug, Default)]
+struct HeaderBuf {
+    bytes: [u8; 9],
+    have: usize,
+}
+
+impl HeaderBuf {
+    /// Takes header bytes from the front of `buf`; the header once complete.
+    fn fill(&mut self, buf: &mut &[u8]) -> Option<Header> {
+        let n = (9 - self.have).min(buf.len());
+        self.bytes[self.have..self.have + n].copy_from_slice(&buf[..n]);
+        self.have += n;
+        *buf = &buf[n..];
+        if self.have < 9 {
+            return None;
+        }
+        self.have = 0;
+        let h = &self.bytes;
+        //= https://www.rfc-editor.org/rfc/rfc9113#section-4.1
+        //# Stream Identifier:  A stream identifier (see Section 5.1.1)
+        //#    expressed as an unsigned 31-bit integer.  The value 0x00 is
+        //#    reserved for frames that are associated with the connection as
+        //#    a whole as opposed to an individual stream.
+        Some(Header {
+            len: (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]),
+            ty: h[3],
+            flags: h[4],
+            stream: u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff,
+        })
+    }
+}
+
 /// What a written frame means for its stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
@@ -40,8 +83,7 @@ pub struct Written {
 /// Incremental frame-header scanner over a written byte stream.
 #[derive(Debug, Default)]
 pub struct FrameScanner {
-    header: [u8; 9],
-    have: usize,
+    header: HeaderBuf,
     /// Payload bytes of the current frame still to skip.
     skip: usize,
     /// A HEADERS frame with END_STREAM whose header block continues in
@@ -69,18 +111,15 @@ impl FrameScanner {
                 buf = &buf[n..];
                 continue;
             }
-            let n = (9 - self.have).min(buf.len());
-            self.header[self.have..self.have + n].copy_from_slice(&buf[..n]);
-            self.have += n;
-            buf = &buf[n..];
-            if self.have < 9 {
+            let Some(Header {
+                len,
+                ty,
+                flags,
+                stream,
+            }) = self.header.fill(&mut buf)
+            else {
                 break;
-            }
-            self.have = 0;
-            let h = &self.header;
-            let len = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
-            let (ty, flags) = (h[3], h[4]);
-            let stream = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
+            };
             self.skip = len;
             let w = match ty {
                 kind::DATA => Written {
@@ -151,8 +190,7 @@ pub struct PeerSettings {
     preface: usize,
     /// The first frame after the magic has been seen.
     first_frame: bool,
-    header: [u8; 9],
-    have: usize,
+    header: HeaderBuf,
     /// The current frame's payload still to come; `Some` buffers it (a
     /// SETTINGS frame), `None` skips it.
     rest: usize,
@@ -203,27 +241,21 @@ impl PeerSettings {
                 }
                 continue;
             }
-            let n = (9 - self.have).min(buf.len());
-            self.header[self.have..self.have + n].copy_from_slice(&buf[..n]);
-            self.have += n;
-            buf = &buf[n..];
-            if self.have < 9 {
+            let Some(h) = self.header.fill(&mut buf) else {
                 break;
-            }
-            self.have = 0;
-            let h = self.header;
+            };
             //= https://www.rfc-editor.org/rfc/rfc9113#section-3.4
             //# This sequence MUST be followed by a SETTINGS frame (Section
             //# 6.5), which MAY be empty.
             if !self.first_frame {
                 self.first_frame = true;
-                if h[3] != SETTINGS {
-                    return Err(BadPreface::NotSettings(h[3]));
+                if h.ty != SETTINGS {
+                    return Err(BadPreface::NotSettings(h.ty));
                 }
             }
-            let len = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
-            let stream = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
-            let wanted = h[3] == SETTINGS && h[4] & ACK == 0 && stream == 0 && len <= MAX_SETTINGS;
+            let (len, stream) = (h.len, h.stream);
+            let wanted =
+                h.ty == SETTINGS && h.flags & ACK == 0 && stream == 0 && len <= MAX_SETTINGS;
             self.settings = wanted.then(|| Vec::with_capacity(len));
             self.rest = len;
             if len == 0 {
@@ -240,6 +272,198 @@ impl PeerSettings {
             .rev()
             .find(|c| u16::from_be_bytes([c[0], c[1]]) == MAX_CONCURRENT_STREAMS)
             .map(|c| u32::from_be_bytes([c[2], c[3], c[4], c[5]]))
+    }
+}
+
+/// PADDED flag of DATA frames.
+const PADDED: u8 = 0x8;
+
+/// Payload bytes of one DATA frame, as far as they have arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataPiece<'a> {
+    /// The stream.
+    pub stream: u32,
+    /// Content bytes (padding removed); may be empty at the frame's end.
+    pub bytes: &'a [u8],
+    /// The frame's last byte arrived and it carried END_STREAM.
+    pub end_stream: bool,
+}
+
+/// A received frame sequence that cannot be followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TapError {
+    /// A padded DATA frame whose padding is not shorter than its payload.
+    #[error("DATA frame on stream {stream}: padding {pad} with a payload of {len}")]
+    Padding {
+        /// The stream.
+        stream: u32,
+        /// The Pad Length field.
+        pad: usize,
+        /// The frame's payload length.
+        len: usize,
+    },
+}
+
+/// Where the tap is within a frame.
+#[derive(Debug, Default)]
+enum TapState {
+    /// Between frames (a header may be part read).
+    #[default]
+    Header,
+    /// A padded DATA frame's Pad Length octet comes next.
+    PadLength { stream: u32, flags: u8, len: usize },
+    /// Inside a DATA frame: content, then padding.
+    Data {
+        stream: u32,
+        end: bool,
+        content: usize,
+        pad: usize,
+    },
+    /// Skipping the payload of a frame of another type.
+    Skip(usize),
+}
+
+/// Follows the frames a client reads (the server's, from its SETTINGS on)
+/// and hands on DATA payload bytes as they arrive, frame complete or not.
+///
+/// h2's client decodes whole frames only, so a 16 KiB DATA frame reaches
+/// its reader once all of it has arrived: on a 113 kbit/s link, about a
+/// second after its first byte. Browsers' HTTP/2 stacks hand partial
+/// frames on (a preload scanner sees the document as TLS records arrive),
+/// and the emulated browser must too.
+#[derive(Debug, Default)]
+pub struct DataTap {
+    header: HeaderBuf,
+    state: TapState,
+    failed: Option<TapError>,
+}
+
+impl DataTap {
+    /// A tap at the start of the server's frames.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Scans bytes just read, calling `out` for every piece of DATA
+    /// content among them. After an error it reports nothing more (h2,
+    /// which reads the same bytes, ends the connection).
+    pub fn push(
+        &mut self,
+        mut buf: &[u8],
+        out: &mut impl FnMut(DataPiece<'_>),
+    ) -> Result<(), TapError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        while !buf.is_empty() {
+            match std::mem::take(&mut self.state) {
+                TapState::Header => {
+                    let Some(h) = self.header.fill(&mut buf) else {
+                        break;
+                    };
+                    self.state = if h.ty != kind::DATA {
+                        TapState::Skip(h.len)
+                    } else if h.flags & PADDED != 0 {
+                        if h.len == 0 {
+                            // No room for the Pad Length octet itself.
+                            let e = TapError::Padding {
+                                stream: h.stream,
+                                pad: 0,
+                                len: 0,
+                            };
+                            self.failed = Some(e);
+                            return Err(e);
+                        }
+                        TapState::PadLength {
+                            stream: h.stream,
+                            flags: h.flags,
+                            len: h.len,
+                        }
+                    } else {
+                        self.begin(h.stream, h.flags, h.len, 0, out)
+                    };
+                }
+                TapState::PadLength { stream, flags, len } => {
+                    let pad = usize::from(buf[0]);
+                    buf = &buf[1..];
+                    //= https://www.rfc-editor.org/rfc/rfc9113#section-6.1
+                    //# If the length of the padding is the length of the frame
+                    //# payload or greater, the recipient MUST treat this as a
+                    //# connection error (Section 5.4.1) of type PROTOCOL_ERROR.
+                    if pad >= len {
+                        let e = TapError::Padding { stream, pad, len };
+                        self.failed = Some(e);
+                        return Err(e);
+                    }
+                    self.state = self.begin(stream, flags, len - 1 - pad, pad, out);
+                }
+                TapState::Data {
+                    stream,
+                    end,
+                    content,
+                    pad,
+                } => {
+                    let n = content.min(buf.len());
+                    let (bytes, rest) = buf.split_at(n);
+                    buf = rest;
+                    let content = content - n;
+                    let took = pad.min(buf.len());
+                    buf = &buf[took..];
+                    let pad = pad - took;
+                    let done = content == 0 && pad == 0;
+                    if n > 0 || done {
+                        out(DataPiece {
+                            stream,
+                            bytes,
+                            end_stream: done && end,
+                        });
+                    }
+                    if !done {
+                        self.state = TapState::Data {
+                            stream,
+                            end,
+                            content,
+                            pad,
+                        };
+                    }
+                }
+                TapState::Skip(n) => {
+                    let k = n.min(buf.len());
+                    buf = &buf[k..];
+                    if n > k {
+                        self.state = TapState::Skip(n - k);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The state after a DATA frame's header (and Pad Length); an empty
+    /// frame is reported at once.
+    fn begin(
+        &mut self,
+        stream: u32,
+        flags: u8,
+        content: usize,
+        pad: usize,
+        out: &mut impl FnMut(DataPiece<'_>),
+    ) -> TapState {
+        let end = flags & END_STREAM != 0;
+        if content == 0 && pad == 0 {
+            out(DataPiece {
+                stream,
+                bytes: &[],
+                end_stream: end,
+            });
+            return TapState::Header;
+        }
+        TapState::Data {
+            stream,
+            end,
+            content,
+            pad,
+        }
     }
 }
 
@@ -427,6 +651,123 @@ mod tests {
                 data: 0,
                 ended: true
             }]
+        );
+    }
+
+    fn data_frame(flags: u8, stream: u32, pad: Option<u8>, content: &[u8]) -> Vec<u8> {
+        let mut payload = Vec::new();
+        if let Some(p) = pad {
+            payload.push(p);
+        }
+        payload.extend_from_slice(content);
+        if let Some(p) = pad {
+            payload.extend(std::iter::repeat_n(0u8, usize::from(p)));
+        }
+        client_frame(
+            kind::DATA,
+            flags | if pad.is_some() { PADDED } else { 0 },
+            stream,
+            &payload,
+        )
+    }
+
+    /// (stream, content, ended) per stream, merged from the pieces.
+    fn tap_in_pieces(bytes: &[u8], piece: usize) -> (Vec<(u32, Vec<u8>, bool)>, usize) {
+        let mut tap = DataTap::new();
+        let mut got: Vec<(u32, Vec<u8>, bool)> = Vec::new();
+        let mut calls = 0;
+        for c in bytes.chunks(piece) {
+            tap.push(c, &mut |p: DataPiece<'_>| {
+                calls += 1;
+                match got.iter_mut().find(|g| g.0 == p.stream) {
+                    Some(g) => {
+                        assert!(!g.2, "bytes after END_STREAM");
+                        g.1.extend_from_slice(p.bytes);
+                        g.2 = p.end_stream;
+                    }
+                    None => got.push((p.stream, p.bytes.to_vec(), p.end_stream)),
+                }
+            })
+            .expect("valid frames");
+        }
+        (got, calls)
+    }
+
+    /// SETTINGS, HEADERS, DATA (plain, padded, empty with END_STREAM),
+    /// PUSH_PROMISE and a PING between them: the same content per stream
+    /// however the bytes are split, and content reported as it arrives.
+    #[test]
+    fn tap_hands_on_data_across_any_split() {
+        let doc: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let mut b = client_frame(SETTINGS, 0, 0, &[0, 3, 0, 0, 0, 100]);
+        b.extend(client_frame(kind::HEADERS, END_HEADERS, 1, b"hpack"));
+        b.extend(data_frame(0, 1, None, &doc[..16384]));
+        b.extend(client_frame(0x5, END_HEADERS, 1, b"\0\0\0\x02promise"));
+        b.extend(client_frame(0x6, 0, 0, b"pushlab!"));
+        b.extend(data_frame(0, 3, Some(5), b"script"));
+        b.extend(data_frame(END_STREAM, 1, Some(0), &doc[16384..]));
+        b.extend(data_frame(0, 2, None, b"pushed"));
+        b.extend(data_frame(END_STREAM, 2, None, b""));
+        b.extend(data_frame(END_STREAM, 3, Some(3), b""));
+        let want = vec![
+            (1, doc.clone(), true),
+            (3, b"script".to_vec(), true),
+            (2, b"pushed".to_vec(), true),
+        ];
+        for piece in [1, 2, 9, 10, 1400, 16384, b.len()] {
+            assert_eq!(tap_in_pieces(&b, piece).0, want, "pieces of {piece}");
+        }
+        // Read 1,400 bytes at a time (one TLS record each), the 16 KiB
+        // frame comes out in pieces, not once whole.
+        let mut tap = DataTap::new();
+        let mut seen = 0;
+        let mut pieces_before_end = 0;
+        for c in b.chunks(1400) {
+            tap.push(c, &mut |p: DataPiece<'_>| {
+                if p.stream == 1 && seen < 16384 {
+                    seen += p.bytes.len();
+                    pieces_before_end += 1;
+                }
+            })
+            .expect("valid frames");
+        }
+        assert!(pieces_before_end >= 11, "{pieces_before_end} pieces");
+    }
+
+    /// Padding as long as the payload is a protocol error; the tap stops
+    /// there and stays stopped.
+    #[test]
+    fn tap_refuses_bad_padding() {
+        let bad = client_frame(kind::DATA, PADDED, 7, &[4, 0, 0, 0]);
+        let mut tap = DataTap::new();
+        let e = tap.push(&bad, &mut |_: DataPiece<'_>| panic!("no data"));
+        assert_eq!(
+            e,
+            Err(TapError::Padding {
+                stream: 7,
+                pad: 4,
+                len: 4
+            })
+        );
+        assert!(tap
+            .push(
+                &data_frame(0, 1, None, b"x"),
+                &mut |_: DataPiece<'_>| panic!("stopped")
+            )
+            .is_err());
+        // A padded frame with no payload has no room for its Pad Length:
+        // refused at its header, not read from the next frame's bytes.
+        let mut empty = client_frame(kind::DATA, PADDED, 9, &[]);
+        empty.extend(data_frame(0, 1, None, b"next"));
+        let mut tap = DataTap::new();
+        let e = tap.push(&empty, &mut |_: DataPiece<'_>| panic!("no data"));
+        assert_eq!(
+            e,
+            Err(TapError::Padding {
+                stream: 9,
+                pad: 0,
+                len: 0
+            })
         );
     }
 }
