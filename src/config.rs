@@ -159,6 +159,26 @@ pub struct QuicOptions {
     /// kernel's default, 208 KiB on Linux); the kernel caps it at
     /// net.core.rmem_max / wmem_max.
     pub udp_buffer: usize,
+    /// quinn's pacer (on by default). Turning it off is an ablation that
+    /// needs a build with a patched quinn-proto (feature
+    /// `quinn-pacing-switch`, `tools/build-pacing-switch.sh`); quinn has
+    /// no such option. It is process-wide: every QUIC connection of the
+    /// process.
+    pub pacing: bool,
+}
+
+/// Whether this build can turn quinn's pacer off (feature
+/// `quinn-pacing-switch`, built against the patched quinn-proto).
+pub const PACING_SWITCH: bool = cfg!(feature = "quinn-pacing-switch");
+
+/// Sets quinn's pacer on or off for the whole process (the patched
+/// quinn-proto's switch); without the feature, pacing stays on and only
+/// `true` is accepted ([`QuicOptions::validate`] refuses `false` first).
+pub fn apply_pacing(on: bool) {
+    #[cfg(feature = "quinn-pacing-switch")]
+    quinn_proto::pacing_switch::set_pacing(on);
+    #[cfg(not(feature = "quinn-pacing-switch"))]
+    let _ = on;
 }
 
 /// The UDP socket buffer `pushlab serve` asks for by default: thousands of
@@ -186,6 +206,7 @@ impl Default for QuicOptions {
             retry_token_lifetime: None,
             preferred_address: Vec::new(),
             udp_buffer: UDP_BUFFER,
+            pacing: true,
         }
     }
 }
@@ -214,6 +235,12 @@ pub enum ConfigError {
     /// Two preferred addresses of one family, or an unusable one.
     #[error("--preferred-address: {0}")]
     PreferredAddress(String),
+    /// Pacing off in a build whose quinn-proto cannot turn it off.
+    #[error(
+        "--quic-pacing off needs a build with the patched quinn-proto: \
+         tools/build-pacing-switch.sh builds target/pacing-switch/release/pushlab"
+    )]
+    NoPacingSwitch,
 }
 
 impl ServeOptions {
@@ -249,6 +276,9 @@ impl QuicOptions {
         if self.zero_rtt && !self.resumption {
             return Err(ConfigError::ZeroRttWithoutResumption);
         }
+        if !self.pacing && !PACING_SWITCH {
+            return Err(ConfigError::NoPacingSwitch);
+        }
         //= https://www.rfc-editor.org/rfc/rfc9000#section-14
         //# QUIC MUST NOT be used if the network path cannot support a
         //# maximum datagram size of at least 1200 bytes.
@@ -283,6 +313,21 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         assert_eq!(ServeOptions::default().validate(), Ok(()));
+    }
+
+    /// quinn's pacer can be turned off only in the patched build.
+    #[test]
+    fn pacing_off_needs_the_switch() {
+        let off = QuicOptions {
+            pacing: false,
+            ..QuicOptions::default()
+        };
+        let want = if PACING_SWITCH {
+            Ok(())
+        } else {
+            Err(ConfigError::NoPacingSwitch)
+        };
+        assert_eq!(off.validate(), want);
     }
 
     /// At most one preferred address per family, each one a client can

@@ -596,6 +596,9 @@ mod tests {
                     claimed: false,
                     too_late: false,
                     failed: false,
+                    cancelled: None,
+                    vary_mismatch: false,
+                    carried: false,
                     headers: vec![("content-type".into(), "text/javascript".into())],
                 }],
                 ..PageSummary::default()

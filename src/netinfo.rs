@@ -185,6 +185,35 @@ pub fn set_notsent_lowat(sock: &tokio::net::TcpStream, bytes: u32) -> io::Result
     socket2::SockRef::from(sock).set_tcp_notsent_lowat(bytes)
 }
 
+/// Turns on the kernel's own TCP pacing for a socket, uncapped: Linux
+/// paces a socket whose `SO_MAX_PACING_RATE` was set (to anything but
+/// "unlimited", `~0`), at the rate TCP computes, the window over the
+/// smoothed RTT, doubled in slow start and 1.2 times after
+/// (`tcp_update_pacing_rate`), with a high-resolution timer
+/// (`tcp_internal_pacing`). The fq qdisc paces the same way, by the same
+/// rate; this kernel has no fq (`sch_fq`), so this is how pushlab paces TCP.
+/// BBR paces regardless.
+#[allow(unsafe_code)]
+pub fn enable_tcp_pacing(sock: &socket2::SockRef<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // Not ~0: any other value asks for pacing; this one caps nothing.
+    let rate: u64 = u64::MAX - 1;
+    // SAFETY: `rate` outlives the call, and its size is passed with it.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_MAX_PACING_RATE,
+            (&rate as *const u64).cast(),
+            std::mem::size_of::<u64>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +258,29 @@ mod tests {
             socket2::SockRef::from(&c).tcp_notsent_lowat().unwrap(),
             16 * 1024
         );
+        // Pacing asked for: SO_MAX_PACING_RATE reads back as set, not as
+        // "unlimited" (~0), which would leave the socket unpaced.
+        assert_eq!(max_pacing_rate(&c), u64::MAX);
+        enable_tcp_pacing(&socket2::SockRef::from(&c)).unwrap();
+        assert_eq!(max_pacing_rate(&c), u64::MAX - 1);
+    }
+
+    #[allow(unsafe_code)]
+    fn max_pacing_rate(sock: &tokio::net::TcpStream) -> u64 {
+        use std::os::fd::AsRawFd;
+        let mut v: u64 = 0;
+        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+        // SAFETY: `v` and `len` outlive the call; `len` is `v`'s size.
+        let r = unsafe {
+            libc::getsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_MAX_PACING_RATE,
+                (&mut v as *mut u64).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0, "{}", io::Error::last_os_error());
+        v
     }
 }

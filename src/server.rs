@@ -19,6 +19,9 @@ use crate::tls::{Identity, TlsError};
 /// Problems starting a server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// Options that cannot work together.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
     /// TLS set-up failed.
     #[error("{0}")]
     Tls(#[from] TlsError),
@@ -123,6 +126,9 @@ pub struct ServerOptions {
     /// In-flight control for preemptible bytes on TCP connections
     /// ([`crate::http2::gate`]).
     pub tcp_inflight: InflightMode,
+    /// Kernel TCP pacing on TCP connections (see
+    /// [`crate::netinfo::enable_tcp_pacing`]).
+    pub tcp_pacing: bool,
 }
 
 impl ServerOptions {
@@ -138,6 +144,7 @@ impl ServerOptions {
             tcp_cc: None,
             tls_max_record: None,
             tcp_inflight: InflightMode::Off,
+            tcp_pacing: false,
         }
     }
 }
@@ -205,6 +212,13 @@ fn bind_err(addr: SocketAddr) -> impl FnOnce(std::io::Error) -> ServeError {
 impl RunningServer {
     /// Starts serving; returns once the sockets are bound.
     pub async fn start(opts: ServerOptions) -> Result<RunningServer, ServeError> {
+        if !opts.serve.quic.pacing && !crate::config::PACING_SWITCH {
+            return Err(ServeError::Config(
+                crate::config::ConfigError::NoPacingSwitch,
+            ));
+        }
+        // quinn's pacer is process-wide in the patched build.
+        crate::config::apply_pacing(opts.serve.quic.pacing);
         if !opts.h2 && !opts.h3 {
             return Err(ServeError::NothingToServe);
         }
@@ -298,6 +312,7 @@ impl RunningServer {
             let tcp = TcpOptions {
                 notsent_lowat: opts.tcp_notsent_lowat,
                 cc: opts.tcp_cc.clone(),
+                pacing: opts.tcp_pacing,
                 inflight: opts.tcp_inflight,
                 alt_svc: opts
                     .h3

@@ -68,7 +68,12 @@ async fn serve_one(
     let mut first = frame_header(0, 0x4, 0x1, 0);
     first.extend(frame_header(1, 0x1, 0x4, 1));
     first.push(0x88);
-    first.extend(frame_header(1 + body.len() + usize::from(pad), 0x0, 0x1 | 0x8, 1));
+    first.extend(frame_header(
+        1 + body.len() + usize::from(pad),
+        0x0,
+        0x1 | 0x8,
+        1,
+    ));
     first.push(pad);
     first.extend_from_slice(&body[..3000]);
     wr.write_all(&first).await.map_err(|e| e.to_string())?;

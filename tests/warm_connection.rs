@@ -3,7 +3,10 @@
 //! congestion window has reached the BDP, with no handshake in its record
 //! and the warm-up recorded; a fresh load starts below it. The `bdp` policy
 //! (budget: the window) pushes on the warm connection. Every row has its
-//! 95% confidence intervals. Needs root (the emulated link).
+//! 95% confidence intervals. `--after PAGE` loads a page first on the
+//! measured load's connection: the measured page finds its cache, and the
+//! browser cancels the pushes of what it holds. Needs root (the emulated
+//! link).
 
 mod common;
 
@@ -98,5 +101,43 @@ fn warm_loads_start_at_the_bdp_and_fresh_ones_below_it() {
         assert!(r.get("warmup").is_none(), "{r}");
         let cwnd = r["cwnd_at_start"].as_u64().expect("cwnd at start");
         assert!(cwnd < BDP_3G, "fresh load started at {cwnd} bytes");
+    }
+}
+
+/// `--after /index.html`: the page loaded twice on one connection. The
+/// measured load has no handshake, takes its subresources from the HTTP
+/// cache the first load filled, and cancels every push of them.
+#[test]
+fn after_a_page_on_the_same_connection() {
+    if !require_root("after_a_page_on_the_same_connection") {
+        return;
+    }
+    let r = compare(
+        "after",
+        &[
+            "--policy",
+            "push-all",
+            "--after",
+            "/index.html",
+            "--runs",
+            "1",
+            "--protocols",
+            "h2,h3",
+        ],
+    );
+    assert_eq!(r["after"], "/index.html");
+    let runs = r["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for run in runs {
+        let load = &run["load"];
+        assert!(load["error"].is_null(), "{run}");
+        assert_eq!(load["handshake_ms"], 0.0, "on the first page's connection");
+        assert!(load["cached"].as_u64().unwrap() >= 5, "{load}");
+        let pushes = load["pushes"].as_array().expect("pushes");
+        assert!(!pushes.is_empty(), "push-all promised nothing: {load}");
+        for p in pushes {
+            assert_eq!(p["cancelled"], "HttpCache", "{p}");
+            assert_eq!(p["claimed"], false, "{p}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::cache::HttpCache;
-use super::model::{Cpu, Page, PageSummary};
+use super::model::{Cpu, Page, PageSummary, PromiseAnswer};
 use crate::client::{ClientOptions, Conn, Proto, Response};
 
 /// What to load and how.
@@ -64,6 +64,27 @@ fn split_url(url: &str) -> Result<(String, u16, String), String> {
     Ok((host, port, path))
 }
 
+/// The client options of the browser's connections: Chromium's receive
+/// windows, bodies kept (the model reads them), no pushes or 103s asked
+/// for (the page's main connection adds them).
+fn browser_client_options(opts: &LoadOptions) -> ClientOptions {
+    let mut copts = opts.client.clone();
+    copts.keep_bodies = true;
+    copts.hash_bodies = false;
+    copts.max_push_id = None;
+    copts.informational = None;
+    copts.body_chunks = None;
+    copts.timeout = opts.timeout;
+    // Chromium's receive windows (HTTP/2: 15 MB for the session, 6 MB
+    // per stream; its QUIC stack uses the same): flow control must not
+    // be what limits a page load, as the protocols' 64 KB defaults would.
+    copts.receive_window.get_or_insert(CHROME_SESSION_WINDOW);
+    copts
+        .stream_receive_window
+        .get_or_insert(CHROME_STREAM_WINDOW);
+    copts
+}
+
 /// Chromium's HTTP/2 session receive window.
 pub const CHROME_SESSION_WINDOW: u64 = 15 * 1024 * 1024;
 /// Chromium's HTTP/2 stream receive window.
@@ -78,10 +99,20 @@ enum Event {
     Timeout,
 }
 
+/// The connection for requests without credentials, opened at the first.
+type AnonConn = Arc<tokio::sync::OnceCell<Result<Arc<Conn>, String>>>;
+
 /// A connection as the emulated browser holds it: the protocol client and
-/// the 103 responses it reports, for one or several page loads.
+/// the 103 responses it reports, for one or several page loads (which
+/// share its push cache), and the connection a browser opens beside it
+/// for requests without credentials.
 pub struct BrowserConn {
     conn: Arc<Conn>,
+    anon: AnonConn,
+    host: String,
+    port: u16,
+    proto: Proto,
+    anon_opts: ClientOptions,
     informational: mpsc::UnboundedReceiver<(u64, crate::client::Informational)>,
     chunks: mpsc::UnboundedReceiver<(u64, Bytes)>,
     /// When the connection attempt started (ms since the Unix epoch).
@@ -93,6 +124,9 @@ pub struct BrowserConn {
     earlier_pushes: std::collections::HashSet<u64>,
     /// Pushed bytes received by earlier loads.
     earlier_push_bytes: u64,
+    /// Pushes earlier loads received and did not use: still in the
+    /// connection's push cache (push ids).
+    carried: Vec<u64>,
 }
 
 /// What warming a connection did.
@@ -116,32 +150,29 @@ impl BrowserConn {
         let (host, port, _) = split_url(&opts.url)?;
         let (itx, irx) = mpsc::unbounded_channel();
         let (ctx, crx) = mpsc::unbounded_channel();
-        let mut copts = opts.client.clone();
+        let anon_opts = browser_client_options(opts);
+        let mut copts = anon_opts.clone();
         copts.body_chunks = Some(ctx);
-        copts.keep_bodies = true;
-        copts.hash_bodies = false;
         copts.max_push_id = opts.accept_push.then_some(1000);
         copts.informational = Some(itx);
-        copts.timeout = opts.timeout;
-        // Chromium's receive windows (HTTP/2: 15 MB for the session, 6 MB
-        // per stream; its QUIC stack uses the same): flow control must not
-        // be what limits a page load, as the protocols' 64 KB defaults would.
-        copts.receive_window.get_or_insert(CHROME_SESSION_WINDOW);
-        copts
-            .stream_receive_window
-            .get_or_insert(CHROME_STREAM_WINDOW);
         let t0 = Instant::now();
         let conn = Conn::connect(opts.proto, &host, port, copts)
             .await
             .map_err(|e| format!("connecting: {e}"))?;
         Ok(BrowserConn {
             conn: Arc::new(conn),
+            anon: Default::default(),
+            host,
+            port,
+            proto: opts.proto,
+            anon_opts,
             informational: irx,
             chunks: crx,
             started_unix_ms,
             handshake_ms: t0.elapsed().as_secs_f64() * 1e3,
             earlier_pushes: Default::default(),
             earlier_push_bytes: 0,
+            carried: Vec::new(),
         })
     }
 
@@ -190,8 +221,31 @@ impl BrowserConn {
         self.earlier_push_bytes = self.conn.push_bytes();
     }
 
-    /// Closes the connection (waiting for loads' readers to let go).
+    /// After a page: its pushes are earlier ones now, and those it left
+    /// unused (`unused`, by path) stay in the push cache for the next.
+    fn after_page(&mut self, unused: &[String]) {
+        let pushes = self.conn.pushes();
+        self.carried = unused
+            .iter()
+            .filter_map(|path| {
+                pushes
+                    .iter()
+                    .filter(|p| &p.path == path && p.complete && !p.cancelled)
+                    .map(|p| p.push_id)
+                    .next_back()
+            })
+            .collect();
+        self.forget_pushes();
+    }
+
+    /// Closes the connection, and the one without credentials if it was
+    /// opened (waiting for loads' readers to let go).
     pub async fn close(self) {
+        if let Some(Ok(anon)) = Arc::try_unwrap(self.anon).ok().and_then(|c| c.into_inner()) {
+            if let Ok(conn) = Arc::try_unwrap(anon) {
+                conn.close().await;
+            }
+        }
         if let Ok(conn) = Arc::try_unwrap(self.conn) {
             conn.close().await;
         }
@@ -268,6 +322,14 @@ pub async fn load_on(
     let nav_offset = conn.elapsed_ms();
     let ms = || nav.elapsed().as_secs_f64() * 1e3;
     let mut page = Page::new(&path, cache, opts.cpu);
+    // The connection's push cache: what earlier pages left unused.
+    for p in conn.pushes() {
+        if bc.carried.contains(&p.push_id) {
+            if let Some(body) = p.body.clone() {
+                page.carry_push(&p.path, &p.promised_headers, &p.headers, body);
+            }
+        }
+    }
     let (rtx, mut rrx) = mpsc::unbounded_channel::<(String, Response)>();
     let mut streams: HashMap<u64, String> = HashMap::new();
     let mut pushes_seen: HashMap<u64, bool> =
@@ -278,6 +340,24 @@ pub async fn load_on(
     let mut error = None;
     loop {
         for req in page.take_requests() {
+            if req.anonymous {
+                let anon = AnonRequest {
+                    cell: bc.anon.clone(),
+                    proto: bc.proto,
+                    host: bc.host.clone(),
+                    port: bc.port,
+                    opts: bc.anon_opts.clone(),
+                    nav,
+                    nav_offset,
+                };
+                let tx = rtx.clone();
+                readers.spawn(async move {
+                    let path = req.path.clone();
+                    let r = anon.fetch(&req.path, &req.headers).await;
+                    let _ = tx.send((path, r));
+                });
+                continue;
+            }
             match conn.send_request("GET", &req.path, &req.headers).await {
                 Ok(p) => {
                     streams.insert(p.stream_id(), req.path.clone());
@@ -307,7 +387,8 @@ pub async fn load_on(
         let notified = changes.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        sync_pushes(&conn, &mut page, &mut pushes_seen, nav_offset, ms());
+        let cancels = sync_pushes(&conn, &mut page, &mut pushes_seen, nav_offset, ms());
+        cancel_pushes(&conn, &cancels).await;
         let wake = page.next_wakeup();
         let tick = async {
             match wake {
@@ -331,7 +412,8 @@ pub async fn load_on(
         let now = ms();
         page.advance(now);
         // Promises first: a request the event leads to may find its push.
-        sync_pushes(&conn, &mut page, &mut pushes_seen, nav_offset, now);
+        let cancels = sync_pushes(&conn, &mut page, &mut pushes_seen, nav_offset, now);
+        cancel_pushes(&conn, &cancels).await;
         match ev {
             Event::Response(path, r) => {
                 let base = r.sent_ms - nav_offset;
@@ -360,7 +442,11 @@ pub async fn load_on(
             }
             Event::Informational(sid, info) => {
                 if let Some(path) = streams.get(&sid).cloned() {
-                    page.on_informational(&path, info.status, &info.headers);
+                    if info.status < 200 {
+                        page.on_informational(&path, info.status, &info.headers);
+                    } else {
+                        page.on_response_head(&path, info.status, &info.headers);
+                    }
                 }
             }
             Event::Pushes | Event::Tick => {}
@@ -379,7 +465,8 @@ pub async fn load_on(
         )
         .await;
     }
-    sync_pushes(&conn, &mut page, &mut pushes_seen, nav_offset, ms());
+    let cancels = sync_pushes(&conn, &mut page, &mut pushes_seen, nav_offset, ms());
+    cancel_pushes(&conn, &cancels).await;
     let incomplete = conn
         .push_bytes()
         .saturating_sub(bc.earlier_push_bytes)
@@ -390,7 +477,7 @@ pub async fn load_on(
     readers.abort_all();
     while readers.join_next().await.is_some() {}
     drop(conn);
-    bc.forget_pushes();
+    bc.after_page(&page.unused_pushes());
     if error.is_none() {
         error = summary
             .resources
@@ -420,22 +507,33 @@ pub fn unix_ms() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Reports new promises and finished pushes to the model.
+/// Reports new promises and finished pushes to the model; returns the
+/// push ids the model cancels (their bytes, if any come, count as wasted:
+/// they are never reported as finished).
 fn sync_pushes(
     conn: &Conn,
     page: &mut Page,
     seen: &mut HashMap<u64, bool>,
     nav_offset: f64,
     now: f64,
-) {
+) -> Vec<u64> {
+    let mut cancels = Vec::new();
     for p in conn.pushes() {
         let reported_done = match seen.get(&p.push_id) {
             Some(done) => *done,
             None => {
                 let at = p.promised_ms.map(|t| t - nav_offset).unwrap_or(now);
-                page.on_promise_at(&p.path, at);
-                seen.insert(p.push_id, false);
-                false
+                match page.on_promise_at(&p.path, at, &p.promised_headers) {
+                    PromiseAnswer::Accept => {
+                        seen.insert(p.push_id, false);
+                        false
+                    }
+                    PromiseAnswer::Cancel(_) => {
+                        cancels.push(p.push_id);
+                        seen.insert(p.push_id, true);
+                        true
+                    }
+                }
             }
         };
         let finished = p.complete || p.cancelled || p.error.is_some();
@@ -446,6 +544,65 @@ fn sync_pushes(
             let body = if p.complete { p.body.clone() } else { None };
             page.on_push_done(&p.path, &p.headers, body, p.body_len, first, done);
         }
+    }
+    cancels
+}
+
+/// Cancels pushes the model refused (a failure to send the cancel leaves
+/// the push arriving, and wasted).
+async fn cancel_pushes(conn: &Conn, ids: &[u64]) {
+    for &id in ids {
+        if let Err(e) = conn.cancel_push(id).await {
+            tracing::debug!(push_id = id, error = %e, "cancelling a push");
+        }
+    }
+}
+
+/// A request without credentials, on the browser's second connection
+/// (opened by the first such request).
+struct AnonRequest {
+    cell: AnonConn,
+    proto: Proto,
+    host: String,
+    port: u16,
+    opts: ClientOptions,
+    nav: Instant,
+    /// The main connection's clock at navigation start (ms).
+    nav_offset: f64,
+}
+
+impl AnonRequest {
+    /// Sends the request and reads its response, with times on the main
+    /// connection's clock (what the load loop expects).
+    async fn fetch(self, path: &str, headers: &[(String, String)]) -> Response {
+        let failed = |e: String| Response {
+            path: path.to_string(),
+            sent_ms: self.nav_offset + self.nav.elapsed().as_secs_f64() * 1e3,
+            error: Some(e),
+            ..Default::default()
+        };
+        let conn = self
+            .cell
+            .get_or_init(|| async {
+                Conn::connect(self.proto, &self.host, self.port, self.opts.clone())
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| format!("connecting without credentials: {e}"))
+            })
+            .await;
+        let conn = match conn {
+            Ok(c) => c.clone(),
+            Err(e) => return failed(e.clone()),
+        };
+        // The second connection's start, in ms since navigation start.
+        let start = self.nav.elapsed().as_secs_f64() * 1e3 - conn.elapsed_ms();
+        let p = match conn.send_request("GET", path, headers).await {
+            Ok(p) => p,
+            Err(e) => return failed(format!("sending without credentials: {e}")),
+        };
+        let mut r = conn.read_response(p).await;
+        r.sent_ms += start + self.nav_offset;
+        r
     }
 }
 

@@ -59,6 +59,8 @@
 mod parser;
 mod push;
 
+pub use self::push::{vary_matches, CancelReason, PromiseAnswer};
+
 use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
@@ -142,6 +144,11 @@ pub struct Resource {
     /// requests use the load's protocol).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
+    /// Requested without credentials (`fetch(url, {credentials: 'omit'})`):
+    /// over a connection of its own, as browsers do, so no push made on
+    /// the page's connection answers it and no cookie goes with it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anonymous: bool,
     /// The header fields the request carried besides the pseudo-headers
     /// (for HAR files; not in runs.json).
     #[serde(skip)]
@@ -183,6 +190,7 @@ impl Resource {
             hinted: false,
             content_type: None,
             protocol: None,
+            anonymous: false,
             request_headers: Vec::new(),
             response_headers: Vec::new(),
             referenced: true,
@@ -209,8 +217,17 @@ pub struct PushRecord {
     pub claimed: bool,
     /// The page had requested the resource before the promise came.
     pub too_late: bool,
-    /// It was cancelled or reset, or failed.
+    /// It was reset, or failed (not cancelled by the page).
     pub failed: bool,
+    /// The page cancelled it at its promise: it held the resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled: Option<push::CancelReason>,
+    /// Its `Vary` fields did not match the page's request for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vary_mismatch: bool,
+    /// Received while an earlier page loaded on the connection.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub carried: bool,
     /// The pushed response's header fields (for HAR files; not in runs.json).
     #[serde(skip)]
     pub headers: Vec<(String, String)>,
@@ -221,6 +238,8 @@ pub struct PushRecord {
 pub struct OutRequest {
     /// Path to request.
     pub path: String,
+    /// Without credentials: over a connection of its own.
+    pub anonymous: bool,
     /// Extra header fields (`priority`, `cookie`, `if-none-match`).
     pub headers: Vec<(String, String)>,
 }
@@ -300,7 +319,7 @@ pub struct Page {
     /// The first layout happened then.
     layout_ms: Option<f64>,
     /// Loads scripts make at DOMContentLoaded, until it comes.
-    dcl_loads: Vec<String>,
+    dcl_loads: Vec<(String, bool)>,
     /// The document's images and their declared areas (px²), for the
     /// SpeedIndex proxy.
     image_area: std::collections::BTreeMap<usize, u64>,
@@ -426,10 +445,20 @@ impl Page {
         parser_blocking: bool,
         via: Source,
     ) -> usize {
-        self.need_image(path, kind, render_blocking, parser_blocking, via, false)
+        self.need_image(
+            path,
+            kind,
+            render_blocking,
+            parser_blocking,
+            via,
+            false,
+            false,
+        )
     }
 
-    /// [`Page::need`], for an image the preload scanner may boost.
+    /// [`Page::need`], for an image the preload scanner may boost, or a
+    /// request without credentials.
+    #[allow(clippy::too_many_arguments)]
     fn need_image(
         &mut self,
         path: &str,
@@ -438,6 +467,7 @@ impl Page {
         parser_blocking: bool,
         via: Source,
         boosted: bool,
+        anonymous: bool,
     ) -> usize {
         if let Some(&i) = self.index.get(path) {
             let r = &mut self.res[i];
@@ -467,8 +497,11 @@ impl Page {
         r.parser_blocking = parser_blocking;
         r.discovered_ms = now;
         r.referenced = via != Source::Preloaded;
+        r.anonymous = anonymous;
         self.res.push(r);
         self.index.insert(path.to_string(), i);
+        //= https://jakearchibald.com/2017/h2-push-tougher-than-i-thought/
+        //# The HTTP/2 push cache is the last cache the browser checks
         if kind != ResKind::Document {
             if let Some(e) = self.cache.fresh(path).cloned() {
                 let r = &mut self.res[i];
@@ -480,9 +513,6 @@ impl Page {
                 self.arrived(i, e.body);
                 return i;
             }
-        }
-        if self.adopt_push(i) {
-            return i;
         }
         // A preload (103 hint or `<link rel=preload>`) is requested with the
         // priority of its type as a browser gives it to preloads: a
@@ -496,7 +526,7 @@ impl Page {
         };
         let priority = chromium::request_priority(kind, usage).to_string();
         let mut headers = vec![("priority".to_string(), priority.clone())];
-        if let Some(c) = self.cache.cookie_header() {
+        if let Some(c) = self.cache.cookie_header().filter(|_| !anonymous) {
             headers.push(("cookie".into(), c));
         }
         if let Some(etag) = self.cache.revalidatable(path).and_then(|e| e.etag.clone()) {
@@ -506,6 +536,11 @@ impl Page {
         r.priority = priority;
         r.request_headers = headers;
         r.level = Some(chromium::level(kind, usage));
+        // The push cache is matched against the request the page would
+        // make (its Vary fields).
+        if self.adopt_push(i) {
+            return i;
+        }
         if self.may_start(i) {
             self.send(i);
         } else {
@@ -554,6 +589,7 @@ impl Page {
         }
         self.out.push(OutRequest {
             path: r.path.clone(),
+            anonymous: r.anonymous,
             headers: r.request_headers.clone(),
         });
     }
@@ -657,6 +693,21 @@ impl Page {
                 }
             }
         }
+    }
+
+    /// The final response's status and header fields for `path`, as soon
+    /// as they arrive (before its body): cookies are set, and the
+    /// document's `Link` preloads start, before the page requests what
+    /// the body names, as in a browser. [`Page::on_response`] follows.
+    pub fn on_response_head(&mut self, path: &str, status: u16, headers: &[(String, String)]) {
+        if !self.index.contains_key(path) {
+            return;
+        }
+        self.cache.set_cookies(headers);
+        if status != 304 && self.res.first().is_some_and(|d| d.path == path) {
+            self.preload_links(path, headers);
+        }
+        self.run();
     }
 
     /// The response to a request for `path`.
@@ -818,7 +869,7 @@ impl Page {
             if boosted {
                 self.boosted_images += 1;
             }
-            let j = self.need_image(&target, k, rb, pb, via, boosted);
+            let j = self.need_image(&target, k, rb, pb, via, boosted, false);
             if r.kind == RefKind::Image {
                 let area = r
                     .size

@@ -12,7 +12,7 @@ use pushlab::compare::{self, CacheState};
 use pushlab::config::QuicOptions;
 
 use super::netem::LinkProfile;
-use super::{bytes_arg, duration_arg};
+use super::{bytes_arg, duration_arg, OnOff};
 
 /// `--preset`: the studies `pushlab compare --list` describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -197,6 +197,15 @@ pub struct CompareArgs {
     /// e.g. 1400: one record per TCP segment.
     #[arg(long, value_parser = bytes_arg)]
     tls_max_record: Option<u64>,
+    /// Kernel TCP pacing on the HTTP/2 connections (an ablation; recorded
+    /// in runs.json as tcp_pacing). BBR paces regardless.
+    #[arg(long)]
+    tcp_pacing: bool,
+    /// quinn's pacer on (default) or off, for every HTTP/3 server of the
+    /// run (an ablation; recorded in runs.json as quic_pacing). Off needs
+    /// a build with the patched quinn-proto (patches/build-pacing-switch.sh).
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    quic_pacing: OnOff,
     /// Random loss added to every link profile, each direction (e.g. 1%),
     /// from the --seed generator; the profile's name says so (2g+loss1%).
     #[arg(long)]
@@ -226,6 +235,13 @@ pub struct CompareArgs {
     /// straw-man: warm; the others: fresh).
     #[arg(long, value_enum)]
     connection: Option<ConnectionArg>,
+    /// Load this page first, on the measured load's connection (after any
+    /// warm-up): the measured page then finds the HTTP cache it filled and
+    /// the pushes it left unused in the connection's push cache, as when
+    /// a visitor goes from one page of a site to the next. Emulated
+    /// browser only.
+    #[arg(long, value_name = "PAGE")]
+    after: Option<String>,
     /// The browser that loads the pages (default: the preset's; emulated,
     /// except browser-validation's both). Chromium is Debian's headless
     /// Chromium in the link's client namespace, a fresh profile per load,
@@ -399,6 +415,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
     QuicOptions {
         initial_window,
         initial_mtu,
+        pacing: a.quic_pacing == OnOff::On,
         ..Default::default()
     }
     .validate()?;
@@ -429,6 +446,8 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         initial_mtu,
         tcp_cc,
         tls_max_record: a.tls_max_record.map(|v| v as usize),
+        tcp_pacing: a.tcp_pacing,
+        quic_pacing: a.quic_pacing == OnOff::On,
         loss: a
             .loss
             .as_deref()
@@ -444,6 +463,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
             ConnectionArg::Fresh => compare::Connection::Fresh,
             ConnectionArg::Warm => compare::Connection::Warm,
         }),
+        after: a.after.clone(),
         calibrate: match (a.cpu, a.cpu_ms_per_kb) {
             (Some(CpuArg::Calibrate), _) => Some(true),
             (Some(CpuArg::Phone), _) | (None, Some(_)) => Some(false),

@@ -23,6 +23,15 @@ fn bytes_arg(s: &str) -> Result<u64, String> {
     parse_bytes(s).map_err(|e| e.to_string())
 }
 
+/// A switch spelled `on` or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
 /// The command-line spellings of a closed set of values, in order.
 #[cfg(test)]
 fn value_names<T: clap::ValueEnum>() -> Vec<String> {

@@ -15,7 +15,7 @@ use pushlab::server::{RunningServer, ServerOptions};
 use pushlab::site::Site;
 use pushlab::tls::Identity;
 
-use super::{bytes_arg, duration_arg};
+use super::{bytes_arg, duration_arg, OnOff};
 
 /// `--scheduler`: the send queue's policy, or no queue at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -127,6 +127,15 @@ pub struct ServeArgs {
     /// client can decrypt a response's first bytes as they arrive.
     #[arg(long, value_parser = bytes_arg)]
     tls_max_record: Option<u64>,
+    /// Kernel TCP pacing on HTTP/2 and HTTP/1.1 connections: the kernel
+    /// spreads each window over the RTT (as the fq qdisc would), instead
+    /// of sending it as fast as the window allows. BBR paces regardless.
+    #[arg(long)]
+    tcp_pacing: bool,
+    /// quinn's pacer: on (default) or off. Off is an ablation for builds
+    /// with the patched quinn-proto (patches/build-pacing-switch.sh).
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    quic_pacing: OnOff,
     /// In-flight control for preemptible bytes on HTTP/2 (off by default):
     /// pushed bytes go to h2 only while the kernel's unacknowledged and
     /// unsent bytes stay within the in-flight limit (from TCP_INFO), and
@@ -235,6 +244,7 @@ fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
         hq_interop: !a.no_hq_interop,
         retry_token_lifetime: None,
         preferred_address: a.preferred_address.clone(),
+        pacing: a.quic_pacing == OnOff::On,
     };
     let opts = ServeOptions {
         quic,
@@ -296,6 +306,7 @@ pub async fn run(a: ServeArgs) -> Result<()> {
         tcp_cc: a.tcp_cc.clone(),
         tls_max_record: a.tls_max_record.map(|v| v as usize),
         tcp_inflight: a.tcp_inflight,
+        tcp_pacing: a.tcp_pacing,
     })
     .await?;
     let port = server.addr.port();

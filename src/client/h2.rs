@@ -49,7 +49,8 @@ pub enum H2ClientError {
 struct Tapped<S> {
     inner: S,
     tap: DataTap,
-    chunks: Option<tokio::sync::mpsc::UnboundedSender<(u64, Bytes)>>,
+    /// To the forwarder: (promises before, stream, content).
+    chunks: Option<tokio::sync::mpsc::UnboundedSender<(u64, u64, Bytes)>>,
     first_data: Arc<Mutex<HashMap<u32, Instant>>>,
 }
 
@@ -76,7 +77,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tapped<S> {
                     }
                     first.entry(p.stream).or_insert(now);
                     if let Some(tx) = chunks {
-                        let _ = tx.send((u64::from(p.stream), Bytes::copy_from_slice(p.bytes)));
+                        let _ = tx.send((
+                            p.promises_before,
+                            u64::from(p.stream),
+                            Bytes::copy_from_slice(p.bytes),
+                        ));
                     }
                 });
         }
@@ -120,12 +125,77 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tapped<S> {
     }
 }
 
+/// How long DATA content waits for what came before it on the wire to be
+/// recorded (h2 refused a promise, or nothing reads the stream).
+const ORDER_WAIT: Duration = Duration::from_millis(100);
+
+/// What the forwarder waits for before it hands a stream's DATA on.
+#[derive(Default)]
+struct Order {
+    /// PUSH_PROMISEs recorded (by the watchers).
+    promises: std::sync::atomic::AtomicU64,
+    /// Request streams whose final header fields were handed on.
+    heads: Mutex<std::collections::HashSet<u32>>,
+}
+
+/// Hands tapped DATA content on to `out` in wire order with the rest: each
+/// piece once the promises that came before it are recorded and, on a
+/// request stream, once its response's header fields were handed on. h2
+/// hands promises and headers to other tasks, and a page must learn of a
+/// push, and of the cookies its document sets, before it reads the part
+/// of the document that follows them.
+fn forward_chunks(
+    out: tokio::sync::mpsc::UnboundedSender<(u64, Bytes)>,
+    order: Arc<Order>,
+    changed: Arc<Notify>,
+) -> tokio::sync::mpsc::UnboundedSender<(u64, u64, Bytes)> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, u64, Bytes)>();
+    tokio::spawn(async move {
+        // Promises, and streams' headers, given up on: not waited for again.
+        let mut forgiven = 0u64;
+        let mut headless = std::collections::HashSet::new();
+        while let Some((need, stream, bytes)) = rx.recv().await {
+            let deadline = tokio::time::Instant::now() + ORDER_WAIT;
+            let id = u32::try_from(stream).unwrap_or(u32::MAX);
+            loop {
+                let notified = changed.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let have = order.promises.load(std::sync::atomic::Ordering::Acquire) + forgiven;
+                let head = id % 2 == 0
+                    || headless.contains(&id)
+                    || order
+                        .heads
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .contains(&id);
+                if have >= need && head {
+                    break;
+                }
+                if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                    forgiven += need.saturating_sub(have);
+                    if !head {
+                        headless.insert(id);
+                    }
+                    break;
+                }
+            }
+            if out.send((stream, bytes)).is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}
+
 #[derive(Default)]
 struct Shared {
     pushes: HashMap<u32, Pushed>,
     /// Tasks waiting for PUSH_PROMISEs on a request; each holds a stream
     /// reference, which keeps h2's connection from ending.
     watchers: Vec<tokio::task::AbortHandle>,
+    /// The task reading each accepted push (by promised stream ID).
+    readers: HashMap<u32, tokio::task::AbortHandle>,
 }
 
 /// An HTTP/2 connection.
@@ -140,6 +210,8 @@ pub struct H2Client {
     pacer: Option<Arc<Pacer>>,
     /// When each stream's first DATA content arrived (from the tap).
     first_data: Arc<Mutex<HashMap<u32, Instant>>>,
+    /// What the DATA forwarder waits for.
+    order: Arc<Order>,
     /// Handshake duration (TCP + TLS + HTTP/2 preface).
     pub handshake: Duration,
     conn_task: tokio::task::JoinHandle<()>,
@@ -258,10 +330,16 @@ impl H2Client {
             builder.initial_connection_window_size(w.min(u64::from(u32::MAX >> 1)) as u32);
         }
         let first_data = Arc::new(Mutex::new(HashMap::new()));
+        let changed = Arc::new(Notify::new());
+        let order = Arc::new(Order::default());
+        let chunks = opts
+            .body_chunks
+            .clone()
+            .map(|out| forward_chunks(out, order.clone(), changed.clone()));
         let stream = Tapped {
             inner: stream,
             tap: DataTap::new(),
-            chunks: opts.body_chunks.clone(),
+            chunks,
             first_data: first_data.clone(),
         };
         let (send, conn) = builder.handshake::<_, Bytes>(stream).await?;
@@ -284,7 +362,8 @@ impl H2Client {
         Ok(H2Client {
             send,
             shared: Arc::new(Mutex::new(Shared::default())),
-            changed: Arc::new(Notify::new()),
+            changed,
+            order,
             start,
             authority,
             handshake: start.elapsed(),
@@ -347,6 +426,7 @@ impl H2Client {
         let count = self.push_bytes.clone();
         let pacer = self.pacer.clone();
         let first_data = self.first_data.clone();
+        let order = self.order.clone();
         let watcher = tokio::spawn(async move {
             while let Some(Ok(p)) = promises.push_promise().await {
                 let (req, fut) = p.into_parts();
@@ -369,6 +449,9 @@ impl H2Client {
                         },
                     );
                 }
+                order
+                    .promises
+                    .fetch_add(1, std::sync::atomic::Ordering::Release);
                 changed.notify_waiters();
                 if cancelled {
                     // Dropping the response future resets the pushed stream (CANCEL).
@@ -382,7 +465,8 @@ impl H2Client {
                     pacer.clone(),
                     first_data.clone(),
                 );
-                tokio::spawn(async move {
+                let shared_r = shared.clone();
+                let reader = tokio::spawn(async move {
                     let result = async {
                         let resp = fut.await?;
                         let (parts, body) = resp.into_parts();
@@ -415,12 +499,46 @@ impl H2Client {
                             Err(err) => e.error = Some(err.to_string()),
                         }
                     }
+                    sh.readers.remove(&id);
                     drop(sh);
                     changed.notify_waiters();
                 });
+                shared_r
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .readers
+                    .insert(id, reader.abort_handle());
             }
         });
         self.lock().watchers.push(watcher.abort_handle());
+    }
+
+    /// Cancels a promised push: its reader stops, and dropping the stream
+    /// makes h2 reset it.
+    //= https://www.rfc-editor.org/rfc/rfc9113#section-8.4.2
+    //# Once a client receives a PUSH_PROMISE frame and chooses to accept the
+    //# pushed response, the client SHOULD NOT issue any requests for the
+    //# promised response until after the promised stream has closed.
+    //#
+    //# If the client determines, for any reason, that it does not wish to
+    //# receive the pushed response from the server or if the server takes
+    //# too long to begin sending the promised response, the client can send
+    //# a RST_STREAM frame, using either the CANCEL or REFUSED_STREAM code
+    //# and referencing the pushed stream's identifier.
+    pub fn cancel_push(&self, id: u32) {
+        let mut sh = self.lock();
+        if let Some(r) = sh.readers.remove(&id) {
+            r.abort();
+        }
+        if let Some(e) = sh.pushes.get_mut(&id) {
+            if !e.complete && !e.cancelled {
+                e.cancelled = true;
+                e.done_ms
+                    .get_or_insert(self.start.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        drop(sh);
+        self.changed.notify_waiters();
     }
 
     /// Drops the connection abruptly: no GOAWAY, no RST_STREAM, the socket
@@ -482,6 +600,20 @@ impl H2Client {
             response.status = parts.status.as_u16();
             response.headers = header_list(&parts.headers);
             response.headers_ms = Some(sent.elapsed().as_secs_f64() * 1e3);
+            if let Some(tx) = &self.opts.informational {
+                let head = Informational {
+                    status: response.status,
+                    headers: response.headers.clone(),
+                    at_ms: sent.elapsed().as_secs_f64() * 1e3,
+                };
+                let _ = tx.send((response.stream_id, head));
+            }
+            self.order
+                .heads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(response.stream_id as u32);
+            self.changed.notify_waiters();
             response.push_bytes_before_headers =
                 self.push_bytes.load(std::sync::atomic::Ordering::Relaxed);
             let mut first = None;

@@ -18,7 +18,7 @@ use super::Pacer;
 pub use super::{ClientOptions, Informational, Pushed, Response};
 use crate::wire::frame::{self, code, setting, stream_type, Event, Frame, FrameDecoder};
 use crate::wire::{qpack, varint};
-use push::read_push_body;
+use push::{abort_cancelled, read_push_body};
 
 #[derive(Default)]
 struct Shared {
@@ -336,6 +336,28 @@ impl Client {
         self.send_control_frame(&Frame::CancelPush(push_id)).await
     }
 
+    /// Cancels a promised push: marks it cancelled (its push stream, open
+    /// or not yet, is stopped) and sends CANCEL_PUSH.
+    //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
+    //# When a client sends a CANCEL_PUSH frame, it is indicating that it
+    //# does not wish to receive the promised resource.
+    pub async fn cancel_promised(&self, push_id: u64) -> Result<(), ClientError> {
+        {
+            let mut sh = self.lock();
+            let e = sh.pushes.entry(push_id).or_insert_with(|| Pushed {
+                push_id,
+                ..Default::default()
+            });
+            if e.cancelled || e.complete {
+                return Ok(());
+            }
+            e.cancelled = true;
+            e.done_ms.get_or_insert(ms_since(self.start));
+        }
+        self.changed.notify_waiters();
+        self.cancel_push(push_id).await
+    }
+
     /// Opens a request stream and sends a GET (or `method`) with extra header fields.
     pub async fn send_request(
         &self,
@@ -473,8 +495,16 @@ impl Client {
                             p.response.push_bytes_before_headers =
                                 self.push_bytes.load(std::sync::atomic::Ordering::Relaxed);
                             p.response.status = status;
-                            p.response.headers = headers;
                             p.response.headers_ms = Some(p.sent.elapsed().as_secs_f64() * 1e3);
+                            if let Some(tx) = &self.opts.informational {
+                                let head = Informational {
+                                    status,
+                                    headers: headers.clone(),
+                                    at_ms: p.sent.elapsed().as_secs_f64() * 1e3,
+                                };
+                                let _ = tx.send((p.response.stream_id, head));
+                            }
+                            p.response.headers = headers;
                         }
                     }
                     Event::Frame(Frame::PushPromise { push_id, block }) => {
@@ -808,15 +838,7 @@ async fn read_uni(
                 }
             }
             if cancelled || refuse {
-                //= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
-                //# A push stream could arrive after a client has sent a
-                //# CANCEL_PUSH frame, because a server might not have processed
-                //# the CANCEL_PUSH.  The client SHOULD abort reading the stream
-                //# with an error code of H3_REQUEST_CANCELLED.
-                let _ = recv.stop(
-                    quinn::VarInt::from_u64(code::H3_REQUEST_CANCELLED)
-                        .unwrap_or(quinn::VarInt::MAX),
-                );
+                abort_cancelled(&mut recv);
                 return Ok(());
             }
             let result = read_push_body(
@@ -835,7 +857,7 @@ async fn read_uni(
                 if let Some(e) = sh.pushes.get_mut(&push_id) {
                     e.done_ms = Some(ms_since(start));
                     match &result {
-                        Ok(()) => e.complete = true,
+                        Ok(()) => e.complete = !e.cancelled,
                         Err(err) => e.error = Some(err.to_string()),
                     }
                 }

@@ -49,7 +49,9 @@ pub struct ClientOptions {
     pub refuse_pushes: bool,
     /// Where to report each 1xx response as it arrives, with the request's
     /// stream ID (a browser acts on 103 Early Hints before the final
-    /// response).
+    /// response), and then the final response's status and header fields
+    /// as soon as they arrive (a browser sets cookies before it reads the
+    /// body).
     pub informational: Option<tokio::sync::mpsc::UnboundedSender<(u64, Informational)>>,
     /// Where to report each chunk of a response body as it arrives, with
     /// the request's stream ID (a browser parses a document as its bytes
@@ -277,6 +279,17 @@ impl Conn {
                 ..Default::default()
             },
         }
+    }
+
+    /// Cancels a promised push (HTTP/3: CANCEL_PUSH; HTTP/2: RST_STREAM
+    /// CANCEL); a push already complete is left alone. HTTP/2 push IDs are
+    /// the promised stream IDs.
+    pub async fn cancel_push(&self, push_id: u64) -> Result<(), ConnError> {
+        match self {
+            Conn::H3(c) => c.cancel_promised(push_id).await?,
+            Conn::H2(c) => c.cancel_push(u32::try_from(push_id).unwrap_or(u32::MAX)),
+        }
+        Ok(())
     }
 
     /// The pushes seen so far.

@@ -89,7 +89,7 @@ fn meta(h: &mut String, r: &Report) {
         (
             "QUIC".into(),
             format!(
-                "initial RTT {}, initial window {}, first datagrams {}",
+                "initial RTT {}, initial window {}, first datagrams {}, pacer {}",
                 r.quic_initial_rtt_ms
                     .map(|v| format!("{v:.0} ms"))
                     .unwrap_or_else(|| "quinn's default (333 ms)".into()),
@@ -98,15 +98,21 @@ fn meta(h: &mut String, r: &Report) {
                     .unwrap_or_else(|| "quinn's default (12,000 bytes)".into()),
                 r.quic_initial_mtu
                     .map(|v| format!("{v} bytes"))
-                    .unwrap_or_else(|| "quinn's default (1,200 bytes)".into())
+                    .unwrap_or_else(|| "quinn's default (1,200 bytes)".into()),
+                if r.quic_pacing {
+                    "on"
+                } else {
+                    "off (patched quinn-proto)"
+                }
             ),
         ),
         (
             "TCP (HTTP/2)".into(),
             format!(
-                "congestion control {}, TLS records up to {} bytes",
+                "congestion control {}, TLS records up to {} bytes, kernel pacing {}",
                 r.tcp_cc.as_deref().unwrap_or("not recorded"),
-                r.tls_max_record.unwrap_or(16_384)
+                r.tls_max_record.unwrap_or(16_384),
+                if r.tcp_pacing { "on" } else { "off" }
             ),
         ),
     ];

@@ -95,11 +95,14 @@ pub fn merge_reports(shards: Vec<(PathBuf, Report)>) -> Result<Report, CompareEr
                 "QUIC options",
                 r.quic_initial_rtt_ms == first.quic_initial_rtt_ms
                     && r.quic_initial_window == first.quic_initial_window
-                    && r.quic_initial_mtu == first.quic_initial_mtu,
+                    && r.quic_initial_mtu == first.quic_initial_mtu
+                    && r.quic_pacing == first.quic_pacing,
             ),
             (
                 "TCP options",
-                r.tcp_cc == first.tcp_cc && r.tls_max_record == first.tls_max_record,
+                r.tcp_cc == first.tcp_cc
+                    && r.tls_max_record == first.tls_max_record
+                    && r.tcp_pacing == first.tcp_pacing,
             ),
             (
                 "browser CPU model",

@@ -340,13 +340,14 @@ pub fn write(
     put(
         "table.md",
         format!(
-            "# pushlab compare --preset {}\n\n{}\n\npushlab {} on {}; {} runs per configuration; HTTP/2 over TCP {}.\n\n{}",
+            "# pushlab compare --preset {}\n\n{}\n\npushlab {} on {}; {} runs per configuration; HTTP/2 over TCP {}{}.\n\n{}",
             report.preset,
             report.about,
             report.version,
             report.machine,
             report.runs_per_config,
             report.tcp_cc.as_deref().unwrap_or("(congestion control not recorded)"),
+            pacing_note(report),
             cpu_line(report) + &table(report)
         ),
     )?;
@@ -478,6 +479,24 @@ pub fn write(
 }
 
 /// What the emulated browser's CPU model was, in a paragraph (empty for
+/// The pacing ablations in force, and a page loaded first on each
+/// connection, for the table's opening line.
+fn pacing_note(report: &Report) -> String {
+    let mut v = String::new();
+    if let Some(a) = &report.after {
+        v.push_str(&format!(
+            "; each measured page loaded after {a} on its connection"
+        ));
+    }
+    if report.tcp_pacing {
+        v.push_str(", kernel TCP pacing on");
+    }
+    if !report.quic_pacing {
+        v.push_str("; quinn's pacer OFF (patched quinn-proto)");
+    }
+    v
+}
+
 /// the default phone model).
 fn cpu_line(report: &Report) -> String {
     if report.cpu_calibration.is_empty() {
@@ -711,10 +730,13 @@ pub(super) mod tests {
             quic_initial_rtt_ms: None,
             quic_initial_window: None,
             tcp_cc: Some("cubic".into()),
+            tcp_pacing: false,
+            quic_pacing: true,
             quic_initial_mtu: None,
             tls_max_record: None,
             seed: 1,
             connection: Default::default(),
+            after: None,
             configs: vec![
                 config(Proto::H3, "none", CacheState::Cold),
                 config(Proto::H2, "push-all, \"x\"", CacheState::Warm),

@@ -202,11 +202,21 @@ pub struct Report {
     /// The largest TLS record on the HTTP/2 connections (None: 16 KiB).
     #[serde(default)]
     pub tls_max_record: Option<usize>,
+    /// Kernel TCP pacing on the HTTP/2 connections (`--tcp-pacing`).
+    #[serde(default)]
+    pub tcp_pacing: bool,
+    /// quinn's pacer (false: `--quic-pacing off`, the patched build).
+    #[serde(default = "pacing_on")]
+    pub quic_pacing: bool,
     /// Seed of the links' loss generators.
     pub seed: u64,
     /// The connection each measured load ran on.
     #[serde(default)]
     pub connection: Connection,
+    /// The page each measured load followed on its connection
+    /// (`--after`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
     /// Configurations.
     pub configs: Vec<Config>,
     /// Per-configuration summaries, in configuration order.
@@ -249,6 +259,10 @@ pub struct CompareOptions {
     pub initial_mtu: Option<u16>,
     /// The largest TLS record on the HTTP/2 connections (None: 16 KiB).
     pub tls_max_record: Option<usize>,
+    /// Kernel TCP pacing on the HTTP/2 connections.
+    pub tcp_pacing: bool,
+    /// quinn's pacer on (false needs the patched quinn-proto).
+    pub quic_pacing: bool,
     /// Random loss added to every link profile, each direction (a share).
     pub loss: Option<f64>,
     /// Jitter added to every link profile, each direction.
@@ -263,6 +277,11 @@ pub struct CompareOptions {
     pub resume: bool,
     /// The connection loads run on (default: the preset's).
     pub connection: Option<Connection>,
+    /// Load this page first on the measured load's connection (after any
+    /// warm-up): the measured page then finds its HTTP cache and what its
+    /// pushes left in the connection's push cache, as a navigation from
+    /// one page of a site to another does.
+    pub after: Option<String>,
     /// The browsers that load the pages (default: the preset's).
     pub browsers: Option<Vec<Browser>>,
     /// Calibrate the CPU model to this machine's Chromium first (default:
@@ -367,6 +386,20 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                 .into(),
         ));
     }
+    if let Some(a) = &opts.after {
+        if preset.browsers.contains(&Browser::Chromium) {
+            return Err(CompareError::Invalid(
+                "--after is for the emulated browser (Chromium cannot receive push, \
+                 whose cache --after shares between pages)"
+                    .into(),
+            ));
+        }
+        if !a.starts_with('/') || preset.site.get(a).is_none() {
+            return Err(CompareError::Invalid(format!(
+                "--after {a}: not a page of the site"
+            )));
+        }
+    }
     if preset.browsers.contains(&Browser::Chromium) || calibrate {
         crate::browser::chromium::check().map_err(CompareError::Invalid)?;
     }
@@ -406,11 +439,19 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         shard: opts.shard,
         seed: opts.seed,
         options: format!(
-            "initial RTT {:?}, initial window {:?}, cpu {:?}, connection {}",
+            "initial RTT {:?}, initial window {:?}, cpu {:?}, connection {}, \
+             initial MTU {:?}, TCP cc {:?}, TLS records {:?}, TCP pacing {}, QUIC pacing {}, \
+             after {:?}",
             opts.initial_rtt,
             opts.initial_window,
             opts.cpu,
-            connection.name()
+            connection.name(),
+            opts.initial_mtu,
+            opts.tcp_cc,
+            opts.tls_max_record,
+            opts.tcp_pacing,
+            opts.quic_pacing,
+            opts.after,
         ),
     };
     let left = opts.out_dir.join(super::journal::FILE);
@@ -514,6 +555,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             serve.quic.initial_rtt = opts.initial_rtt;
             serve.quic.initial_window = opts.initial_window;
             serve.quic.initial_mtu = opts.initial_mtu;
+            serve.quic.pacing = opts.quic_pacing;
             if let SchedulerMode::Queue(c) = &mut serve.mode {
                 c.inflight = v.inflight;
             }
@@ -528,6 +570,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             so.tcp_notsent_lowat = v.tcp_notsent_lowat;
             so.tcp_cc = opts.tcp_cc.clone();
             so.tls_max_record = opts.tls_max_record;
+            so.tcp_pacing = opts.tcp_pacing;
             so.tcp_inflight = v.tcp_inflight;
             let srv = rt
                 .block_on(RunningServer::start(so))
@@ -558,6 +601,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                 let stats = servers[c.variant_index].stats.clone();
                 let warm_conn =
                     (connection == Connection::Warm).then(|| (warmup_path(pi), bdps[pi]));
+                let after = opts.after.clone();
                 let chromium = (c.browser == Browser::Chromium).then(|| {
                     crate::browser::chromium::ChromiumOptions {
                         url: lo.url.clone(),
@@ -602,11 +646,12 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                                     }
                                     cache = c;
                                 }
-                                let Some((path, bdp)) = warm_conn else {
+                                if warm_conn.is_none() && after.is_none() {
                                     let t0 = Instant::now();
                                     return (t0, load_page(&lo, cache).await.0, None);
-                                };
-                                measured_on_warm(&lo, cache, &path, bdp, &stats).await
+                                }
+                                measured_on_open(&lo, cache, warm_conn, after.as_deref(), &stats)
+                                    .await
                             })
                         }),
                     };
@@ -703,6 +748,8 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         quic_initial_window: opts.initial_window,
         quic_initial_mtu: opts.initial_mtu,
         tls_max_record: opts.tls_max_record,
+        tcp_pacing: opts.tcp_pacing,
+        quic_pacing: opts.quic_pacing,
         tcp_cc: Some(
             opts.tcp_cc
                 .clone()
@@ -711,6 +758,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         ),
         seed: opts.seed,
         connection,
+        after: opts.after.clone(),
         configs,
         rows,
         runs: all,
@@ -754,6 +802,10 @@ fn vary_links(
     Ok(())
 }
 
+fn pacing_on() -> bool {
+    true
+}
+
 /// The warm-up resource of link profile `pi`.
 fn warmup_path(pi: usize) -> String {
     format!("/pushlab-warmup-{pi}.bin")
@@ -762,45 +814,72 @@ fn warmup_path(pi: usize) -> String {
 /// Transfers of the warm-up resource before giving up on reaching the BDP.
 const WARMUP_MAX_TRANSFERS: usize = 20;
 
-/// `--connection warm`: connects, fetches `path` until the server's
-/// congestion window for the connection reaches `bdp`, then loads the page
-/// on the same connection (navigation starts when warming ends: the record
-/// has no handshake time). Returns when navigation started, the load and
-/// what warming did.
-async fn measured_on_warm(
+/// A measured load on a connection opened before it: with `warm`
+/// (`--connection warm`), `path` is fetched until the server's congestion
+/// window for the connection reaches `bdp`; with `after` (`--after`), that
+/// page is loaded first, and the measured page gets the HTTP cache it
+/// filled and its unused pushes. Navigation starts when that is done (the
+/// record has no handshake time). Returns when navigation started, the
+/// load and what warming did.
+async fn measured_on_open(
     lo: &LoadOptions,
     cache: HttpCache,
-    path: &str,
-    bdp: u64,
+    warm: Option<(String, u64)>,
+    after: Option<&str>,
     stats: &crate::stats::ServerStats,
 ) -> (Instant, PageLoad, Option<Warmup>) {
-    // A run that could not warm its connection is a failed run: its
+    // A run that could not prepare its connection is a failed run: its
     // record says why, and no page is loaded for it.
-    let fail = |why: String| (Instant::now(), not_loaded(lo, cache.clone(), why), None);
+    let before = cache.clone();
+    let fail = |why: String| (Instant::now(), not_loaded(lo, before.clone(), why), None);
     let mut bc = match BrowserConn::connect(lo).await {
         Ok(bc) => bc,
-        Err(e) => return fail(format!("warming: {e}")),
+        Err(e) => return fail(format!("connecting: {e}")),
     };
-    // The server side of this connection: the newest live one (a warm
-    // cache's first visit was on an older one).
-    let reached = || stats.probes.sample().pop().is_some_and(|c| c.cwnd >= bdp);
-    let w = match bc.warm_up(path, WARMUP_MAX_TRANSFERS, &reached).await {
-        Ok(w) => w,
-        Err(e) => {
-            bc.close().await;
-            return fail(e);
+    let mut warmup = None;
+    if let Some((path, bdp)) = warm {
+        // The server side of this connection: the newest live one (a warm
+        // cache's first visit was on an older one).
+        let reached = || stats.probes.sample().pop().is_some_and(|c| c.cwnd >= bdp);
+        match bc.warm_up(&path, WARMUP_MAX_TRANSFERS, &reached).await {
+            Ok(w) if w.reached => warmup = Some(w),
+            Ok(w) => {
+                bc.close().await;
+                return fail(format!(
+                    "warming: the window did not reach the BDP ({bdp} bytes) in {} transfers",
+                    w.transfers
+                ));
+            }
+            Err(e) => {
+                bc.close().await;
+                return fail(e);
+            }
         }
-    };
-    let t0 = Instant::now();
-    let (mut load, _) = load_on(&mut bc, lo, cache, 0.0).await;
-    bc.close().await;
-    if !w.reached && load.error.is_none() {
-        load.error = Some(format!(
-            "warming: the window did not reach the BDP ({bdp} bytes) in {} transfers",
-            w.transfers
-        ));
     }
-    (t0, load, Some(w))
+    let mut cache = cache;
+    if let Some(page) = after {
+        let first = LoadOptions {
+            url: same_origin(&lo.url, page),
+            ..lo.clone()
+        };
+        let (l, c) = load_on(&mut bc, &first, cache.clone(), 0.0).await;
+        if let Some(e) = l.error {
+            bc.close().await;
+            return fail(format!("loading {page} first: {e}"));
+        }
+        cache = c;
+    }
+    let t0 = Instant::now();
+    let (load, _) = load_on(&mut bc, lo, cache, 0.0).await;
+    bc.close().await;
+    (t0, load, warmup)
+}
+
+/// `url` with its path replaced by `path`.
+fn same_origin(url: &str, path: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let origin_len = url.len() - rest.len() + rest.find('/').unwrap_or(rest.len());
+    format!("{}{path}", &url[..origin_len])
 }
 
 /// The (configuration, run) pairs a run takes: all of them, or a shard's.
@@ -911,6 +990,15 @@ pub(super) fn summarise(configs: &[Config], runs: &[Run]) -> Vec<Row> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_origin_urls() {
+        assert_eq!(
+            same_origin("https://10.1.2.3:4433/po/index.html", "/index.html"),
+            "https://10.1.2.3:4433/index.html"
+        );
+        assert_eq!(same_origin("https://h", "/a"), "https://h/a");
+    }
     use crate::compare::presets::{configs, preset};
 
     /// --loss and --jitter change every profile both ways and its name.

@@ -37,6 +37,8 @@ pub struct TcpOptions {
     pub notsent_lowat: Option<u32>,
     /// TCP congestion control for accepted sockets (None: kernel default).
     pub cc: Option<String>,
+    /// Kernel TCP pacing for accepted sockets.
+    pub pacing: bool,
     /// In-flight control for preemptible bytes ([`super::gate`]).
     pub inflight: InflightMode,
     /// The `alt-svc` value advertising HTTP/3 (None when HTTP/3 is off).
@@ -179,6 +181,10 @@ async fn connection(
         socket2::SockRef::from(&sock)
             .set_tcp_congestion(cc.as_bytes())
             .map_err(|e| format!("TCP_CONGESTION {cc}: {e}"))?;
+    }
+    if tcp.pacing {
+        crate::netinfo::enable_tcp_pacing(&socket2::SockRef::from(&sock))
+            .map_err(|e| format!("SO_MAX_PACING_RATE: {e}"))?;
     }
     let congestion = crate::netinfo::congestion_control(&socket2::SockRef::from(&sock)).ok();
     let socket = socket2::SockRef::from(&sock).try_clone().ok().map(Arc::new);

@@ -258,6 +258,9 @@ pub struct ScriptRef {
     /// The script waits for DOMContentLoaded before loading it (it names
     /// the event): requested when the parser has finished.
     pub on_dom_content_loaded: bool,
+    /// Fetched without credentials: `credentials: 'omit'` follows the URL
+    /// in its statement (`fetch("/a.json", {credentials: "omit"})`).
+    pub without_credentials: bool,
 }
 
 /// What a script loads when it runs, by a convention the emulated browser
@@ -267,7 +270,9 @@ pub struct ScriptRef {
 /// static-file extension (`"/js/lazy.js"`, `'img/a.png'`) counts as loaded
 /// asynchronously (an inserted `<script async>`, an `Image`, `fetch`). A
 /// script that names `DOMContentLoaded` in a string is taken to make those
-/// loads from its handler for that event (the demo's app.js does).
+/// loads from its handler for that event (the demo's app.js does). A URL
+/// followed in its statement by `credentials` and `"omit"` is fetched
+/// without credentials.
 pub fn scan_js(js: &str) -> Vec<ScriptRef> {
     const EXTENSIONS: [&str; 12] = [
         ".js", ".mjs", ".css", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".woff2", ".woff",
@@ -305,6 +310,7 @@ pub fn scan_js(js: &str) -> Vec<ScriptRef> {
                         url: r.url,
                         document_write: true,
                         on_dom_content_loaded: false,
+                        without_credentials: false,
                     });
                 }
             }
@@ -319,10 +325,16 @@ pub fn scan_js(js: &str) -> Vec<ScriptRef> {
             && (lit.starts_with('/') || lit.starts_with("./") || lit.contains('/'))
             && EXTENSIONS.iter().any(|e| path.ends_with(e));
         if plausible {
+            // The rest of the statement: up to `;` or the end of the line.
+            let rest = &js[i..];
+            let stmt = &rest[..rest.find([';', '\n']).unwrap_or(rest.len())];
+            let without_credentials = stmt.contains("credentials")
+                && (stmt.contains("\"omit\"") || stmt.contains("'omit'"));
             out.push(ScriptRef {
                 url: lit,
                 document_write: false,
                 on_dom_content_loaded: on_dcl,
+                without_credentials,
             });
         }
     }
@@ -406,22 +418,26 @@ mod tests {
                 ScriptRef {
                     url: "/js/lazy.js".into(),
                     document_write: false,
-                    on_dom_content_loaded: false
+                    on_dom_content_loaded: false,
+                    without_credentials: false
                 },
                 ScriptRef {
                     url: "2.js".into(),
                     document_write: true,
-                    on_dom_content_loaded: false
+                    on_dom_content_loaded: false,
+                    without_credentials: false
                 },
                 ScriptRef {
                     url: "img/a.png?v=3".into(),
                     document_write: false,
-                    on_dom_content_loaded: false
+                    on_dom_content_loaded: false,
+                    without_credentials: false
                 },
                 ScriptRef {
                     url: "/data/items.json".into(),
                     document_write: false,
-                    on_dom_content_loaded: false
+                    on_dom_content_loaded: false,
+                    without_credentials: false
                 },
             ]
         );
@@ -431,6 +447,20 @@ mod tests {
         let dcl =
             scan_js("document.addEventListener(\"DOMContentLoaded\", f); s.src = \"/js/lazy.js\";");
         assert!(dcl[0].on_dom_content_loaded, "{dcl:?}");
+        // A fetch without credentials says so; with them, or another
+        // statement's `omit`, it does not.
+        let f = scan_js(
+            "fetch('/a.json', {credentials: 'omit'}); fetch(\"/b.json\", { credentials: \"include\" });\n\
+             fetch('/c.json'); var omit = 'omit';",
+        );
+        let omitted: Vec<(&str, bool)> = f
+            .iter()
+            .map(|r| (r.url.as_str(), r.without_credentials))
+            .collect();
+        assert_eq!(
+            omitted,
+            vec![("/a.json", true), ("/b.json", false), ("/c.json", false)]
+        );
     }
 
     #[test]

@@ -277,6 +277,8 @@ impl PeerSettings {
 
 /// PADDED flag of DATA frames.
 const PADDED: u8 = 0x8;
+/// PUSH_PROMISE frame type.
+const PUSH_PROMISE: u8 = 0x5;
 
 /// Payload bytes of one DATA frame, as far as they have arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,6 +289,10 @@ pub struct DataPiece<'a> {
     pub bytes: &'a [u8],
     /// The frame's last byte arrived and it carried END_STREAM.
     pub end_stream: bool,
+    /// PUSH_PROMISE frames seen before these bytes, on any stream: a
+    /// reader that must see promises before the data that follows them
+    /// waits until it has this many.
+    pub promises_before: u64,
 }
 
 /// A received frame sequence that cannot be followed.
@@ -336,6 +342,7 @@ pub struct DataTap {
     header: HeaderBuf,
     state: TapState,
     failed: Option<TapError>,
+    promises: u64,
 }
 
 impl DataTap {
@@ -361,6 +368,9 @@ impl DataTap {
                     let Some(h) = self.header.fill(&mut buf) else {
                         break;
                     };
+                    if h.ty == PUSH_PROMISE {
+                        self.promises += 1;
+                    }
                     self.state = if h.ty != kind::DATA {
                         TapState::Skip(h.len)
                     } else if h.flags & PADDED != 0 {
@@ -416,6 +426,7 @@ impl DataTap {
                             stream,
                             bytes,
                             end_stream: done && end,
+                            promises_before: self.promises,
                         });
                     }
                     if !done {
@@ -455,6 +466,7 @@ impl DataTap {
                 stream,
                 bytes: &[],
                 end_stream: end,
+                promises_before: self.promises,
             });
             return TapState::Header;
         }
@@ -732,6 +744,14 @@ mod tests {
             .expect("valid frames");
         }
         assert!(pieces_before_end >= 11, "{pieces_before_end} pieces");
+        // Data after the PUSH_PROMISE says one promise came before it.
+        let mut tap = DataTap::new();
+        let mut before = Vec::new();
+        tap.push(&b, &mut |p: DataPiece<'_>| {
+            before.push((p.stream, p.promises_before))
+        })
+        .expect("valid frames");
+        assert_eq!(before, vec![(1, 0), (3, 1), (1, 1), (2, 1), (2, 1), (3, 1)]);
     }
 
     /// Padding as long as the payload is a protocol error; the tap stops

@@ -54,9 +54,8 @@ impl Page {
                 } else if self.parser_done_ms.is_none() && self.doc.all_read {
                     self.parser_done_ms = Some(self.now);
                     // DOMContentLoaded: what scripts waited for it to load.
-                    for path in std::mem::take(&mut self.dcl_loads) {
-                        let kind = ResKind::from_path(&path);
-                        self.need(&path, kind, false, false, Source::Network);
+                    for (path, anonymous) in std::mem::take(&mut self.dcl_loads) {
+                        self.need_loaded(&path, anonymous);
                     }
                     continue;
                 }
@@ -139,6 +138,13 @@ impl Page {
         }
     }
 
+    /// Something a script loads (not parser-blocking), with credentials or
+    /// without.
+    fn need_loaded(&mut self, path: &str, anonymous: bool) {
+        let kind = ResKind::from_path(path);
+        self.need_image(path, kind, false, false, Source::Network, false, anonymous);
+    }
+
     pub(super) fn start_script(&mut self, i: usize) {
         let kb = self.bodies.get(&i).map(|b| b.len()).unwrap_or(0) as f64 / 1024.0;
         let cost = self.cpu.script_base_ms + self.cpu.script_ms_per_kb * kb;
@@ -171,9 +177,9 @@ impl Page {
                     blocking_script: true,
                 });
             } else if r.on_dom_content_loaded && self.parser_done_ms.is_none() {
-                self.dcl_loads.push(target);
+                self.dcl_loads.push((target, r.without_credentials));
             } else {
-                self.need(&target, kind, false, false, Source::Network);
+                self.need_loaded(&target, r.without_credentials);
             }
         }
         // The parser continues with what was written, before the rest.

@@ -1,10 +1,49 @@
-//! The push cache, with browser semantics: a pushed response is used at
-//! most once, only by a request the page makes after its PUSH_PROMISE
-//! arrived, and dies with the connection.
+//! The push cache, with browser semantics (Jake Archibald, "HTTP/2 push is
+//! tougher than I thought", 2017, which tested them in Chrome, Firefox,
+//! Safari and Edge):
+//!
+//! - a pushed response is used at most once, only by a request the page
+//!   makes after its PUSH_PROMISE arrived, and only when no cache before
+//!   it (the HTTP cache) answers;
+//! - the push cache belongs to the connection: pages loaded on one
+//!   connection share it ([`Page::carry_push`]), and it dies with it;
+//! - a promise for what the page already holds (fresh in the HTTP cache,
+//!   or unused in the push cache) is cancelled ([`PromiseAnswer::Cancel`]);
+//! - a pushed response is matched with HTTP semantics: its `Vary` header
+//!   fields must carry the same values in the promised request as in the
+//!   request the page would make;
+//! - a request without credentials goes over another connection, so it
+//!   never finds a push made on the page's ([`super::Resource::anonymous`]).
+//!
+//! Chrome, by the article, differed on two of these: it ignored `Vary`
+//! (crbug 554220) and cancelled only pushes of what its push cache held,
+//! not its HTTP cache (crbug 232040). Safari matched `Vary`; Edge
+//! cancelled pushes of what its HTTP cache held.
 
 use bytes::Bytes;
 
 use super::{Page, PushRecord, Source};
+
+/// What the browser does with a PUSH_PROMISE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromiseAnswer {
+    /// Keep the push in the push cache.
+    Accept,
+    /// Cancel it (RST_STREAM CANCEL in HTTP/2, CANCEL_PUSH in HTTP/3): the
+    /// page already holds the resource.
+    Cancel(CancelReason),
+}
+
+/// Why a promise is cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum CancelReason {
+    /// Fresh in the HTTP cache (checked before the push cache).
+    HttpCache,
+    /// An unused push of it is already in the push cache.
+    PushCache,
+    /// It was promised before on this connection, and used or lost.
+    Duplicate,
+}
 
 /// Where a promised push stands.
 #[derive(Debug, Clone)]
@@ -23,6 +62,8 @@ enum PushState {
 #[derive(Debug, Clone)]
 pub(super) struct PushEntry {
     promised_ms: f64,
+    /// The promised request's header fields (besides pseudo-headers).
+    request_headers: Vec<(String, String)>,
     /// Body bytes received for it.
     pub(super) bytes: u64,
     state: PushState,
@@ -30,6 +71,12 @@ pub(super) struct PushEntry {
     pub(super) claimed: bool,
     /// The page had already requested it when it was promised.
     too_late: bool,
+    /// The page cancelled it at its promise.
+    cancelled: Option<CancelReason>,
+    /// Its `Vary` fields differ from the page's request for it.
+    vary_mismatch: bool,
+    /// Pushed while an earlier page was loaded on the connection.
+    pub(super) carried: bool,
 }
 
 impl PushEntry {
@@ -52,21 +99,70 @@ impl PushEntry {
             bytes: self.bytes,
             claimed: self.claimed,
             too_late: self.too_late,
-            failed: matches!(self.state, PushState::Failed),
+            failed: matches!(self.state, PushState::Failed) && self.cancelled.is_none(),
+            cancelled: self.cancelled,
+            vary_mismatch: self.vary_mismatch,
+            carried: self.carried,
             headers,
         }
     }
 }
 
+//= https://www.rfc-editor.org/rfc/rfc9111#section-4.1
+//# When a cache receives a request that can be satisfied by a stored
+//# response and that stored response contains a Vary header field
+//# (Section 12.5.5 of [HTTP]), the cache MUST NOT use that stored
+//# response without revalidation unless all the presented request header
+//# fields nominated by that Vary field value match those fields in the
+//# original request (i.e., the request that caused the cached response to
+//# be stored).
+/// Whether a pushed response (its header fields `response`, promised with
+/// request fields `promised`) may answer a request with fields `request`.
+/// `Vary: *` never matches; a field absent from both requests matches.
+pub fn vary_matches(
+    response: &[(String, String)],
+    promised: &[(String, String)],
+    request: &[(String, String)],
+) -> bool {
+    let value = |fields: &[(String, String)], name: &str| -> Option<String> {
+        let v: Vec<&str> = fields
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+            .collect();
+        (!v.is_empty()).then(|| v.join(", "))
+    };
+    response
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("vary"))
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .all(|n| n != "*" && value(promised, n) == value(request, n))
+}
+
 impl Page {
-    /// Resource `i`, just discovered, is taken from the push cache if a
-    /// usable push of it was promised: whether it was.
+    /// Resource `i`, about to be requested (its request header fields
+    /// set), is taken from the push cache if a usable push of it was
+    /// promised: whether it was. A push still arriving is taken on trust;
+    /// its `Vary` is checked when it completes ([`Page::on_push_done`]).
     pub(super) fn adopt_push(&mut self, i: usize) -> bool {
+        if self.res[i].anonymous {
+            // Requests without credentials use another connection, whose
+            // push cache is empty.
+            return false;
+        }
         let Some(p) = self.push.get_mut(&self.res[i].path) else {
             return false;
         };
         if p.claimed || p.too_late || matches!(p.state, PushState::Failed) {
             return false;
+        }
+        if let PushState::Done { headers, .. } = &p.state {
+            if !vary_matches(headers, &p.request_headers, &self.res[i].request_headers) {
+                p.vary_mismatch = true;
+                return false;
+            }
         }
         p.claimed = true;
         let promised = p.promised_ms;
@@ -74,6 +170,7 @@ impl Page {
         let r = &mut self.res[i];
         r.source = Source::Pushed;
         r.requested_ms = Some(promised);
+        r.priority.clear();
         if let PushState::Done {
             body,
             headers,
@@ -86,16 +183,52 @@ impl Page {
         true
     }
 
-    /// A PUSH_PROMISE for `path` arrived (now).
-    pub fn on_promise(&mut self, path: &str) {
-        self.on_promise_at(path, self.now);
+    /// A PUSH_PROMISE for `path` (with no request header fields) arrived
+    /// now.
+    pub fn on_promise(&mut self, path: &str) -> PromiseAnswer {
+        self.on_promise_at(path, self.now, &[])
     }
 
-    /// A PUSH_PROMISE for `path` arrived at `at_ms` (at most now: the
-    /// driver learns of a promise a little after the client read it).
-    pub fn on_promise_at(&mut self, path: &str, at_ms: f64) {
+    /// A PUSH_PROMISE for `path`, whose request carries `request_headers`,
+    /// arrived at `at_ms` (at most now: the driver learns of a promise a
+    /// little after the client read it). The answer says whether to cancel
+    /// it: the page cancels a push of what it already holds, fresh in its
+    /// HTTP cache or unused in its push cache.
+    pub fn on_promise_at(
+        &mut self,
+        path: &str,
+        at_ms: f64,
+        request_headers: &[(String, String)],
+    ) -> PromiseAnswer {
+        let held = if self.cache.fresh(path).is_some() {
+            Some(CancelReason::HttpCache)
+        } else if self
+            .push
+            .get(path)
+            .is_some_and(|p| !p.claimed && !p.too_late && !matches!(p.state, PushState::Failed))
+        {
+            Some(CancelReason::PushCache)
+        } else {
+            None
+        };
+        if let Some(why) = held {
+            // The cancelled push is wasted; the one held stays usable.
+            if !self.push.contains_key(path) {
+                self.push.insert(
+                    path.to_string(),
+                    PushEntry {
+                        cancelled: Some(why),
+                        state: PushState::Failed,
+                        ..PushEntry::new(at_ms.min(self.now), request_headers)
+                    },
+                );
+            }
+            return PromiseAnswer::Cancel(why);
+        }
         if self.push.contains_key(path) {
-            return;
+            // A second promise for what the page took, or lost: the page
+            // has what it needs of it, or requested it.
+            return PromiseAnswer::Cancel(CancelReason::Duplicate);
         }
         let too_late = self
             .index
@@ -104,11 +237,37 @@ impl Page {
         self.push.insert(
             path.to_string(),
             PushEntry {
-                promised_ms: at_ms.min(self.now),
-                bytes: 0,
-                state: PushState::Pending,
-                claimed: false,
                 too_late,
+                ..PushEntry::new(at_ms.min(self.now), request_headers)
+            },
+        );
+        PromiseAnswer::Accept
+    }
+
+    /// A push an earlier page on this connection received and did not
+    /// use: in the push cache from the start, usable by this page. Its
+    /// bytes were counted by the earlier page.
+    pub fn carry_push(
+        &mut self,
+        path: &str,
+        request_headers: &[(String, String)],
+        headers: &[(String, String)],
+        body: Bytes,
+    ) {
+        if self.push.contains_key(path) {
+            return;
+        }
+        self.push.insert(
+            path.to_string(),
+            PushEntry {
+                carried: true,
+                state: PushState::Done {
+                    body,
+                    headers: headers.to_vec(),
+                    first_byte_ms: 0.0,
+                    done_ms: 0.0,
+                },
+                ..PushEntry::new(0.0, request_headers)
             },
         );
     }
@@ -129,6 +288,13 @@ impl Page {
             self.unknown_push_bytes += bytes;
             return;
         };
+        if p.cancelled.is_some() {
+            // A push the page cancelled (the driver reports none; its
+            // bytes count as incomplete): wasted.
+            self.wasted += bytes;
+            self.unknown_push_bytes += bytes;
+            return;
+        }
         p.bytes = bytes;
         p.state = match body.clone() {
             Some(body) => PushState::Done {
@@ -140,8 +306,24 @@ impl Page {
             None => PushState::Failed,
         };
         if p.claimed {
-            if let (Some(&i), Some(body)) = (self.index.get(path), body) {
-                self.push_complete(i, body, headers, first_byte_ms, done_ms);
+            let Some(&i) = self.index.get(path) else {
+                return;
+            };
+            let vary_ok = vary_matches(headers, &p.request_headers, &self.res[i].request_headers);
+            match body {
+                Some(body) if vary_ok => {
+                    self.push_complete(i, body, headers, first_byte_ms, done_ms)
+                }
+                _ => {
+                    // Taken on trust, and failed or does not match after
+                    // all: the page requests it.
+                    p.claimed = false;
+                    p.vary_mismatch = body.is_some() && !vary_ok;
+                    let r = &mut self.res[i];
+                    r.source = Source::Network;
+                    r.priority = priority_of(&r.request_headers);
+                    self.send(i);
+                }
             }
         }
         self.run();
@@ -180,4 +362,44 @@ impl Page {
     pub fn push_bytes_reported(&self) -> u64 {
         self.push.values().map(|p| p.bytes).sum::<u64>() + self.unknown_push_bytes
     }
+
+    /// Pushes received on this page's connection and not used (complete,
+    /// not cancelled): what a later page on the connection may use.
+    pub fn unused_pushes(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .push
+            .iter()
+            .filter(|(_, p)| {
+                !p.claimed && p.cancelled.is_none() && matches!(p.state, PushState::Done { .. })
+            })
+            .map(|(path, _)| path.clone())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl PushEntry {
+    fn new(promised_ms: f64, request_headers: &[(String, String)]) -> PushEntry {
+        PushEntry {
+            promised_ms,
+            request_headers: request_headers.to_vec(),
+            bytes: 0,
+            state: PushState::Pending,
+            claimed: false,
+            too_late: false,
+            cancelled: None,
+            vary_mismatch: false,
+            carried: false,
+        }
+    }
+}
+
+/// The `priority` field among request header fields.
+fn priority_of(fields: &[(String, String)]) -> String {
+    fields
+        .iter()
+        .find(|(n, _)| n == "priority")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
 }

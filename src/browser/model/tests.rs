@@ -135,8 +135,8 @@ fn push_cache_semantics() {
     let mut p = Page::new("/", HttpCache::new(), Cpu::default());
     p.take_requests();
     p.advance(1.0);
-    p.on_promise("/a.css");
-    p.on_promise("/unused.png");
+    assert_eq!(p.on_promise("/a.css"), PromiseAnswer::Accept);
+    assert_eq!(p.on_promise("/unused.png"), PromiseAnswer::Accept);
     p.advance(5.0);
     p.on_push_done(
         "/a.css",
@@ -162,7 +162,7 @@ fn push_cache_semantics() {
     assert_eq!(a.requested_ms, Some(1.0));
     assert_eq!(a.done_ms, Some(10.0), "available once discovered");
     // A promise for what the page already requested comes too late.
-    p.on_promise("/i.png");
+    assert_eq!(p.on_promise("/i.png"), PromiseAnswer::Accept);
     p.on_push_done(
         "/i.png",
         &cacheable(),
@@ -183,7 +183,7 @@ fn push_cache_semantics() {
 fn pending_push_is_waited_for() {
     let mut p = Page::new("/", HttpCache::new(), Cpu::default());
     p.take_requests();
-    p.on_promise("/a.css");
+    assert_eq!(p.on_promise("/a.css"), PromiseAnswer::Accept);
     respond(&mut p, "/", 10.0, DOC);
     assert!(!paths(&p.take_requests()).contains(&"/a.css"));
     assert!(p.resource("/a.css").unwrap().done_ms.is_none());
@@ -202,7 +202,7 @@ fn pending_push_is_waited_for() {
 /// A warm visit: fresh responses come from the cache with no request,
 /// the no-cache document is revalidated (a 304 reuses its body, so
 /// discovery still works), cookies are sent, and a push of a cached
-/// resource is wasted.
+/// resource is cancelled (what of it arrives is wasted).
 #[test]
 fn warm_cache_and_cookies() {
     let mut cache = HttpCache::new();
@@ -230,7 +230,12 @@ fn warm_cache_and_cookies() {
     assert!(doc
         .headers
         .contains(&("cookie".into(), "digest=abc".into())));
-    p.on_promise("/a.css");
+    // Fresh in the HTTP cache: the push is cancelled, and whatever of it
+    // still arrives is wasted.
+    assert_eq!(
+        p.on_promise("/a.css"),
+        PromiseAnswer::Cancel(CancelReason::HttpCache)
+    );
     p.on_push_done(
         "/a.css",
         &cacheable(),
@@ -486,4 +491,267 @@ fn image_boost_and_tight_mode() {
     assert_eq!(prio(&r, "/big6.png"), "u=3, i");
     assert_eq!(prio(&r, "/small.png"), "u=3, i");
     assert_eq!(prio(&r, "/zero.png"), "u=3, i");
+}
+
+/// Push-cache rule: the browser cancels a push of what it already holds,
+/// fresh in the HTTP cache or unused in the push cache; the push it holds
+/// stays usable, and the cancelled one is never adopted.
+#[test]
+fn pushes_of_what_the_page_holds_are_cancelled() {
+    let mut cache = HttpCache::new();
+    cache.store("/a.css", &cacheable(), Bytes::from_static(b"body{}"));
+    let mut p = Page::new("/", cache, Cpu::default());
+    p.take_requests();
+    assert_eq!(
+        p.on_promise("/a.css"),
+        PromiseAnswer::Cancel(CancelReason::HttpCache)
+    );
+    assert_eq!(p.on_promise("/1.js"), PromiseAnswer::Accept);
+    assert_eq!(
+        p.on_promise("/1.js"),
+        PromiseAnswer::Cancel(CancelReason::PushCache),
+        "a second promise while the first is unused"
+    );
+    p.advance(5.0);
+    p.on_push_done(
+        "/1.js",
+        &cacheable(),
+        Some(Bytes::from_static(b"x")),
+        1,
+        4.0,
+        5.0,
+    );
+    respond(&mut p, "/", 10.0, DOC);
+    let r = p.take_requests();
+    assert!(!paths(&r).contains(&"/a.css"), "from the HTTP cache");
+    assert!(!paths(&r).contains(&"/1.js"), "from the push cache");
+    assert_eq!(p.resource("/a.css").unwrap().source, Source::Cached);
+    assert_eq!(p.resource("/1.js").unwrap().source, Source::Pushed);
+    // Once used, a new promise of it is a duplicate, also cancelled.
+    assert!(matches!(p.on_promise("/1.js"), PromiseAnswer::Cancel(_)));
+    let s = p.summary();
+    let a = s.pushes.iter().find(|x| x.path == "/a.css").unwrap();
+    assert_eq!(a.cancelled, Some(CancelReason::HttpCache));
+    assert!(!a.failed && !a.claimed);
+    assert_eq!(s.pushes_used, 1);
+}
+
+/// Push-cache rule: a pushed response is matched with HTTP semantics. It
+/// varies on `cookie`, it was promised with the document request's (none),
+/// and the document set a cookie: the page's request differs, so the
+/// push is not used and the page requests it. Without the cookie it is.
+#[test]
+fn pushes_are_matched_on_vary() {
+    let varies = |cookie: bool| {
+        let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+        p.take_requests();
+        assert_eq!(p.on_promise("/a.css"), PromiseAnswer::Accept);
+        let mut pushed = cacheable();
+        pushed.push(("vary".into(), "Cookie".into()));
+        p.advance(5.0);
+        p.on_push_done(
+            "/a.css",
+            &pushed,
+            Some(Bytes::from_static(b"x{}")),
+            3,
+            4.0,
+            5.0,
+        );
+        p.advance(10.0);
+        let mut doc = cacheable();
+        if cookie {
+            doc.push(("set-cookie".into(), "session=1; Path=/".into()));
+        }
+        p.on_response("/", 200, &doc, Bytes::from(DOC), Some(10.0), 10.0, None);
+        (p.take_requests(), p)
+    };
+    let (r, p) = varies(true);
+    assert!(paths(&r).contains(&"/a.css"), "requested: {:?}", paths(&r));
+    let a = r.iter().find(|x| x.path == "/a.css").unwrap();
+    assert!(a
+        .headers
+        .iter()
+        .any(|(n, v)| n == "cookie" && v == "session=1"));
+    assert_eq!(p.resource("/a.css").unwrap().source, Source::Network);
+    let s = p.summary();
+    assert!(s.pushes[0].vary_mismatch && !s.pushes[0].claimed);
+    let (r, p) = varies(false);
+    assert!(!paths(&r).contains(&"/a.css"));
+    assert_eq!(p.resource("/a.css").unwrap().source, Source::Pushed);
+
+    // A push adopted while still arriving is checked when it completes.
+    let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+    p.take_requests();
+    p.on_promise_at("/a.css", 1.0, &h(&[("accept-language", "fr")]));
+    p.advance(10.0);
+    p.on_response(
+        "/",
+        200,
+        &cacheable(),
+        Bytes::from(DOC),
+        Some(10.0),
+        10.0,
+        None,
+    );
+    assert!(
+        !paths(&p.take_requests()).contains(&"/a.css"),
+        "taken on trust"
+    );
+    p.advance(20.0);
+    let mut pushed = cacheable();
+    pushed.push(("vary".into(), "accept-language".into()));
+    p.on_push_done(
+        "/a.css",
+        &pushed,
+        Some(Bytes::from_static(b"x{}")),
+        3,
+        15.0,
+        20.0,
+    );
+    assert_eq!(
+        paths(&p.take_requests()),
+        vec!["/a.css"],
+        "requested after all"
+    );
+    let a = p.resource("/a.css").unwrap();
+    assert_eq!((a.source, a.requested_ms), (Source::Network, Some(20.0)));
+    assert!(!a.priority.is_empty());
+}
+
+#[test]
+fn vary_matching() {
+    let resp = |v: &str| h(&[("vary", v)]);
+    let none: Vec<(String, String)> = Vec::new();
+    assert!(vary_matches(&none, &none, &h(&[("cookie", "a=1")])));
+    assert!(vary_matches(&resp("accept-encoding"), &none, &none));
+    assert!(vary_matches(
+        &resp("Accept-Encoding, Cookie"),
+        &h(&[("cookie", "a=1"), ("accept-encoding", "gzip")]),
+        &h(&[("Accept-Encoding", "gzip"), ("Cookie", "a=1")])
+    ));
+    assert!(!vary_matches(
+        &resp("cookie"),
+        &none,
+        &h(&[("cookie", "a=1")])
+    ));
+    assert!(!vary_matches(&resp("*"), &none, &none));
+    assert!(vary_matches(&resp(" , "), &none, &none));
+}
+
+/// Push-cache rule: requests without credentials use a connection of
+/// their own: a push of the same resource on the page's connection is
+/// not found, the request carries no cookie, and it says which
+/// connection it needs.
+#[test]
+fn requests_without_credentials_miss_the_push_cache() {
+    let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+    p.take_requests();
+    assert_eq!(p.on_promise("/data.json"), PromiseAnswer::Accept);
+    p.advance(5.0);
+    p.on_push_done(
+        "/data.json",
+        &cacheable(),
+        Some(Bytes::from_static(b"{}")),
+        2,
+        4.0,
+        5.0,
+    );
+    let doc = r#"<html><head><script src="/app.js" async></script></head><body></body></html>"#;
+    p.advance(10.0);
+    let mut hs = cacheable();
+    hs.push(("set-cookie".into(), "s=1".into()));
+    p.on_response("/", 200, &hs, Bytes::from(doc), Some(10.0), 10.0, None);
+    assert_eq!(paths(&p.take_requests()), vec!["/app.js"]);
+    respond(
+        &mut p,
+        "/app.js",
+        20.0,
+        "fetch('/data.json', {credentials: 'omit'});",
+    );
+    p.advance(30.0);
+    let r = p.take_requests();
+    assert_eq!(paths(&r), vec!["/data.json"]);
+    assert!(r[0].anonymous);
+    assert!(!r[0].headers.iter().any(|(n, _)| n == "cookie"));
+    let d = p.resource("/data.json").unwrap();
+    assert!(d.anonymous && d.source == Source::Network);
+    respond(&mut p, "/data.json", 40.0, "{}");
+    let s = p.summary();
+    assert_eq!((s.pushes_used, s.pushes_wasted), (0, 1));
+}
+
+/// Push-cache rule: the push cache belongs to the connection. A push the
+/// first page left unused is found by the next page on that connection
+/// (`carry_push`, which the driver calls only for the same connection),
+/// counted as used there and not as its bytes.
+#[test]
+fn the_push_cache_is_shared_by_pages_on_a_connection() {
+    let mut first = Page::new("/", HttpCache::new(), Cpu::default());
+    first.take_requests();
+    first.on_promise("/other.css");
+    first.advance(5.0);
+    first.on_push_done(
+        "/other.css",
+        &cacheable(),
+        Some(Bytes::from_static(b"o{}")),
+        3,
+        4.0,
+        5.0,
+    );
+    respond(&mut first, "/", 10.0, "<html><body>first</body></html>");
+    assert_eq!(first.unused_pushes(), vec!["/other.css".to_string()]);
+
+    let mut second = Page::new("/2.html", first.cache().clone(), Cpu::default());
+    second.carry_push("/other.css", &[], &cacheable(), Bytes::from_static(b"o{}"));
+    second.take_requests();
+    let doc = r#"<html><head><link rel="stylesheet" href="/other.css"></head><body></body></html>"#;
+    respond(&mut second, "/2.html", 10.0, doc);
+    assert!(second.take_requests().is_empty());
+    let o = second.resource("/other.css").unwrap();
+    assert_eq!((o.source, o.done_ms), (Source::Pushed, Some(10.0)));
+    let s = second.summary();
+    assert_eq!(s.pushes_used, 1);
+    assert!(s.pushes[0].carried);
+    assert_eq!(
+        s.bytes_received,
+        doc.len() as u64,
+        "the document's bytes only"
+    );
+    assert!(second.unused_pushes().is_empty(), "used once");
+    // A new promise of it while the carried copy is unused is cancelled.
+    let mut third = Page::new("/3.html", HttpCache::new(), Cpu::default());
+    third.carry_push("/other.css", &[], &cacheable(), Bytes::from_static(b"o{}"));
+    assert_eq!(
+        third.on_promise("/other.css"),
+        PromiseAnswer::Cancel(CancelReason::PushCache)
+    );
+}
+
+/// The document's header fields act before its body: a cookie it sets
+/// goes with the requests the preload scanner makes from the first chunk,
+/// and its `Link` preloads start then too.
+#[test]
+fn response_head_before_the_body() {
+    let mut p = Page::new("/", HttpCache::new(), Cpu::default());
+    p.take_requests();
+    p.advance(10.0);
+    p.on_response_head(
+        "/",
+        200,
+        &h(&[
+            ("set-cookie", "s=7; Path=/"),
+            ("link", "</f.woff2>; rel=preload; as=font; crossorigin"),
+        ]),
+    );
+    let r = p.take_requests();
+    assert_eq!(paths(&r), vec!["/f.woff2"]);
+    p.on_body_chunk("/", &DOC.as_bytes()[..DOC.len() / 2]);
+    let r = p.take_requests();
+    let css = r.iter().find(|x| x.path == "/a.css").expect("scanned");
+    assert!(css.headers.contains(&("cookie".into(), "s=7".into())));
+    // A 304's fields are the cached response's business: no preloads.
+    let mut q = Page::new("/", HttpCache::new(), Cpu::default());
+    q.take_requests();
+    q.on_response_head("/", 304, &h(&[("link", "</x.css>; rel=preload; as=style")]));
+    assert!(q.take_requests().is_empty());
 }

@@ -9,6 +9,17 @@ use super::{fields_to_strings, ClientError, Pacer, Shared};
 use crate::wire::frame::{code, Event, Frame, FrameDecoder};
 use crate::wire::qpack;
 
+//= https://www.rfc-editor.org/rfc/rfc9114#section-7.2.3
+//# A push stream could arrive after a client has sent a
+//# CANCEL_PUSH frame, because a server might not have processed
+//# the CANCEL_PUSH.  The client SHOULD abort reading the stream
+//# with an error code of H3_REQUEST_CANCELLED.
+/// Stops reading the push stream of a push the client cancelled.
+pub(super) fn abort_cancelled(recv: &mut quinn::RecvStream) {
+    let _ = recv
+        .stop(quinn::VarInt::from_u64(code::H3_REQUEST_CANCELLED).unwrap_or(quinn::VarInt::MAX));
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn read_push_body(
     recv: &mut quinn::RecvStream,
@@ -50,6 +61,11 @@ pub(super) async fn read_push_body(
                 }
             }
         };
+        // Cancelled while it arrives: stop reading.
+        if lock().pushes.get(&push_id).is_some_and(|e| e.cancelled) {
+            abort_cancelled(recv);
+            return Ok(());
+        }
         dec.push(data, &mut events)
             .map_err(|e| ClientError::Protocol(e.code(), e.to_string()))?;
         for ev in events.drain(..) {
