@@ -72,6 +72,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tapped<S> {
             let _ = this
                 .tap
                 .push(&buf.filled()[before..], &mut |p: DataPiece<'_>| {
+                    tracing::trace!(
+                        target: "pushlab::h2frames",
+                        stream = p.stream,
+                        bytes = p.bytes.len(),
+                        end = p.end_stream,
+                        "DATA read"
+                    );
                     if p.bytes.is_empty() {
                         return;
                     }

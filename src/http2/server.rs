@@ -17,6 +17,8 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
 use super::gate::{TcpGate, TcpWindow};
+use futures_util::FutureExt;
+
 use super::sink::{h2_reason, H2Queue, H2Sink};
 use super::watch::{PushSlot, Watched, WriteWatch};
 use crate::config::{SchedulerMode, ServeOptions};
@@ -271,12 +273,44 @@ async fn run_h2(
     loop {
         tokio::select! {
             r = conn.accept() => match r {
-                Some(Ok((req, respond))) => {
-                    // Announced here, in arrival order, so that the queue
-                    // holds back writes until every request that arrived
-                    // together has queued its response (see announce).
-                    let announced = ctx.queue.as_ref().map(|q| q.announce());
-                    requests.spawn(handle(req, respond, ctx.clone(), announced));
+                Some(Ok(first)) => {
+                    // Every request h2 has already decoded (those that
+                    // arrived together) is announced before any handler
+                    // runs, so that the queue holds back writes until all
+                    // of them have queued their responses (see announce):
+                    // a handler spawned now may run at once on the other
+                    // worker.
+                    let mut batch = vec![first];
+                    let mut ended = None;
+                    loop {
+                        match conn.accept().now_or_never() {
+                            Some(Some(Ok(next))) => batch.push(next),
+                            Some(Some(Err(e))) => {
+                                ended = Some(Some(e));
+                                break;
+                            }
+                            Some(None) => {
+                                ended = Some(None);
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                    let announced: Vec<_> = batch
+                        .iter()
+                        .map(|_| ctx.queue.as_ref().map(|q| q.announce()))
+                        .collect();
+                    for ((req, respond), a) in batch.into_iter().zip(announced) {
+                        requests.spawn(handle(req, respond, ctx.clone(), a));
+                    }
+                    match ended {
+                        Some(Some(e)) => {
+                            debug!(remote = %ctx.remote, %e, "HTTP/2 connection error");
+                            break;
+                        }
+                        Some(None) => break,
+                        None => {}
+                    }
                 }
                 Some(Err(e)) => {
                     debug!(remote = %ctx.remote, %e, "HTTP/2 connection error");
@@ -509,10 +543,14 @@ impl Exchange for H2Push {
                 },
             ));
         }
-        let stream = self
-            .pushed
-            .send_response(head, end)
-            .map_err(|e| SendError::protocol("sending pushed response", e))?;
+        let pushed_id = self.pushed.stream_id().as_u32();
+        if !end && self.ctx.queue.is_some() {
+            self.ctx.written.head_queued(pushed_id);
+        }
+        let stream = self.pushed.send_response(head, end).map_err(|e| {
+            self.ctx.written.forget(pushed_id);
+            SendError::protocol("sending pushed response", e)
+        })?;
         if end {
             // HEADERS ended the stream: nothing for the queue.
             return Ok(());
@@ -719,6 +757,9 @@ impl Exchange for H2Response<'_> {
         self.wait_written = !self.jobs.is_empty();
         if self.wait_written {
             self.ctx.written.watch(sid);
+        }
+        if !end && self.ctx.queue.is_some() {
+            self.ctx.written.head_queued(sid);
         }
         let stream = self.respond.send_response(head, end).map_err(|e| {
             self.ctx.written.forget(sid);

@@ -34,6 +34,8 @@ pub struct H2Sink {
     gate: Option<Arc<TcpGate>>,
     /// Wakes a send the gate refused.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Wakes a send held for other streams' HEADERS.
+    heads_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl H2Sink {
@@ -48,6 +50,7 @@ impl H2Sink {
             watch,
             gate,
             timer: None,
+            heads_timer: None,
         }
     }
 }
@@ -93,7 +96,19 @@ impl StreamSink for H2Sink {
         let id = self.stream.stream_id().as_u32();
         let budget = self.watch.budget(id, cx);
         if budget == 0 {
-            // h2 still holds what it was given; the next flush wakes us.
+            // h2 still holds what it was given, or other streams' HEADERS;
+            // the next flush wakes us. While HEADERS wait, a timer wakes us
+            // too: h2 may hold them without flushing (a pushed stream
+            // waiting for the client's concurrency limit).
+            if self.watch.heads_waiting(id) {
+                let t = self.heads_timer.get_or_insert_with(|| {
+                    Box::pin(tokio::time::sleep(std::time::Duration::from_millis(5)))
+                });
+                if std::future::Future::poll(t.as_mut(), cx).is_ready() {
+                    self.heads_timer = None;
+                    cx.waker().wake_by_ref();
+                }
+            }
             return Poll::Pending;
         }
         let mut want = (data.len() as u64).min(budget);

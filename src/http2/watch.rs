@@ -69,7 +69,15 @@ pub struct WriteWatch {
     open_pushes: AtomicU64,
     /// Wakes pushes waiting for one of those slots.
     push_slots: Notify,
+    /// Streams whose HEADERS were handed to h2 and not yet written, and
+    /// since when.
+    heads: Mutex<std::collections::HashMap<u32, std::time::Instant>>,
 }
+
+/// How long DATA waits for HEADERS handed to h2 before it to be written.
+/// Longer means h2 will not write them (a pushed stream waiting for the
+/// client's concurrency limit, a stream reset meanwhile): DATA goes on.
+const HEADS_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl Default for WriteWatch {
     fn default() -> Self {
@@ -86,6 +94,7 @@ impl Default for WriteWatch {
             peer_max_streams: AtomicU64::new(u64::MAX),
             open_pushes: AtomicU64::new(0),
             push_slots: Notify::new(),
+            heads: Mutex::default(),
         }
     }
 }
@@ -147,6 +156,8 @@ impl WriteWatch {
         let mut s = self.scan.lock();
         s.watched.remove(&stream);
         s.ended.remove(&stream);
+        drop(s);
+        self.heads.lock().remove(&stream);
     }
 
     /// Waits until the last frame of a watched stream was written to TLS.
@@ -168,9 +179,32 @@ impl WriteWatch {
         }
     }
 
+    /// HEADERS for `stream` are about to be handed to h2.
+    pub fn head_queued(&self, stream: u32) {
+        self.heads.lock().insert(stream, std::time::Instant::now());
+    }
+
+    /// Whether HEADERS handed to h2 recently wait to be written. h2 writes
+    /// the frames it holds round-robin, streams in the order they first
+    /// had a frame queued: DATA handed while handlers' HEADERS wait would
+    /// leave in the order the handlers ran, not the queue's (three scripts
+    /// requested together went out 7, 3, 5).
+    pub fn heads_waiting(&self, other_than: u32) -> bool {
+        let mut heads = self.heads.lock();
+        heads.retain(|_, at| at.elapsed() < HEADS_WAIT);
+        heads.keys().any(|&s| s != other_than)
+    }
+
     /// How many DATA bytes `stream` may hand h2 now; when none, `cx` is
     /// woken at h2's next flush.
     pub fn budget(&self, stream: u32, cx: &Context<'_>) -> u64 {
+        // A stream's own HEADERS precede its DATA in h2 regardless.
+        if self.heads_waiting(stream) {
+            *self.drain_waker.lock() = Some(cx.waker().clone());
+            if self.heads_waiting(stream) {
+                return 0;
+            }
+        }
         let n = self.budget.lock().room(u64::from(stream));
         if n > 0 {
             return n;
@@ -211,7 +245,23 @@ impl WriteWatch {
         } = &mut *s;
         scanner.push(bytes, out);
         let mut any = false;
+        if !out.is_empty() {
+            let mut heads = self.heads.lock();
+            if !heads.is_empty() {
+                // A stream's first frame written is its HEADERS.
+                for w in out.iter() {
+                    heads.remove(&w.stream);
+                }
+            }
+        }
         for w in out.drain(..) {
+            tracing::trace!(
+                target: "pushlab::h2frames",
+                stream = w.stream,
+                data = w.data,
+                ended = w.ended,
+                "frame written"
+            );
             self.data.fetch_add(u64::from(w.data), Ordering::Relaxed);
             if w.stream % 2 == 0 && w.data > 0 {
                 self.push_data

@@ -144,10 +144,10 @@ impl<S: StreamSink> SendQueue<S> {
         inner.pump_state = Some(state);
         inner.pump = Some(waker.clone());
         let has_ready = inner.sched.has_ready();
-        if inner.arrivals.on_pump(has_ready) == PumpDecision::Defer {
+        let now = Instant::now();
+        if inner.arrivals.on_pump(has_ready, now) == PumpDecision::Defer {
             return Poll::Ready(PumpStep::Defer);
         }
-        let now = Instant::now();
         inner.conn_blocked_since = None;
         self.adjust_window(&mut inner, now);
         // The transport woke us: streams it had blocked may take data again.
