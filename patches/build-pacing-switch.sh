@@ -8,10 +8,10 @@
 #   2. applies patches/quinn-proto-pacing-switch.patch: a process-wide
 #      switch, `quinn_proto::pacing_switch::set_pacing`, checked where the
 #      pacer would delay a datagram;
-#   3. builds with `--features quinn-pacing-switch`, patching crates.io's
-#      quinn-proto with the copy, into target/pacing-switch/ (Cargo.lock
-#      is restored afterwards: the patch changes where quinn-proto comes
-#      from, not its version).
+#   3. builds with `--cfg pushlab_pacing_switch` (RUSTFLAGS), patching
+#      crates.io's quinn-proto with the copy, into target/pacing-switch/
+#      (Cargo.lock is restored afterwards: the patch changes where
+#      quinn-proto comes from, not its version).
 #
 # Output: target/pacing-switch/release/pushlab (its path is printed last).
 set -eu
@@ -37,6 +37,7 @@ cp -r "$src" "$dst"
 patch -s -d "$dst" -p1 < patches/quinn-proto-pacing-switch.patch
 cp Cargo.lock target/patched/Cargo.lock.orig
 trap 'cp target/patched/Cargo.lock.orig Cargo.lock' EXIT
-cargo build --release --features quinn-pacing-switch --target-dir target/pacing-switch \
+RUSTFLAGS="${RUSTFLAGS:-} --cfg pushlab_pacing_switch" \
+cargo build --release --target-dir target/pacing-switch \
     --config "patch.crates-io.quinn-proto.path=\"$dst\"" >&2
 echo "$PWD/target/pacing-switch/release/pushlab"

@@ -160,24 +160,25 @@ pub struct QuicOptions {
     /// net.core.rmem_max / wmem_max.
     pub udp_buffer: usize,
     /// quinn's pacer (on by default). Turning it off is an ablation that
-    /// needs a build with a patched quinn-proto (feature
-    /// `quinn-pacing-switch`, `tools/build-pacing-switch.sh`); quinn has
-    /// no such option. It is process-wide: every QUIC connection of the
-    /// process.
+    /// needs a build against a patched quinn-proto
+    /// (`patches/build-pacing-switch.sh`); quinn has no such option. It is
+    /// process-wide: every QUIC connection of the process.
     pub pacing: bool,
 }
 
-/// Whether this build can turn quinn's pacer off (feature
-/// `quinn-pacing-switch`, built against the patched quinn-proto).
-pub const PACING_SWITCH: bool = cfg!(feature = "quinn-pacing-switch");
+/// Whether this build can turn quinn's pacer off: built with
+/// `--cfg pushlab_pacing_switch` against the patched quinn-proto, as
+/// `patches/build-pacing-switch.sh` does. A cfg, not a cargo feature:
+/// `--all-features` must not ask for a crate the registry does not have.
+pub const PACING_SWITCH: bool = cfg!(pushlab_pacing_switch);
 
 /// Sets quinn's pacer on or off for the whole process (the patched
-/// quinn-proto's switch); without the feature, pacing stays on and only
-/// `true` is accepted ([`QuicOptions::validate`] refuses `false` first).
+/// quinn-proto's switch); in other builds pacing stays on and only `true`
+/// is accepted ([`QuicOptions::validate`] refuses `false` first).
 pub fn apply_pacing(on: bool) {
-    #[cfg(feature = "quinn-pacing-switch")]
+    #[cfg(pushlab_pacing_switch)]
     quinn_proto::pacing_switch::set_pacing(on);
-    #[cfg(not(feature = "quinn-pacing-switch"))]
+    #[cfg(not(pushlab_pacing_switch))]
     let _ = on;
 }
 

@@ -976,7 +976,9 @@ impl Page {
         for p in self.push.values() {
             if p.claimed {
                 used += 1;
-            } else {
+            } else if !p.carried {
+                // A push an earlier page left, still unused, is that
+                // page's waste, not this one's.
                 unused += 1;
                 wasted += p.bytes;
             }

@@ -155,7 +155,7 @@ impl Page {
         let Some(p) = self.push.get_mut(&self.res[i].path) else {
             return false;
         };
-        if p.claimed || p.too_late || matches!(p.state, PushState::Failed) {
+        if !p.usable() {
             return false;
         }
         if let PushState::Done { headers, .. } = &p.state {
@@ -202,11 +202,7 @@ impl Page {
     ) -> PromiseAnswer {
         let held = if self.cache.fresh(path).is_some() {
             Some(CancelReason::HttpCache)
-        } else if self
-            .push
-            .get(path)
-            .is_some_and(|p| !p.claimed && !p.too_late && !matches!(p.state, PushState::Failed))
-        {
+        } else if self.push.get(path).is_some_and(PushEntry::usable) {
             Some(CancelReason::PushCache)
         } else {
             None
@@ -380,6 +376,12 @@ impl Page {
 }
 
 impl PushEntry {
+    /// Still in the push cache for the page to take: not taken, not
+    /// promised too late, not failed or cancelled.
+    fn usable(&self) -> bool {
+        !self.claimed && !self.too_late && !matches!(self.state, PushState::Failed)
+    }
+
     fn new(promised_ms: f64, request_headers: &[(String, String)]) -> PushEntry {
         PushEntry {
             promised_ms,

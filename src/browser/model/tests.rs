@@ -725,6 +725,11 @@ fn the_push_cache_is_shared_by_pages_on_a_connection() {
         third.on_promise("/other.css"),
         PromiseAnswer::Cancel(CancelReason::PushCache)
     );
+    // Left unused here too: the earlier page's waste, not this one's (the
+    // cancelled second promise has no record of its own).
+    let s = third.summary();
+    assert_eq!((s.pushes_used, s.pushes_wasted), (0, 0));
+    assert!(s.pushes.iter().any(|p| p.carried && !p.claimed));
 }
 
 /// The document's header fields act before its body: a cookie it sets
