@@ -239,7 +239,7 @@ pub enum ConfigError {
     /// Pacing off in a build whose quinn-proto cannot turn it off.
     #[error(
         "--quic-pacing off needs a build with the patched quinn-proto: \
-         tools/build-pacing-switch.sh builds target/pacing-switch/release/pushlab"
+         patches/build-pacing-switch.sh builds target/pacing-switch/release/pushlab"
     )]
     NoPacingSwitch,
 }

@@ -334,7 +334,7 @@ pub async fn run(a: ServeArgs) -> Result<()> {
     }
     let q = &server_quic;
     println!(
-        "QUIC: retry {}, resumption {}, 0-RTT {}, migration {}, congestion {:?}{}{}",
+        "QUIC: retry {}, resumption {}, 0-RTT {}, migration {}, congestion {:?}{}{}{}",
         if q.retry { "always" } else { "off" },
         if q.resumption { "on" } else { "off" },
         if q.zero_rtt {
@@ -353,6 +353,11 @@ pub async fn run(a: ServeArgs) -> Result<()> {
             "; ALPN h3 and hq-interop"
         } else {
             "; ALPN h3"
+        },
+        if q.pacing {
+            ""
+        } else {
+            "; quinn's pacer OFF (patched quinn-proto)"
         },
     );
     for ip in &q.preferred_address {
