@@ -172,14 +172,23 @@ pub struct QuicOptions {
 /// `--all-features` must not ask for a crate the registry does not have.
 pub const PACING_SWITCH: bool = cfg!(pushlab_pacing_switch);
 
+/// Whether this build can run with quinn's pacer `on` (or off).
+fn pacing_available(on: bool) -> Result<(), ConfigError> {
+    if on || PACING_SWITCH {
+        Ok(())
+    } else {
+        Err(ConfigError::NoPacingSwitch)
+    }
+}
+
 /// Sets quinn's pacer on or off for the whole process (the patched
-/// quinn-proto's switch); in other builds pacing stays on and only `true`
-/// is accepted ([`QuicOptions::validate`] refuses `false` first).
-pub fn apply_pacing(on: bool) {
+/// quinn-proto's switch); other builds refuse `false`, as
+/// [`QuicOptions::validate`] does.
+pub fn apply_pacing(on: bool) -> Result<(), ConfigError> {
+    pacing_available(on)?;
     #[cfg(pushlab_pacing_switch)]
     quinn_proto::pacing_switch::set_pacing(on);
-    #[cfg(not(pushlab_pacing_switch))]
-    let _ = on;
+    Ok(())
 }
 
 /// The UDP socket buffer `pushlab serve` asks for by default: thousands of
@@ -277,9 +286,7 @@ impl QuicOptions {
         if self.zero_rtt && !self.resumption {
             return Err(ConfigError::ZeroRttWithoutResumption);
         }
-        if !self.pacing && !PACING_SWITCH {
-            return Err(ConfigError::NoPacingSwitch);
-        }
+        pacing_available(self.pacing)?;
         //= https://www.rfc-editor.org/rfc/rfc9000#section-14
         //# QUIC MUST NOT be used if the network path cannot support a
         //# maximum datagram size of at least 1200 bytes.

@@ -212,13 +212,8 @@ fn bind_err(addr: SocketAddr) -> impl FnOnce(std::io::Error) -> ServeError {
 impl RunningServer {
     /// Starts serving; returns once the sockets are bound.
     pub async fn start(opts: ServerOptions) -> Result<RunningServer, ServeError> {
-        if !opts.serve.quic.pacing && !crate::config::PACING_SWITCH {
-            return Err(ServeError::Config(
-                crate::config::ConfigError::NoPacingSwitch,
-            ));
-        }
         // quinn's pacer is process-wide in the patched build.
-        crate::config::apply_pacing(opts.serve.quic.pacing);
+        crate::config::apply_pacing(opts.serve.quic.pacing)?;
         if !opts.h2 && !opts.h3 {
             return Err(ServeError::NothingToServe);
         }
