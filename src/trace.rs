@@ -68,6 +68,14 @@ pub struct ConnState {
     /// HTTP/2: the receive window the client last advertised, bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_window: Option<u64>,
+    /// HTTP/2: segments sent and not yet acknowledged (TCP_INFO's
+    /// `tcpi_unacked`). Linux's congestion window counts segments, not
+    /// bytes: small segments fill it early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments_in_flight: Option<u64>,
+    /// HTTP/2: the congestion window in segments (`tcpi_snd_cwnd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwnd_segments: Option<u64>,
     /// The congestion controller: the kernel's for the TCP socket
     /// (`bbr`, `cubic`, ...), quinn's for QUIC.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -262,6 +262,12 @@ pub struct Cpu {
     /// From the first layout to the first contentful paint, ms.
     #[serde(default)]
     pub paint_ms: f64,
+    /// From a request that the HTTP cache answers to its body being
+    /// available (Chromium's cache lives in the network service, below
+    /// Blink's scheduler: a cached request is scheduled like any other
+    /// and then read from disk), ms.
+    #[serde(default)]
+    pub cache_read_ms: f64,
 }
 
 impl Default for Cpu {
@@ -274,6 +280,7 @@ impl Default for Cpu {
             commit_ms: 0.0,
             layout_ms: 0.0,
             paint_ms: 0.0,
+            cache_read_ms: 0.0,
         }
     }
 }
@@ -312,6 +319,10 @@ pub struct Page {
     held: Vec<usize>,
     /// Throttleable requests sent and not answered.
     in_flight: std::collections::HashSet<usize>,
+    /// Cached bodies of resources whose request has not been made yet.
+    cached_bodies: HashMap<usize, Bytes>,
+    /// Cache reads under way: (resource, when its body is available).
+    cache_reads: Vec<(usize, f64)>,
     /// Web fonts the stylesheets declare, fetched at the first layout.
     fonts: Vec<String>,
     /// When rendering was unblocked, and when the first layout is due.
@@ -410,6 +421,8 @@ impl Page {
             boosted_images: 0,
             held: Vec::new(),
             in_flight: Default::default(),
+            cached_bodies: HashMap::new(),
+            cache_reads: Vec::new(),
             fonts: Vec::new(),
             layout_due: None,
             layout_ms: None,
@@ -500,20 +513,6 @@ impl Page {
         r.anonymous = anonymous;
         self.res.push(r);
         self.index.insert(path.to_string(), i);
-        //= https://jakearchibald.com/2017/h2-push-tougher-than-i-thought/
-        //# The HTTP/2 push cache is the last cache the browser checks
-        if kind != ResKind::Document {
-            if let Some(e) = self.cache.fresh(path).cloned() {
-                let r = &mut self.res[i];
-                r.source = Source::Cached;
-                r.status = 200;
-                r.requested_ms = Some(now);
-                r.first_byte_ms = Some(now);
-                r.done_ms = Some(now);
-                self.arrived(i, e.body);
-                return i;
-            }
-        }
         // A preload (103 hint or `<link rel=preload>`) is requested with the
         // priority of its type as a browser gives it to preloads: a
         // stylesheet as if it blocked rendering, a script as if it blocked
@@ -525,6 +524,24 @@ impl Page {
             boosted,
         };
         let priority = chromium::request_priority(kind, usage).to_string();
+        self.res[i].level = Some(chromium::level(kind, usage));
+        //= https://jakearchibald.com/2017/h2-push-tougher-than-i-thought/
+        //# The HTTP/2 push cache is the last cache the browser checks
+        if kind != ResKind::Document {
+            if let Some(e) = self.cache.fresh(path).cloned() {
+                // Blink schedules the request like any other (tight mode
+                // holds it alike); the network service answers it from
+                // its disk cache.
+                self.res[i].source = Source::Cached;
+                self.cached_bodies.insert(i, e.body);
+                if self.may_start(i) {
+                    self.send(i);
+                } else {
+                    self.held.push(i);
+                }
+                return i;
+            }
+        }
         let mut headers = vec![("priority".to_string(), priority.clone())];
         if let Some(c) = self.cache.cookie_header().filter(|_| !anonymous) {
             headers.push(("cookie".into(), c));
@@ -535,7 +552,6 @@ impl Page {
         let r = &mut self.res[i];
         r.priority = priority;
         r.request_headers = headers;
-        r.level = Some(chromium::level(kind, usage));
         // The push cache is matched against the request the page would
         // make (its Vary fields).
         if self.adopt_push(i) {
@@ -577,8 +593,19 @@ impl Page {
                 < TIGHT_MEDIUM_LIMIT
     }
 
-    /// Sends request `i` (or finds its push).
+    /// Sends request `i` (or finds its push, or reads the cache).
     fn send(&mut self, i: usize) {
+        if let Some(body) = self.cached_bodies.remove(&i) {
+            self.res[i].requested_ms = Some(self.now);
+            if self.cpu.cache_read_ms > 0.0 {
+                self.in_flight.insert(i);
+                self.cache_reads.push((i, self.now + self.cpu.cache_read_ms));
+                self.cached_bodies.insert(i, body);
+            } else {
+                self.cache_read(i, self.now, body);
+            }
+            return;
+        }
         if self.adopt_push(i) {
             return;
         }
@@ -616,6 +643,33 @@ impl Page {
         }
     }
 
+    /// A cache read is over: the body is there at `at`.
+    fn cache_read(&mut self, i: usize, at: f64, body: Bytes) {
+        let r = &mut self.res[i];
+        r.status = 200;
+        r.first_byte_ms = Some(at);
+        r.done_ms = Some(at);
+        self.in_flight.remove(&i);
+        self.arrived(i, body);
+        self.release_held();
+    }
+
+    /// Finishes the cache reads due by now, in the order they are due.
+    pub(super) fn finish_cache_reads(&mut self) {
+        while let Some(k) = self
+            .cache_reads
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.1 <= self.now)
+            .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1))
+            .map(|(k, _)| k)
+        {
+            let (i, at) = self.cache_reads.remove(k);
+            let body = self.cached_bodies.remove(&i).unwrap_or_default();
+            self.cache_read(i, at, body);
+        }
+    }
+
     /// Advances the clock (ms since navigation start) and runs what is due.
     pub fn advance(&mut self, now: f64) {
         self.now = self.now.max(now);
@@ -632,10 +686,12 @@ impl Page {
             .filter(|_| {
                 self.doc.read < self.doc.bytes.len() || (self.doc.complete && !self.doc.all_read)
             });
+        let read = self.cache_reads.iter().map(|r| r.1).reduce(f64::min);
         [
             self.running.map(|(_, end)| end),
             commit,
             self.layout_due.filter(|_| self.layout_ms.is_none()),
+            read,
         ]
         .into_iter()
         .flatten()

@@ -157,6 +157,11 @@ pub struct CompareArgs {
     /// browsers load the pages, else phone.
     #[arg(long, value_enum)]
     cpu: Option<CpuArg>,
+    /// Traced Chromium loads per page, protocol and cache state when the
+    /// CPU model is calibrated (more loads, steadier constants).
+    #[arg(long, default_value_t = pushlab::compare::CALIBRATION_LOADS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=50))]
+    calibration_loads: u64,
     /// Seed of the links' loss generators.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -201,6 +206,13 @@ pub struct CompareArgs {
     /// in runs.json as tcp_pacing). BBR paces regardless.
     #[arg(long)]
     tcp_pacing: bool,
+    /// The servers' TCP initial congestion window, in segments (set as
+    /// `initcwnd` on the server's route to the emulated client; Linux's
+    /// default is 10). Linux counts its window in segments, so small TLS
+    /// records use it up before its bytes (recorded in runs.json as
+    /// tcp_initcwnd).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    tcp_initcwnd: Option<u32>,
     /// quinn's pacer on (default) or off, for every HTTP/3 server of the
     /// run (an ablation; recorded in runs.json as quic_pacing). Off needs
     /// a build with the patched quinn-proto (patches/build-pacing-switch.sh).
@@ -433,6 +445,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         preset,
         runs: a.runs,
         quick: a.quick,
+        calibration_loads: a.calibration_loads as usize,
         cpu: Cpu {
             script_ms_per_kb: a.cpu_ms_per_kb.unwrap_or(Cpu::default().script_ms_per_kb),
             ..Cpu::default()
@@ -447,6 +460,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         tcp_cc,
         tls_max_record: a.tls_max_record.map(|v| v as usize),
         tcp_pacing: a.tcp_pacing,
+        tcp_initcwnd: a.tcp_initcwnd,
         quic_pacing: a.quic_pacing == OnOff::On,
         loss: a
             .loss

@@ -13,7 +13,12 @@
 //!   (fonts are fetched at the first layout), median over loads with a
 //!   font;
 //! - `paint_ms`: from rendering unblocked to first contentful paint, less
-//!   `layout_ms` (median over all loads).
+//!   `layout_ms` (median over all loads);
+//! - `cache_read_ms`: from the request of a resource Chromium's HTTP cache
+//!   answered to its response end (Resource Timing, median over every
+//!   cached resource of the warm-cache loads; warm loads are made only
+//!   for pages the run loads warm, and give no other constant, since a
+//!   warm visit's scripts may come from V8's code cache).
 //!
 //! Every constant is clamped at 0. The fit is pure; [`calibrate`] runs
 //! the loads.
@@ -28,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use super::presets::LinkProfile;
 use super::CompareError;
 use crate::browser::chromium::{self, ChromiumOptions};
-use crate::browser::{Cpu, PageLoad, ResKind};
+use crate::browser::{Cpu, PageLoad, ResKind, Source};
 use crate::client::Proto;
 use crate::config::ServeOptions;
 use crate::netem::{Emulator, EmulatorOptions};
@@ -67,6 +72,10 @@ pub struct Samples {
     pub unblocked_to_fcp_ms: Vec<f64>,
     /// (KB, compile + evaluate ms) per script.
     pub scripts: Vec<(f64, f64)>,
+    /// Response end minus request start of each resource a warm load
+    /// read from the HTTP cache.
+    #[serde(default)]
+    pub cache_read_ms: Vec<f64>,
 }
 
 /// The main-thread time of a script in a load (compile plus evaluate).
@@ -95,8 +104,9 @@ fn line(points: &[(f64, f64)]) -> Option<(f64, f64)> {
 }
 
 /// Reads the CPU model's constants off Chromium loads (traced, so that
-/// they carry per-script times). Pure.
-pub fn fit(loads: &[PageLoad], profile: &str) -> Result<Calibration, String> {
+/// they carry per-script times): cold-cache `loads`, and `warm` loads for
+/// the cache-read time. Pure.
+pub fn fit(loads: &[PageLoad], warm: &[PageLoad], profile: &str) -> Result<Calibration, String> {
     let ok: Vec<&PageLoad> = loads.iter().filter(|l| l.error.is_none()).collect();
     if ok.is_empty() {
         return Err("no Chromium load succeeded".into());
@@ -149,6 +159,13 @@ pub fn fit(loads: &[PageLoad], profile: &str) -> Result<Calibration, String> {
             to_paint.push(fcp - unblocked);
         }
     }
+    let cache_read: Vec<f64> = warm
+        .iter()
+        .filter(|l| l.error.is_none())
+        .flat_map(|l| &l.summary.resources)
+        .filter(|r| r.source == Source::Cached)
+        .filter_map(|r| Some(r.done_ms? - r.requested_ms?))
+        .collect();
     let (base, per_kb) = line(&points).ok_or("fewer than two script sizes traced")?;
     let layout_ms = median(&layout).unwrap_or(0.0).max(0.0);
     let cpu = Cpu {
@@ -157,6 +174,7 @@ pub fn fit(loads: &[PageLoad], profile: &str) -> Result<Calibration, String> {
         commit_ms: median(&commit).unwrap_or(0.0).max(0.0),
         layout_ms,
         paint_ms: (median(&to_paint).unwrap_or(layout_ms) - layout_ms).max(0.0),
+        cache_read_ms: median(&cache_read).unwrap_or(0.0).max(0.0),
     };
     Ok(Calibration {
         cpu,
@@ -169,16 +187,20 @@ pub fn fit(loads: &[PageLoad], profile: &str) -> Result<Calibration, String> {
             layout_ms: layout,
             unblocked_to_fcp_ms: to_paint,
             scripts: points,
+            cache_read_ms: cache_read,
         },
-        method: "medians over headless Chromium loads (DevTools timeline trace): commit = first subresource request - document first byte; script = least squares of compile+evaluate ms on KB; layout = first font request - rendering unblocked; paint = FCP - rendering unblocked - layout".into(),
+        method: "medians over headless Chromium loads (DevTools timeline trace): commit = first subresource request - document first byte; script = least squares of compile+evaluate ms on KB; layout = first font request - rendering unblocked; paint = FCP - rendering unblocked - layout; cache read = response end - request start of warm loads' cached resources".into(),
     })
 }
 
 /// Calibrates: `loads_per_page` traced Chromium loads of each page over
-/// HTTP/2 and HTTP/3 (no push) behind `profile`, then [`fit`].
+/// HTTP/2 and HTTP/3 (no push) behind `profile`, as many warm-cache loads
+/// of each of `warm_pages`, then [`fit`].
+#[allow(clippy::too_many_arguments)]
 pub fn calibrate(
     site: Arc<Site>,
     pages: &[String],
+    warm_pages: &[String],
     profile: &LinkProfile,
     identity: &Identity,
     loads_per_page: usize,
@@ -208,14 +230,19 @@ pub fn calibrate(
         .map_err(|e| CompareError::Server(e.to_string()))?;
     let port = srv.addr.port();
     let mut loads = Vec::new();
-    for page in pages {
+    let mut warm_loads = Vec::new();
+    let runs = pages
+        .iter()
+        .map(|p| (p, false))
+        .chain(warm_pages.iter().map(|p| (p, true)));
+    for (page, warm) in runs {
         for proto in [Proto::H2, Proto::H3] {
             for _ in 0..loads_per_page {
                 let co = ChromiumOptions {
                     url: format!("https://{}:{port}{page}", emu.server_addr),
                     proto,
                     spki: identity.spki_sha256.clone(),
-                    warm: false,
+                    warm,
                     timeout: Duration::from_secs(60),
                     trace: true,
                 };
@@ -223,13 +250,17 @@ pub fn calibrate(
                     .in_client(move || chromium::load(&co))?
                     .join()
                     .map_err(|_| CompareError::Server("calibration thread panicked".into()))?;
-                loads.push(load);
+                if warm {
+                    warm_loads.push(load);
+                } else {
+                    loads.push(load);
+                }
             }
         }
     }
     rt.block_on(srv.shutdown());
     emu.stop();
-    fit(&loads, &profile.name)
+    fit(&loads, &warm_loads, &profile.name)
         .map_err(|e| CompareError::Invalid(format!("calibrating the CPU model: {e}")))
 }
 
@@ -289,13 +320,21 @@ mod tests {
             .iter()
             .map(|&kb| load(kb, 2.0 + 0.5 * kb))
             .collect();
-        let c = fit(&loads, "lte").unwrap();
+        let mut warm = load(4.0, 4.0);
+        for (k, r) in warm.summary.resources.iter_mut().skip(1).enumerate() {
+            r.source = Source::Cached;
+            r.done_ms = Some(r.requested_ms.unwrap() + 4.0 * (k + 1) as f64);
+        }
+        let c = fit(&loads, &[warm], "lte").unwrap();
         let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
         assert!(close(c.cpu.commit_ms, 60.0), "{c:?}");
         assert!(close(c.cpu.script_base_ms, 2.0), "{c:?}");
         assert!(close(c.cpu.script_ms_per_kb, 0.5), "{c:?}");
         assert!(close(c.cpu.layout_ms, 30.0), "{c:?}");
         assert!(close(c.cpu.paint_ms, 20.0), "{c:?}");
+        // Warm loads give the cache read (4, 8 and 12 ms: median 8), and
+        // nothing else.
+        assert!(close(c.cpu.cache_read_ms, 8.0), "{c:?}");
         assert_eq!((c.loads, c.scripts, c.font_loads), (3, 3, 3));
         assert_eq!(c.samples.commit_ms, vec![60.0; 3]);
     }
@@ -303,8 +342,8 @@ mod tests {
     /// No successful load, or one script size only, is an error.
     #[test]
     fn fit_needs_loads_and_sizes() {
-        assert!(fit(&[], "lte").is_err());
+        assert!(fit(&[], &[], "lte").is_err());
         let same = vec![load(4.0, 4.0), load(4.0, 4.0)];
-        assert!(fit(&same, "lte").is_err());
+        assert!(fit(&same, &[], "lte").is_err());
     }
 }

@@ -109,10 +109,11 @@ fn meta(h: &mut String, r: &Report) {
         (
             "TCP (HTTP/2)".into(),
             format!(
-                "congestion control {}, TLS records up to {} bytes, kernel pacing {}",
+                "congestion control {}, TLS records up to {} bytes, kernel pacing {}, initial window {} segments",
                 r.tcp_cc.as_deref().unwrap_or("not recorded"),
                 r.tls_max_record.unwrap_or(16_384),
-                if r.tcp_pacing { "on" } else { "off" }
+                if r.tcp_pacing { "on" } else { "off" },
+                r.tcp_initcwnd.map_or("10 (default)".to_string(), |n| n.to_string())
             ),
         ),
     ];

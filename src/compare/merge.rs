@@ -102,7 +102,8 @@ pub fn merge_reports(shards: Vec<(PathBuf, Report)>) -> Result<Report, CompareEr
                 "TCP options",
                 r.tcp_cc == first.tcp_cc
                     && r.tls_max_record == first.tls_max_record
-                    && r.tcp_pacing == first.tcp_pacing,
+                    && r.tcp_pacing == first.tcp_pacing
+                    && r.tcp_initcwnd == first.tcp_initcwnd,
             ),
             (
                 "browser CPU model",

@@ -30,7 +30,7 @@ pub use presets::{
     Variant, PRESETS,
 };
 pub use report::{csv, table, write, WriteOptions};
-pub use run::{run, CompareOptions, Report, Row, Run, Shard};
+pub use run::{run, CompareOptions, Report, Row, Run, Shard, CALIBRATION_LOADS};
 
 /// The comparison could not run.
 #[derive(Debug, thiserror::Error)]

@@ -491,6 +491,9 @@ fn pacing_note(report: &Report) -> String {
     if report.tcp_pacing {
         v.push_str(", kernel TCP pacing on");
     }
+    if let Some(n) = report.tcp_initcwnd {
+        v.push_str(&format!(", TCP initial window {n} segments"));
+    }
     if !report.quic_pacing {
         v.push_str("; quinn's pacer OFF (patched quinn-proto)");
     }
@@ -731,6 +734,7 @@ pub(super) mod tests {
             quic_initial_window: None,
             tcp_cc: Some("cubic".into()),
             tcp_pacing: false,
+            tcp_initcwnd: None,
             quic_pacing: true,
             quic_initial_mtu: None,
             tls_max_record: None,

@@ -63,8 +63,8 @@ pub struct Run {
 }
 
 /// Traced Chromium loads per page and protocol when calibrating the CPU
-/// model.
-const CALIBRATION_LOADS: usize = 2;
+/// model, unless `--calibration-loads` says otherwise.
+pub const CALIBRATION_LOADS: usize = 2;
 
 /// How often a load is sampled.
 pub const TRACE_EVERY: Duration = Duration::from_millis(10);
@@ -205,6 +205,10 @@ pub struct Report {
     /// Kernel TCP pacing on the HTTP/2 connections (`--tcp-pacing`).
     #[serde(default)]
     pub tcp_pacing: bool,
+    /// The servers' TCP initial window in segments (`--tcp-initcwnd`;
+    /// None: the kernel's 10).
+    #[serde(default)]
+    pub tcp_initcwnd: Option<u32>,
     /// quinn's pacer (false: `--quic-pacing off`, the patched build).
     #[serde(default = "pacing_on")]
     pub quic_pacing: bool,
@@ -234,6 +238,9 @@ pub struct CompareOptions {
     pub runs: Option<usize>,
     /// The small version.
     pub quick: bool,
+    /// Traced Chromium loads per page, protocol and cache state when
+    /// calibrating the CPU model.
+    pub calibration_loads: usize,
     /// Where to write results.
     pub out_dir: PathBuf,
     /// The browser's CPU model.
@@ -261,6 +268,8 @@ pub struct CompareOptions {
     pub tls_max_record: Option<usize>,
     /// Kernel TCP pacing on the HTTP/2 connections.
     pub tcp_pacing: bool,
+    /// The servers' TCP initial window in segments (None: the kernel's).
+    pub tcp_initcwnd: Option<u32>,
     /// quinn's pacer on (false needs the patched quinn-proto).
     pub quic_pacing: bool,
     /// Random loss added to every link profile, each direction (a share).
@@ -441,7 +450,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         options: format!(
             "initial RTT {:?}, initial window {:?}, cpu {:?}, connection {}, \
              initial MTU {:?}, TCP cc {:?}, TLS records {:?}, TCP pacing {}, QUIC pacing {}, \
-             after {:?}",
+             after {:?}, TCP initcwnd {:?}",
             opts.initial_rtt,
             opts.initial_window,
             opts.cpu,
@@ -452,6 +461,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             opts.tcp_pacing,
             opts.quic_pacing,
             opts.after,
+            opts.tcp_initcwnd,
         ),
     };
     let left = opts.out_dir.join(super::journal::FILE);
@@ -514,19 +524,33 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                 }
             }
             pages.sort();
+            // And those it loads with a warm cache, for the cache reads.
+            let mut warm_pages: Vec<String> = Vec::new();
+            for &(ci, _) in &mine {
+                let c = &configs[ci];
+                if c.profile_index == pi
+                    && c.cache == CacheState::Warm
+                    && !warm_pages.contains(&c.page)
+                {
+                    warm_pages.push(c.page.clone());
+                }
+            }
+            warm_pages.sort();
             if opts.progress {
                 eprintln!(
-                    "calibrating the CPU model to Chromium over {} ({} traced loads)",
+                    "calibrating the CPU model to Chromium over {} ({} traced loads, {} of them warm)",
                     prof.name,
-                    pages.len() * 2 * CALIBRATION_LOADS
+                    (pages.len() + warm_pages.len()) * 2 * opts.calibration_loads,
+                    warm_pages.len() * 2 * opts.calibration_loads
                 );
             }
             let c = super::calibrate::calibrate(
                 site.clone(),
                 &pages,
+                &warm_pages,
                 prof,
                 &identity,
-                CALIBRATION_LOADS,
+                opts.calibration_loads,
                 opts.seed,
             )?;
             if opts.progress {
@@ -544,6 +568,9 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             server_ns: false,
             seed: opts.seed,
         })?;
+        if let Some(n) = opts.tcp_initcwnd {
+            emu.set_server_initcwnd(n)?;
+        }
         // One server per variant, on the server side of this link.
         let mut servers = Vec::new();
         for v in &preset.variants {
@@ -749,6 +776,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         quic_initial_mtu: opts.initial_mtu,
         tls_max_record: opts.tls_max_record,
         tcp_pacing: opts.tcp_pacing,
+        tcp_initcwnd: opts.tcp_initcwnd,
         quic_pacing: opts.quic_pacing,
         tcp_cc: Some(
             opts.tcp_cc

@@ -111,6 +111,12 @@ impl crate::trace::ConnProbe for H2Conn {
             spurious_retrans: info.dsack_dups.map(u64::from),
             ca_state: tcp.map(|i| crate::netinfo::ca_state_name(i.ca_state).to_string()),
             peer_window: info.snd_wnd.map(u64::from),
+            segments_in_flight: tcp
+                .filter(|i| i.mss > 0)
+                .map(|i| i.in_flight_bytes / u64::from(i.mss)),
+            cwnd_segments: tcp
+                .filter(|i| i.mss > 0)
+                .map(|i| i.cwnd_bytes / u64::from(i.mss)),
             congestion_control: self.congestion.clone(),
             queued: q.map_or(0, |q| q.queued),
             send_window: q.and_then(|q| q.send_window),

@@ -141,6 +141,8 @@ impl crate::trace::ConnProbe for H3Probe {
             spurious_retrans: None,
             ca_state: None,
             peer_window: None,
+            segments_in_flight: None,
+            cwnd_segments: None,
             congestion_control: Some(self.congestion.name().to_string()),
             queued: q.queued,
             send_window: q.send_window,

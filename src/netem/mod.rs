@@ -258,6 +258,9 @@ pub struct Emulator {
     down: Option<relay::Direction>,
 }
 
+/// The TUN device's name in a namespace of the emulator's own.
+const DEV: &str = "netem0";
+
 /// Runs `ip` (in namespace `ns`, or the caller's).
 fn ip(ns: Option<&OwnedFd>, args: &[&str]) -> Result<(), NetemError> {
     let mut cmd = Command::new("ip");
@@ -335,7 +338,6 @@ impl Emulator {
         } else {
             None
         };
-        const DEV: &str = "netem0";
         let client_tun = sys::in_netns(client_ns.as_raw_fd(), || {
             let f = sys::open_tun(DEV)?;
             no_ipv6(DEV);
@@ -410,6 +412,31 @@ impl Emulator {
             up: Some(up),
             down: Some(down),
         })
+    }
+
+    /// Sets the server side's TCP initial congestion window towards the
+    /// client, in segments: `initcwnd` on its route to the client address
+    /// (only that route; the root namespace's others are untouched).
+    /// Connections opened after this start with it.
+    pub fn set_server_initcwnd(&self, segments: u32) -> Result<(), NetemError> {
+        if !(1..=1000).contains(&segments) {
+            return Err(NetemError::Setup(format!(
+                "TCP initial window of {segments} segments: give 1 to 1000"
+            )));
+        }
+        let dev = self.root_device.as_deref().unwrap_or(DEV);
+        let (c, s, n) = (
+            self.client_addr.to_string(),
+            self.server_addr.to_string(),
+            segments.to_string(),
+        );
+        ip(
+            self.server_ns.as_ref(),
+            &[
+                "route", "replace", &c, "dev", dev, "proto", "kernel", "scope", "link", "src",
+                &s, "initcwnd", &n,
+            ],
+        )
     }
 
     /// The options it runs with.

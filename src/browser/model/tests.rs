@@ -760,3 +760,53 @@ fn response_head_before_the_body() {
     q.on_response_head("/", 304, &h(&[("link", "</x.css>; rel=preload; as=style")]));
     assert!(q.take_requests().is_empty());
 }
+
+/// Chromium's HTTP cache is below Blink's scheduler: a cached resource
+/// is requested like any other (tight mode holds it alike) and its body
+/// is there `cache_read_ms` later. What a cached stylesheet imports is
+/// found only once it has been read, and the blocking script waits for
+/// both.
+#[test]
+fn cache_reads_take_time_and_are_scheduled() {
+    let doc = r#"<!doctype html><html><head>
+        <link rel="stylesheet" href="/a.css">
+        <script src="/1.js"></script>
+        </head><body><img src="/i1.png" width=10 height=10><img src="/i2.png" width=10 height=10>
+        <img src="/i3.png" width=10 height=10></body></html>"#;
+    let mut cache = HttpCache::new();
+    cache.store("/a.css", &cacheable(), Bytes::from_static(b"@import url(/b.css);"));
+    for path in ["/b.css", "/1.js", "/i1.png", "/i2.png", "/i3.png"] {
+        cache.store(path, &cacheable(), Bytes::from_static(b""));
+    }
+    let cpu = Cpu {
+        cache_read_ms: 10.0,
+        ..Cpu::default()
+    };
+    let mut p = Page::new("/", cache, cpu);
+    p.take_requests();
+    respond(&mut p, "/", 100.0, doc);
+    assert!(p.take_requests().is_empty(), "everything is cached");
+    let a = p.resource("/a.css").unwrap();
+    assert_eq!((a.source, a.requested_ms, a.done_ms), (Source::Cached, Some(100.0), None));
+    // Tight mode: two reads in flight (a.css, 1.js) hold the small images.
+    assert_eq!(p.resource("/i1.png").unwrap().requested_ms, None);
+    assert_eq!(p.next_wakeup(), Some(110.0));
+    p.advance(110.0);
+    assert_eq!(p.resource("/a.css").unwrap().done_ms, Some(110.0));
+    let b = p.resource("/b.css").unwrap();
+    assert_eq!((b.requested_ms, b.done_ms), (Some(110.0), None));
+    while let Some(w) = p.next_wakeup() {
+        p.advance(w);
+    }
+    assert!(p.finished());
+    assert_eq!(p.resource("/b.css").unwrap().done_ms, Some(120.0));
+    // The script ran once the imported stylesheet was in (2 ms).
+    assert_eq!(p.resource("/1.js").unwrap().evaluated_ms, Some(122.0));
+    // Every image was read, none before a read slot was free.
+    for img in ["/i1.png", "/i2.png", "/i3.png"] {
+        let r = p.resource(img).unwrap();
+        assert!(r.requested_ms.unwrap() >= 110.0, "{img}: {r:?}");
+        assert_eq!(r.done_ms, Some(r.requested_ms.unwrap() + 10.0));
+    }
+    assert_eq!(p.summary().cached, 7 - 1);
+}
