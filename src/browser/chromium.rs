@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::driver::PageLoad;
 use super::model::{PageSummary, ResKind, Resource, Source};
+use super::netlog::NetLog;
 use crate::client::Proto;
 
 /// The page-load script (run with node, playwright-core on NODE_PATH).
@@ -153,8 +154,18 @@ fn run_script(opts: &ChromiumOptions) -> Result<Report, String> {
         std::fs::write(&script, SCRIPT)
             .map_err(|e| format!("writing {}: {e}", script.display()))?;
     }
+    // The measured visit's net log: when the 103 preloads, which Chromium's
+    // browser process makes, crossed the network.
+    static LOGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let netlog = std::env::temp_dir().join(format!(
+        "pushlab-netlog-{}-{}.json",
+        std::process::id(),
+        LOGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
     let mut cmd = Command::new("node");
     cmd.arg(&script)
+        .arg("--netlog")
+        .arg(&netlog)
         .args(["--url", &opts.url, "--spki", &opts.spki])
         .args(["--visits", if opts.warm { "2" } else { "1" }])
         .args(["--timeout-ms", &opts.timeout.as_millis().to_string()])
@@ -200,7 +211,7 @@ fn run_script(opts: &ChromiumOptions) -> Result<Report, String> {
     let out = out.and_then(|h| h.join().ok()).unwrap_or_default();
     let err = err.and_then(|h| h.join().ok()).unwrap_or_default();
     let text = String::from_utf8_lossy(&out);
-    let report: Report = serde_json::from_str(text.trim()).map_err(|e| {
+    let mut report: Report = serde_json::from_str(text.trim()).map_err(|e| {
         format!(
             "the script's output is not a report ({e}; exit {status}): {}{}",
             text.chars().take(300).collect::<String>(),
@@ -210,6 +221,16 @@ fn run_script(opts: &ChromiumOptions) -> Result<Report, String> {
                 .collect::<String>()
         )
     })?;
+    match std::fs::read_to_string(&netlog) {
+        Ok(text) => match NetLog::parse(&text) {
+            Ok(log) => report.netlog = Some(log),
+            Err(e) => {
+                tracing::warn!(%e, "Chromium's net log; 103 preloads keep Resource Timing's times")
+            }
+        },
+        Err(e) => tracing::warn!(%e, path = %netlog.display(), "no net log from Chromium"),
+    }
+    let _ = std::fs::remove_file(&netlog);
     Ok(report)
 }
 
@@ -244,6 +265,9 @@ pub struct Report {
     /// Per URL, the priority Chromium gave the request.
     #[serde(default)]
     pub requests: Vec<RequestPriority>,
+    /// The measured visit's net log (read from the file Chromium wrote).
+    #[serde(skip)]
+    pub netlog: Option<NetLog>,
 }
 
 /// A request's priority, from the DevTools protocol.
@@ -378,6 +402,9 @@ pub fn to_load(opts: &ChromiumOptions, r: &Report) -> PageLoad {
     };
     // Everything since the document's request was sent.
     let t0 = nav.request_start;
+    // The net log's times, put on the document's send (its clock is not
+    // the page's).
+    let net = r.netlog.as_ref().and_then(|l| l.relative_to(&nav.name));
     let at = |t: f64| (t > 0.0).then_some(t - t0);
     let mut resources = Vec::new();
     let mut doc = Resource::observed(
@@ -402,6 +429,10 @@ pub fn to_load(opts: &ChromiumOptions, r: &Report) -> PageLoad {
     };
     doc.protocol = Some(nav.next_hop_protocol.clone());
     doc.priority = priority_of(r, &nav.name);
+    doc.net_log = net
+        .as_ref()
+        .and_then(|n| n.requests.get(&nav.name))
+        .copied();
     resources.push(doc);
     for e in &r.resources {
         let Some(path) = path_of(&e.name) else {
@@ -426,6 +457,14 @@ pub fn to_load(opts: &ChromiumOptions, r: &Report) -> PageLoad {
         };
         res.protocol = (!e.next_hop_protocol.is_empty()).then(|| e.next_hop_protocol.clone());
         res.priority = priority_of(r, &e.name);
+        res.net_log = net.as_ref().and_then(|n| n.requests.get(&e.name)).copied();
+        // A 103 preload's Resource Timing is when the page took it from
+        // the preload cache; the net log has when it crossed the network.
+        if let Some(n) = res.net_log.filter(|_| res.hinted) {
+            res.requested_ms = Some(n.sent);
+            res.first_byte_ms = n.headers;
+            res.done_ms = n.end;
+        }
         resources.push(res);
     }
     // Load is the load event: it waits for every resource the document and
@@ -573,6 +612,43 @@ mod tests {
         assert_eq!(s.cached, 1);
         assert_eq!(s.bytes_received, 9000 + 3000);
         assert_eq!(l.scripts[0].path, "/c.js");
+    }
+
+    /// With a net log, the 103 preload's times are its network times, on
+    /// the document's send (the log's clock is its own); other resources
+    /// keep Resource Timing's and carry the log's beside them.
+    #[test]
+    fn net_log_times_the_early_hints_preload() {
+        use crate::browser::netlog::NetTimes;
+        let mut r = report();
+        let t = |sent, headers, end| NetTimes {
+            sent,
+            headers: Some(headers),
+            end: Some(end),
+        };
+        r.netlog = Some(NetLog {
+            requests: [
+                (
+                    "https://10.0.0.1:4433/index.html",
+                    t(5000.0, 5075.0, 5100.0),
+                ),
+                ("https://10.0.0.1:4433/a.css?v=1", t(5010.0, 5080.0, 5090.0)),
+                ("https://10.0.0.1:4433/c.js", t(5112.0, 5180.0, 5350.0)),
+            ]
+            .into_iter()
+            .map(|(u, t)| (u.to_string(), t))
+            .collect(),
+        });
+        let l = to_load(&opts(Proto::H3), &r);
+        let res = &l.summary.resources;
+        assert_eq!(res[0].net_log.map(|n| n.sent), Some(0.0));
+        assert_eq!(
+            (res[1].requested_ms, res[1].first_byte_ms, res[1].done_ms),
+            (Some(10.0), Some(80.0), Some(90.0))
+        );
+        assert_eq!(res[3].requested_ms, Some(111.0), "Resource Timing's");
+        assert_eq!(res[3].net_log.map(|n| n.sent), Some(112.0));
+        assert_eq!(res[2].net_log, None, "a cache hit has no network request");
     }
 
     /// A load over the wrong protocol, a failed load and an empty report

@@ -17,7 +17,10 @@
 // into the same record the emulated browser writes.
 //
 // Args: --url URL --spki BASE64 [--quic host:port] [--visits 1|2]
-//       [--timeout-ms N] [--trace]
+//       [--timeout-ms N] [--trace] [--netlog PATH]
+// --netlog writes the measured visit's net log (Chromium's
+// --log-net-log) to PATH: when the browser process's 103 preloads crossed
+// the network, which Resource Timing does not show.
 // --trace also records a DevTools timeline trace and reports, per script,
 // the main-thread time of its compile and evaluation (for calibrating the
 // emulated browser's CPU model).
@@ -43,6 +46,7 @@ function parseArgs(argv) {
     else if (a === '--timeout-ms') out.timeoutMs = Number(next());
     else if (a === '--chromium') out.chromium = next();
     else if (a === '--trace') out.trace = true;
+    else if (a === '--netlog') out.netlog = next();
     else throw new Error(`unknown argument ${a}`);
   }
   if (!out.url) throw new Error('--url is required');
@@ -157,10 +161,12 @@ function scriptTimes(trace) {
 }
 
 async function visit(args, userDataDir, measured) {
+  const f = flags(args);
+  if (measured && args.netlog) f.push(`--log-net-log=${args.netlog}`, '--net-log-capture-mode=Default');
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: args.chromium,
     headless: true,
-    args: flags(args),
+    args: f,
     viewport: { width: 1280, height: 800 },
   });
   try {

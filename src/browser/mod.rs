@@ -3,12 +3,14 @@
 //! Chromium's priorities, a push cache, an HTTP cache, 103 preloads) and
 //! records a HAR-like account of it. [`model`] is the pure page-load
 //! model, with [`cache`] the HTTP cache and cookie jar it keeps across
-//! visits; [`driver`] runs it over a real connection.
+//! visits; [`driver`] runs it over a real connection. [`chromium`] loads
+//! the same pages in headless Chromium, with [`netlog`] reading its net log.
 
 pub mod cache;
 pub mod chromium;
 pub mod driver;
 pub mod model;
+pub mod netlog;
 
 pub use cache::HttpCache;
 pub use driver::{load_on, load_page, not_loaded, BrowserConn, LoadOptions, PageLoad, Warmup};

@@ -149,6 +149,10 @@ pub struct Resource {
     /// the page's connection answers it and no cookie goes with it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub anonymous: bool,
+    /// Chromium: when its request crossed the network, from the net log
+    /// (ms since the document's request), where the log has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_log: Option<crate::browser::netlog::NetTimes>,
     /// The header fields the request carried besides the pseudo-headers
     /// (for HAR files; not in runs.json).
     #[serde(skip)]
@@ -191,6 +195,7 @@ impl Resource {
             content_type: None,
             protocol: None,
             anonymous: false,
+            net_log: None,
             request_headers: Vec::new(),
             response_headers: Vec::new(),
             referenced: true,
@@ -599,7 +604,8 @@ impl Page {
             self.res[i].requested_ms = Some(self.now);
             if self.cpu.cache_read_ms > 0.0 {
                 self.in_flight.insert(i);
-                self.cache_reads.push((i, self.now + self.cpu.cache_read_ms));
+                self.cache_reads
+                    .push((i, self.now + self.cpu.cache_read_ms));
                 self.cached_bodies.insert(i, body);
             } else {
                 self.cache_read(i, self.now, body);

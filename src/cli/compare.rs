@@ -213,6 +213,13 @@ pub struct CompareArgs {
     /// tcp_initcwnd).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     tcp_initcwnd: Option<u32>,
+    /// The servers' send-queue policy, on both protocols: rfc9218 (the
+    /// default: urgency, then incremental round-robin), fifo (request
+    /// order, one response at a time) or round-robin (one quantum per
+    /// stream per turn, priorities ignored, like a server that ignores
+    /// them). An ablation; recorded in runs.json as scheduler.
+    #[arg(long, default_value = "rfc9218", value_parser = scheduler_arg)]
+    scheduler: pushlab::sched::Policy,
     /// quinn's pacer on (default) or off, for every HTTP/3 server of the
     /// run (an ablation; recorded in runs.json as quic_pacing). Off needs
     /// a build with the patched quinn-proto (patches/build-pacing-switch.sh).
@@ -462,6 +469,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         tcp_pacing: a.tcp_pacing,
         tcp_initcwnd: a.tcp_initcwnd,
         quic_pacing: a.quic_pacing == OnOff::On,
+        scheduler: a.scheduler,
         loss: a
             .loss
             .as_deref()
@@ -546,4 +554,19 @@ mod tests {
             assert!(compare::preset(name, false).is_ok(), "{name}");
         }
     }
+}
+
+/// A send-queue policy by its name (`rfc9218`, `fifo`, `round-robin`).
+fn scheduler_arg(s: &str) -> Result<pushlab::sched::Policy, String> {
+    pushlab::sched::Policy::ALL
+        .iter()
+        .find(|(_, n)| *n == s)
+        .map(|(p, _)| *p)
+        .ok_or_else(|| {
+            let names: Vec<&str> = pushlab::sched::Policy::ALL
+                .iter()
+                .map(|(_, n)| *n)
+                .collect();
+            format!("unknown scheduler {s:?}; one of {}", names.join(", "))
+        })
 }

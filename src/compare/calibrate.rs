@@ -24,7 +24,6 @@
 //! the loads.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,8 +35,6 @@ use crate::browser::chromium::{self, ChromiumOptions};
 use crate::browser::{Cpu, PageLoad, ResKind, Source};
 use crate::client::Proto;
 use crate::config::ServeOptions;
-use crate::netem::{Emulator, EmulatorOptions};
-use crate::server::{RunningServer, ServerOptions};
 use crate::site::Site;
 use crate::summary::median;
 use crate::tls::Identity;
@@ -198,6 +195,7 @@ pub fn fit(loads: &[PageLoad], warm: &[PageLoad], profile: &str) -> Result<Calib
 /// of each of `warm_pages`, then [`fit`].
 #[allow(clippy::too_many_arguments)]
 pub fn calibrate(
+    rt: &tokio::runtime::Runtime,
     site: Arc<Site>,
     pages: &[String],
     warm_pages: &[String],
@@ -206,28 +204,12 @@ pub fn calibrate(
     loads_per_page: usize,
     seed: u64,
 ) -> Result<Calibration, CompareError> {
-    let emu = Emulator::start(EmulatorOptions {
-        up: profile.up,
-        down: profile.down,
-        server_ns: false,
-        seed,
-    })?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
+    let emu = super::run::start_link(profile, seed)?;
     let serve = ServeOptions {
         site,
         ..ServeOptions::default()
     };
-    let so = ServerOptions::new(
-        SocketAddr::from((emu.server_addr, 0)),
-        identity.clone(),
-        serve,
-    );
-    let srv = rt
-        .block_on(RunningServer::start(so))
-        .map_err(|e| CompareError::Server(e.to_string()))?;
+    let srv = super::run::start_server(rt, &emu, identity, serve, |_| {})?;
     let port = srv.addr.port();
     let mut loads = Vec::new();
     let mut warm_loads = Vec::new();

@@ -86,6 +86,7 @@ fn meta(h: &mut String, r: &Report) {
                 r.cpu.script_base_ms, r.cpu.script_ms_per_kb
             ),
         ),
+        ("send queue".into(), r.scheduler.clone()),
         (
             "QUIC".into(),
             format!(

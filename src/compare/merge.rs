@@ -105,6 +105,7 @@ pub fn merge_reports(shards: Vec<(PathBuf, Report)>) -> Result<Report, CompareEr
                     && r.tcp_pacing == first.tcp_pacing
                     && r.tcp_initcwnd == first.tcp_initcwnd,
             ),
+            ("send-queue policy", r.scheduler == first.scheduler),
             (
                 "browser CPU model",
                 r.cpu.script_base_ms == first.cpu.script_base_ms

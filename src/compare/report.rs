@@ -494,6 +494,9 @@ fn pacing_note(report: &Report) -> String {
     if let Some(n) = report.tcp_initcwnd {
         v.push_str(&format!(", TCP initial window {n} segments"));
     }
+    if report.scheduler != crate::sched::Policy::Rfc9218.name() {
+        v.push_str(&format!("; send queue {} (ablation)", report.scheduler));
+    }
     if !report.quic_pacing {
         v.push_str("; quinn's pacer OFF (patched quinn-proto)");
     }
@@ -735,6 +738,7 @@ pub(super) mod tests {
             tcp_cc: Some("cubic".into()),
             tcp_pacing: false,
             tcp_initcwnd: None,
+            scheduler: "rfc9218".into(),
             quic_pacing: true,
             quic_initial_mtu: None,
             tls_max_record: None,

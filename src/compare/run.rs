@@ -209,6 +209,10 @@ pub struct Report {
     /// None: the kernel's 10).
     #[serde(default)]
     pub tcp_initcwnd: Option<u32>,
+    /// The servers' send-queue policy (`--scheduler`; rfc9218 unless an
+    /// ablation said otherwise).
+    #[serde(default = "rfc9218")]
+    pub scheduler: String,
     /// quinn's pacer (false: `--quic-pacing off`, the patched build).
     #[serde(default = "pacing_on")]
     pub quic_pacing: bool,
@@ -270,6 +274,8 @@ pub struct CompareOptions {
     pub tcp_pacing: bool,
     /// The servers' TCP initial window in segments (None: the kernel's).
     pub tcp_initcwnd: Option<u32>,
+    /// The servers' send-queue policy (`--scheduler`).
+    pub scheduler: crate::sched::Policy,
     /// quinn's pacer on (false needs the patched quinn-proto).
     pub quic_pacing: bool,
     /// Random loss added to every link profile, each direction (a share).
@@ -450,7 +456,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         options: format!(
             "initial RTT {:?}, initial window {:?}, cpu {:?}, connection {}, \
              initial MTU {:?}, TCP cc {:?}, TLS records {:?}, TCP pacing {}, QUIC pacing {}, \
-             after {:?}, TCP initcwnd {:?}",
+             after {:?}, TCP initcwnd {:?}, scheduler {}",
             opts.initial_rtt,
             opts.initial_window,
             opts.cpu,
@@ -462,6 +468,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             opts.quic_pacing,
             opts.after,
             opts.tcp_initcwnd,
+            opts.scheduler.name(),
         ),
     };
     let left = opts.out_dir.join(super::journal::FILE);
@@ -545,6 +552,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                 );
             }
             let c = super::calibrate::calibrate(
+                &rt,
                 site.clone(),
                 &pages,
                 &warm_pages,
@@ -562,12 +570,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         } else {
             opts.cpu
         };
-        let emu = Emulator::start(EmulatorOptions {
-            up: prof.up,
-            down: prof.down,
-            server_ns: false,
-            seed: opts.seed,
-        })?;
+        let emu = start_link(prof, opts.seed)?;
         if let Some(n) = opts.tcp_initcwnd {
             emu.set_server_initcwnd(n)?;
         }
@@ -585,23 +588,18 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             serve.quic.pacing = opts.quic_pacing;
             if let SchedulerMode::Queue(c) = &mut serve.mode {
                 c.inflight = v.inflight;
+                c.policy = opts.scheduler;
             }
             if let Some(cc) = v.congestion {
                 serve.quic.congestion = cc;
             }
-            let mut so = ServerOptions::new(
-                SocketAddr::from((emu.server_addr, 0)),
-                identity.clone(),
-                serve,
-            );
-            so.tcp_notsent_lowat = v.tcp_notsent_lowat;
-            so.tcp_cc = opts.tcp_cc.clone();
-            so.tls_max_record = opts.tls_max_record;
-            so.tcp_pacing = opts.tcp_pacing;
-            so.tcp_inflight = v.tcp_inflight;
-            let srv = rt
-                .block_on(RunningServer::start(so))
-                .map_err(|e| CompareError::Server(e.to_string()))?;
+            let srv = start_server(&rt, &emu, &identity, serve, |so| {
+                so.tcp_notsent_lowat = v.tcp_notsent_lowat;
+                so.tcp_cc = opts.tcp_cc.clone();
+                so.tls_max_record = opts.tls_max_record;
+                so.tcp_pacing = opts.tcp_pacing;
+                so.tcp_inflight = v.tcp_inflight;
+            })?;
             servers.push(srv);
         }
         let rtt = prof.rtt().as_secs_f64() * 1e3;
@@ -777,6 +775,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         tls_max_record: opts.tls_max_record,
         tcp_pacing: opts.tcp_pacing,
         tcp_initcwnd: opts.tcp_initcwnd,
+        scheduler: opts.scheduler.name().to_string(),
         quic_pacing: opts.quic_pacing,
         tcp_cc: Some(
             opts.tcp_cc
@@ -832,6 +831,40 @@ fn vary_links(
 
 fn pacing_on() -> bool {
     true
+}
+
+/// The emulated link of `prof`: the client in a namespace of its own, the
+/// servers on the root namespace's side.
+pub(super) fn start_link(prof: &LinkProfile, seed: u64) -> Result<Emulator, CompareError> {
+    Ok(Emulator::start(EmulatorOptions {
+        up: prof.up,
+        down: prof.down,
+        server_ns: false,
+        seed,
+    })?)
+}
+
+/// A server on the server side of `emu`, serving `serve`, with its other
+/// options set by `tune`.
+pub(super) fn start_server(
+    rt: &tokio::runtime::Runtime,
+    emu: &Emulator,
+    identity: &Identity,
+    serve: ServeOptions,
+    tune: impl FnOnce(&mut ServerOptions),
+) -> Result<RunningServer, CompareError> {
+    let mut so = ServerOptions::new(
+        SocketAddr::from((emu.server_addr, 0)),
+        identity.clone(),
+        serve,
+    );
+    tune(&mut so);
+    rt.block_on(RunningServer::start(so))
+        .map_err(|e| CompareError::Server(e.to_string()))
+}
+
+fn rfc9218() -> String {
+    crate::sched::Policy::Rfc9218.name().to_string()
 }
 
 /// The warm-up resource of link profile `pi`.

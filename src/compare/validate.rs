@@ -47,11 +47,14 @@ pub struct ResourceDiff {
     pub model_done_ms: Option<f64>,
     /// Chromium response end.
     pub chromium_done_ms: Option<f64>,
-    /// Chromium took it from an Early Hints preload: its Resource Timing
-    /// then says when the page took the response from the preload cache,
-    /// not when it crossed the network (the browser process fetched it,
-    /// and neither Resource Timing nor the page's DevTools session shows
-    /// that fetch), so it is left out of the errors and the order.
+    /// Chromium took it from an Early Hints preload and no net log timed
+    /// the preload: its Resource Timing then says when the page took the
+    /// response from the preload cache, not when it crossed the network
+    /// (the browser process fetched it, and neither Resource Timing nor
+    /// the page's DevTools session shows that fetch), so it is left out of
+    /// the errors and the order. With the net log (`--log-net-log`, every
+    /// Chromium load since it was added), the preload's network times
+    /// replace Resource Timing's and it counts like any other.
     pub chromium_from_early_hints: bool,
 }
 
@@ -230,7 +233,7 @@ pub fn rows(report: &Report) -> Vec<ValidationRow> {
         let hinted: std::collections::HashSet<&str> = cr
             .iter()
             .flat_map(|r| r.load.summary.resources.iter())
-            .filter(|x| x.hinted)
+            .filter(|x| x.hinted && x.net_log.is_none())
             .map(|x| x.path.as_str())
             .collect();
         let resources: Vec<ResourceDiff> = paths

@@ -433,8 +433,8 @@ impl Emulator {
         ip(
             self.server_ns.as_ref(),
             &[
-                "route", "replace", &c, "dev", dev, "proto", "kernel", "scope", "link", "src",
-                &s, "initcwnd", &n,
+                "route", "replace", &c, "dev", dev, "proto", "kernel", "scope", "link", "src", &s,
+                "initcwnd", &n,
             ],
         )
     }

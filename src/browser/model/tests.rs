@@ -774,7 +774,11 @@ fn cache_reads_take_time_and_are_scheduled() {
         </head><body><img src="/i1.png" width=10 height=10><img src="/i2.png" width=10 height=10>
         <img src="/i3.png" width=10 height=10></body></html>"#;
     let mut cache = HttpCache::new();
-    cache.store("/a.css", &cacheable(), Bytes::from_static(b"@import url(/b.css);"));
+    cache.store(
+        "/a.css",
+        &cacheable(),
+        Bytes::from_static(b"@import url(/b.css);"),
+    );
     for path in ["/b.css", "/1.js", "/i1.png", "/i2.png", "/i3.png"] {
         cache.store(path, &cacheable(), Bytes::from_static(b""));
     }
@@ -787,7 +791,10 @@ fn cache_reads_take_time_and_are_scheduled() {
     respond(&mut p, "/", 100.0, doc);
     assert!(p.take_requests().is_empty(), "everything is cached");
     let a = p.resource("/a.css").unwrap();
-    assert_eq!((a.source, a.requested_ms, a.done_ms), (Source::Cached, Some(100.0), None));
+    assert_eq!(
+        (a.source, a.requested_ms, a.done_ms),
+        (Source::Cached, Some(100.0), None)
+    );
     // Tight mode: two reads in flight (a.css, 1.js) hold the small images.
     assert_eq!(p.resource("/i1.png").unwrap().requested_ms, None);
     assert_eq!(p.next_wakeup(), Some(110.0));
