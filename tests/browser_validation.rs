@@ -93,6 +93,13 @@ fn quick_validation_has_every_field_for_both_browsers() {
             assert_eq!(resources[0]["protocol"], proto, "{load}");
             assert!(load["lcp_ms"].as_f64().is_some(), "{load}");
             assert!(load["load_event_ms"].as_f64().is_some(), "{load}");
+            // Its net log was written and read: the document's request has
+            // its network times (its send is time zero), and so has every
+            // resource that crossed the network.
+            assert_eq!(resources[0]["net_log"]["sent_ms"], 0.0, "{load}");
+            for res in resources.iter().filter(|x| x["source"] == "Network") {
+                assert!(res["net_log"]["sent_ms"].as_f64().is_some(), "{res}");
+            }
         } else {
             assert!(load["speed_index_ms"].as_f64().is_some(), "{load}");
         }
