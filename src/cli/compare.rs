@@ -538,6 +538,21 @@ pub fn run(a: &CompareArgs) -> Result<()> {
     Ok(())
 }
 
+/// A send-queue policy by its name (`rfc9218`, `fifo`, `round-robin`).
+fn scheduler_arg(s: &str) -> Result<pushlab::sched::Policy, String> {
+    pushlab::sched::Policy::ALL
+        .iter()
+        .find(|(_, n)| *n == s)
+        .map(|(p, _)| *p)
+        .ok_or_else(|| {
+            let names: Vec<&str> = pushlab::sched::Policy::ALL
+                .iter()
+                .map(|(_, n)| *n)
+                .collect();
+            format!("unknown scheduler {s:?}; one of {}", names.join(", "))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,19 +569,4 @@ mod tests {
             assert!(compare::preset(name, false).is_ok(), "{name}");
         }
     }
-}
-
-/// A send-queue policy by its name (`rfc9218`, `fifo`, `round-robin`).
-fn scheduler_arg(s: &str) -> Result<pushlab::sched::Policy, String> {
-    pushlab::sched::Policy::ALL
-        .iter()
-        .find(|(_, n)| *n == s)
-        .map(|(p, _)| *p)
-        .ok_or_else(|| {
-            let names: Vec<&str> = pushlab::sched::Policy::ALL
-                .iter()
-                .map(|(_, n)| *n)
-                .collect();
-            format!("unknown scheduler {s:?}; one of {}", names.join(", "))
-        })
 }
