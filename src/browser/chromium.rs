@@ -625,6 +625,7 @@ mod tests {
             sent,
             headers: Some(headers),
             end: Some(end),
+            early_hints: None,
         };
         r.netlog = Some(NetLog {
             requests: [

@@ -23,7 +23,8 @@
 //!   or the body is inserted. The first five images of the document that
 //!   are not small (over 10,000 px², or of unknown size) are Medium, the
 //!   others Low ([`chromium::level`]). 103 preloads, made by the browser
-//!   process, are not held.
+//!   process, are not held; they are requested [`Cpu::hint_ms`] after the
+//!   103 arrives.
 //! - The parser: it walks the document's references in order; a classic
 //!   script in `<head>` (or one written by `document.write`) stops it until
 //!   the script has arrived, every stylesheet before it (with the
@@ -273,6 +274,14 @@ pub struct Cpu {
     /// and then read from disk), ms.
     #[serde(default)]
     pub cache_read_ms: f64,
+    /// From a 103 Early Hints response's arrival to the requests for the
+    /// preloads it names, ms. Chromium's browser process makes them
+    /// (`NavigationEarlyHintsManager`), one after another, each through
+    /// the network service's request set-up and HTTP cache: on loopback
+    /// its net log shows the first sent 23 ms after the 103 was read, the
+    /// last 36 ms after (see proto-notes/browser-model.md).
+    #[serde(default)]
+    pub hint_ms: f64,
 }
 
 impl Default for Cpu {
@@ -286,6 +295,7 @@ impl Default for Cpu {
             layout_ms: 0.0,
             paint_ms: 0.0,
             cache_read_ms: 0.0,
+            hint_ms: 0.0,
         }
     }
 }
@@ -328,6 +338,11 @@ pub struct Page {
     cached_bodies: HashMap<usize, Bytes>,
     /// Cache reads under way: (resource, when its body is available).
     cache_reads: Vec<(usize, f64)>,
+    /// 103 responses whose preloads are not requested yet.
+    hints: Vec<PendingHint>,
+    /// The preloads being requested come from a 103 (made by the browser
+    /// process, so Blink's tight mode does not hold them).
+    from_hint: bool,
     /// Web fonts the stylesheets declare, fetched at the first layout.
     fonts: Vec<String>,
     /// When rendering was unblocked, and when the first layout is due.
@@ -340,6 +355,15 @@ pub struct Page {
     /// SpeedIndex proxy.
     image_area: std::collections::BTreeMap<usize, u64>,
     now: f64,
+}
+
+/// A 103 whose preloads are requested at `due`.
+#[derive(Debug)]
+struct PendingHint {
+    due: f64,
+    /// The path it answered.
+    path: String,
+    headers: Vec<(String, String)>,
 }
 
 /// The document as the parser reads it.
@@ -428,6 +452,8 @@ impl Page {
             in_flight: Default::default(),
             cached_bodies: HashMap::new(),
             cache_reads: Vec::new(),
+            hints: Vec::new(),
+            from_hint: false,
             fonts: Vec::new(),
             layout_due: None,
             layout_ms: None,
@@ -515,6 +541,7 @@ impl Page {
         r.parser_blocking = parser_blocking;
         r.discovered_ms = now;
         r.referenced = via != Source::Preloaded;
+        r.hinted = self.from_hint && via == Source::Preloaded;
         r.anonymous = anonymous;
         self.res.push(r);
         self.index.insert(path.to_string(), i);
@@ -693,11 +720,13 @@ impl Page {
                 self.doc.read < self.doc.bytes.len() || (self.doc.complete && !self.doc.all_read)
             });
         let read = self.cache_reads.iter().map(|r| r.1).reduce(f64::min);
+        let hint = self.hints.iter().map(|h| h.due).reduce(f64::min);
         [
             self.running.map(|(_, end)| end),
             commit,
             self.layout_due.filter(|_| self.layout_ms.is_none()),
             read,
+            hint,
         ]
         .into_iter()
         .flatten()
@@ -715,17 +744,45 @@ impl Page {
         self.run();
     }
 
-    /// A 1xx response for `path` (103 Early Hints start preloads).
+    /// A 1xx response for `path`: a 103 Early Hints response starts its
+    /// preloads [`Cpu::hint_ms`] later.
+    //= https://www.rfc-editor.org/rfc/rfc8297#section-2
+    //# The 103 (Early Hints) informational status code indicates to the
+    //# client that the server is likely to send a final response with the
+    //# header fields included in the informational response.
     pub fn on_informational(&mut self, path: &str, status: u16, headers: &[(String, String)]) {
         if status != 103 {
             return;
         }
-        self.preload_links(path, headers);
+        self.hints.push(PendingHint {
+            due: self.now + self.cpu.hint_ms,
+            path: path.to_string(),
+            headers: headers.to_vec(),
+        });
         self.run();
     }
 
+    /// Requests the preloads of the 103s due by now, in the order they
+    /// are due. A resource the page requested in the meantime keeps its
+    /// request (it is not hinted).
+    pub(super) fn finish_hints(&mut self) {
+        while let Some(k) = self
+            .hints
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.due <= self.now)
+            .min_by(|a, b| a.1.due.total_cmp(&b.1.due))
+            .map(|(k, _)| k)
+        {
+            let h = self.hints.remove(k);
+            self.from_hint = true;
+            self.preload_links(&h.path, &h.headers);
+            self.from_hint = false;
+        }
+    }
+
     /// Starts a preload for each `Link: <...>; rel=preload` among the
-    /// header fields of a response to `path`.
+    /// header fields of a response to `path` (a 103's while `from_hint`).
     fn preload_links(&mut self, path: &str, headers: &[(String, String)]) {
         for (n, v) in headers {
             if !n.eq_ignore_ascii_case("link") {
@@ -748,6 +805,9 @@ impl Page {
                     .map(|a| ResKind::from_as(a.trim_matches('"')))
                     .unwrap_or(ResKind::Other);
                 if let Some(target) = scan::resolve(path, target) {
+                    if self.from_hint && self.index.contains_key(&target) {
+                        continue;
+                    }
                     // Hinted stylesheets and fonts are needed for rendering,
                     // but the hint alone does not make them block anything.
                     let j = self.need(&target, kind, false, false, Source::Preloaded);
@@ -994,8 +1054,10 @@ impl Page {
         if self.res.first().is_some_and(|d| d.error.is_some()) {
             return true;
         }
-        // The first layout too (it may fetch fonts, and gives the FCP).
-        self.parser_done_ms.is_some()
+        // The first layout too (it may fetch fonts, and gives the FCP),
+        // and every 103's preloads.
+        self.hints.is_empty()
+            && self.parser_done_ms.is_some()
             && self.layout_ms.is_some()
             && self.running.is_none()
             && self.runnable.is_empty()

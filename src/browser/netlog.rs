@@ -11,7 +11,10 @@
 //! (`HTTP_TRANSACTION_READ_RESPONSE_HEADERS`, a point event in Chromium
 //! 156, or its end in versions that log it as a span), and when it ended
 //! (`REQUEST_ALIVE` ends: a browser-process preload drains the body into the
-//! HTTP cache at once, so that is its response end). Times are the log's
+//! HTTP cache at once, so that is its response end), and when a 103 to it
+//! had been read (`HTTP_TRANSACTION_READ_EARLY_HINTS_RESPONSE_HEADERS`: the
+//! navigation's, from which the browser process starts its preloads).
+//! Times are the log's
 //! own clock (ms); [`NetLog::relative_to`] puts them on another request's
 //! send time.
 //!
@@ -36,6 +39,14 @@ pub struct NetTimes {
     /// The request ended (the body read, or a failure).
     #[serde(rename = "end_ms")]
     pub end: Option<f64>,
+    /// A 103 Early Hints response to it had been read
+    /// (`HTTP_TRANSACTION_READ_EARLY_HINTS_RESPONSE_HEADERS`, the first).
+    #[serde(
+        rename = "early_hints_ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub early_hints: Option<f64>,
 }
 
 /// The network requests of a net log, per URL.
@@ -63,6 +74,7 @@ struct Source {
     sent: Option<f64>,
     headers: Option<f64>,
     end: Option<f64>,
+    early_hints: Option<f64>,
 }
 
 impl NetLog {
@@ -84,11 +96,12 @@ impl NetLog {
             .and_then(Value::as_object)
             .ok_or(NetLogError::NoConstants)?;
         let id = |name: &str| types.get(name).and_then(Value::as_i64);
-        let (start_job, send, read_headers, alive) = (
+        let (start_job, send, read_headers, alive, hints) = (
             id("URL_REQUEST_START_JOB"),
             id("HTTP_TRANSACTION_SEND_REQUEST"),
             id("HTTP_TRANSACTION_READ_RESPONSE_HEADERS"),
             id("REQUEST_ALIVE"),
+            id("HTTP_TRANSACTION_READ_EARLY_HINTS_RESPONSE_HEADERS"),
         );
         let phases = v.pointer("/constants/logEventPhase");
         let phase = |name: &str, default: i64| {
@@ -132,6 +145,8 @@ impl NetLog {
                 s.headers = Some(t);
             } else if ty == alive && ph == end {
                 s.end = Some(t);
+            } else if ty == hints && s.early_hints.is_none() {
+                s.early_hints = Some(t);
             }
         }
         let mut requests: HashMap<String, NetTimes> = HashMap::new();
@@ -143,6 +158,7 @@ impl NetLog {
                 sent,
                 headers: s.headers,
                 end: s.end,
+                early_hints: s.early_hints,
             };
             match requests.get(&url) {
                 Some(t) if t.sent <= sent => {}
@@ -168,6 +184,7 @@ impl NetLog {
                         sent: t.sent - t0,
                         headers: t.headers.map(|h| h - t0),
                         end: t.end.map(|e| e - t0),
+                        early_hints: t.early_hints.map(|h| h - t0),
                     },
                 )
             })
@@ -185,13 +202,15 @@ mod tests {
     /// preloaded URL, answered by the cache (no send).
     const LOG: &str = r#"{"constants": {"logEventTypes": {"REQUEST_ALIVE": 2,
         "URL_REQUEST_START_JOB": 100, "HTTP_TRANSACTION_SEND_REQUEST": 150,
-        "HTTP_TRANSACTION_READ_RESPONSE_HEADERS": 160},
+        "HTTP_TRANSACTION_READ_RESPONSE_HEADERS": 160,
+        "HTTP_TRANSACTION_READ_EARLY_HINTS_RESPONSE_HEADERS": 170},
         "logEventPhase": {"PHASE_BEGIN": 1, "PHASE_END": 2, "PHASE_NONE": 0}},
     "events": [
     {"phase": 1, "source": {"id": 7, "type": 1}, "time": "1000", "type": 2},
     {"params": {"url": "https://h:1/", "method": "GET"}, "phase": 1, "source": {"id": 7, "type": 1}, "time": "1001", "type": 100},
     {"phase": 1, "source": {"id": 7, "type": 1}, "time": "1002", "type": 150},
     {"phase": 2, "source": {"id": 7, "type": 1}, "time": "1003", "type": 150},
+    {"phase": 0, "source": {"id": 7, "type": 1}, "time": "1050", "type": 170},
     {"phase": 0, "source": {"id": 7, "type": 1}, "time": "1075", "type": 160},
     {"phase": 1, "source": {"id": 9, "type": 1}, "time": "1074", "type": 2},
     {"params": {"url": "https://h:1/a.css"}, "phase": 1, "source": {"id": 9, "type": 1}, "time": "1074", "type": 100},
@@ -217,10 +236,12 @@ mod tests {
             NetTimes {
                 sent: 74.0,
                 headers: Some(148.0),
-                end: Some(158.0)
+                end: Some(158.0),
+                early_hints: None,
             }
         );
         assert_eq!(rel.requests["https://h:1/"].end, Some(298.0));
+        assert_eq!(rel.requests["https://h:1/"].early_hints, Some(48.0));
         assert!(log.relative_to("https://h:1/none").is_none());
     }
 

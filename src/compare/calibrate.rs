@@ -18,7 +18,12 @@
 //!   answered to its response end (Resource Timing, median over every
 //!   cached resource of the warm-cache loads; warm loads are made only
 //!   for pages the run loads warm, and give no other constant, since a
-//!   warm visit's scripts may come from V8's code cache).
+//!   warm visit's scripts may come from V8's code cache);
+//! - `hint_ms`: from the navigation's 103 having been read to a hinted
+//!   preload's send, both from Chromium's net log (median over every
+//!   hinted resource of the hinted loads: loads from a server with the
+//!   run's hint policy, made only for pages the run loads with one; they
+//!   give no other constant).
 //!
 //! Every constant is clamped at 0. The fit is pure; [`calibrate`] runs
 //! the loads.
@@ -35,6 +40,7 @@ use crate::browser::chromium::{self, ChromiumOptions};
 use crate::browser::{Cpu, PageLoad, ResKind, Source};
 use crate::client::Proto;
 use crate::config::ServeOptions;
+use crate::push::PushPolicy;
 use crate::site::Site;
 use crate::summary::median;
 use crate::tls::Identity;
@@ -73,6 +79,10 @@ pub struct Samples {
     /// read from the HTTP cache.
     #[serde(default)]
     pub cache_read_ms: Vec<f64>,
+    /// Send of each hinted preload minus the navigation's 103 read (net
+    /// log) in the hinted loads.
+    #[serde(default)]
+    pub hint_ms: Vec<f64>,
 }
 
 /// The main-thread time of a script in a load (compile plus evaluate).
@@ -101,9 +111,15 @@ fn line(points: &[(f64, f64)]) -> Option<(f64, f64)> {
 }
 
 /// Reads the CPU model's constants off Chromium loads (traced, so that
-/// they carry per-script times): cold-cache `loads`, and `warm` loads for
-/// the cache-read time. Pure.
-pub fn fit(loads: &[PageLoad], warm: &[PageLoad], profile: &str) -> Result<Calibration, String> {
+/// they carry per-script times): cold-cache `loads`, `warm` loads for the
+/// cache-read time, and `hinted` loads (with their net logs) for the 103
+/// preloads' delay. Pure.
+pub fn fit(
+    loads: &[PageLoad],
+    warm: &[PageLoad],
+    hinted: &[PageLoad],
+    profile: &str,
+) -> Result<Calibration, String> {
     let ok: Vec<&PageLoad> = loads.iter().filter(|l| l.error.is_none()).collect();
     if ok.is_empty() {
         return Err("no Chromium load succeeded".into());
@@ -163,6 +179,20 @@ pub fn fit(loads: &[PageLoad], warm: &[PageLoad], profile: &str) -> Result<Calib
         .filter(|r| r.source == Source::Cached)
         .filter_map(|r| Some(r.done_ms? - r.requested_ms?))
         .collect();
+    let hint: Vec<f64> = hinted
+        .iter()
+        .filter(|l| l.error.is_none())
+        .flat_map(|l| {
+            let res = &l.summary.resources;
+            let read = res
+                .first()
+                .and_then(|d| d.net_log)
+                .and_then(|n| n.early_hints);
+            res.iter()
+                .filter(|r| r.hinted)
+                .filter_map(move |r| Some(r.net_log?.sent - read?))
+        })
+        .collect();
     let (base, per_kb) = line(&points).ok_or("fewer than two script sizes traced")?;
     let layout_ms = median(&layout).unwrap_or(0.0).max(0.0);
     let cpu = Cpu {
@@ -172,6 +202,7 @@ pub fn fit(loads: &[PageLoad], warm: &[PageLoad], profile: &str) -> Result<Calib
         layout_ms,
         paint_ms: (median(&to_paint).unwrap_or(layout_ms) - layout_ms).max(0.0),
         cache_read_ms: median(&cache_read).unwrap_or(0.0).max(0.0),
+        hint_ms: median(&hint).unwrap_or(0.0).max(0.0),
     };
     Ok(Calibration {
         cpu,
@@ -185,20 +216,33 @@ pub fn fit(loads: &[PageLoad], warm: &[PageLoad], profile: &str) -> Result<Calib
             unblocked_to_fcp_ms: to_paint,
             scripts: points,
             cache_read_ms: cache_read,
+            hint_ms: hint,
         },
-        method: "medians over headless Chromium loads (DevTools timeline trace): commit = first subresource request - document first byte; script = least squares of compile+evaluate ms on KB; layout = first font request - rendering unblocked; paint = FCP - rendering unblocked - layout; cache read = response end - request start of warm loads' cached resources".into(),
+        method: "medians over headless Chromium loads (DevTools timeline trace): commit = first subresource request - document first byte; script = least squares of compile+evaluate ms on KB; layout = first font request - rendering unblocked; paint = FCP - rendering unblocked - layout; cache read = response end - request start of warm loads' cached resources; hint = hinted preload's send - the navigation's 103 read (net log) of hinted loads".into(),
     })
 }
 
+/// The pages a calibration loads.
+#[derive(Default)]
+pub struct Pages {
+    /// Loaded with a cold cache from a server without push or hints.
+    pub cold: Vec<String>,
+    /// Loaded again with a warm cache (for the cache reads).
+    pub warm: Vec<String>,
+    /// Loaded with a cold cache from a server with `hint_policy` (for the
+    /// 103 preloads' delay).
+    pub hinted: Vec<String>,
+    /// The run's hint policy (one that hints and never pushes).
+    pub hint_policy: Option<Arc<dyn PushPolicy>>,
+}
+
 /// Calibrates: `loads_per_page` traced Chromium loads of each page over
-/// HTTP/2 and HTTP/3 (no push) behind `profile`, as many warm-cache loads
-/// of each of `warm_pages`, then [`fit`].
-#[allow(clippy::too_many_arguments)]
+/// HTTP/2 and HTTP/3 behind `profile`, as many warm-cache loads of each
+/// warm page and hinted loads of each hinted page, then [`fit`].
 pub fn calibrate(
     rt: &tokio::runtime::Runtime,
     site: Arc<Site>,
-    pages: &[String],
-    warm_pages: &[String],
+    pages: &Pages,
     profile: &LinkProfile,
     identity: &Identity,
     loads_per_page: usize,
@@ -206,25 +250,51 @@ pub fn calibrate(
 ) -> Result<Calibration, CompareError> {
     let emu = super::run::start_link(profile, seed)?;
     let serve = ServeOptions {
-        site,
+        site: site.clone(),
         ..ServeOptions::default()
     };
     let srv = super::run::start_server(rt, &emu, identity, serve, |_| {})?;
-    let port = srv.addr.port();
+    let hint_srv = match (&pages.hint_policy, pages.hinted.is_empty()) {
+        (Some(policy), false) => {
+            let serve = ServeOptions {
+                site,
+                policy: policy.clone(),
+                ..ServeOptions::default()
+            };
+            Some(super::run::start_server(rt, &emu, identity, serve, |_| {})?)
+        }
+        _ => None,
+    };
+    #[derive(PartialEq)]
+    enum Kind {
+        Cold,
+        Warm,
+        Hinted,
+    }
     let mut loads = Vec::new();
     let mut warm_loads = Vec::new();
-    let runs = pages
-        .iter()
-        .map(|p| (p, false))
-        .chain(warm_pages.iter().map(|p| (p, true)));
-    for (page, warm) in runs {
+    let mut hinted_loads = Vec::new();
+    let runs = (pages.cold.iter().map(|p| (p, Kind::Cold)))
+        .chain(pages.warm.iter().map(|p| (p, Kind::Warm)))
+        .chain(
+            pages
+                .hinted
+                .iter()
+                .filter(|_| hint_srv.is_some())
+                .map(|p| (p, Kind::Hinted)),
+        );
+    for (page, kind) in runs {
+        let port = match (&kind, &hint_srv) {
+            (Kind::Hinted, Some(h)) => h.addr.port(),
+            _ => srv.addr.port(),
+        };
         for proto in [Proto::H2, Proto::H3] {
             for _ in 0..loads_per_page {
                 let co = ChromiumOptions {
                     url: format!("https://{}:{port}{page}", emu.server_addr),
                     proto,
                     spki: identity.spki_sha256.clone(),
-                    warm,
+                    warm: kind == Kind::Warm,
                     timeout: Duration::from_secs(60),
                     trace: true,
                 };
@@ -232,17 +302,20 @@ pub fn calibrate(
                     .in_client(move || chromium::load(&co))?
                     .join()
                     .map_err(|_| CompareError::Server("calibration thread panicked".into()))?;
-                if warm {
-                    warm_loads.push(load);
-                } else {
-                    loads.push(load);
+                match kind {
+                    Kind::Cold => loads.push(load),
+                    Kind::Warm => warm_loads.push(load),
+                    Kind::Hinted => hinted_loads.push(load),
                 }
             }
         }
     }
     rt.block_on(srv.shutdown());
+    if let Some(h) = hint_srv {
+        rt.block_on(h.shutdown());
+    }
     emu.stop();
-    fit(&loads, &warm_loads, &profile.name)
+    fit(&loads, &warm_loads, &hinted_loads, &profile.name)
         .map_err(|e| CompareError::Invalid(format!("calibrating the CPU model: {e}")))
 }
 
@@ -307,7 +380,22 @@ mod tests {
             r.source = Source::Cached;
             r.done_ms = Some(r.requested_ms.unwrap() + 4.0 * (k + 1) as f64);
         }
-        let c = fit(&loads, &[warm], "lte").unwrap();
+        // A hinted load: the 103 read at 72 ms, its preloads sent 30 and
+        // 40 ms later; a resource the page requested itself is no sample.
+        let mut hinted = load(4.0, 4.0);
+        let net = |sent: f64| crate::browser::netlog::NetTimes {
+            sent,
+            headers: None,
+            end: None,
+            early_hints: (sent == 0.0).then_some(72.0),
+        };
+        let rs = &mut hinted.summary.resources;
+        rs[0].net_log = Some(net(0.0));
+        for (r, sent, hint) in [(1, 102.0, true), (2, 112.0, true), (3, 300.0, false)] {
+            rs[r].hinted = hint;
+            rs[r].net_log = Some(net(sent));
+        }
+        let c = fit(&loads, &[warm], &[hinted], "lte").unwrap();
         let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
         assert!(close(c.cpu.commit_ms, 60.0), "{c:?}");
         assert!(close(c.cpu.script_base_ms, 2.0), "{c:?}");
@@ -317,6 +405,9 @@ mod tests {
         // Warm loads give the cache read (4, 8 and 12 ms: median 8), and
         // nothing else.
         assert!(close(c.cpu.cache_read_ms, 8.0), "{c:?}");
+        // Hinted loads give the 103 delay (30 and 40 ms), nothing else.
+        assert_eq!(c.samples.hint_ms, vec![30.0, 40.0]);
+        assert!(close(c.cpu.hint_ms, 35.0), "{c:?}");
         assert_eq!((c.loads, c.scripts, c.font_loads), (3, 3, 3));
         assert_eq!(c.samples.commit_ms, vec![60.0; 3]);
     }
@@ -324,8 +415,8 @@ mod tests {
     /// No successful load, or one script size only, is an error.
     #[test]
     fn fit_needs_loads_and_sizes() {
-        assert!(fit(&[], &[], "lte").is_err());
+        assert!(fit(&[], &[], &[], "lte").is_err());
         let same = vec![load(4.0, 4.0), load(4.0, 4.0)];
-        assert!(fit(&same, &[], "lte").is_err());
+        assert!(fit(&same, &[], &[], "lte").is_err());
     }
 }

@@ -543,19 +543,43 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                 }
             }
             warm_pages.sort();
+            // And those it loads from a server that hints (and never
+            // pushes: Chromium refuses push), for the 103 preloads' delay.
+            let mut hinted: Vec<String> = Vec::new();
+            let mut hint_policy = None;
+            for &(ci, _) in &mine {
+                let c = &configs[ci];
+                let policy = &preset.variants[c.variant_index].policy;
+                if c.profile_index == pi
+                    && c.cache == CacheState::Cold
+                    && policy.hints()
+                    && !policy.may_push()
+                    && !hinted.contains(&c.page)
+                {
+                    hinted.push(c.page.clone());
+                    hint_policy.get_or_insert_with(|| policy.clone());
+                }
+            }
+            hinted.sort();
             if opts.progress {
                 eprintln!(
-                    "calibrating the CPU model to Chromium over {} ({} traced loads, {} of them warm)",
+                    "calibrating the CPU model to Chromium over {} ({} traced loads: {} warm, {} hinted)",
                     prof.name,
-                    (pages.len() + warm_pages.len()) * 2 * opts.calibration_loads,
-                    warm_pages.len() * 2 * opts.calibration_loads
+                    (pages.len() + warm_pages.len() + hinted.len()) * 2 * opts.calibration_loads,
+                    warm_pages.len() * 2 * opts.calibration_loads,
+                    hinted.len() * 2 * opts.calibration_loads
                 );
             }
+            let calibration_pages = super::calibrate::Pages {
+                cold: pages,
+                warm: warm_pages,
+                hinted,
+                hint_policy,
+            };
             let c = super::calibrate::calibrate(
                 &rt,
                 site.clone(),
-                &pages,
-                &warm_pages,
+                &calibration_pages,
                 prof,
                 &identity,
                 opts.calibration_loads,

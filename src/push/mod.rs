@@ -108,6 +108,10 @@ pub trait PushPolicy: Send + Sync {
     fn may_push(&self) -> bool {
         true
     }
+    /// Whether the policy can send 103 Early Hints.
+    fn hints(&self) -> bool {
+        false
+    }
 }
 
 /// The congestion window assumed when the transport does not say:
@@ -430,6 +434,9 @@ impl PushPolicy for Preload {
     fn may_push(&self) -> bool {
         false
     }
+    fn hints(&self) -> bool {
+        true
+    }
     fn plan(&self, input: &PlanInput<'_>) -> Plan {
         let Some(children) = page_children(input) else {
             return Plan::default();
@@ -455,6 +462,9 @@ impl PushPolicy for PushPreload {
         "push-preload"
     }
     fn wants_transport_stats(&self) -> bool {
+        true
+    }
+    fn hints(&self) -> bool {
         true
     }
     fn plan(&self, input: &PlanInput<'_>) -> Plan {

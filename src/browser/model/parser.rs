@@ -19,6 +19,7 @@ impl Page {
     /// Runs the parser and the main thread as far as they can go.
     pub(super) fn run(&mut self) {
         loop {
+            self.finish_hints();
             self.finish_cache_reads();
             self.read_document();
             self.check_body_and_layout();

@@ -325,6 +325,43 @@ fn preloaded_scripts_run_only_when_referenced() {
     }
 }
 
+/// A 103's preloads are requested `hint_ms` after it arrives (Chromium's
+/// browser process makes them), are not held by tight mode even when
+/// below High, and the load is not over while they are due; a resource
+/// the page requested before they were is not requested again.
+#[test]
+fn hint_preloads_wait_hint_ms() {
+    let cpu = Cpu {
+        hint_ms: 30.0,
+        ..Cpu::default()
+    };
+    let mut p = Page::new("/", HttpCache::new(), cpu);
+    p.take_requests();
+    p.advance(70.0);
+    let links = "</a.css>; rel=preload; as=style, </x.png>; rel=preload; as=image, \
+                 </y.png>; rel=preload; as=image, </z.png>; rel=preload; as=image";
+    p.on_informational("/", 103, &h(&[("link", links)]));
+    assert!(p.take_requests().is_empty(), "nothing before hint_ms");
+    assert_eq!(p.next_wakeup(), Some(100.0));
+    assert!(!p.finished());
+    p.advance(100.0);
+    let r = p.take_requests();
+    assert_eq!(paths(&r), vec!["/a.css", "/x.png", "/y.png", "/z.png"]);
+    assert!(p.resource("/z.png").unwrap().hinted);
+    assert_eq!(p.resource("/z.png").unwrap().discovered_ms, 100.0);
+
+    // The document came first: its stylesheet is the page's request.
+    let mut p = Page::new("/", HttpCache::new(), cpu);
+    p.take_requests();
+    p.advance(70.0);
+    p.on_informational("/", 103, &h(&[("link", "</a.css>; rel=preload; as=style")]));
+    respond(&mut p, "/", 80.0, DOC);
+    assert!(paths(&p.take_requests()).contains(&"/a.css"));
+    p.advance(100.0);
+    assert!(p.take_requests().is_empty(), "no second request");
+    assert!(!p.resource("/a.css").unwrap().hinted);
+}
+
 /// A failed document ends the load; failed subresources do not hang it.
 #[test]
 fn failures_end_the_load() {
