@@ -548,12 +548,13 @@ impl Page {
         // A preload (103 hint or `<link rel=preload>`) is requested with the
         // priority of its type as a browser gives it to preloads: a
         // stylesheet as if it blocked rendering, a script as if it blocked
-        // the parser.
+        // the parser; a 103's, made by the browser process, incremental.
         let usage = chromium::Usage {
             render_blocking,
             parser_blocking,
             preload: via == Source::Preloaded,
             boosted,
+            early_hint: self.from_hint && via == Source::Preloaded,
         };
         let priority = chromium::request_priority(kind, usage).to_string();
         self.res[i].level = Some(chromium::level(kind, usage));

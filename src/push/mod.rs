@@ -221,6 +221,7 @@ pub fn push_priority(kind: Kind, node: &NodeInfo) -> Priority {
         // Which images Chromium boosts depends on their sizes and order,
         // which the graph does not keep: pushed images get the default.
         boosted: false,
+        early_hint: false,
     };
     chromium::request_priority(kind, usage)
 }

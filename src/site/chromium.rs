@@ -22,6 +22,12 @@
 //! | image | otherwise | Low | `u=3, i` |
 //! | other (fetch) | | High | `u=1` |
 //!
+//! A 103's preloads, which Chromium's browser process makes, have the
+//! urgency of a preload of their type but are all incremental (Chromium
+//! 156's net log on the demo page: `u=0, i` for the stylesheets, `u=1, i`
+//! for the scripts and the font, where the renderer sends `u=0`, `u=1`,
+//! `u=0`); an image's was not recorded (the demo hints none).
+//!
 //! Checked against Chromium 156 (the `priority` headers and DevTools
 //! priorities `pushlab compare --browser chromium` records): every row
 //! but "other" and the stylesheet whose media does not match. Chromium
@@ -48,6 +54,9 @@ pub struct Usage {
     /// An image among the first five not-small ones the preload scanner
     /// found (`kBoostImagePriority`). Read for images.
     pub boosted: bool,
+    /// A 103 preload, made by the browser process: incremental, whatever
+    /// its type. Implies `preload`'s urgency.
+    pub early_hint: bool,
 }
 
 /// Blink's resource load priorities, lowest first.
@@ -69,13 +78,15 @@ pub enum Level {
 pub fn level(kind: Kind, usage: Usage) -> Level {
     match kind {
         Kind::Document => Level::VeryHigh,
-        Kind::Style if usage.render_blocking || usage.preload => Level::VeryHigh,
+        Kind::Style if usage.render_blocking || usage.preload || usage.early_hint => {
+            Level::VeryHigh
+        }
         Kind::Style => Level::VeryLow,
-        Kind::Script if usage.parser_blocking || usage.preload => Level::High,
+        Kind::Script if usage.parser_blocking || usage.preload || usage.early_hint => Level::High,
         Kind::Script => Level::Low,
-        Kind::Font if usage.preload => Level::High,
+        Kind::Font if usage.preload || usage.early_hint => Level::High,
         Kind::Font => Level::VeryHigh,
-        Kind::Image if usage.boosted && !usage.preload => Level::Medium,
+        Kind::Image if usage.boosted && !usage.preload && !usage.early_hint => Level::Medium,
         Kind::Image => Level::Low,
         Kind::Other => Level::High,
     }
@@ -91,7 +102,14 @@ pub fn request_priority(kind: Kind, usage: Usage) -> Priority {
         Level::Low => 3,
         Level::VeryLow => 4,
     };
-    Priority::new(urgency, matches!(kind, Kind::Document | Kind::Image))
+    //= https://www.rfc-editor.org/rfc/rfc9218#section-4.2
+    //# The incremental parameter value is Boolean.  It indicates if an HTTP
+    //# response can be processed incrementally, i.e., provide some
+    //# meaningful output as chunks of the response arrive.
+    Priority::new(
+        urgency,
+        usage.early_hint || matches!(kind, Kind::Document | Kind::Image),
+    )
 }
 
 #[cfg(test)]
@@ -111,6 +129,7 @@ mod tests {
             parser_blocking: true,
             preload: false,
             boosted: false,
+            early_hint: false,
         };
         let boosted = Usage {
             boosted: true,
@@ -118,6 +137,10 @@ mod tests {
         };
         let preload = Usage {
             preload: true,
+            ..none
+        };
+        let hint = Usage {
+            early_hint: true,
             ..none
         };
         assert_eq!(header(Kind::Document, none), "u=0, i");
@@ -133,6 +156,10 @@ mod tests {
         assert_eq!(header(Kind::Image, boosted), "u=2, i");
         assert_eq!(header(Kind::Image, preload), "u=3, i");
         assert_eq!(header(Kind::Other, none), "u=1");
+        assert_eq!(header(Kind::Style, hint), "u=0, i");
+        assert_eq!(header(Kind::Script, hint), "u=1, i");
+        assert_eq!(header(Kind::Font, hint), "u=1, i");
+        assert_eq!(header(Kind::Image, hint), "u=3, i");
     }
 
     /// A stylesheet reads only render-blocking, a script only

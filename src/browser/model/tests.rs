@@ -259,8 +259,9 @@ fn warm_cache_and_cookies() {
     assert_eq!(s.pushes_used, 0);
 }
 
-/// 103 Early Hints start preloads with the priority of their `as`;
-/// the parser later finds them already under way.
+/// 103 Early Hints start preloads with the urgency of their `as`,
+/// incremental as Chromium's browser process sends them; the parser later
+/// finds them already under way.
 #[test]
 fn early_hints_preload() {
     let mut p = Page::new("/", HttpCache::new(), Cpu::default());
@@ -281,10 +282,10 @@ fn early_hints_preload() {
     assert_eq!(paths(&r), vec!["/a.css", "/f.woff2"]);
     assert_eq!(
         prio(&r, "/a.css"),
-        "u=0",
+        "u=0, i",
         "a preloaded stylesheet is urgent"
     );
-    assert_eq!(prio(&r, "/f.woff2"), "u=1");
+    assert_eq!(prio(&r, "/f.woff2"), "u=1, i");
     assert_eq!(p.resource("/a.css").unwrap().source, Source::Preloaded);
     respond(&mut p, "/", 300.0, DOC);
     let r = p.take_requests();
