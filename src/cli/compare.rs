@@ -220,6 +220,12 @@ pub struct CompareArgs {
     /// them). An ablation; recorded in runs.json as scheduler.
     #[arg(long, default_value = "rfc9218", value_parser = scheduler_arg)]
     scheduler: pushlab::sched::Policy,
+    /// The HTTP/3 servers' in-flight limit for preemptible bytes, for
+    /// every variant (off, bdp, bdp-125; default: each variant's own,
+    /// bdp-125 unless the preset compares them). An ablation; recorded in
+    /// runs.json as inflight. The calibration's server keeps the default.
+    #[arg(long, value_enum)]
+    inflight: Option<pushlab::sched::inflight::InflightMode>,
     /// quinn's pacer on (default) or off, for every HTTP/3 server of the
     /// run (an ablation; recorded in runs.json as quic_pacing). Off needs
     /// a build with the patched quinn-proto (patches/build-pacing-switch.sh).
@@ -470,6 +476,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         tcp_initcwnd: a.tcp_initcwnd,
         quic_pacing: a.quic_pacing == OnOff::On,
         scheduler: a.scheduler,
+        inflight: a.inflight,
         loss: a
             .loss
             .as_deref()

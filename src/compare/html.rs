@@ -86,7 +86,13 @@ fn meta(h: &mut String, r: &Report) {
                 r.cpu.script_base_ms, r.cpu.script_ms_per_kb
             ),
         ),
-        ("send queue".into(), r.scheduler.clone()),
+        (
+            "send queue".into(),
+            match &r.inflight {
+                Some(m) => format!("{}, HTTP/3 in-flight limit {m} (every variant)", r.scheduler),
+                None => r.scheduler.clone(),
+            },
+        ),
         (
             "QUIC".into(),
             format!(

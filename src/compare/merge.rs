@@ -105,7 +105,10 @@ pub fn merge_reports(shards: Vec<(PathBuf, Report)>) -> Result<Report, CompareEr
                     && r.tcp_pacing == first.tcp_pacing
                     && r.tcp_initcwnd == first.tcp_initcwnd,
             ),
-            ("send-queue policy", r.scheduler == first.scheduler),
+            (
+                "send-queue policy",
+                r.scheduler == first.scheduler && r.inflight == first.inflight,
+            ),
             (
                 "browser CPU model",
                 r.cpu.script_base_ms == first.cpu.script_base_ms

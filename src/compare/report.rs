@@ -497,6 +497,11 @@ fn pacing_note(report: &Report) -> String {
     if report.scheduler != crate::sched::Policy::Rfc9218.name() {
         v.push_str(&format!("; send queue {} (ablation)", report.scheduler));
     }
+    if let Some(m) = &report.inflight {
+        v.push_str(&format!(
+            "; HTTP/3 in-flight limit {m} on every variant (ablation)"
+        ));
+    }
     if !report.quic_pacing {
         v.push_str("; quinn's pacer OFF (patched quinn-proto)");
     }
@@ -739,6 +744,7 @@ pub(super) mod tests {
             tcp_pacing: false,
             tcp_initcwnd: None,
             scheduler: "rfc9218".into(),
+            inflight: None,
             quic_pacing: true,
             quic_initial_mtu: None,
             tls_max_record: None,

@@ -213,6 +213,11 @@ pub struct Report {
     /// ablation said otherwise).
     #[serde(default = "rfc9218")]
     pub scheduler: String,
+    /// The HTTP/3 in-flight limit every variant ran with, when
+    /// `--inflight` overrode the presets' (an ablation; None: each
+    /// variant's own, `bdp-125` unless the preset says otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inflight: Option<String>,
     /// quinn's pacer (false: `--quic-pacing off`, the patched build).
     #[serde(default = "pacing_on")]
     pub quic_pacing: bool,
@@ -276,6 +281,9 @@ pub struct CompareOptions {
     pub tcp_initcwnd: Option<u32>,
     /// The servers' send-queue policy (`--scheduler`).
     pub scheduler: crate::sched::Policy,
+    /// The HTTP/3 in-flight limit for every variant (`--inflight`; None:
+    /// each variant's own).
+    pub inflight: Option<crate::sched::inflight::InflightMode>,
     /// quinn's pacer on (false needs the patched quinn-proto).
     pub quic_pacing: bool,
     /// Random loss added to every link profile, each direction (a share).
@@ -456,7 +464,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         options: format!(
             "initial RTT {:?}, initial window {:?}, cpu {:?}, connection {}, \
              initial MTU {:?}, TCP cc {:?}, TLS records {:?}, TCP pacing {}, QUIC pacing {}, \
-             after {:?}, TCP initcwnd {:?}, scheduler {}",
+             after {:?}, TCP initcwnd {:?}, scheduler {}, inflight {:?}",
             opts.initial_rtt,
             opts.initial_window,
             opts.cpu,
@@ -469,6 +477,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             opts.after,
             opts.tcp_initcwnd,
             opts.scheduler.name(),
+            opts.inflight.map(|m| m.name()),
         ),
     };
     let left = opts.out_dir.join(super::journal::FILE);
@@ -611,7 +620,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             serve.quic.initial_mtu = opts.initial_mtu;
             serve.quic.pacing = opts.quic_pacing;
             if let SchedulerMode::Queue(c) = &mut serve.mode {
-                c.inflight = v.inflight;
+                c.inflight = opts.inflight.unwrap_or(v.inflight);
                 c.policy = opts.scheduler;
             }
             if let Some(cc) = v.congestion {
@@ -800,6 +809,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         tcp_pacing: opts.tcp_pacing,
         tcp_initcwnd: opts.tcp_initcwnd,
         scheduler: opts.scheduler.name().to_string(),
+        inflight: opts.inflight.map(|m| m.name().to_string()),
         quic_pacing: opts.quic_pacing,
         tcp_cc: Some(
             opts.tcp_cc
