@@ -226,6 +226,11 @@ pub struct CompareArgs {
     /// runs.json as inflight. The calibration's server keeps the default.
     #[arg(long, value_enum)]
     inflight: Option<pushlab::sched::inflight::InflightMode>,
+    /// Write a qlog per HTTP/3 connection of the measured loads, in one
+    /// folder per link and variant under DIR (files named by start time
+    /// and client address; runs.json's started_unix_ms finds a load's).
+    #[arg(long)]
+    qlog_dir: Option<std::path::PathBuf>,
     /// quinn's pacer on (default) or off, for every HTTP/3 server of the
     /// run (an ablation; recorded in runs.json as quic_pacing). Off needs
     /// a build with the patched quinn-proto (patches/build-pacing-switch.sh).
@@ -477,6 +482,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         quic_pacing: a.quic_pacing == OnOff::On,
         scheduler: a.scheduler,
         inflight: a.inflight,
+        qlog_dir: a.qlog_dir.clone(),
         loss: a
             .loss
             .as_deref()

@@ -284,6 +284,9 @@ pub struct CompareOptions {
     /// The HTTP/3 in-flight limit for every variant (`--inflight`; None:
     /// each variant's own).
     pub inflight: Option<crate::sched::inflight::InflightMode>,
+    /// Where the HTTP/3 servers write a qlog per connection (`--qlog-dir`:
+    /// one folder per link and variant).
+    pub qlog_dir: Option<PathBuf>,
     /// quinn's pacer on (false needs the patched quinn-proto).
     pub quic_pacing: bool,
     /// Random loss added to every link profile, each direction (a share).
@@ -619,6 +622,23 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             serve.quic.initial_window = opts.initial_window;
             serve.quic.initial_mtu = opts.initial_mtu;
             serve.quic.pacing = opts.quic_pacing;
+            if let Some(dir) = &opts.qlog_dir {
+                let name: String = format!("{}-{}", prof.name, v.label)
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                let dir = dir.join(name);
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    CompareError::Invalid(format!("--qlog-dir {}: {e}", dir.display()))
+                })?;
+                serve.qlog_dir = Some(dir);
+            }
             if let SchedulerMode::Queue(c) = &mut serve.mode {
                 c.inflight = opts.inflight.unwrap_or(v.inflight);
                 c.policy = opts.scheduler;
