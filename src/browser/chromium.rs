@@ -56,6 +56,9 @@ pub struct ChromiumOptions {
     /// Also record a DevTools timeline trace and report each script's
     /// main-thread time (for calibrating the emulated browser's CPU).
     pub trace: bool,
+    /// Keep the measured visit's net log at this path (otherwise it is
+    /// read and deleted).
+    pub keep_net_log: Option<std::path::PathBuf>,
 }
 
 /// Main-thread time of one script, from a DevTools trace.
@@ -230,7 +233,20 @@ fn run_script(opts: &ChromiumOptions) -> Result<Report, String> {
         },
         Err(e) => tracing::warn!(%e, path = %netlog.display(), "no net log from Chromium"),
     }
-    let _ = std::fs::remove_file(&netlog);
+    match &opts.keep_net_log {
+        Some(keep) => {
+            // A rename fails across file systems: copy then.
+            if std::fs::rename(&netlog, keep).is_err() {
+                if let Err(e) = std::fs::copy(&netlog, keep) {
+                    tracing::warn!(%e, path = %keep.display(), "keeping Chromium's net log");
+                }
+                let _ = std::fs::remove_file(&netlog);
+            }
+        }
+        None => {
+            let _ = std::fs::remove_file(&netlog);
+        }
+    }
     Ok(report)
 }
 
@@ -538,6 +554,7 @@ mod tests {
             warm: false,
             timeout: Duration::from_secs(10),
             trace: false,
+            keep_net_log: None,
         }
     }
 

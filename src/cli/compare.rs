@@ -231,6 +231,11 @@ pub struct CompareArgs {
     /// and client address; runs.json's started_unix_ms finds a load's).
     #[arg(long)]
     qlog_dir: Option<std::path::PathBuf>,
+    /// Keep Chromium's net log of every measured load under DIR (one file
+    /// per configuration and run, `LABEL-runN.json`; it has the QUIC and
+    /// HTTP/2 frames Chromium sent and received).
+    #[arg(long)]
+    netlog_dir: Option<std::path::PathBuf>,
     /// quinn's pacer on (default) or off, for every HTTP/3 server of the
     /// run (an ablation; recorded in runs.json as quic_pacing). Off needs
     /// a build with the patched quinn-proto (patches/build-pacing-switch.sh).
@@ -483,6 +488,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         scheduler: a.scheduler,
         inflight: a.inflight,
         qlog_dir: a.qlog_dir.clone(),
+        netlog_dir: a.netlog_dir.clone(),
         loss: a
             .loss
             .as_deref()

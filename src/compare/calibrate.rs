@@ -297,6 +297,7 @@ pub fn calibrate(
                     warm: kind == Kind::Warm,
                     timeout: Duration::from_secs(60),
                     trace: true,
+                    keep_net_log: None,
                 };
                 let load = emu
                     .in_client(move || chromium::load(&co))?

@@ -537,6 +537,12 @@ fn cpu_line(report: &Report) -> String {
 /// for a file name, and the run.
 pub(super) fn har_name(report: &Report, r: &Run) -> String {
     let label = report.configs[r.config].label();
+    format!("har/{:02}-{}-run{}.har", r.config, slug(&label), r.run)
+}
+
+/// A label made safe for a file name: lower-case ASCII letters and digits,
+/// every other run of characters one `-`.
+pub(super) fn slug(label: &str) -> String {
     let mut slug = String::new();
     for c in label.chars() {
         if c.is_ascii_alphanumeric() {
@@ -545,12 +551,7 @@ pub(super) fn har_name(report: &Report, r: &Run) -> String {
             slug.push('-');
         }
     }
-    format!(
-        "har/{:02}-{}-run{}.har",
-        r.config,
-        slug.trim_matches('-'),
-        r.run
-    )
+    slug.trim_matches('-').to_string()
 }
 
 /// render-ready and load of a run, as waterfall marks.

@@ -287,6 +287,9 @@ pub struct CompareOptions {
     /// Where the HTTP/3 servers write a qlog per connection (`--qlog-dir`:
     /// one folder per link and variant).
     pub qlog_dir: Option<PathBuf>,
+    /// Where Chromium's net logs of the measured loads are kept
+    /// (`--netlog-dir`: one file per configuration and run).
+    pub netlog_dir: Option<PathBuf>,
     /// quinn's pacer on (false needs the patched quinn-proto).
     pub quic_pacing: bool,
     /// Random loss added to every link profile, each direction (a share).
@@ -606,6 +609,11 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         } else {
             opts.cpu
         };
+        if let Some(dir) = &opts.netlog_dir {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                CompareError::Invalid(format!("--netlog-dir {}: {e}", dir.display()))
+            })?;
+        }
         let emu = start_link(prof, opts.seed)?;
         if let Some(n) = opts.tcp_initcwnd {
             emu.set_server_initcwnd(n)?;
@@ -623,17 +631,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             serve.quic.initial_mtu = opts.initial_mtu;
             serve.quic.pacing = opts.quic_pacing;
             if let Some(dir) = &opts.qlog_dir {
-                let name: String = format!("{}-{}", prof.name, v.label)
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || c == '-' {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                let dir = dir.join(name);
+                let dir = dir.join(super::report::slug(&format!("{}-{}", prof.name, v.label)));
                 std::fs::create_dir_all(&dir).map_err(|e| {
                     CompareError::Invalid(format!("--qlog-dir {}: {e}", dir.display()))
                 })?;
@@ -688,6 +686,9 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                         warm,
                         timeout: lo.timeout,
                         trace: false,
+                        keep_net_log: opts.netlog_dir.as_ref().map(|d| {
+                            d.join(format!("{}-run{run}.json", super::report::slug(&c.label())))
+                        }),
                     }
                 });
                 let (samples, loaded) = std::thread::scope(|scope| {
