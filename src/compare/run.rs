@@ -528,6 +528,10 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         }
     }
     let site = Arc::new(site);
+    if let Some(dir) = &opts.netlog_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CompareError::Invalid(format!("--netlog-dir {}: {e}", dir.display())))?;
+    }
     let mut calibrations = Vec::new();
     for (pi, prof) in preset.profiles.iter().enumerate() {
         if !mine.iter().any(|&(ci, _)| configs[ci].profile_index == pi) {
@@ -537,45 +541,36 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         // Chromium's main thread takes depends on what else the machine's
         // cores do (the emulator relays more packets on a faster link).
         let cpu = if calibrate {
-            // The pages this link loads (an --only may leave out some).
-            let mut pages: Vec<String> = Vec::new();
-            for &(ci, _) in &mine {
-                let c = &configs[ci];
-                if c.profile_index == pi && !pages.contains(&c.page) {
-                    pages.push(c.page.clone());
-                }
-            }
-            pages.sort();
-            // And those it loads with a warm cache, for the cache reads.
-            let mut warm_pages: Vec<String> = Vec::new();
-            for &(ci, _) in &mine {
-                let c = &configs[ci];
-                if c.profile_index == pi
-                    && c.cache == CacheState::Warm
-                    && !warm_pages.contains(&c.page)
-                {
-                    warm_pages.push(c.page.clone());
-                }
-            }
-            warm_pages.sort();
-            // And those it loads from a server that hints (and never
+            // The loads this link makes (an --only may leave out some).
+            let here: Vec<&Config> = mine
+                .iter()
+                .map(|&(ci, _)| &configs[ci])
+                .filter(|c| c.profile_index == pi)
+                .collect();
+            let pages_where = |keep: &dyn Fn(&Config) -> bool| {
+                let mut out: Vec<String> = here
+                    .iter()
+                    .filter(|c| keep(c))
+                    .map(|c| c.page.clone())
+                    .collect();
+                out.sort();
+                out.dedup();
+                out
+            };
+            // Its pages; those it loads with a warm cache, for the cache
+            // reads; and those it loads from a server that hints (and never
             // pushes: Chromium refuses push), for the 103 preloads' delay.
-            let mut hinted: Vec<String> = Vec::new();
-            let mut hint_policy = None;
-            for &(ci, _) in &mine {
-                let c = &configs[ci];
+            let hinting = |c: &Config| {
                 let policy = &preset.variants[c.variant_index].policy;
-                if c.profile_index == pi
-                    && c.cache == CacheState::Cold
-                    && policy.hints()
-                    && !policy.may_push()
-                    && !hinted.contains(&c.page)
-                {
-                    hinted.push(c.page.clone());
-                    hint_policy.get_or_insert_with(|| policy.clone());
-                }
-            }
-            hinted.sort();
+                c.cache == CacheState::Cold && policy.hints() && !policy.may_push()
+            };
+            let pages = pages_where(&|_| true);
+            let warm_pages = pages_where(&|c| c.cache == CacheState::Warm);
+            let hinted = pages_where(&hinting);
+            let hint_policy = here
+                .iter()
+                .find(|c| hinting(c))
+                .map(|c| preset.variants[c.variant_index].policy.clone());
             if opts.progress {
                 eprintln!(
                     "calibrating the CPU model to Chromium over {} ({} traced loads: {} warm, {} hinted)",
@@ -609,11 +604,6 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         } else {
             opts.cpu
         };
-        if let Some(dir) = &opts.netlog_dir {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                CompareError::Invalid(format!("--netlog-dir {}: {e}", dir.display()))
-            })?;
-        }
         let emu = start_link(prof, opts.seed)?;
         if let Some(n) = opts.tcp_initcwnd {
             emu.set_server_initcwnd(n)?;
