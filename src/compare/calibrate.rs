@@ -21,9 +21,9 @@
 //!   warm visit's scripts may come from V8's code cache);
 //! - `hint_ms`: from the navigation's 103 having been read to the send of
 //!   the first preload it named, both from Chromium's net log (median over
-//!   the hinted loads: loads from a server with the
-//!   run's hint policy, made only for pages the run loads with one; they
-//!   give no other constant).
+//!   the hinted loads: loads from a server with the run's hint policy,
+//!   made only for pages the run loads with one; they give no other
+//!   constant).
 //!
 //! Every constant is clamped at 0. The fit is pure; [`calibrate`] runs
 //! the loads.
@@ -229,11 +229,17 @@ pub struct Pages {
     pub cold: Vec<String>,
     /// Loaded again with a warm cache (for the cache reads).
     pub warm: Vec<String>,
-    /// Loaded with a cold cache from a server with `hint_policy` (for the
-    /// 103 preloads' delay).
-    pub hinted: Vec<String>,
+    /// Loaded with a cold cache from a server that hints (for the 103
+    /// preloads' delay), when the run has such pages.
+    pub hinted: Option<Hinted>,
+}
+
+/// The pages a calibration loads from a server that sends 103s.
+pub struct Hinted {
+    /// The pages.
+    pub pages: Vec<String>,
     /// The run's hint policy (one that hints and never pushes).
-    pub hint_policy: Option<Arc<dyn PushPolicy>>,
+    pub policy: Arc<dyn PushPolicy>,
 }
 
 /// Calibrates: `loads_per_page` traced Chromium loads of each page over
@@ -254,16 +260,16 @@ pub fn calibrate(
         ..ServeOptions::default()
     };
     let srv = super::run::start_server(rt, &emu, identity, serve, |_| {})?;
-    let hint_srv = match (&pages.hint_policy, pages.hinted.is_empty()) {
-        (Some(policy), false) => {
+    let hint_srv = match &pages.hinted {
+        Some(h) => {
             let serve = ServeOptions {
                 site,
-                policy: policy.clone(),
+                policy: h.policy.clone(),
                 ..ServeOptions::default()
             };
             Some(super::run::start_server(rt, &emu, identity, serve, |_| {})?)
         }
-        _ => None,
+        None => None,
     };
     #[derive(PartialEq)]
     enum Kind {
@@ -280,7 +286,7 @@ pub fn calibrate(
             pages
                 .hinted
                 .iter()
-                .filter(|_| hint_srv.is_some())
+                .flat_map(|h| &h.pages)
                 .map(|p| (p, Kind::Hinted)),
         );
     for (page, kind) in runs {

@@ -566,25 +566,27 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             };
             let pages = pages_where(&|_| true);
             let warm_pages = pages_where(&|c| c.cache == CacheState::Warm);
-            let hinted = pages_where(&hinting);
-            let hint_policy = here
+            let hinted = here
                 .iter()
                 .find(|c| hinting(c))
-                .map(|c| preset.variants[c.variant_index].policy.clone());
+                .map(|c| super::calibrate::Hinted {
+                    pages: pages_where(&hinting),
+                    policy: preset.variants[c.variant_index].policy.clone(),
+                });
+            let hinted_pages = hinted.as_ref().map_or(0, |h| h.pages.len());
             if opts.progress {
                 eprintln!(
                     "calibrating the CPU model to Chromium over {} ({} traced loads: {} warm, {} hinted)",
                     prof.name,
-                    (pages.len() + warm_pages.len() + hinted.len()) * 2 * opts.calibration_loads,
+                    (pages.len() + warm_pages.len() + hinted_pages) * 2 * opts.calibration_loads,
                     warm_pages.len() * 2 * opts.calibration_loads,
-                    hinted.len() * 2 * opts.calibration_loads
+                    hinted_pages * 2 * opts.calibration_loads
                 );
             }
             let calibration_pages = super::calibrate::Pages {
                 cold: pages,
                 warm: warm_pages,
                 hinted,
-                hint_policy,
             };
             let c = super::calibrate::calibrate(
                 &rt,
