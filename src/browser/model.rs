@@ -357,6 +357,18 @@ pub struct Page {
     now: f64,
 }
 
+/// Removes the entry of `pending` due earliest (the first of equals), if it
+/// is due by `now`: events the model keeps until their time.
+fn take_due<T>(pending: &mut Vec<T>, now: f64, due: impl Fn(&T) -> f64) -> Option<T> {
+    let k = pending
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| due(e) <= now)
+        .min_by(|a, b| due(a.1).total_cmp(&due(b.1)))
+        .map(|(k, _)| k)?;
+    Some(pending.remove(k))
+}
+
 /// A 103 whose preloads are requested at `due`.
 #[derive(Debug)]
 struct PendingHint {
@@ -690,15 +702,7 @@ impl Page {
 
     /// Finishes the cache reads due by now, in the order they are due.
     pub(super) fn finish_cache_reads(&mut self) {
-        while let Some(k) = self
-            .cache_reads
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.1 <= self.now)
-            .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1))
-            .map(|(k, _)| k)
-        {
-            let (i, at) = self.cache_reads.remove(k);
+        while let Some((i, at)) = take_due(&mut self.cache_reads, self.now, |r| r.1) {
             let body = self.cached_bodies.remove(&i).unwrap_or_default();
             self.cache_read(i, at, body);
         }
@@ -767,15 +771,7 @@ impl Page {
     /// are due. A resource the page requested in the meantime keeps its
     /// request (it is not hinted).
     pub(super) fn finish_hints(&mut self) {
-        while let Some(k) = self
-            .hints
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| h.due <= self.now)
-            .min_by(|a, b| a.1.due.total_cmp(&b.1.due))
-            .map(|(k, _)| k)
-        {
-            let h = self.hints.remove(k);
+        while let Some(h) = take_due(&mut self.hints, self.now, |h| h.due) {
             self.from_hint = true;
             self.preload_links(&h.path, &h.headers);
             self.from_hint = false;
