@@ -191,6 +191,7 @@ fn run_case(
         down: case.link,
         server_ns: false,
         seed,
+        realtime: true,
     })
     .map_err(err)?;
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -241,6 +241,12 @@ pub struct CompareArgs {
     /// a build with the patched quinn-proto (patches/build-pacing-switch.sh).
     #[arg(long, value_enum, default_value_t = OnOff::On)]
     quic_pacing: OnOff,
+    /// The link emulator's threads at real-time priority (on, the
+    /// default, when running as root) or at normal priority (off: to
+    /// measure what that changes). Each run records in runs.json how late
+    /// the emulator delivered its packets (emulator.down.late, max_us).
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    emulator_realtime: OnOff,
     /// Random loss added to every link profile, each direction (e.g. 1%),
     /// from the --seed generator; the profile's name says so (2g+loss1%).
     #[arg(long)]
@@ -485,6 +491,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         tcp_pacing: a.tcp_pacing,
         tcp_initcwnd: a.tcp_initcwnd,
         quic_pacing: a.quic_pacing == OnOff::On,
+        emulator_realtime: a.emulator_realtime == OnOff::On,
         scheduler: a.scheduler,
         inflight: a.inflight,
         qlog_dir: a.qlog_dir.clone(),

@@ -261,6 +261,7 @@ pub async fn run(a: NetemArgs) -> Result<i32> {
         down,
         server_ns: a.server_ns,
         seed: a.seed,
+        realtime: true,
     })?;
     eprintln!(
         "netem: client {} (own namespace) <-> server {} ({})",

@@ -252,9 +252,9 @@ pub fn calibrate(
     profile: &LinkProfile,
     identity: &Identity,
     loads_per_page: usize,
-    seed: u64,
+    link: super::run::Link,
 ) -> Result<Calibration, CompareError> {
-    let emu = super::run::start_link(profile, seed)?;
+    let emu = super::run::start_link(profile, link)?;
     let serve = ServeOptions {
         site: site.clone(),
         ..ServeOptions::default()

@@ -110,6 +110,10 @@ pub fn merge_reports(shards: Vec<(PathBuf, Report)>) -> Result<Report, CompareEr
                 r.scheduler == first.scheduler && r.inflight == first.inflight,
             ),
             (
+                "link emulator's priority",
+                r.emulator_realtime == first.emulator_realtime,
+            ),
+            (
                 "browser CPU model",
                 r.cpu.script_base_ms == first.cpu.script_base_ms
                     && r.cpu.script_ms_per_kb == first.cpu.script_ms_per_kb,

@@ -747,6 +747,7 @@ pub(super) mod tests {
             scheduler: "rfc9218".into(),
             inflight: None,
             quic_pacing: true,
+            emulator_realtime: true,
             quic_initial_mtu: None,
             tls_max_record: None,
             seed: 1,

@@ -54,12 +54,26 @@ pub struct Run {
     /// later), bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwnd_at_start: Option<u64>,
+    /// How punctually the emulator delivered this load's packets (from
+    /// just before it started to its end): whether the link was the link
+    /// it claims to be on a busy machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<EmulatorLateness>,
     /// Time series through the load, every [`TRACE_EVERY`] (written to
     /// traces.jsonl, one line per run, rather than runs.json).
     #[serde(skip)]
     pub trace: Vec<TracePoint>,
     /// The load as recorded.
     pub load: PageLoad,
+}
+
+/// [`crate::netem::Lateness`] per direction over one load.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct EmulatorLateness {
+    /// Client to server.
+    pub up: crate::netem::Lateness,
+    /// Server to client.
+    pub down: crate::netem::Lateness,
 }
 
 /// Traced Chromium loads per page and protocol when calibrating the CPU
@@ -221,6 +235,10 @@ pub struct Report {
     /// quinn's pacer (false: `--quic-pacing off`, the patched build).
     #[serde(default = "pacing_on")]
     pub quic_pacing: bool,
+    /// Whether the link emulator's threads asked for real-time priority
+    /// (`--emulator-realtime`; reports from before it existed ran without).
+    #[serde(default)]
+    pub emulator_realtime: bool,
     /// Seed of the links' loss generators.
     pub seed: u64,
     /// The connection each measured load ran on.
@@ -292,6 +310,8 @@ pub struct CompareOptions {
     pub netlog_dir: Option<PathBuf>,
     /// quinn's pacer on (false needs the patched quinn-proto).
     pub quic_pacing: bool,
+    /// The link emulator's threads at real-time priority.
+    pub emulator_realtime: bool,
     /// Random loss added to every link profile, each direction (a share).
     pub loss: Option<f64>,
     /// Jitter added to every link profile, each direction.
@@ -470,7 +490,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         options: format!(
             "initial RTT {:?}, initial window {:?}, cpu {:?}, connection {}, \
              initial MTU {:?}, TCP cc {:?}, TLS records {:?}, TCP pacing {}, QUIC pacing {}, \
-             after {:?}, TCP initcwnd {:?}, scheduler {}, inflight {:?}",
+             after {:?}, TCP initcwnd {:?}, scheduler {}, inflight {:?}, emulator realtime {}",
             opts.initial_rtt,
             opts.initial_window,
             opts.cpu,
@@ -484,6 +504,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             opts.tcp_initcwnd,
             opts.scheduler.name(),
             opts.inflight.map(|m| m.name()),
+            opts.emulator_realtime,
         ),
     };
     let left = opts.out_dir.join(super::journal::FILE);
@@ -595,7 +616,10 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                 prof,
                 &identity,
                 opts.calibration_loads,
-                opts.seed,
+                Link {
+                    seed: opts.seed,
+                    realtime: opts.emulator_realtime,
+                },
             )?;
             if opts.progress {
                 eprintln!("calibrated over {}: {:?}", prof.name, c.cpu);
@@ -606,7 +630,13 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         } else {
             opts.cpu
         };
-        let emu = start_link(prof, opts.seed)?;
+        let emu = start_link(
+            prof,
+            Link {
+                seed: opts.seed,
+                realtime: opts.emulator_realtime,
+            },
+        )?;
         if let Some(n) = opts.tcp_initcwnd {
             emu.set_server_initcwnd(n)?;
         }
@@ -683,6 +713,8 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                         }),
                     }
                 });
+                // Counts start now (what came before belongs to no load).
+                emu.take_lateness();
                 let (samples, loaded) = std::thread::scope(|scope| {
                     let sampler = scope.spawn(|| sample_until(&emu, probes, &stop));
                     let loaded = match chromium {
@@ -728,9 +760,11 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                     };
                     let loaded = loaded.map(|h| h.join());
                     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    let (up, down) = emu.take_lateness();
+                    let loaded = loaded.map(|l| l.map(|l| (l, EmulatorLateness { up, down })));
                     (sampler.join().unwrap_or_default(), loaded)
                 });
-                let (t0, load, warmup) = loaded?
+                let ((t0, load, warmup), emulator) = loaded?
                     .map_err(|_| CompareError::Server("page-load thread panicked".into()))?;
                 let think = site
                     .get(&c.page)
@@ -789,6 +823,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                     peak_link_queue_packets,
                     warmup,
                     cwnd_at_start,
+                    emulator: Some(emulator),
                     trace,
                     load,
                 };
@@ -824,6 +859,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         scheduler: opts.scheduler.name().to_string(),
         inflight: opts.inflight.map(|m| m.name().to_string()),
         quic_pacing: opts.quic_pacing,
+        emulator_realtime: opts.emulator_realtime,
         tcp_cc: Some(
             opts.tcp_cc
                 .clone()
@@ -880,14 +916,24 @@ fn pacing_on() -> bool {
     true
 }
 
+/// How a run's links are emulated besides their profile.
+#[derive(Debug, Clone, Copy)]
+pub struct Link {
+    /// Seed of the loss generators.
+    pub seed: u64,
+    /// The relay's threads at real-time priority.
+    pub realtime: bool,
+}
+
 /// The emulated link of `prof`: the client in a namespace of its own, the
 /// servers on the root namespace's side.
-pub(super) fn start_link(prof: &LinkProfile, seed: u64) -> Result<Emulator, CompareError> {
+pub(super) fn start_link(prof: &LinkProfile, link: Link) -> Result<Emulator, CompareError> {
     Ok(Emulator::start(EmulatorOptions {
         up: prof.up,
         down: prof.down,
         server_ns: false,
-        seed,
+        seed: link.seed,
+        realtime: link.realtime,
     })?)
 }
 

@@ -80,11 +80,22 @@ impl Controller for Observing {
     ) {
         self.seen.in_flight = in_flight;
         self.seen.app_limited = app_limited;
-        if self.dispersion.end_acks().is_some() {
+        if let Some(train) = self.dispersion.end_acks() {
             self.seen.ack_rate = self.dispersion.rate();
             if let (true, Some(rate)) = (self.floor_on, self.seen.ack_rate) {
                 self.floor = window_floor(rate, self.min_rtt);
             }
+            // What the floor is made of, for `RUST_LOG=pushlab::dispersion=debug`.
+            tracing::debug!(
+                target: "pushlab::dispersion",
+                train_rate = train.rate,
+                train_bytes = train.bytes,
+                train_ms = train.span.as_secs_f64() * 1e3,
+                train_events = train.events,
+                rate = self.seen.ack_rate,
+                floor = self.floor,
+                "ACK-spacing sample"
+            );
         }
         self.inner
             .on_end_acks(now, in_flight, app_limited, largest_packet_num_acked);

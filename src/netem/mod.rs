@@ -28,6 +28,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use link::{DirCounters, LinkSpec, Loss, QueueLimit};
+pub use relay::{Lateness, LATE};
 
 /// The emulator could not be set up or was misconfigured.
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +218,9 @@ pub struct EmulatorOptions {
     /// Seed of the loss generators (runs with the same seed lose the same
     /// packet numbers).
     pub seed: u64,
+    /// Run the relay's threads at real-time priority (when allowed; a
+    /// warning says when not). Off only to measure what it changes.
+    pub realtime: bool,
 }
 
 impl Default for EmulatorOptions {
@@ -226,6 +230,7 @@ impl Default for EmulatorOptions {
             down: LinkSpec::default(),
             server_ns: false,
             seed: 1,
+            realtime: true,
         }
     }
 }
@@ -387,6 +392,7 @@ impl Emulator {
             dup(&server_tun)?,
             opts.up,
             opts.seed,
+            opts.realtime,
             stop.clone(),
         )
         .map_err(setup_err("starting the relay"))?;
@@ -398,6 +404,7 @@ impl Emulator {
             opts.seed
                 .wrapping_mul(0x9e37_79b9_7f4a_7c15)
                 .wrapping_add(1),
+            opts.realtime,
             stop.clone(),
         )
         .map_err(setup_err("starting the relay"))?;
@@ -538,6 +545,16 @@ impl Emulator {
         for d in [&self.up, &self.down].into_iter().flatten() {
             d.set_down(down);
         }
+    }
+
+    /// How punctually each direction delivered its packets since the last
+    /// call (which starts a new count): (up, down).
+    pub fn take_lateness(&self) -> (Lateness, Lateness) {
+        let take = |d: &Option<relay::Direction>| d.as_ref().map(|d| d.take_lateness());
+        (
+            take(&self.up).unwrap_or_default(),
+            take(&self.down).unwrap_or_default(),
+        )
     }
 
     /// Counters so far.

@@ -117,6 +117,24 @@ pub fn command_in_netns(cmd: &mut Command, ns: RawFd, die_with_parent: bool) {
     }
 }
 
+/// Moves the calling thread to the real-time FIFO class at `priority`
+/// (1-99): it then runs as soon as it wakes, ahead of every normal thread
+/// (browsers, servers, compilers). Needs root or CAP_SYS_NICE. The kernel's
+/// RT throttling (sched_rt_runtime_us) still leaves normal threads 5% of
+/// each second should a real-time thread spin.
+pub fn realtime(priority: i32) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: pid 0 is the calling thread; `param` lives on the stack for
+    // the call.
+    let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Waits up to `timeout_ms` for `fd` to become readable.
 pub fn poll_readable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
     let mut p = libc::pollfd {

@@ -57,6 +57,21 @@ struct AckEvent {
     last_sent: Instant,
 }
 
+/// One train's measurement: what a sample is made of, for traces.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Train {
+    /// Bytes per second: `bytes` over `span`.
+    pub rate: u64,
+    /// Bytes acknowledged by the train's events after its first.
+    pub bytes: u64,
+    /// From the first event to the last.
+    pub span: Duration,
+    /// ACK events counted (after the first).
+    pub events: usize,
+    /// When the train's first packet was sent.
+    pub first_sent: Instant,
+}
+
 /// Turns ACK events into bottleneck-rate samples.
 #[derive(Debug, Clone, Default)]
 pub struct DispersionSampler {
@@ -86,9 +101,9 @@ impl DispersionSampler {
         e.last_sent = e.last_sent.max(sent);
     }
 
-    /// The ACK frame is processed: returns the new sample (bytes per
-    /// second) if this event completes a train worth one.
-    pub fn end_acks(&mut self) -> Option<u64> {
+    /// The ACK frame is processed: returns the new sample if this event
+    /// completes a train worth one.
+    pub fn end_acks(&mut self) -> Option<Train> {
         let e = self.current.take()?;
         if let Some(prev) = self.events.back() {
             if e.at.saturating_duration_since(prev.at) > MAX_GAP || e.first_sent < prev.first_sent {
@@ -113,7 +128,8 @@ impl DispersionSampler {
         {
             self.burst = None;
         }
-        let (sample, sent) = self.train_rate()?;
+        let train = self.train_rate()?;
+        let (sample, sent) = (train.rate, train.first_sent);
         // Trains over one burst count once, with their best rate: the
         // burst's last ACK is often the receiver's delayed one (an odd packet
         // waits up to its max_ack_delay), which stretches the longest train
@@ -134,13 +150,13 @@ impl DispersionSampler {
                 self.burst = Some((sent, e.at, sample));
             }
         }
-        Some(sample)
+        Some(train)
     }
 
     /// The longest train ending with the newest event: the bytes of its
     /// events after the first over the time from the first to the last,
     /// and when its first packet was sent.
-    fn train_rate(&self) -> Option<(u64, Instant)> {
+    fn train_rate(&self) -> Option<Train> {
         let last = self.events.back()?;
         let mut bytes = 0u64;
         let (mut sent_lo, mut sent_hi) = (last.first_sent, last.last_sent);
@@ -159,7 +175,13 @@ impl DispersionSampler {
             }
             let counted = self.events.len() - 1 - i;
             if span >= MIN_SPAN && counted >= MIN_EVENTS && bytes >= MIN_BYTES {
-                best = Some(((bytes as f64 / span.as_secs_f64()) as u64, sent_lo));
+                best = Some(Train {
+                    rate: (bytes as f64 / span.as_secs_f64()) as u64,
+                    bytes,
+                    span,
+                    events: counted,
+                    first_sent: sent_lo,
+                });
             }
         }
         best
@@ -218,7 +240,7 @@ mod tests {
             let at = t0 + per * k + owd;
             s.on_ack(at, t0, 1200);
             s.on_ack(at, t0, 1200);
-            out.extend(s.end_acks());
+            out.extend(s.end_acks().map(|t| t.rate));
         }
         out
     }
