@@ -2,6 +2,8 @@
 //! what it is configured to do: round-trip time, TCP and QUIC throughput
 //! at the bottleneck rate, random loss within statistical bounds (also in
 //! bursts), the drop-tail queue limit and the delay a full queue adds;
+//! that the relay's threads run at real-time priority (unless asked not to)
+//! and count every packet they deliver and how late;
 //! that nothing (devices, namespaces, processes, the `--serve` command's
 //! process group) is left after success, a panic, a crashed command or
 //! Ctrl-C; that two emulators coexist; and that
@@ -343,6 +345,61 @@ fn loss_is_within_statistical_bounds() {
             (mean_run - burst).abs() <= 0.35 * burst,
             "burst {burst}: mean run of losses {mean_run:.2}"
         );
+    }
+}
+
+/// The scheduling policy (0 normal, 1 FIFO) of each of this process's
+/// threads whose name starts with `prefix`.
+fn thread_policies(prefix: &str) -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let comm = comm.trim().to_string();
+        if !comm.starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap();
+        // Fields after "pid (comm)": the state is field 3, the policy 41.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let policy = rest.split(' ').nth(41 - 3).unwrap().parse().unwrap();
+        out.push((comm, policy));
+    }
+    out
+}
+
+#[test]
+fn relay_threads_are_realtime_and_count_lateness() {
+    if !require_root("relay_threads_are_realtime_and_count_lateness") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for realtime in [true, false] {
+        let emu = Emulator::start(EmulatorOptions {
+            realtime,
+            ..both(link(1, None, QueueLimit::Unlimited))
+        })
+        .unwrap();
+        let got = udp_burst(&emu, 200, 200, Duration::from_micros(200));
+        // The threads set their policy as they start; the burst took
+        // longer than that.
+        let policies = thread_policies("netem-");
+        assert_eq!(policies.len(), 4, "{policies:?}");
+        for (name, policy) in &policies {
+            assert_eq!(*policy, u32::from(realtime), "{name}, realtime={realtime}");
+        }
+        // Written packets are counted once each: as many as the link model
+        // let through (the datagrams, and whatever the kernel sent besides).
+        let counters = emu.counters();
+        let (up, _down) = emu.take_lateness();
+        assert_eq!(up.packets, counters.up.packets_out, "realtime={realtime}");
+        assert!(
+            up.packets as usize >= got.len(),
+            "{up:?}, {} got",
+            got.len()
+        );
+        assert!(up.late <= up.packets, "{up:?}");
+        assert_eq!(emu.take_lateness().0.packets, 0, "taking resets the count");
+        emu.stop();
     }
 }
 

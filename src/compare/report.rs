@@ -706,6 +706,7 @@ pub(super) mod tests {
             peak_link_queue_packets: None,
             warmup: None,
             cwnd_at_start: None,
+            emulator: None,
             trace: Vec::new(),
             load: PageLoad {
                 url: "https://10.0.0.1:4433/index.html".into(),

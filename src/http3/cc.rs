@@ -48,6 +48,8 @@ struct Observing {
     floor: u64,
     /// The minimum RTT as of the last ACK.
     min_rtt: Duration,
+    /// When the controller was built (the connection's start), for traces.
+    epoch: Instant,
 }
 
 impl Controller for Observing {
@@ -80,7 +82,22 @@ impl Controller for Observing {
     ) {
         self.seen.in_flight = in_flight;
         self.seen.app_limited = app_limited;
-        if let Some(train) = self.dispersion.end_acks() {
+        let train = self.dispersion.end_acks();
+        if let Some(e) = self.dispersion.newest().filter(|e| e.at == now) {
+            // Every ACK event, for replaying the estimator offline
+            // (`RUST_LOG=pushlab::dispersion=trace`); times in ms since the
+            // connection's first packet.
+            let ms = |t: Instant| t.saturating_duration_since(self.epoch).as_secs_f64() * 1e3;
+            tracing::trace!(
+                target: "pushlab::dispersion",
+                at = ms(e.at),
+                bytes = e.bytes,
+                first_sent = ms(e.first_sent),
+                last_sent = ms(e.last_sent),
+                "ACK event"
+            );
+        }
+        if let Some(train) = train {
             self.seen.ack_rate = self.dispersion.rate();
             if let (true, Some(rate)) = (self.floor_on, self.seen.ack_rate) {
                 self.floor = window_floor(rate, self.min_rtt);
@@ -88,6 +105,7 @@ impl Controller for Observing {
             // What the floor is made of, for `RUST_LOG=pushlab::dispersion=debug`.
             tracing::debug!(
                 target: "pushlab::dispersion",
+                at = now.saturating_duration_since(self.epoch).as_secs_f64() * 1e3,
                 train_rate = train.rate,
                 train_bytes = train.bytes,
                 train_ms = train.span.as_secs_f64() * 1e3,
@@ -136,6 +154,7 @@ impl Controller for Observing {
             dispersion: self.dispersion.clone(),
             floor_on: self.floor_on,
             floor: self.floor,
+            epoch: self.epoch,
             min_rtt: self.min_rtt,
         })
     }
@@ -167,6 +186,7 @@ impl ControllerFactory for ObservingFactory {
             floor_on: self.window_floor,
             floor: 0,
             min_rtt: Duration::ZERO,
+            epoch: now,
         })
     }
 }
