@@ -443,7 +443,15 @@ pub async fn load_on(
             Event::Informational(sid, info) => {
                 if let Some(path) = streams.get(&sid).cloned() {
                     if info.status < 200 {
-                        page.on_informational(&path, info.status, &info.headers);
+                        let busy_ms = page.on_informational(&path, info.status, &info.headers);
+                        // The network thread is busy with the 103's
+                        // preloads and reads nothing: block this thread,
+                        // and with it the connection's packet processing
+                        // (compare runs each load on a current-thread
+                        // runtime; `pushlab load` has no hint delay).
+                        if busy_ms > 0.0 {
+                            std::thread::sleep(Duration::from_secs_f64(busy_ms / 1e3));
+                        }
                     } else {
                         page.on_response_head(&path, info.status, &info.headers);
                     }

@@ -291,8 +291,9 @@ fn early_hints_preload() {
     let r = p.take_requests();
     assert!(!paths(&r).contains(&"/a.css"));
     assert!(p.resource("/a.css").unwrap().render_blocking);
-    p.on_informational("/", 200, &h(&[("link", "</z.css>; rel=preload; as=style")]));
+    let busy = p.on_informational("/", 200, &h(&[("link", "</z.css>; rel=preload; as=style")]));
     assert!(p.take_requests().is_empty(), "only 103s are hints");
+    assert_eq!(busy, 0.0);
 }
 
 /// A hinted script that arrives before the document only waits: it
@@ -341,7 +342,11 @@ fn hint_preloads_wait_hint_ms() {
     p.advance(70.0);
     let links = "</a.css>; rel=preload; as=style, </x.png>; rel=preload; as=image, \
                  </y.png>; rel=preload; as=image, </z.png>; rel=preload; as=image";
-    p.on_informational("/", 103, &h(&[("link", links)]));
+    assert_eq!(
+        p.on_informational("/", 103, &h(&[("link", links)])),
+        30.0,
+        "busy"
+    );
     assert!(p.take_requests().is_empty(), "nothing before hint_ms");
     assert_eq!(p.next_wakeup(), Some(100.0));
     assert!(!p.finished());
