@@ -164,6 +164,11 @@ pub struct QuicOptions {
     /// (`patches/build-pacing-switch.sh`); quinn has no such option. It is
     /// process-wide: every QUIC connection of the process.
     pub pacing: bool,
+    /// Whether the ACK-spacing estimator behind in-flight control drops
+    /// trains that cross a receiver's stall (off by default: on LTE the
+    /// check made Chromium's loads slower; see
+    /// [`crate::sched::dispersion`]).
+    pub ack_stall_check: bool,
 }
 
 /// Whether this build can turn quinn's pacer off: built with
@@ -217,6 +222,7 @@ impl Default for QuicOptions {
             preferred_address: Vec::new(),
             udp_buffer: UDP_BUFFER,
             pacing: true,
+            ack_stall_check: false,
         }
     }
 }

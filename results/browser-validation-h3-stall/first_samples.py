@@ -21,7 +21,8 @@ for d in sys.argv[1:]:
     r = json.load(open(f"{d}/runs.json"))
     lines = list(gzip.open(f"{d}/dispersion.log.gz", "rt"))
     def label(c):
-        return f"{c['variant']}, {c.get('browser', 'emulated')}"
+        return (f"{c['protocol'].lower()} {c['page']} {c['variant']} {c['cache']}, "
+                f"{c.get('browser', 'emulated')}")
 
     loads = sorted((x["load"]["started_unix_ms"], label(r["configs"][x["config"]]),
                     x["load"]["load_ms"]) for x in r["runs"])
@@ -37,5 +38,9 @@ for d in sys.argv[1:]:
     for name, v in sorted(rows.items()):
         at = [f[0] for _, f in v if f]
         floor = [f[1] for _, f in v if f]
-        print(f"{d}: {name}: load {st.median(l for l, _ in v):.0f} ms; first sample at "
+        load = st.median(l for l, _ in v)
+        if not at:
+            print(f"{d}: {name}: load {load:.0f} ms; no ACK-spacing sample (HTTP/2, or none)")
+            continue
+        print(f"{d}: {name}: load {load:.0f} ms; first sample at "
               f"{st.median(at):.0f} ms, floor {st.median(floor):.0f} kB (medians of {len(at)})")

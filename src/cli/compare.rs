@@ -247,6 +247,13 @@ pub struct CompareArgs {
     /// the emulator delivered its packets (emulator.down.late, max_us).
     #[arg(long, value_enum, default_value_t = OnOff::On)]
     emulator_realtime: OnOff,
+    /// Whether the HTTP/3 servers' ACK-spacing estimator (behind in-flight
+    /// control) drops ACK trains that cross a client's reading stall (on)
+    /// or keeps them (off, the default: on LTE the check made Chromium's
+    /// loads slower, results/ack-stall-check-ablation). An ablation;
+    /// recorded in runs.json as ack_stall_check.
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    ack_stall_check: OnOff,
     /// Random loss added to every link profile, each direction (e.g. 1%),
     /// from the --seed generator; the profile's name says so (2g+loss1%).
     #[arg(long)]
@@ -492,6 +499,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         tcp_initcwnd: a.tcp_initcwnd,
         quic_pacing: a.quic_pacing == OnOff::On,
         emulator_realtime: a.emulator_realtime == OnOff::On,
+        ack_stall_check: a.ack_stall_check == OnOff::On,
         scheduler: a.scheduler,
         inflight: a.inflight,
         qlog_dir: a.qlog_dir.clone(),

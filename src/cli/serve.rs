@@ -136,6 +136,11 @@ pub struct ServeArgs {
     /// with the patched quinn-proto (patches/build-pacing-switch.sh).
     #[arg(long, value_enum, default_value_t = OnOff::On)]
     quic_pacing: OnOff,
+    /// Whether the ACK-spacing estimator behind in-flight control drops
+    /// ACK trains that cross a client's reading stall: off (default) or on
+    /// (an ablation; on LTE it made Chromium's loads slower).
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    ack_stall_check: OnOff,
     /// In-flight control for preemptible bytes on HTTP/2 (off by default):
     /// pushed bytes go to h2 only while the kernel's unacknowledged and
     /// unsent bytes stay within the in-flight limit (from TCP_INFO), and
@@ -245,6 +250,7 @@ fn h3_options(a: &ServeArgs) -> Result<ServeOptions> {
         retry_token_lifetime: None,
         preferred_address: a.preferred_address.clone(),
         pacing: a.quic_pacing == OnOff::On,
+        ack_stall_check: a.ack_stall_check == OnOff::On,
     };
     let opts = ServeOptions {
         quic,

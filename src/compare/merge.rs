@@ -107,7 +107,9 @@ pub fn merge_reports(shards: Vec<(PathBuf, Report)>) -> Result<Report, CompareEr
             ),
             (
                 "send-queue policy",
-                r.scheduler == first.scheduler && r.inflight == first.inflight,
+                r.scheduler == first.scheduler
+                    && r.inflight == first.inflight
+                    && r.ack_stall_check == first.ack_stall_check,
             ),
             (
                 "link emulator's priority",
@@ -270,6 +272,12 @@ mod tests {
         let mut other = parts.clone();
         other[1].1.configs.pop();
         assert!(err(other).contains("configurations"));
+        let mut other = parts.clone();
+        other[1].1.emulator_realtime = !other[0].1.emulator_realtime;
+        assert!(err(other).contains("link emulator's priority"));
+        let mut other = parts.clone();
+        other[1].1.ack_stall_check = !other[0].1.ack_stall_check;
+        assert!(err(other).contains("send-queue policy"));
         let mut dup = parts.clone();
         let extra = dup[0].1.runs[0].clone();
         dup[1].1.runs.push(extra);

@@ -348,7 +348,7 @@ pub fn write(
             report.runs_per_config,
             report.tcp_cc.as_deref().unwrap_or("(congestion control not recorded)"),
             pacing_note(report),
-            cpu_line(report) + &table(report)
+            emulator_line(report) + &cpu_line(report) + &table(report)
         ),
     )?;
     put("runs.csv", csv(report)?)?;
@@ -357,8 +357,9 @@ pub fn write(
         put(
             "validation.md",
             format!(
-                "# The emulated browser against Chromium ({})\n\n{}\n## Per resource\n{}",
+                "# The emulated browser against Chromium ({})\n\n{}{}\n## Per resource\n{}",
                 report.preset,
+                emulator_line(report),
                 super::validate::table(&v),
                 super::validate::resource_tables(&v)
             ),
@@ -478,7 +479,6 @@ pub fn write(
     Ok(files)
 }
 
-/// What the emulated browser's CPU model was, in a paragraph (empty for
 /// The pacing ablations in force, and a page loaded first on each
 /// connection, for the table's opening line.
 fn pacing_note(report: &Report) -> String {
@@ -505,9 +505,46 @@ fn pacing_note(report: &Report) -> String {
     if !report.quic_pacing {
         v.push_str("; quinn's pacer OFF (patched quinn-proto)");
     }
+    if report.ack_stall_check {
+        v.push_str("; HTTP/3 ACK-spacing estimator with its stall check (ablation)");
+    }
     v
 }
 
+/// How punctual the link emulator was over the runs, in a paragraph (empty
+/// when no run recorded it): the figures hold only for a link that is the
+/// link its profile says.
+pub(super) fn emulator_line(report: &Report) -> String {
+    let mut late = crate::netem::Lateness::default();
+    let mut recorded = 0;
+    for e in report.runs.iter().filter_map(|r| r.emulator) {
+        recorded += 1;
+        for d in [e.up, e.down] {
+            late.packets += d.packets;
+            late.late += d.late;
+            late.max_us = late.max_us.max(d.max_us);
+        }
+    }
+    if recorded == 0 {
+        return String::new();
+    }
+    format!(
+        "The link emulator ({}) wrote {} of {} packets more than {} ms after they were due, the latest {:.1} ms late ({} of {} runs recorded; runs.json emulator).\n\n",
+        if report.emulator_realtime {
+            "relay threads at real-time priority"
+        } else {
+            "relay threads at normal priority"
+        },
+        late.late,
+        late.packets,
+        crate::netem::LATE.as_millis(),
+        late.max_us as f64 / 1e3,
+        recorded,
+        report.runs.len()
+    )
+}
+
+/// What the emulated browser's CPU model was, in a paragraph (empty for
 /// the default phone model).
 fn cpu_line(report: &Report) -> String {
     if report.cpu_calibration.is_empty() {
@@ -749,6 +786,7 @@ pub(super) mod tests {
             inflight: None,
             quic_pacing: true,
             emulator_realtime: true,
+            ack_stall_check: false,
             quic_initial_mtu: None,
             tls_max_record: None,
             seed: 1,
@@ -783,6 +821,31 @@ pub(super) mod tests {
         let header = csv(&empty).expect("CSV in memory");
         assert_eq!(header, format!("{}\n", CSV_HEADER.join(",")));
         assert!(csv(&report()).expect("CSV in memory").starts_with(&header));
+    }
+
+    /// The emulator's punctuality over the runs that recorded it; nothing
+    /// when none did (reports from before the counters).
+    #[test]
+    fn emulator_line_sums_the_runs() {
+        use crate::netem::Lateness;
+        let mut r = report();
+        assert_eq!(emulator_line(&r), "");
+        let l = |packets, late, max_us| Lateness {
+            packets,
+            late,
+            max_us,
+        };
+        r.runs[0].emulator = Some(super::super::run::EmulatorLateness {
+            up: l(10, 0, 200),
+            down: l(100, 3, 4_500),
+        });
+        let line = emulator_line(&r);
+        assert!(
+            line.starts_with("The link emulator (relay threads at real-time priority) wrote 3 of 110 packets more than 1 ms after they were due, the latest 4.5 ms late (1 of 2 runs recorded"),
+            "{line}"
+        );
+        r.emulator_realtime = false;
+        assert!(emulator_line(&r).contains("normal priority"));
     }
 
     /// The paper's figures as fractions: a signed leading percentage.

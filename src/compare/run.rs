@@ -239,6 +239,11 @@ pub struct Report {
     /// (`--emulator-realtime`; reports from before it existed ran without).
     #[serde(default)]
     pub emulator_realtime: bool,
+    /// Whether the HTTP/3 servers' ACK-spacing estimator dropped trains
+    /// across a receiver's stall (`--ack-stall-check`, off by default;
+    /// reports from before it existed ran without).
+    #[serde(default)]
+    pub ack_stall_check: bool,
     /// Seed of the links' loss generators.
     pub seed: u64,
     /// The connection each measured load ran on.
@@ -312,6 +317,9 @@ pub struct CompareOptions {
     pub quic_pacing: bool,
     /// The link emulator's threads at real-time priority.
     pub emulator_realtime: bool,
+    /// The HTTP/3 servers' ACK-spacing estimator drops trains across a
+    /// receiver's stall.
+    pub ack_stall_check: bool,
     /// Random loss added to every link profile, each direction (a share).
     pub loss: Option<f64>,
     /// Jitter added to every link profile, each direction.
@@ -490,7 +498,8 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         options: format!(
             "initial RTT {:?}, initial window {:?}, cpu {:?}, connection {}, \
              initial MTU {:?}, TCP cc {:?}, TLS records {:?}, TCP pacing {}, QUIC pacing {}, \
-             after {:?}, TCP initcwnd {:?}, scheduler {}, inflight {:?}, emulator realtime {}",
+             after {:?}, TCP initcwnd {:?}, scheduler {}, inflight {:?}, emulator realtime {}, \
+             ACK stall check {}",
             opts.initial_rtt,
             opts.initial_window,
             opts.cpu,
@@ -505,6 +514,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             opts.scheduler.name(),
             opts.inflight.map(|m| m.name()),
             opts.emulator_realtime,
+            opts.ack_stall_check,
         ),
     };
     let left = opts.out_dir.join(super::journal::FILE);
@@ -652,6 +662,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             serve.quic.initial_window = opts.initial_window;
             serve.quic.initial_mtu = opts.initial_mtu;
             serve.quic.pacing = opts.quic_pacing;
+            serve.quic.ack_stall_check = opts.ack_stall_check;
             if let Some(dir) = &opts.qlog_dir {
                 let dir = dir.join(super::report::slug(&format!("{}-{}", prof.name, v.label)));
                 std::fs::create_dir_all(&dir).map_err(|e| {
@@ -860,6 +871,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         inflight: opts.inflight.map(|m| m.name().to_string()),
         quic_pacing: opts.quic_pacing,
         emulator_realtime: opts.emulator_realtime,
+        ack_stall_check: opts.ack_stall_check,
         tcp_cc: Some(
             opts.tcp_cc
                 .clone()

@@ -175,6 +175,9 @@ pub struct ObservingFactory {
     /// Keep each window at least at [`window_floor`] until the first
     /// congestion event (for in-flight control; off for `--inflight off`).
     pub window_floor: bool,
+    /// Drop ACK trains that cross a receiver's stall
+    /// ([`DispersionSampler::with_stall_check`]).
+    pub stall_check: bool,
 }
 
 impl ControllerFactory for ObservingFactory {
@@ -182,7 +185,7 @@ impl ControllerFactory for ObservingFactory {
         Box::new(Observing {
             inner: self.inner.clone().build(now, current_mtu),
             seen: CcObservation::default(),
-            dispersion: DispersionSampler::default(),
+            dispersion: DispersionSampler::with_stall_check(self.stall_check),
             floor_on: self.window_floor,
             floor: 0,
             min_rtt: Duration::ZERO,

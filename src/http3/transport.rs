@@ -129,6 +129,7 @@ pub fn transport(
     t.congestion_controller_factory(Arc::new(super::cc::ObservingFactory {
         inner: factory,
         window_floor,
+        stall_check: opts.ack_stall_check,
     }));
     t
 }
