@@ -348,14 +348,23 @@ fn loss_is_within_statistical_bounds() {
     }
 }
 
+/// The relay's four threads (the emulator names its other threads after
+/// its devices, `netem-<hex>`).
+const RELAY_THREADS: [&str; 4] = [
+    "netem-up-in",
+    "netem-up-out",
+    "netem-down-in",
+    "netem-down-out",
+];
+
 /// The scheduling policy (0 normal, 1 FIFO) of each of this process's
-/// threads whose name starts with `prefix`.
-fn thread_policies(prefix: &str) -> Vec<(String, u32)> {
+/// relay threads.
+fn relay_policies() -> Vec<(String, u32)> {
     let mut out = Vec::new();
     for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
         let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
         let comm = comm.trim().to_string();
-        if !comm.starts_with(prefix) {
+        if !RELAY_THREADS.contains(&comm.as_str()) {
             continue;
         }
         let stat = std::fs::read_to_string(t.path().join("stat")).unwrap();
@@ -382,7 +391,7 @@ fn relay_threads_are_realtime_and_count_lateness() {
         let got = udp_burst(&emu, 200, 200, Duration::from_micros(200));
         // The threads set their policy as they start; the burst took
         // longer than that.
-        let policies = thread_policies("netem-");
+        let policies = relay_policies();
         assert_eq!(policies.len(), 4, "{policies:?}");
         for (name, policy) in &policies {
             assert_eq!(*policy, u32::from(realtime), "{name}, realtime={realtime}");

@@ -86,7 +86,7 @@ impl Controller for Observing {
         if let Some(e) = self.dispersion.newest().filter(|e| e.at == now) {
             // Every ACK event, for replaying the estimator offline
             // (`RUST_LOG=pushlab::dispersion=trace`); times in ms since the
-            // connection's first packet.
+            // controller was built, at the connection's start.
             let ms = |t: Instant| t.saturating_duration_since(self.epoch).as_secs_f64() * 1e3;
             tracing::trace!(
                 target: "pushlab::dispersion",
