@@ -368,6 +368,20 @@ mod tests {
         }
     }
 
+    /// The handshake's ACKs, then the first flight after the request, of
+    /// the load in [`a_receiver_stall_gives_no_sample`].
+    const STALLED_FLIGHT: &[(f64, u64, f64, f64)] = &[
+        (83.62, 134, 4.73, 4.73),
+        (83.62, 1066, 4.73, 4.73),
+        (85.39, 46, 4.80, 4.80),
+        (155.67, 1516, 83.86, 83.86),
+        (155.84, 86, 84.02, 84.02),
+        (159.40, 2400, 85.68, 85.68),
+        (159.54, 2400, 85.68, 85.68),
+        (193.16, 2400, 85.68, 85.68),
+        (193.31, 2367, 85.68, 85.68),
+    ];
+
     /// The first flight after the request: Chromium read the packets up
     /// to 159.5 ms, then none for 34 ms while it started the 103's
     /// preloads. No train of that burst measures the link; without the
@@ -377,35 +391,10 @@ mod tests {
     fn a_receiver_stall_gives_no_sample() {
         let t0 = Instant::now();
         let mut s = DispersionSampler::with_stall_check(true);
-        replay(
-            &mut s,
-            t0,
-            &[
-                (83.62, 134, 4.73, 4.73),
-                (83.62, 1066, 4.73, 4.73),
-                (85.39, 46, 4.80, 4.80),
-                (155.67, 1516, 83.86, 83.86),
-                (155.84, 86, 84.02, 84.02),
-                (159.40, 2400, 85.68, 85.68),
-                (159.54, 2400, 85.68, 85.68),
-                (193.16, 2400, 85.68, 85.68),
-                (193.31, 2367, 85.68, 85.68),
-            ],
-        );
+        replay(&mut s, t0, STALLED_FLIGHT);
         assert_eq!(s.rate(), None);
         let mut off = DispersionSampler::with_stall_check(false);
-        replay(
-            &mut off,
-            t0,
-            &[
-                (155.67, 1516, 83.86, 83.86),
-                (155.84, 86, 84.02, 84.02),
-                (159.40, 2400, 85.68, 85.68),
-                (159.54, 2400, 85.68, 85.68),
-                (193.16, 2400, 85.68, 85.68),
-                (193.31, 2367, 85.68, 85.68),
-            ],
-        );
+        replay(&mut off, t0, STALLED_FLIGHT);
         assert!(
             off.rate().is_some_and(|r| r < 300_000),
             "the ablation keeps it"
