@@ -129,6 +129,9 @@ pub struct ServerOptions {
     /// Kernel TCP pacing on TCP connections (see
     /// [`crate::netinfo::enable_tcp_pacing`]).
     pub tcp_pacing: bool,
+    /// HTTP/3 responses carry `alt-svc` advertising HTTP/3 on this port
+    /// (on by default; see the comment where it is set).
+    pub h3_alt_svc: bool,
 }
 
 impl ServerOptions {
@@ -145,6 +148,7 @@ impl ServerOptions {
             tls_max_record: None,
             tcp_inflight: InflightMode::Off,
             tcp_pacing: false,
+            h3_alt_svc: true,
         }
     }
 }
@@ -273,7 +277,19 @@ impl RunningServer {
         };
         let (tx, rx) = watch::channel(false);
         let stats = Arc::new(ServerStats::default());
-        let serve = Arc::new(opts.serve.clone());
+        let mut serve = opts.serve.clone();
+        if opts.h3 && opts.h3_alt_svc && serve.core.alt_svc.is_none() {
+            // HTTP/3 responses advertise HTTP/3 too, as deployed servers'
+            // do. A client that reached the origin over QUIC without an
+            // Alt-Svc record (Chromium with --origin-to-force-quic-on)
+            // otherwise does not know the origin supports request
+            // priorities, and Chromium's network service then holds
+            // low-priority requests as for an HTTP/1.1 host (at most 6 in
+            // flight per host): measured in its net logs, see
+            // proto-notes/browser-model.md.
+            serve.core.alt_svc = Some(format!("h3=\":{}\"; ma=86400", addr.port()));
+        }
+        let serve = Arc::new(serve);
         let mut tasks = Vec::new();
         let mut retry_addr = None;
         if let Some(endpoint) = endpoint {

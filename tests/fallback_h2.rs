@@ -526,6 +526,40 @@ async fn either_protocol_can_be_turned_off() {
     srv.shutdown().await;
 }
 
+
+/// HTTP/3 responses advertise HTTP/3 on their own port, as HTTP/2's do
+/// (Chromium forced onto QUIC learns from it that the origin supports
+/// request priorities), unless `h3_alt_svc` is off.
+#[tokio::test]
+async fn h3_responses_carry_alt_svc_unless_turned_off() {
+    for on in [true, false] {
+        let srv = RunningServer::start(ServerOptions {
+            h3_alt_svc: on,
+            ..ServerOptions::new(
+                "127.0.0.1:0".parse().unwrap(),
+                Identity::self_signed().unwrap(),
+                ServeOptions::default(),
+            )
+        })
+        .await
+        .expect("server starts");
+        let c = Conn::connect(Proto::H3, "127.0.0.1", srv.addr.port(), opts())
+            .await
+            .expect("connects");
+        let want = on.then(|| format!("h3=\":{}\"; ma=86400", srv.addr.port()));
+        for path in ["/", "/missing"] {
+            let r = get(&c, path).await;
+            assert_eq!(header(&r.headers, "alt-svc"), want.as_deref(), "{path}, on={on}");
+        }
+        c.close().await;
+        // HTTP/2 advertises HTTP/3 either way.
+        let c = h2(&srv, opts()).await;
+        assert!(header(&get(&c, "/").await.headers, "alt-svc").is_some());
+        c.close().await;
+        srv.shutdown().await;
+    }
+}
+
 /// With `--tcp-notsent-lowat` the socket option is set on accepted
 /// connections and responses still arrive whole.
 #[tokio::test]

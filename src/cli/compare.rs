@@ -254,6 +254,14 @@ pub struct CompareArgs {
     /// recorded in runs.json as ack_stall_check.
     #[arg(long, value_enum, default_value_t = OnOff::Off)]
     ack_stall_check: OnOff,
+    /// Whether the servers' HTTP/3 responses carry `alt-svc` advertising
+    /// HTTP/3 (on, the default) or not (off, as before this option
+    /// existed). Chromium, forced onto QUIC, learns from it that the
+    /// origin supports request priorities; without it, its network service
+    /// holds low-priority requests as for an HTTP/1.1 host. Recorded in
+    /// runs.json as h3_alt_svc.
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    h3_alt_svc: OnOff,
     /// Random loss added to every link profile, each direction (e.g. 1%),
     /// from the --seed generator; the profile's name says so (2g+loss1%).
     #[arg(long)]
@@ -500,6 +508,7 @@ pub fn run(a: &CompareArgs) -> Result<()> {
         quic_pacing: a.quic_pacing == OnOff::On,
         emulator_realtime: a.emulator_realtime == OnOff::On,
         ack_stall_check: a.ack_stall_check == OnOff::On,
+        h3_alt_svc: a.h3_alt_svc == OnOff::On,
         scheduler: a.scheduler,
         inflight: a.inflight,
         qlog_dir: a.qlog_dir.clone(),

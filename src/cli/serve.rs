@@ -141,6 +141,12 @@ pub struct ServeArgs {
     /// (an ablation; on LTE it made Chromium's loads slower).
     #[arg(long, value_enum, default_value_t = OnOff::Off)]
     ack_stall_check: OnOff,
+    /// Whether HTTP/3 responses carry `alt-svc: h3=":PORT"` as HTTP/2's do:
+    /// on (default) or off. Without it, Chromium forced onto QUIC does not
+    /// know the origin supports request priorities and holds low-priority
+    /// requests as for an HTTP/1.1 host (at most 6 in flight).
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    h3_alt_svc: OnOff,
     /// In-flight control for preemptible bytes on HTTP/2 (off by default):
     /// pushed bytes go to h2 only while the kernel's unacknowledged and
     /// unsent bytes stay within the in-flight limit (from TCP_INFO), and
@@ -313,6 +319,7 @@ pub async fn run(a: ServeArgs) -> Result<()> {
         tls_max_record: a.tls_max_record.map(|v| v as usize),
         tcp_inflight: a.tcp_inflight,
         tcp_pacing: a.tcp_pacing,
+        h3_alt_svc: a.h3_alt_svc == OnOff::On,
     })
     .await?;
     let port = server.addr.port();

@@ -106,6 +106,10 @@ pub fn merge_reports(shards: Vec<(PathBuf, Report)>) -> Result<Report, CompareEr
                     && r.tcp_initcwnd == first.tcp_initcwnd,
             ),
             (
+                "HTTP/3 alt-svc",
+                r.h3_alt_svc == first.h3_alt_svc,
+            ),
+            (
                 "send-queue policy",
                 r.scheduler == first.scheduler
                     && r.inflight == first.inflight
@@ -278,6 +282,9 @@ mod tests {
         let mut other = parts.clone();
         other[1].1.ack_stall_check = !other[0].1.ack_stall_check;
         assert!(err(other).contains("send-queue policy"));
+        let mut other = parts.clone();
+        other[1].1.h3_alt_svc = !other[0].1.h3_alt_svc;
+        assert!(err(other).contains("HTTP/3 alt-svc"));
         let mut dup = parts.clone();
         let extra = dup[0].1.runs[0].clone();
         dup[1].1.runs.push(extra);

@@ -508,6 +508,9 @@ fn pacing_note(report: &Report) -> String {
     if report.ack_stall_check {
         v.push_str("; HTTP/3 ACK-spacing estimator with its stall check (ablation)");
     }
+    if !report.h3_alt_svc {
+        v.push_str("; HTTP/3 responses without alt-svc (Chromium then holds low-priority requests)");
+    }
     v
 }
 
@@ -787,6 +790,7 @@ pub(super) mod tests {
             quic_pacing: true,
             emulator_realtime: true,
             ack_stall_check: false,
+            h3_alt_svc: true,
             quic_initial_mtu: None,
             tls_max_record: None,
             seed: 1,

@@ -244,6 +244,11 @@ pub struct Report {
     /// reports from before it existed ran without).
     #[serde(default)]
     pub ack_stall_check: bool,
+    /// Whether the servers' HTTP/3 responses carried `alt-svc`
+    /// (`--h3-alt-svc`, on by default; reports from before it existed ran
+    /// without).
+    #[serde(default)]
+    pub h3_alt_svc: bool,
     /// Seed of the links' loss generators.
     pub seed: u64,
     /// The connection each measured load ran on.
@@ -320,6 +325,8 @@ pub struct CompareOptions {
     /// The HTTP/3 servers' ACK-spacing estimator drops trains across a
     /// receiver's stall.
     pub ack_stall_check: bool,
+    /// The servers' HTTP/3 responses carry `alt-svc`.
+    pub h3_alt_svc: bool,
     /// Random loss added to every link profile, each direction (a share).
     pub loss: Option<f64>,
     /// Jitter added to every link profile, each direction.
@@ -499,7 +506,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             "initial RTT {:?}, initial window {:?}, cpu {:?}, connection {}, \
              initial MTU {:?}, TCP cc {:?}, TLS records {:?}, TCP pacing {}, QUIC pacing {}, \
              after {:?}, TCP initcwnd {:?}, scheduler {}, inflight {:?}, emulator realtime {}, \
-             ACK stall check {}",
+             ACK stall check {}, HTTP/3 alt-svc {}",
             opts.initial_rtt,
             opts.initial_window,
             opts.cpu,
@@ -515,6 +522,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             opts.inflight.map(|m| m.name()),
             opts.emulator_realtime,
             opts.ack_stall_check,
+            opts.h3_alt_svc,
         ),
     };
     let left = opts.out_dir.join(super::journal::FILE);
@@ -682,6 +690,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                 so.tcp_cc = opts.tcp_cc.clone();
                 so.tls_max_record = opts.tls_max_record;
                 so.tcp_pacing = opts.tcp_pacing;
+                so.h3_alt_svc = opts.h3_alt_svc;
                 so.tcp_inflight = v.tcp_inflight;
             })?;
             servers.push(srv);
@@ -872,6 +881,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         quic_pacing: opts.quic_pacing,
         emulator_realtime: opts.emulator_realtime,
         ack_stall_check: opts.ack_stall_check,
+        h3_alt_svc: opts.h3_alt_svc,
         tcp_cc: Some(
             opts.tcp_cc
                 .clone()
