@@ -610,6 +610,7 @@ mod tests {
             },
             error: None,
             scripts: Vec::new(),
+            first_render: None,
         }
     }
 

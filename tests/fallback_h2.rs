@@ -526,7 +526,6 @@ async fn either_protocol_can_be_turned_off() {
     srv.shutdown().await;
 }
 
-
 /// HTTP/3 responses advertise HTTP/3 on their own port, as HTTP/2's do
 /// (Chromium forced onto QUIC learns from it that the origin supports
 /// request priorities), unless `h3_alt_svc` is off.
@@ -549,7 +548,11 @@ async fn h3_responses_carry_alt_svc_unless_turned_off() {
         let want = on.then(|| format!("h3=\":{}\"; ma=86400", srv.addr.port()));
         for path in ["/", "/missing"] {
             let r = get(&c, path).await;
-            assert_eq!(header(&r.headers, "alt-svc"), want.as_deref(), "{path}, on={on}");
+            assert_eq!(
+                header(&r.headers, "alt-svc"),
+                want.as_deref(),
+                "{path}, on={on}"
+            );
         }
         c.close().await;
         // HTTP/2 advertises HTTP/3 either way.

@@ -72,6 +72,19 @@ pub struct ScriptTime {
     pub compile_ms: f64,
     /// Evaluation time (ms).
     pub evaluate_ms: f64,
+    /// When its last evaluation ended (ms since the document's request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<f64>,
+}
+
+/// The first rendering update of a page (style, layout and paint, one
+/// main-thread task), from a DevTools trace.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RenderTime {
+    /// When it started (ms since the document's request).
+    pub start_ms: f64,
+    /// How long the task took (ms).
+    pub dur_ms: f64,
 }
 
 /// What is needed to run Chromium: node, Chromium and playwright-core.
@@ -146,6 +159,7 @@ fn failed(opts: &ChromiumOptions, why: String) -> PageLoad {
         summary: PageSummary::default(),
         error: Some(format!("chromium: {why}")),
         scripts: Vec::new(),
+        first_render: None,
     }
 }
 
@@ -278,6 +292,10 @@ pub struct Report {
     /// Per-script main-thread times (with --trace).
     #[serde(default)]
     pub scripts: Vec<TracedScript>,
+    /// The first rendering update (with --trace; times since the time
+    /// origin).
+    #[serde(default)]
+    pub render: Option<RenderTime>,
     /// Per URL, the priority Chromium gave the request.
     #[serde(default)]
     pub requests: Vec<RequestPriority>,
@@ -312,6 +330,9 @@ pub struct TracedScript {
     /// Compilation (ms).
     #[serde(default)]
     pub compile_ms: f64,
+    /// When its last evaluation ended (ms since the time origin).
+    #[serde(default)]
+    pub end_ms: Option<f64>,
 }
 
 /// A Navigation or Resource Timing entry (times in ms since the time
@@ -520,6 +541,7 @@ pub fn to_load(opts: &ChromiumOptions, r: &Report) -> PageLoad {
                 bytes,
                 compile_ms: s.compile_ms,
                 evaluate_ms: s.evaluate_ms,
+                end_ms: s.end_ms.map(|t| t - t0),
             })
         })
         .collect();
@@ -539,6 +561,10 @@ pub fn to_load(opts: &ChromiumOptions, r: &Report) -> PageLoad {
         summary,
         error,
         scripts,
+        first_render: r.render.map(|x| RenderTime {
+            start_ms: x.start_ms - t0,
+            ..x
+        }),
     }
 }
 

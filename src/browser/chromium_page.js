@@ -22,8 +22,9 @@
 // --log-net-log) to PATH: when the browser process's 103 preloads crossed
 // the network, which Resource Timing does not show.
 // --trace also records a DevTools timeline trace and reports, per script,
-// the main-thread time of its compile and evaluation (for calibrating the
-// emulated browser's CPU model).
+// the main-thread time of its compile and evaluation and when it ended, and
+// the first rendering update (for calibrating the emulated browser's CPU
+// model).
 'use strict';
 
 const fs = require('fs');
@@ -141,23 +142,59 @@ async function readStream(cdp, handle) {
   return text;
 }
 
-// Main-thread time per script URL from a DevTools timeline trace: compile
-// (v8.compile / v8.compileModule) plus evaluation (EvaluateScript).
-function scriptTimes(trace) {
-  const per = new Map();
+// What the calibration reads off a DevTools timeline trace (times in ms
+// since the navigation's time origin, like Resource Timing's):
+// - per script URL, its main-thread time: compile (v8.compile /
+//   v8.compileModule) plus evaluation (EvaluateScript), and when its last
+//   evaluation ended (`end_ms`);
+// - the first rendering update: the first main-thread task, after the
+//   parser first read the document, that lays out and paints (`render`:
+//   its start and duration).
+// Trace timestamps are on another clock: they are put on the time origin
+// through the resources, each request's ResourceSendRequest event against
+// its Resource Timing fetchStart (the median of the differences).
+function traceFacts(trace, resources, pageUrl) {
   const events = JSON.parse(trace).traceEvents || [];
+  const fetchStart = new Map(resources.map((r) => [r.name, r.fetchStart]));
+  const diffs = [];
+  for (const e of events) {
+    if (e.name !== 'ResourceSendRequest' || !e.args || !e.args.data) continue;
+    const fs = fetchStart.get(e.args.data.url);
+    if (fs !== undefined) diffs.push(e.ts / 1000 - fs);
+  }
+  diffs.sort((a, b) => a - b);
+  const offset = diffs.length ? diffs[Math.floor(diffs.length / 2)] : null;
+  const at = (us) => (offset === null ? null : us / 1000 - offset);
+  const per = new Map();
   for (const e of events) {
     if (e.ph !== 'X' || typeof e.dur !== 'number') continue;
     let url = null;
     if (e.name === 'EvaluateScript' && e.args && e.args.data) url = e.args.data.url;
     else if ((e.name === 'v8.compile' || e.name === 'v8.compileModule') && e.args && e.args.data) url = e.args.data.url;
     if (!url) continue;
-    const s = per.get(url) || { url, evaluate_ms: 0, compile_ms: 0 };
-    if (e.name === 'EvaluateScript') s.evaluate_ms += e.dur / 1000;
-    else s.compile_ms += e.dur / 1000;
+    const s = per.get(url) || { url, evaluate_ms: 0, compile_ms: 0, end_ms: null };
+    if (e.name === 'EvaluateScript') {
+      s.evaluate_ms += e.dur / 1000;
+      const end = at(e.ts + e.dur);
+      if (end !== null && (s.end_ms === null || end > s.end_ms)) s.end_ms = end;
+    } else s.compile_ms += e.dur / 1000;
     per.set(url, s);
   }
-  return [...per.values()];
+  // The page's main thread: where the parser read the document.
+  const parse = events.find(
+    (e) => e.name === 'ParseHTML' && e.args && e.args.beginData && e.args.beginData.url === pageUrl,
+  );
+  let render = null;
+  if (parse && offset !== null) {
+    const mine = events.filter((e) => e.pid === parse.pid && e.tid === parse.tid && typeof e.ts === 'number');
+    const tasks = mine
+      .filter((e) => e.name === 'RunTask' && e.ph === 'X' && e.ts >= parse.ts)
+      .sort((a, b) => a.ts - b.ts);
+    const within = (t, name) => mine.some((e) => e.name === name && e.ts >= t.ts && e.ts <= t.ts + t.dur);
+    const first = tasks.find((t) => within(t, 'Layout') && within(t, 'Paint'));
+    if (first) render = { start_ms: at(first.ts), dur_ms: first.dur / 1000 };
+  }
+  return { scripts: [...per.values()], render };
 }
 
 async function visit(args, userDataDir, measured) {
@@ -218,7 +255,9 @@ async function visit(args, userDataDir, measured) {
       const done = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
       await cdp.send('Tracing.end');
       const ev = await done;
-      out.scripts = scriptTimes(await readStream(cdp, ev.stream));
+      const facts = traceFacts(await readStream(cdp, ev.stream), out.resources, out.navigation ? out.navigation.name : args.url);
+      out.scripts = facts.scripts;
+      out.render = facts.render;
     }
     return out;
   } finally {

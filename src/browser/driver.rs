@@ -54,6 +54,9 @@ pub struct PageLoad {
     /// (`--browser chromium` with script tracing).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scripts: Vec<super::chromium::ScriptTime>,
+    /// The first rendering update, when a real browser's trace gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_render: Option<super::chromium::RenderTime>,
 }
 
 /// The page's host, port and path (the query dropped: the page model
@@ -285,6 +288,7 @@ fn not_loaded_at(
         summary: Page::new("/", cache, opts.cpu).summary(),
         error: Some(why),
         scripts: Vec::new(),
+        first_render: None,
     }
 }
 
@@ -502,6 +506,7 @@ pub async fn load_on(
             summary,
             error,
             scripts: Vec::new(),
+            first_render: None,
         },
         cache,
     )

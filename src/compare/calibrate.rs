@@ -9,9 +9,13 @@
 //!   every script's main-thread time (compile plus evaluate, from the
 //!   trace) against its size;
 //! - `layout_ms`: from rendering unblocked (the last render-blocking
-//!   resource arrived, and run if a script) to the first web-font request
-//!   (fonts are fetched at the first layout), median over loads with a
-//!   font;
+//!   resource arrived, and run if a script: when the trace says its
+//!   evaluation ended, else its arrival plus its run time) to the start of
+//!   the first rendering update (the first main-thread task that lays out
+//!   and paints), median over loads; from a trace without one, to the
+//!   first web-font request (fonts are fetched at the first layout);
+//! - `render_ms`: how long that first rendering update held the main
+//!   thread (median over loads);
 //! - `paint_ms`: from rendering unblocked to first contentful paint, less
 //!   `layout_ms` (median over all loads);
 //! - `cache_read_ms`: from the request of a resource Chromium's HTTP cache
@@ -56,7 +60,8 @@ pub struct Calibration {
     pub loads: usize,
     /// Script samples in the line fit.
     pub scripts: usize,
-    /// Loads with a web font (for `layout_ms`).
+    /// Loads that gave a `layout_ms` sample (a first rendering update in
+    /// the trace, or a web font; the name is from when only fonts did).
     pub font_loads: usize,
     /// How the constants were read (the method, in one line).
     pub method: String,
@@ -69,8 +74,12 @@ pub struct Calibration {
 pub struct Samples {
     /// First subresource request minus the document's first byte.
     pub commit_ms: Vec<f64>,
-    /// First font request minus rendering unblocked.
+    /// The first rendering update's start (or, without one in the trace,
+    /// the first font request) minus rendering unblocked.
     pub layout_ms: Vec<f64>,
+    /// The first rendering update's main-thread time.
+    #[serde(default)]
+    pub render_ms: Vec<f64>,
     /// First contentful paint minus rendering unblocked.
     pub unblocked_to_fcp_ms: Vec<f64>,
     /// (KB, compile + evaluate ms) per script.
@@ -85,11 +94,17 @@ pub struct Samples {
     pub hint_ms: Vec<f64>,
 }
 
-/// The main-thread time of a script in a load (compile plus evaluate).
-fn script_ms(load: &PageLoad) -> HashMap<&str, (u64, f64)> {
+/// The main-thread time of a script in a load (compile plus evaluate),
+/// and when its evaluation ended if the trace says.
+fn script_ms(load: &PageLoad) -> HashMap<&str, (u64, f64, Option<f64>)> {
     load.scripts
         .iter()
-        .map(|s| (s.path.as_str(), (s.bytes, s.compile_ms + s.evaluate_ms)))
+        .map(|s| {
+            (
+                s.path.as_str(),
+                (s.bytes, s.compile_ms + s.evaluate_ms, s.end_ms),
+            )
+        })
         .collect()
 }
 
@@ -126,12 +141,13 @@ pub fn fit(
     }
     let mut commit = Vec::new();
     let mut layout = Vec::new();
+    let mut render = Vec::new();
     let mut to_paint = Vec::new();
     let mut points = Vec::new();
     for l in &ok {
         let res = &l.summary.resources;
         let scripts = script_ms(l);
-        for (bytes, ms) in scripts.values() {
+        for (bytes, ms, _) in scripts.values() {
             if *bytes > 0 {
                 points.push((*bytes as f64 / 1024.0, *ms));
             }
@@ -148,19 +164,28 @@ pub fn fit(
             commit.push(req - first);
         }
         // Rendering unblocked: the last render-blocking resource in (and
-        // run, for a script).
+        // run, for a script: when the trace saw its evaluation end, which
+        // may wait for stylesheets and the main thread, else its arrival
+        // plus its run time).
         let unblocked = res
             .iter()
             .filter(|r| r.render_blocking)
             .filter_map(|r| {
-                let run = scripts.get(r.path.as_str()).map(|s| s.1).unwrap_or(0.0);
-                Some(r.done_ms? + run)
+                let done = r.done_ms?;
+                Some(match scripts.get(r.path.as_str()) {
+                    Some((_, _, Some(end))) => end.max(done),
+                    Some((_, run, None)) => done + run,
+                    None => done,
+                })
             })
             .reduce(f64::max);
         let Some(unblocked) = unblocked else {
             continue;
         };
-        if let Some(font) = res
+        if let Some(first) = l.first_render {
+            layout.push(first.start_ms - unblocked);
+            render.push(first.dur_ms);
+        } else if let Some(font) = res
             .iter()
             .filter(|r| r.kind == ResKind::Font && !r.hinted)
             .filter_map(|r| r.requested_ms)
@@ -200,6 +225,7 @@ pub fn fit(
         script_ms_per_kb: per_kb.max(0.0),
         commit_ms: median(&commit).unwrap_or(0.0).max(0.0),
         layout_ms,
+        render_ms: median(&render).unwrap_or(0.0).max(0.0),
         paint_ms: (median(&to_paint).unwrap_or(layout_ms) - layout_ms).max(0.0),
         cache_read_ms: median(&cache_read).unwrap_or(0.0).max(0.0),
         hint_ms: median(&hint).unwrap_or(0.0).max(0.0),
@@ -213,12 +239,13 @@ pub fn fit(
         samples: Samples {
             commit_ms: commit,
             layout_ms: layout,
+            render_ms: render,
             unblocked_to_fcp_ms: to_paint,
             scripts: points,
             cache_read_ms: cache_read,
             hint_ms: hint,
         },
-        method: "medians over headless Chromium loads (DevTools timeline trace): commit = first subresource request - document first byte; script = least squares of compile+evaluate ms on KB; layout = first font request - rendering unblocked; paint = FCP - rendering unblocked - layout; cache read = response end - request start of warm loads' cached resources; hint = first hinted preload's send - the navigation's 103 read (net log) of hinted loads".into(),
+        method: "medians over headless Chromium loads (DevTools timeline trace): commit = first subresource request - document first byte; script = least squares of compile+evaluate ms on KB; layout = first rendering update's start (else first font request) - rendering unblocked (a blocking script's evaluation end from the trace); render = first rendering update's main-thread time; paint = FCP - rendering unblocked - layout; cache read = response end - request start of warm loads' cached resources; hint = first hinted preload's send - the navigation's 103 read (net log) of hinted loads".into(),
     })
 }
 
@@ -329,7 +356,7 @@ pub fn calibrate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::browser::chromium::ScriptTime;
+    use crate::browser::chromium::{RenderTime, ScriptTime};
     use crate::browser::{PageSummary, Resource, Source};
 
     fn res(path: &str, kind: ResKind, rb: bool, req: f64, first: f64, done: f64) -> Resource {
@@ -370,7 +397,9 @@ mod tests {
                 bytes: (script_kb * 1024.0) as u64,
                 compile_ms: 0.0,
                 evaluate_ms: script_ms,
+                end_ms: None,
             }],
+            first_render: None,
         }
     }
 
@@ -418,6 +447,44 @@ mod tests {
         assert!(close(c.cpu.hint_ms, 30.0), "{c:?}");
         assert_eq!((c.loads, c.scripts, c.font_loads), (3, 3, 3));
         assert_eq!(c.samples.commit_ms, vec![60.0; 3]);
+    }
+
+    /// With a trace's script end and first rendering update, unblocked is
+    /// when the blocking script's evaluation ended (it may have waited
+    /// well after its arrival), layout is the update's start after that,
+    /// and render its main-thread time; the font request no longer counts.
+    #[test]
+    fn fit_reads_the_first_rendering_update() {
+        let loads: Vec<PageLoad> = [(4.0, 20.0), (10.0, 30.0), (30.0, 40.0)]
+            .iter()
+            .map(|&(kb, dur)| {
+                let mut l = load(kb, 2.0 + 0.5 * kb);
+                // a.js arrived at 90 but ran until 130 (it waited).
+                l.scripts[0].end_ms = Some(130.0);
+                l.first_render = Some(RenderTime {
+                    start_ms: 137.0,
+                    dur_ms: dur,
+                });
+                l
+            })
+            .collect();
+        let c = fit(&loads, &[], &[], "lte").unwrap();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
+        assert!(close(c.cpu.layout_ms, 7.0), "{c:?}");
+        assert!(close(c.cpu.render_ms, 30.0), "{c:?}");
+        assert_eq!(c.samples.render_ms, vec![20.0, 30.0, 40.0]);
+        // FCP at 90 + run + 50 against unblocked 130: paint is what is
+        // left after layout.
+        let fcp_after: Vec<f64> = c.samples.unblocked_to_fcp_ms.clone();
+        let want = median(&fcp_after).unwrap() - 7.0;
+        assert!(close(c.cpu.paint_ms, want.max(0.0)), "{c:?}");
+        // A script end before its arrival (clock noise) counts as the arrival.
+        let mut early = loads.clone();
+        for l in &mut early {
+            l.scripts[0].end_ms = Some(50.0);
+        }
+        let c = fit(&early, &[], &[], "lte").unwrap();
+        assert!(close(c.cpu.layout_ms, 137.0 - 90.0), "{c:?}");
     }
 
     /// No successful load, or one script size only, is an error.

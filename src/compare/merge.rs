@@ -105,10 +105,7 @@ pub fn merge_reports(shards: Vec<(PathBuf, Report)>) -> Result<Report, CompareEr
                     && r.tcp_pacing == first.tcp_pacing
                     && r.tcp_initcwnd == first.tcp_initcwnd,
             ),
-            (
-                "HTTP/3 alt-svc",
-                r.h3_alt_svc == first.h3_alt_svc,
-            ),
+            ("HTTP/3 alt-svc", r.h3_alt_svc == first.h3_alt_svc),
             (
                 "send-queue policy",
                 r.scheduler == first.scheduler

@@ -509,7 +509,9 @@ fn pacing_note(report: &Report) -> String {
         v.push_str("; HTTP/3 ACK-spacing estimator with its stall check (ablation)");
     }
     if !report.h3_alt_svc {
-        v.push_str("; HTTP/3 responses without alt-svc (Chromium then holds low-priority requests)");
+        v.push_str(
+            "; HTTP/3 responses without alt-svc (Chromium then holds low-priority requests)",
+        );
     }
     v
 }
@@ -768,6 +770,7 @@ pub(super) mod tests {
                 },
                 error: error.map(str::to_string),
                 scripts: Vec::new(),
+                first_render: None,
             },
         };
         Report {

@@ -33,6 +33,10 @@ impl Page {
                 self.script_ran(i, end);
                 continue;
             }
+            // The first rendering update holds the main thread.
+            if self.rendering() {
+                return;
+            }
             // The parser: the next item, unless a blocking script holds it.
             if self.parsing {
                 if let Some(item) = self.parse.front().cloned() {
@@ -53,7 +57,12 @@ impl Page {
                         self.start_script(i);
                         continue;
                     }
-                } else if self.parser_done_ms.is_none() && self.doc.all_read {
+                } else if self.parser_done_ms.is_none()
+                    && self.doc.all_read
+                    // A due first rendering update goes before the
+                    // parser's end.
+                    && (self.layout_due.is_none() || self.layout_ms.is_some())
+                {
                     self.parser_done_ms = Some(self.now);
                     // DOMContentLoaded: what scripts waited for it to load.
                     for (path, anonymous) in std::mem::take(&mut self.dcl_loads) {
@@ -116,8 +125,18 @@ impl Page {
         }
         if let Some(due) = self.layout_due {
             if self.layout_ms.is_none() && self.now >= due {
-                self.layout_ms = Some(due);
-                self.layout_fonts();
+                // On the main thread: after the script it is running.
+                let start = match self.running {
+                    Some((_, end)) if end > due => end,
+                    _ => due,
+                };
+                if start <= self.now {
+                    self.layout_ms = Some(start);
+                    if self.cpu.render_ms > 0.0 {
+                        self.render_until = Some(start + self.cpu.render_ms);
+                    }
+                    self.layout_fonts();
+                }
             }
         }
     }

@@ -491,6 +491,116 @@ fn imports_block_scripts_and_dcl_loads_wait() {
     assert_eq!(p.summary().dom_done_ms, Some(end));
 }
 
+/// The first rendering update holds the main thread for `render_ms`,
+/// `layout_ms` after rendering is unblocked: the parser's end
+/// (DOMContentLoaded, and what waits for it) comes after it, as does a
+/// script that arrives meanwhile, and the load event; fonts are requested
+/// as it starts. Without `render_ms` the parser ends at once, as before.
+#[test]
+fn the_first_rendering_update_holds_the_main_thread() {
+    let doc = "<html><head><link rel=stylesheet href=/a.css><script src=/app.js></script>\
+               </head><body><p>x</p></body></html>";
+    let cpu = Cpu {
+        layout_ms: 5.0,
+        render_ms: 30.0,
+        ..Cpu::default()
+    };
+    let mut p = Page::new("/", HttpCache::new(), cpu);
+    p.take_requests();
+    respond(&mut p, "/", 10.0, doc);
+    assert_eq!(paths(&p.take_requests()), vec!["/a.css", "/app.js"]);
+    respond(
+        &mut p,
+        "/a.css",
+        20.0,
+        "@font-face { src: url(/f.woff2); } body { font-family: f; }",
+    );
+    respond(
+        &mut p,
+        "/app.js",
+        30.0,
+        "document.addEventListener(\"DOMContentLoaded\", f); s.src = \"/lazy.js\";",
+    );
+    // app.js runs 2 ms + its size, then rendering is unblocked.
+    let ran = p.next_wakeup().unwrap();
+    p.advance(ran);
+    let ran = p.resource("/app.js").unwrap().evaluated_ms.unwrap();
+    assert!(
+        p.summary().dom_done_ms.is_none(),
+        "the parser yields to the rendering update"
+    );
+    assert!(p.take_requests().is_empty());
+    // The update starts layout_ms later and requests the font.
+    p.advance(ran + 5.0);
+    assert_eq!(paths(&p.take_requests()), vec!["/f.woff2"]);
+    assert_eq!(p.summary().fcp_ms, Some(ran + 5.0));
+    // A script that arrives during it waits for it (lazy.js is not asked
+    // for yet: DOMContentLoaded has not come).
+    p.advance(ran + 20.0);
+    assert!(p.summary().dom_done_ms.is_none());
+    assert_eq!(p.next_wakeup(), Some(ran + 35.0));
+    p.advance(ran + 35.0);
+    assert_eq!(p.summary().dom_done_ms, Some(ran + 35.0));
+    assert_eq!(paths(&p.take_requests()), vec!["/lazy.js"]);
+    respond(&mut p, "/f.woff2", ran + 36.0, "font");
+    respond(&mut p, "/lazy.js", ran + 40.0, "x = 1;");
+    let end = p.next_wakeup().unwrap();
+    p.advance(end);
+    assert!(p.finished());
+    assert_eq!(p.summary().load_ms, Some(end));
+
+    // Without render_ms the parser ends once the update has started.
+    let mut p = Page::new(
+        "/",
+        HttpCache::new(),
+        Cpu {
+            layout_ms: 5.0,
+            ..Cpu::default()
+        },
+    );
+    p.take_requests();
+    respond(&mut p, "/", 10.0, doc);
+    p.take_requests();
+    respond(&mut p, "/a.css", 20.0, "");
+    respond(&mut p, "/app.js", 30.0, "x = 1;");
+    let ran = p.next_wakeup().unwrap();
+    p.advance(ran);
+    p.advance(ran + 5.0);
+    assert_eq!(p.summary().dom_done_ms, Some(ran + 5.0));
+    assert!(p.finished());
+    assert_eq!(p.summary().load_ms, Some(ran + 5.0));
+}
+
+/// The load event waits for a rendering update under way when the rest
+/// is done, not for one that starts after it.
+#[test]
+fn the_load_event_waits_for_a_rendering_update_under_way() {
+    let doc =
+        "<html><head><link rel=stylesheet href=/a.css></head><body><img src=/i.png></body></html>";
+    let cpu = Cpu {
+        layout_ms: 5.0,
+        render_ms: 30.0,
+        ..Cpu::default()
+    };
+    for (image_at, load) in [(40.0, 55.0), (15.0, 20.0)] {
+        let mut p = Page::new("/", HttpCache::new(), cpu);
+        p.take_requests();
+        respond(&mut p, "/", 10.0, doc);
+        if image_at < 20.0 {
+            respond(&mut p, "/i.png", image_at, "png");
+        }
+        // The stylesheet unblocks rendering: the update runs 25 to 55.
+        respond(&mut p, "/a.css", 20.0, "p { color: red; }");
+        if image_at > 20.0 {
+            respond(&mut p, "/i.png", image_at, "png");
+        }
+        assert!(!p.finished(), "the update holds the main thread");
+        p.advance(55.0);
+        assert!(p.finished());
+        assert_eq!(p.summary().load_ms, Some(load), "image at {image_at}");
+    }
+}
+
 /// Blink's image boost: the first five images that are not small are
 /// Medium; a small one (10,000 px² or less, or a zero side) and the sixth
 /// are Low, and in tight mode Low ones wait while two requests are in
