@@ -63,6 +63,12 @@ pub struct Calibration {
     /// Loads that gave a `layout_ms` sample (a first rendering update in
     /// the trace, or a web font; the name is from when only fonts did).
     pub font_loads: usize,
+    /// The first rendering update's main-thread time per page (median over
+    /// its loads; [`Cpu::render_ms`] is the median over all of them). It
+    /// depends on what there is to lay out: on LTE, 22-60 ms for the demo
+    /// page (images, 14 KB of CSS), 10-13 ms for the push-order page (text).
+    #[serde(default)]
+    pub render_ms_by_page: std::collections::BTreeMap<String, f64>,
     /// How the constants were read (the method, in one line).
     pub method: String,
     /// Every sample the medians and the line came from, to audit them.
@@ -108,6 +114,28 @@ fn script_ms(load: &PageLoad) -> HashMap<&str, (u64, f64, Option<f64>)> {
         .collect()
 }
 
+/// A load's page: the path of its URL, without the query.
+fn page_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.find('/').map_or("/", |i| &rest[i..]);
+    path.split(['?', '#']).next().unwrap_or(path).to_string()
+}
+
+impl Calibration {
+    /// The CPU model for loads of `page`: its own rendering cost when the
+    /// calibration measured it.
+    pub fn cpu_for(&self, page: &str) -> Cpu {
+        Cpu {
+            render_ms: self
+                .render_ms_by_page
+                .get(page)
+                .copied()
+                .unwrap_or(self.cpu.render_ms),
+            ..self.cpu
+        }
+    }
+}
+
 /// Least squares `y = a + b x`; None with fewer than two distinct x.
 fn line(points: &[(f64, f64)]) -> Option<(f64, f64)> {
     let n = points.len() as f64;
@@ -142,6 +170,7 @@ pub fn fit(
     let mut commit = Vec::new();
     let mut layout = Vec::new();
     let mut render = Vec::new();
+    let mut render_by_page: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     let mut to_paint = Vec::new();
     let mut points = Vec::new();
     for l in &ok {
@@ -185,6 +214,10 @@ pub fn fit(
         if let Some(first) = l.first_render {
             layout.push(first.start_ms - unblocked);
             render.push(first.dur_ms);
+            render_by_page
+                .entry(page_of(&l.url))
+                .or_default()
+                .push(first.dur_ms);
         } else if let Some(font) = res
             .iter()
             .filter(|r| r.kind == ResKind::Font && !r.hinted)
@@ -236,6 +269,10 @@ pub fn fit(
         loads: ok.len(),
         scripts: points.len(),
         font_loads: layout.len(),
+        render_ms_by_page: render_by_page
+            .iter()
+            .filter_map(|(page, v)| Some((page.clone(), median(v)?)))
+            .collect(),
         samples: Samples {
             commit_ms: commit,
             layout_ms: layout,
@@ -473,6 +510,18 @@ mod tests {
         assert!(close(c.cpu.layout_ms, 7.0), "{c:?}");
         assert!(close(c.cpu.render_ms, 30.0), "{c:?}");
         assert_eq!(c.samples.render_ms, vec![20.0, 30.0, 40.0]);
+        // Per page: every load here is of https://x:1/.
+        assert_eq!(c.render_ms_by_page.get("/"), Some(&30.0));
+        assert!(close(c.cpu_for("/").render_ms, 30.0));
+        assert!(close(c.cpu_for("/other.html").render_ms, 30.0));
+        let mut other = loads.clone();
+        other[0].url = "https://x:1/po/index.html?x=1".into();
+        let c = fit(&other, &[], &[], "lte").unwrap();
+        assert_eq!(c.render_ms_by_page.get("/po/index.html"), Some(&20.0));
+        assert_eq!(c.render_ms_by_page.get("/"), Some(&35.0));
+        assert!(close(c.cpu_for("/po/index.html").render_ms, 20.0));
+        assert!(close(c.cpu_for("/").render_ms, 35.0));
+        assert!(close(c.cpu_for("/new.html").render_ms, 30.0));
         // FCP at 90 + run + 50 against unblocked 130: paint is what is
         // left after layout.
         let fcp_after: Vec<f64> = c.samples.unblocked_to_fcp_ms.clone();

@@ -560,19 +560,34 @@ fn cpu_line(report: &Report) -> String {
     );
     for c in &report.cpu_calibration {
         s.push_str(&format!(
-            " {}: commit {:.0} ms, scripts {:.1} ms + {:.2} ms/KB, layout {:.0} ms, paint {:.0} ms ({} loads);",
+            " {}: commit {:.0} ms, scripts {:.1} ms + {:.2} ms/KB, layout {:.0} ms, first rendering update {}, paint {:.0} ms, cache read {:.1} ms, 103 preloads {:.0} ms ({} loads);",
             c.profile,
             c.cpu.commit_ms,
             c.cpu.script_base_ms,
             c.cpu.script_ms_per_kb,
             c.cpu.layout_ms,
+            render_costs(c),
             c.cpu.paint_ms,
+            c.cpu.cache_read_ms,
+            c.cpu.hint_ms,
             c.loads
         ));
     }
     s.pop();
     s.push_str(".\n\n");
     s
+}
+
+/// The first rendering update's cost: per page where measured.
+fn render_costs(c: &super::calibrate::Calibration) -> String {
+    if c.render_ms_by_page.is_empty() {
+        return format!("{:.0} ms", c.cpu.render_ms);
+    }
+    c.render_ms_by_page
+        .iter()
+        .map(|(page, ms)| format!("{ms:.0} ms on {page}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// har/NN-label-runK.har: the configuration's number, its label made safe

@@ -648,6 +648,11 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
         } else {
             opts.cpu
         };
+        // Per page where the calibration measured its rendering cost.
+        let page_cpu = |page: &str| match (calibrate, calibrations.last()) {
+            (true, Some(c)) => c.cpu_for(page),
+            _ => cpu,
+        };
         let emu = start_link(
             prof,
             Link {
@@ -706,7 +711,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                     url: format!("https://{}:{port}{}", emu.server_addr, c.page),
                     proto: c.protocol,
                     accept_push: true,
-                    cpu,
+                    cpu: page_cpu(&c.page),
                     timeout: Duration::from_secs(120),
                     client: ClientOptions {
                         insecure: true,
