@@ -105,3 +105,51 @@ async fn push_preload_hints_what_it_does_not_push() {
     c.close().await;
     srv.shutdown().await;
 }
+
+/// The emulated browser's network thread, busy after a 103 whose preloads
+/// go to the network (`Cpu::hint_ms`), reads the document's final head
+/// first, as Chromium's net log shows, and only then reads nothing for
+/// `hint_ms`; with every preload in its HTTP cache it is not busy. On
+/// /slow.html the 103 comes at once and the 200 after 300 ms of think time:
+/// a stall begun at the 103 would hold the head until `hint_ms`.
+#[tokio::test]
+async fn the_busy_network_thread_reads_the_documents_head_first() {
+    use pushlab::browser::{load_page, Cpu, HttpCache, LoadOptions};
+    use pushlab::client::{ClientOptions as LoadClient, Proto};
+    let srv = server(with_policy("preload")).await;
+    let busy = 500.0;
+    let opts = LoadOptions {
+        url: format!("https://127.0.0.1:{}/slow.html", srv.addr.port()),
+        proto: Proto::H3,
+        accept_push: false,
+        cpu: Cpu {
+            hint_ms: busy,
+            ..Cpu::default()
+        },
+        timeout: Duration::from_secs(20),
+        client: LoadClient {
+            insecure: true,
+            ..Default::default()
+        },
+    };
+    let (cold, cache) = load_page(&opts, HttpCache::new()).await;
+    assert!(cold.error.is_none(), "{:?}", cold.error);
+    let doc = &cold.summary.resources[0];
+    let first = doc.first_byte_ms.expect("a first byte");
+    assert!(
+        (295.0..busy - 50.0).contains(&first),
+        "the head was read at {first:.0} ms, not held by the busy thread"
+    );
+    let load = cold.summary.load_ms.expect("loaded");
+    assert!(
+        load >= first + busy - 10.0,
+        "busy after the head: load at {load:.0} ms, head at {first:.0} ms"
+    );
+    // Warm: the hinted preloads are all fresh in the cache (the demo's
+    // subresources are), so nothing holds the load.
+    let (warm, _) = load_page(&opts, cache).await;
+    assert!(warm.error.is_none(), "{:?}", warm.error);
+    let load = warm.summary.load_ms.expect("loaded");
+    assert!(load < 300.0 + busy - 50.0, "warm load at {load:.0} ms");
+    srv.shutdown().await;
+}

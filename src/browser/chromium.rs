@@ -163,24 +163,39 @@ fn failed(opts: &ChromiumOptions, why: String) -> PageLoad {
     }
 }
 
+/// A file in the temporary directory, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: String) -> TempFile {
+        TempFile(std::env::temp_dir().join(name))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 fn run_script(opts: &ChromiumOptions) -> Result<Report, String> {
     let modules = node_modules()?;
-    let script =
-        std::env::temp_dir().join(format!("pushlab-chromium-page-{}.js", std::process::id()));
-    if std::fs::read_to_string(&script).ok().as_deref() != Some(SCRIPT) {
-        std::fs::write(&script, SCRIPT)
-            .map_err(|e| format!("writing {}: {e}", script.display()))?;
-    }
+    // Files of this load only (loads may run at once in one process), gone
+    // when it returns, however it ends.
+    static LOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let script = TempFile::new(format!(
+        "pushlab-chromium-page-{}-{n}.js",
+        std::process::id()
+    ));
+    std::fs::write(&script.0, SCRIPT)
+        .map_err(|e| format!("writing {}: {e}", script.0.display()))?;
     // The measured visit's net log: when the 103 preloads, which Chromium's
     // browser process makes, crossed the network.
-    static LOGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let netlog = std::env::temp_dir().join(format!(
-        "pushlab-netlog-{}-{}.json",
-        std::process::id(),
-        LOGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
+    let netlog_file = TempFile::new(format!("pushlab-netlog-{}-{n}.json", std::process::id()));
+    let netlog = netlog_file.0.clone();
     let mut cmd = Command::new("node");
-    cmd.arg(&script)
+    cmd.arg(&script.0)
         .arg("--netlog")
         .arg(&netlog)
         .args(["--url", &opts.url, "--spki", &opts.spki])
@@ -711,5 +726,25 @@ mod tests {
         assert!(to_load(&opts(Proto::H3), &Report::default())
             .error
             .is_some());
+    }
+
+    /// A load's script and net log files go when the load returns, on every
+    /// path out (each load writes its own: loads may run at once).
+    #[test]
+    fn temporary_files_are_removed() {
+        let f = TempFile::new(format!("pushlab-test-{}-tmp.js", std::process::id()));
+        let path = f.0.clone();
+        std::fs::write(&path, "x").unwrap();
+        let early = || -> Result<(), String> {
+            let _held = f;
+            Err("the load failed".into())
+        };
+        assert!(early().is_err());
+        assert!(!path.exists(), "{} left behind", path.display());
+        // A file never written is no error.
+        drop(TempFile::new(format!(
+            "pushlab-test-{}-none",
+            std::process::id()
+        )));
     }
 }

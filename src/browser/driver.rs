@@ -342,6 +342,9 @@ pub async fn load_on(
     let changes = conn.push_changes();
     let deadline = tokio::time::Instant::from_std(nav + opts.timeout);
     let mut error = None;
+    // A 103's stream and how long the network thread is then busy, until
+    // that stream's final head arrives.
+    let mut busy_after_head: Option<(u64, f64)> = None;
     loop {
         for req in page.take_requests() {
             if req.anonymous {
@@ -415,11 +418,18 @@ pub async fn load_on(
         };
         let now = ms();
         page.advance(now);
+        // The final head (or body) of a stream this event brought.
+        let mut head_in = None;
         // Promises first: a request the event leads to may find its push.
         let cancels = sync_pushes(&conn, &mut page, &mut pushes_seen, nav_offset, now);
         cancel_pushes(&conn, &cancels).await;
         match ev {
             Event::Response(path, r) => {
+                if let Some((sid, _)) = busy_after_head {
+                    if streams.get(&sid) == Some(&path) {
+                        head_in = Some(sid);
+                    }
+                }
                 let base = r.sent_ms - nav_offset;
                 // The connection's clock and navigation's are read a moment
                 // apart: a time past now is now, and the first byte is never
@@ -443,21 +453,18 @@ pub async fn load_on(
                 if let Some(path) = streams.get(&sid) {
                     page.on_body_chunk(path, &chunk);
                 }
+                head_in = Some(sid);
             }
             Event::Informational(sid, info) => {
                 if let Some(path) = streams.get(&sid).cloned() {
                     if info.status < 200 {
                         let busy_ms = page.on_informational(&path, info.status, &info.headers);
-                        // The network thread is busy with the 103's
-                        // preloads and reads nothing: block this thread,
-                        // and with it the connection's packet processing
-                        // (compare runs each load on a current-thread
-                        // runtime; `pushlab load` has no hint delay).
                         if busy_ms > 0.0 {
-                            std::thread::sleep(Duration::from_secs_f64(busy_ms / 1e3));
+                            busy_after_head = Some((sid, busy_ms));
                         }
                     } else {
                         page.on_response_head(&path, info.status, &info.headers);
+                        head_in = Some(sid);
                     }
                 }
             }
@@ -465,6 +472,17 @@ pub async fn load_on(
             Event::Timeout => {
                 error = Some(format!("page not loaded in {:?}", opts.timeout));
                 break;
+            }
+        }
+        // After a 103 whose preloads go to the network, the network thread
+        // is busy and reads nothing once the document's head is in: block
+        // this thread, and with it the connection's packet processing
+        // (compare runs each load on a current-thread runtime; `pushlab
+        // load` has no hint delay).
+        if let (Some(sid), Some((hinted, busy_ms))) = (head_in, busy_after_head) {
+            if sid == hinted {
+                busy_after_head = None;
+                std::thread::sleep(Duration::from_secs_f64(busy_ms / 1e3));
             }
         }
     }

@@ -366,6 +366,25 @@ fn hint_preloads_wait_hint_ms() {
     p.advance(100.0);
     assert!(p.take_requests().is_empty(), "no second request");
     assert!(!p.resource("/a.css").unwrap().hinted);
+
+    // Every preload fresh in the HTTP cache: the network thread has no
+    // request to set up, so no busy time (the preloads still start).
+    let mut cache = HttpCache::new();
+    cache.store("/a.css", &cacheable(), Bytes::from_static(b"p{}"));
+    cache.store("/x.png", &cacheable(), Bytes::from_static(b"png"));
+    let mut p = Page::new("/", cache.clone(), cpu);
+    p.take_requests();
+    p.advance(70.0);
+    let both = "</a.css>; rel=preload; as=style, </x.png>; rel=preload; as=image";
+    assert_eq!(p.on_informational("/", 103, &h(&[("link", both)])), 0.0);
+    p.advance(100.0);
+    assert!(p.resource("/x.png").unwrap().hinted);
+    // One of them not cached: busy again.
+    let mut p = Page::new("/", cache, cpu);
+    p.take_requests();
+    p.advance(70.0);
+    let three = format!("{both}, </y.png>; rel=preload; as=image");
+    assert_eq!(p.on_informational("/", 103, &h(&[("link", &three)])), 30.0);
 }
 
 /// A failed document ends the load; failed subresources do not hang it.
