@@ -24,7 +24,8 @@
 //!   are not small (over 10,000 px², or of unknown size) are Medium, the
 //!   others Low ([`chromium::level`]). 103 preloads, made by the browser
 //!   process, are not held; they are requested [`Cpu::hint_ms`] after the
-//!   103 arrives.
+//!   103 arrives, and the network thread is busy that long once the
+//!   document's head is in, unless the HTTP cache holds them all.
 //! - The parser: it walks the document's references in order; a classic
 //!   script in `<head>` (or one written by `document.write`) stops it until
 //!   the script has arrived, every stylesheet before it (with the
@@ -34,8 +35,11 @@
 //! - Render-ready: the document and every render-blocking resource (its
 //!   stylesheets with their imports, its head scripts, run) are done.
 //!   First layout: the body is inserted and every render-blocking
-//!   stylesheet has arrived, plus [`Cpu::layout_ms`]; the FCP proxy is the
-//!   first layout plus [`Cpu::paint_ms`]. The SpeedIndex proxy weighs the
+//!   stylesheet has arrived, plus [`Cpu::layout_ms`], once the main thread
+//!   is free; it starts the first rendering update, which holds the main
+//!   thread for [`Cpu::render_ms`] (scripts, the parser's end and a load
+//!   event under way wait for it). The FCP proxy is the first layout plus
+//!   [`Cpu::paint_ms`]. The SpeedIndex proxy weighs the
 //!   first paint and each image's arrival by area (see [`Page::summary`]).
 //!   Load: everything discovered has arrived and every script has run.
 //! - Push cache, with browser semantics: a pushed response is used at most
