@@ -401,7 +401,7 @@ pub struct Entry {
 
 /// The path of a URL the browser reported (query dropped, as the model
 /// keys resources).
-fn path_of(url: &str) -> Option<String> {
+pub(crate) fn path_of(url: &str) -> Option<String> {
     let (_, _, target) = crate::client::parse_url(url).ok()?;
     Some(target.split(['?', '#']).next().unwrap_or("/").to_string())
 }

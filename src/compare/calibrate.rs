@@ -114,13 +114,6 @@ fn script_ms(load: &PageLoad) -> HashMap<&str, (u64, f64, Option<f64>)> {
         .collect()
 }
 
-/// A load's page: the path of its URL, without the query.
-fn page_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let path = rest.find('/').map_or("/", |i| &rest[i..]);
-    path.split(['?', '#']).next().unwrap_or(path).to_string()
-}
-
 impl Calibration {
     /// The CPU model for loads of `page`: its own rendering cost when the
     /// calibration measured it.
@@ -214,10 +207,9 @@ pub fn fit(
         if let Some(first) = l.first_render {
             layout.push(first.start_ms - unblocked);
             render.push(first.dur_ms);
-            render_by_page
-                .entry(page_of(&l.url))
-                .or_default()
-                .push(first.dur_ms);
+            if let Some(page) = chromium::path_of(&l.url) {
+                render_by_page.entry(page).or_default().push(first.dur_ms);
+            }
         } else if let Some(font) = res
             .iter()
             .filter(|r| r.kind == ResKind::Font && !r.hinted)
