@@ -361,8 +361,6 @@ pub struct Page {
     layout_due: Option<f64>,
     /// The first layout happened then.
     layout_ms: Option<f64>,
-    /// The first rendering update holds the main thread until then.
-    render_until: Option<f64>,
     /// Loads scripts make at DOMContentLoaded, until it comes.
     dcl_loads: Vec<(String, bool)>,
     /// The document's images and their declared areas (px²), for the
@@ -483,7 +481,6 @@ impl Page {
             fonts: Vec::new(),
             layout_due: None,
             layout_ms: None,
-            render_until: None,
             dcl_loads: Vec::new(),
             image_area: Default::default(),
             now: 0.0,
@@ -743,7 +740,7 @@ impl Page {
         let hint = self.hints.iter().map(|h| h.due).reduce(f64::min);
         [
             self.running.map(|(_, end)| end),
-            self.render_until.filter(|&t| t > self.now),
+            self.render_until().filter(|&t| t > self.now),
             commit,
             self.layout_due.filter(|_| self.layout_ms.is_none()),
             read,
@@ -1115,7 +1112,7 @@ impl Page {
             }
             // The load event is a main-thread task: a rendering update
             // that started before it delays it.
-            if let (Some(start), Some(end)) = (self.layout_ms, self.render_until) {
+            if let (Some(start), Some(end)) = (self.layout_ms, self.render_until()) {
                 if start <= t {
                     t = t.max(end);
                 }
@@ -1166,9 +1163,15 @@ impl Page {
 }
 
 impl Page {
+    /// When the first rendering update, which starts at the first layout,
+    /// lets the main thread go.
+    fn render_until(&self) -> Option<f64> {
+        self.layout_ms.map(|start| start + self.cpu.render_ms)
+    }
+
     /// Whether the first rendering update holds the main thread now.
     pub(super) fn rendering(&self) -> bool {
-        self.render_until.is_some_and(|t| t > self.now)
+        self.render_until().is_some_and(|t| t > self.now)
     }
 
     /// The FCP proxy: the first layout plus the paint cost.

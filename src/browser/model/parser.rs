@@ -132,9 +132,6 @@ impl Page {
                 };
                 if start <= self.now {
                     self.layout_ms = Some(start);
-                    if self.cpu.render_ms > 0.0 {
-                        self.render_until = Some(start + self.cpu.render_ms);
-                    }
                     self.layout_fonts();
                 }
             }
