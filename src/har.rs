@@ -611,6 +611,7 @@ mod tests {
             error: None,
             scripts: Vec::new(),
             first_render: None,
+            font_render: None,
         }
     }
 

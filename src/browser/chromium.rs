@@ -160,6 +160,7 @@ fn failed(opts: &ChromiumOptions, why: String) -> PageLoad {
         error: Some(format!("chromium: {why}")),
         scripts: Vec::new(),
         first_render: None,
+        font_render: None,
     }
 }
 
@@ -311,6 +312,10 @@ pub struct Report {
     /// origin).
     #[serde(default)]
     pub render: Option<RenderTime>,
+    /// The rendering update a web font's arrival after the first one
+    /// caused (with --trace; times since the time origin).
+    #[serde(default)]
+    pub font_render: Option<RenderTime>,
     /// Per URL, the priority Chromium gave the request.
     #[serde(default)]
     pub requests: Vec<RequestPriority>,
@@ -577,6 +582,10 @@ pub fn to_load(opts: &ChromiumOptions, r: &Report) -> PageLoad {
         error,
         scripts,
         first_render: r.render.map(|x| RenderTime {
+            start_ms: x.start_ms - t0,
+            ..x
+        }),
+        font_render: r.font_render.map(|x| RenderTime {
             start_ms: x.start_ms - t0,
             ..x
         }),

@@ -185,6 +185,7 @@ function traceFacts(trace, resources, pageUrl) {
     (e) => e.name === 'ParseHTML' && e.args && e.args.beginData && e.args.beginData.url === pageUrl,
   );
   let render = null;
+  let fontRender = null;
   if (parse && offset !== null) {
     const mine = events.filter((e) => e.pid === parse.pid && e.tid === parse.tid && typeof e.ts === 'number');
     const tasks = mine
@@ -193,8 +194,25 @@ function traceFacts(trace, resources, pageUrl) {
     const within = (t, name) => mine.some((e) => e.name === name && e.ts >= t.ts && e.ts <= t.ts + t.dur);
     const first = tasks.find((t) => within(t, 'Layout') && within(t, 'Paint'));
     if (first) render = { start_ms: at(first.ts), dur_ms: first.dur / 1000 };
+    // A web font that arrives after the first rendering update starts
+    // (font-display: swap) makes the text laid out again: the first task
+    // after the font's finish that lays out.
+    if (first) {
+      const fonts = new Set(
+        events
+          .filter((e) => e.name === 'ResourceSendRequest' && e.args && e.args.data && e.args.data.resourceType === 'Font')
+          .map((e) => e.args.data.requestId),
+      );
+      const done = events
+        .filter((e) => e.name === 'ResourceFinish' && e.args && e.args.data && fonts.has(e.args.data.requestId))
+        .map((e) => e.ts)
+        .filter((ts) => ts >= first.ts)
+        .sort((a, b) => a - b)[0];
+      const update = done === undefined ? undefined : tasks.find((t) => t.ts >= done && within(t, 'Layout'));
+      if (update) fontRender = { start_ms: at(update.ts), dur_ms: update.dur / 1000 };
+    }
   }
-  return { scripts: [...per.values()], render };
+  return { scripts: [...per.values()], render, fontRender };
 }
 
 async function visit(args, userDataDir, measured) {
@@ -258,6 +276,7 @@ async function visit(args, userDataDir, measured) {
       const facts = traceFacts(await readStream(cdp, ev.stream), out.resources, out.navigation ? out.navigation.name : args.url);
       out.scripts = facts.scripts;
       out.render = facts.render;
+      out.fontRender = facts.fontRender;
     }
     return out;
   } finally {

@@ -57,6 +57,10 @@ pub struct PageLoad {
     /// The first rendering update, when a real browser's trace gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_render: Option<super::chromium::RenderTime>,
+    /// The rendering update a web font arriving after the first one
+    /// caused, when a real browser's trace gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub font_render: Option<super::chromium::RenderTime>,
 }
 
 /// The page's host, port and path (the query dropped: the page model
@@ -289,6 +293,7 @@ fn not_loaded_at(
         error: Some(why),
         scripts: Vec::new(),
         first_render: None,
+        font_render: None,
     }
 }
 
@@ -525,6 +530,7 @@ pub async fn load_on(
             error,
             scripts: Vec::new(),
             first_render: None,
+            font_render: None,
         },
         cache,
     )

@@ -16,6 +16,9 @@
 //!   first web-font request (fonts are fetched at the first layout);
 //! - `render_ms`: how long that first rendering update held the main
 //!   thread (median over loads);
+//! - `font_render_ms`: how long the first main-thread task that laid out
+//!   after a web font arrived, when it arrived after the first rendering
+//!   update had started, took (median over the loads that had one);
 //! - `paint_ms`: from rendering unblocked to first contentful paint, less
 //!   `layout_ms` (median over all loads);
 //! - `cache_read_ms`: from the request of a resource Chromium's HTTP cache
@@ -86,6 +89,9 @@ pub struct Samples {
     /// The first rendering update's main-thread time.
     #[serde(default)]
     pub render_ms: Vec<f64>,
+    /// The main-thread time of the rendering update a web font caused.
+    #[serde(default)]
+    pub font_render_ms: Vec<f64>,
     /// First contentful paint minus rendering unblocked.
     pub unblocked_to_fcp_ms: Vec<f64>,
     /// (KB, compile + evaluate ms) per script.
@@ -163,6 +169,7 @@ pub fn fit(
     let mut commit = Vec::new();
     let mut layout = Vec::new();
     let mut render = Vec::new();
+    let mut font_render = Vec::new();
     let mut render_by_page: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     let mut to_paint = Vec::new();
     let mut points = Vec::new();
@@ -204,6 +211,9 @@ pub fn fit(
         let Some(unblocked) = unblocked else {
             continue;
         };
+        if let Some(update) = l.font_render {
+            font_render.push(update.dur_ms);
+        }
         if let Some(first) = l.first_render {
             layout.push(first.start_ms - unblocked);
             render.push(first.dur_ms);
@@ -251,6 +261,7 @@ pub fn fit(
         commit_ms: median(&commit).unwrap_or(0.0).max(0.0),
         layout_ms,
         render_ms: median(&render).unwrap_or(0.0).max(0.0),
+        font_render_ms: median(&font_render).unwrap_or(0.0).max(0.0),
         paint_ms: (median(&to_paint).unwrap_or(layout_ms) - layout_ms).max(0.0),
         cache_read_ms: median(&cache_read).unwrap_or(0.0).max(0.0),
         hint_ms: median(&hint).unwrap_or(0.0).max(0.0),
@@ -269,12 +280,13 @@ pub fn fit(
             commit_ms: commit,
             layout_ms: layout,
             render_ms: render,
+            font_render_ms: font_render,
             unblocked_to_fcp_ms: to_paint,
             scripts: points,
             cache_read_ms: cache_read,
             hint_ms: hint,
         },
-        method: "medians over headless Chromium loads (DevTools timeline trace): commit = first subresource request - document first byte; script = least squares of compile+evaluate ms on KB; layout = first rendering update's start (else first font request) - rendering unblocked (a blocking script's evaluation end from the trace); render = first rendering update's main-thread time; paint = FCP - rendering unblocked - layout; cache read = response end - request start of warm loads' cached resources; hint = first hinted preload's send - the navigation's 103 read (net log) of hinted loads".into(),
+        method: "medians over headless Chromium loads (DevTools timeline trace): commit = first subresource request - document first byte; script = least squares of compile+evaluate ms on KB; layout = first rendering update's start (else first font request) - rendering unblocked (a blocking script's evaluation end from the trace); render = first rendering update's main-thread time; font render = main-thread time of the first task that laid out after a web font arrived, if after the first update started; paint = FCP - rendering unblocked - layout; cache read = response end - request start of warm loads' cached resources; hint = first hinted preload's send - the navigation's 103 read (net log) of hinted loads".into(),
     })
 }
 
@@ -429,6 +441,7 @@ mod tests {
                 end_ms: None,
             }],
             first_render: None,
+            font_render: None,
         }
     }
 
@@ -501,6 +514,21 @@ mod tests {
         let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
         assert!(close(c.cpu.layout_ms, 7.0), "{c:?}");
         assert!(close(c.cpu.render_ms, 30.0), "{c:?}");
+        // No late web font in any trace: no font update.
+        assert!(c.samples.font_render_ms.is_empty());
+        assert_eq!(c.cpu.font_render_ms, 0.0);
+        // Two loads with one: its median, from those loads only.
+        let mut fonts = loads.clone();
+        for (l, dur) in fonts.iter_mut().zip([4.0, 12.0]) {
+            l.font_render = Some(RenderTime {
+                start_ms: 300.0,
+                dur_ms: dur,
+            });
+        }
+        let f = fit(&fonts, &[], &[], "lte").unwrap();
+        assert_eq!(f.samples.font_render_ms, vec![4.0, 12.0]);
+        assert!(close(f.cpu.font_render_ms, 8.0), "{f:?}");
+        assert!(close(f.cpu.render_ms, 30.0), "{f:?}");
         assert_eq!(c.samples.render_ms, vec![20.0, 30.0, 40.0]);
         // Per page: every load here is of https://x:1/.
         assert_eq!(c.render_ms_by_page.get("/"), Some(&30.0));

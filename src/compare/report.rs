@@ -560,13 +560,14 @@ fn cpu_line(report: &Report) -> String {
     );
     for c in &report.cpu_calibration {
         s.push_str(&format!(
-            " {}: commit {:.0} ms, scripts {:.1} ms + {:.2} ms/KB, layout {:.0} ms, first rendering update {}, paint {:.0} ms, cache read {:.1} ms, 103 preloads {:.0} ms ({} loads);",
+            " {}: commit {:.0} ms, scripts {:.1} ms + {:.2} ms/KB, layout {:.0} ms, first rendering update {}, a late web font's update {:.0} ms, paint {:.0} ms, cache read {:.1} ms, 103 preloads {:.0} ms ({} loads);",
             c.profile,
             c.cpu.commit_ms,
             c.cpu.script_base_ms,
             c.cpu.script_ms_per_kb,
             c.cpu.layout_ms,
             render_costs(c),
+            c.cpu.font_render_ms,
             c.cpu.paint_ms,
             c.cpu.cache_read_ms,
             c.cpu.hint_ms,
@@ -786,6 +787,7 @@ pub(super) mod tests {
                 error: error.map(str::to_string),
                 scripts: Vec::new(),
                 first_render: None,
+                font_render: None,
             },
         };
         Report {

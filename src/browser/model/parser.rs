@@ -71,6 +71,12 @@ impl Page {
                     continue;
                 }
             }
+            // A rendering update a web font made due goes before async
+            // scripts (in Chromium's traces the async script's cached
+            // response was handed over after it), after the parser's end.
+            if self.start_font_update() {
+                continue;
+            }
             // Async scripts run when the main thread is free.
             if let Some(i) = self.runnable.pop_front() {
                 self.start_script(i);

@@ -368,7 +368,8 @@ fn hint_preloads_wait_hint_ms() {
     assert!(!p.resource("/a.css").unwrap().hinted);
 
     // Every preload fresh in the HTTP cache: the network thread has no
-    // request to set up, so no busy time (the preloads still start).
+    // request to set up, so no busy time, and no preload starts (the
+    // renderer reads the cache itself when the page asks).
     let mut cache = HttpCache::new();
     cache.store("/a.css", &cacheable(), Bytes::from_static(b"p{}"));
     cache.store("/x.png", &cacheable(), Bytes::from_static(b"png"));
@@ -378,13 +379,58 @@ fn hint_preloads_wait_hint_ms() {
     let both = "</a.css>; rel=preload; as=style, </x.png>; rel=preload; as=image";
     assert_eq!(p.on_informational("/", 103, &h(&[("link", both)])), 0.0);
     p.advance(100.0);
-    assert!(p.resource("/x.png").unwrap().hinted);
-    // One of them not cached: busy again.
+    assert!(p.resource("/x.png").is_none(), "a cached preload started");
+    assert!(p.take_requests().is_empty());
+    // One of them not cached: busy again, and only that one is requested.
     let mut p = Page::new("/", cache, cpu);
     p.take_requests();
     p.advance(70.0);
     let three = format!("{both}, </y.png>; rel=preload; as=image");
     assert_eq!(p.on_informational("/", 103, &h(&[("link", &three)])), 30.0);
+    p.advance(100.0);
+    assert_eq!(paths(&p.take_requests()), vec!["/y.png"]);
+    assert!(p.resource("/a.css").is_none());
+}
+
+/// A warm load with a 103 whose preloads the HTTP cache holds takes as
+/// long as the same warm load without the 103: the cache reads start
+/// when the page asks, not at the 103.
+#[test]
+fn a_103_of_cached_resources_gains_a_warm_load_nothing() {
+    let cpu = Cpu {
+        hint_ms: 30.0,
+        cache_read_ms: 5.0,
+        ..Cpu::default()
+    };
+    let mut cache = HttpCache::new();
+    cache.store("/a.css", &cacheable(), Bytes::from_static(b"p { }"));
+    cache.store("/1.js", &cacheable(), Bytes::from_static(b"var a = 1;"));
+    cache.store("/3.js", &cacheable(), Bytes::from_static(b"var b = 2;"));
+    cache.store("/i.png", &cacheable(), Bytes::from_static(b"png"));
+    let load = |hint: bool| {
+        let mut p = Page::new("/", cache.clone(), cpu);
+        p.take_requests();
+        p.advance(40.0);
+        if hint {
+            let links = "</a.css>; rel=preload; as=style, </1.js>; rel=preload; as=script";
+            assert_eq!(p.on_informational("/", 103, &h(&[("link", links)])), 0.0);
+        }
+        respond(&mut p, "/", 80.0, DOC);
+        for t in (81..400).map(f64::from) {
+            p.advance(t);
+        }
+        assert!(p.take_requests().is_empty(), "all cached");
+        assert!(p.finished());
+        let s = p.summary();
+        let css = p.resource("/a.css").unwrap();
+        assert_eq!(css.source, Source::Cached);
+        assert!(!css.hinted);
+        (s.load_ms.unwrap(), css.requested_ms.unwrap())
+    };
+    let (plain, css_plain) = load(false);
+    let (hinted, css_hinted) = load(true);
+    assert_eq!(hinted, plain, "the 103 changed the warm load");
+    assert_eq!(css_hinted, css_plain);
 }
 
 /// A failed document ends the load; failed subresources do not hang it.
@@ -588,6 +634,87 @@ fn the_first_rendering_update_holds_the_main_thread() {
     assert_eq!(p.summary().dom_done_ms, Some(ran + 5.0));
     assert!(p.finished());
     assert_eq!(p.summary().load_ms, Some(ran + 5.0));
+}
+
+/// A web font that arrives after the first layout makes another
+/// rendering update, `font_render_ms` long: an async script that arrives
+/// meanwhile runs after it, and the load event waits for it. A font that
+/// arrives before the first layout (a 103's preload) makes none.
+#[test]
+fn a_late_web_font_makes_another_rendering_update() {
+    let doc = "<html><head><link rel=stylesheet href=/a.css><script src=/app.js></script>\
+               </head><body><p>x</p></body></html>";
+    let css = "@font-face { src: url(/f.woff2); } body { font-family: f; }";
+    let app = "document.addEventListener(\"DOMContentLoaded\", f); s.src = \"/lazy.js\";";
+    let cpu = |font_render_ms| Cpu {
+        layout_ms: 5.0,
+        render_ms: 30.0,
+        font_render_ms,
+        ..Cpu::default()
+    };
+    // Returns (lazy.js's evaluation start, load) for a font at `font_at`
+    // ms after app.js ran (lazy.js arrives 1 ms after DOMContentLoaded).
+    let load = |font_render_ms: f64, font_at: f64| {
+        let mut p = Page::new("/", HttpCache::new(), cpu(font_render_ms));
+        p.take_requests();
+        respond(&mut p, "/", 10.0, doc);
+        respond(&mut p, "/a.css", 20.0, css);
+        respond(&mut p, "/app.js", 30.0, app);
+        p.advance(p.next_wakeup().unwrap());
+        let ran = p.resource("/app.js").unwrap().evaluated_ms.unwrap();
+        p.advance(ran + 35.0);
+        assert_eq!(p.summary().dom_done_ms, Some(ran + 35.0));
+        let mut events = [(ran + font_at, "/f.woff2"), (ran + 36.0, "/lazy.js")];
+        events.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (at, path) in events {
+            respond(&mut p, path, at, "x = 1;");
+        }
+        while let Some(t) = p.next_wakeup() {
+            p.advance(t);
+        }
+        assert!(p.finished());
+        let lazy = p.resource("/lazy.js").unwrap().evaluated_ms.unwrap();
+        (lazy - ran, p.summary().load_ms.unwrap() - ran)
+    };
+    // Font at +35.5: the update runs to +45.5, then lazy.js.
+    let (lazy_ran, loaded) = load(10.0, 35.5);
+    let run = Cpu::default().script_base_ms + Cpu::default().script_ms_per_kb * 6.0 / 1024.0;
+    assert!(
+        (lazy_ran - (45.5 + run)).abs() < 1e-9,
+        "lazy.js ran at +{lazy_ran}"
+    );
+    assert_eq!(loaded, lazy_ran);
+    // Without the cost, as before: lazy.js runs on arrival.
+    let (lazy_ran, _) = load(0.0, 35.5);
+    assert!(
+        (lazy_ran - (36.0 + run)).abs() < 1e-9,
+        "lazy.js ran at +{lazy_ran}"
+    );
+    // A font that arrives last: the load event waits for its update.
+    let (lazy_ran, loaded) = load(10.0, 50.0);
+    assert!(lazy_ran < 50.0);
+    assert!((loaded - 60.0).abs() < 1e-9, "load at +{loaded}");
+
+    // A hinted font in before the first layout: no second update.
+    let mut p = Page::new("/", HttpCache::new(), cpu(10.0));
+    p.take_requests();
+    p.advance(5.0);
+    p.on_informational(
+        "/",
+        103,
+        &h(&[("link", "</f.woff2>; rel=preload; as=font; crossorigin")]),
+    );
+    p.take_requests();
+    respond(&mut p, "/f.woff2", 8.0, "font");
+    respond(&mut p, "/", 10.0, doc);
+    respond(&mut p, "/a.css", 20.0, css);
+    respond(&mut p, "/app.js", 30.0, "x = 1;");
+    while let Some(t) = p.next_wakeup() {
+        p.advance(t);
+    }
+    assert!(p.finished());
+    let ran = p.resource("/app.js").unwrap().evaluated_ms.unwrap();
+    assert_eq!(p.summary().load_ms, Some(ran + 35.0), "render only");
 }
 
 /// The load event waits for a rendering update under way when the rest
