@@ -149,7 +149,14 @@ impl Client {
                 .parse()
                 .map_err(|_| ClientError::Connect("bind".into()))?
         };
-        let mut endpoint = quinn::Endpoint::client(bind)?;
+        let mut endpoint = if opts.zero_length_cid {
+            let mut ec = quinn::EndpointConfig::default();
+            ec.cid_generator(|| Box::new(quinn_proto::RandomConnectionIdGenerator::new(0)));
+            let socket = std::net::UdpSocket::bind(bind)?;
+            quinn::Endpoint::new(ec, None, socket, Arc::new(quinn::TokioRuntime))?
+        } else {
+            quinn::Endpoint::client(bind)?
+        };
         endpoint.set_default_client_config(cfg);
         let server_name = if host.parse::<std::net::IpAddr>().is_ok() {
             "localhost"
