@@ -175,6 +175,53 @@ pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
     (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
 }
 
+/// A percentile-bootstrap [`CONFIDENCE`] interval for Spearman's rank
+/// correlation between rows' relative differences of medians to one
+/// baseline, `(median(base) - median(row)) / median(base)` (the tables'
+/// "vs baseline"), and a fixed value per row (`against`: the paper's).
+/// Each resample redraws the baseline's runs once and every row's runs
+/// (a `None` row is the baseline itself: difference 0). `None` for fewer
+/// than three rows, unequal lengths, a sample with fewer than two finite
+/// values, or when fewer than half the resamples give a correlation (no
+/// spread in a resample's differences).
+pub fn spearman_rel_diff_ci(
+    base: &[f64],
+    rows: &[Option<&[f64]>],
+    against: &[f64],
+) -> Option<(f64, f64)> {
+    if rows.len() != against.len() || rows.len() < 3 {
+        return None;
+    }
+    let b = sorted_finite(base);
+    let rows: Vec<Option<Vec<f64>>> = rows.iter().map(|r| r.map(sorted_finite)).collect();
+    if b.len() < 2 || rows.iter().flatten().any(|r| r.len() < 2) {
+        return None;
+    }
+    let mut rng = StdRng::seed_from_u64(BOOTSTRAP_SEED);
+    let mut scratch = Vec::new();
+    let mut stats = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
+    let mut diffs = vec![0.0; rows.len()];
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        let mb = resampled_median(&b, &mut rng, &mut scratch);
+        if mb <= 0.0 {
+            return None;
+        }
+        for (d, r) in diffs.iter_mut().zip(&rows) {
+            *d = match r {
+                Some(v) => (mb - resampled_median(v, &mut rng, &mut scratch)) / mb,
+                None => 0.0,
+            };
+        }
+        if let Some(rho) = spearman(&diffs, against) {
+            stats.push(rho);
+        }
+    }
+    if stats.len() * 2 < BOOTSTRAP_RESAMPLES {
+        return None;
+    }
+    Some(percentile_interval(stats, CONFIDENCE))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +313,31 @@ mod tests {
         assert_eq!(spearman(&[1.0, 2.0], &[1.0, 2.0]), None);
         assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
         assert_eq!(spearman(&[1.0, f64::NAN, 2.0], &[1.0, 2.0, 3.0]), None);
+    }
+
+    /// Rows far apart in the paper's order give an interval at 1; rows
+    /// whose runs overlap give a wide one that holds their point value;
+    /// and the cases without an answer.
+    #[test]
+    fn rank_correlation_interval() {
+        let runs =
+            |centre: f64| -> Vec<f64> { (0..20).map(|i| centre + (i * 7 % 11) as f64).collect() };
+        let base = runs(1000.0);
+        let (r1, r2, r3) = (runs(900.0), runs(800.0), runs(700.0));
+        let rows = [None, Some(&r1[..]), Some(&r2[..]), Some(&r3[..])];
+        let paper = [0.0, 0.1, 0.2, 0.3];
+        let (lo, hi) = spearman_rel_diff_ci(&base, &rows, &paper).unwrap();
+        assert!(close(lo, 1.0) && close(hi, 1.0), "{lo} {hi}");
+        // Three rows within a few ms of each other: their order is noise
+        // (only the baseline's rank, always first, is certain).
+        let (a, b, c) = (runs(900.0), runs(901.0), runs(902.0));
+        let rows = [None, Some(&a[..]), Some(&b[..]), Some(&c[..])];
+        let (lo, hi) = spearman_rel_diff_ci(&base, &rows, &paper).unwrap();
+        assert!(lo < 0.5 && hi > 0.9, "{lo} {hi}");
+        assert_eq!(spearman_rel_diff_ci(&base, &rows[..2], &paper[..2]), None);
+        assert_eq!(spearman_rel_diff_ci(&base, &rows, &paper[..3]), None);
+        let one = [5.0];
+        let short = [None, Some(&one[..]), Some(&b[..]), Some(&c[..])];
+        assert_eq!(spearman_rel_diff_ci(&base, &short, &paper), None);
     }
 }

@@ -110,10 +110,26 @@ fn paper_fraction(s: &str) -> Option<f64> {
 
 /// Per group of rows that reproduce the paper's (same protocol, page, link
 /// and cache), Spearman's rank correlation of their differences to the
-/// baseline with the paper's, as lines under the table.
+/// baseline with the paper's, with its bootstrap interval (every row's
+/// runs and the baseline's redrawn), as lines under the table.
 fn paper_rank_lines(report: &super::run::Report) -> String {
-    let mut groups: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
-    for r in &report.rows {
+    struct Group {
+        key: String,
+        baseline: Option<usize>,
+        rows: Vec<usize>,
+        ours: Vec<f64>,
+        theirs: Vec<f64>,
+    }
+    let loads = |ci: usize| -> Vec<f64> {
+        report
+            .runs
+            .iter()
+            .filter(|r| r.config == ci && r.load.error.is_none())
+            .filter_map(|r| r.load.summary.load_ms)
+            .collect()
+    };
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, r) in report.rows.iter().enumerate() {
         let (Some(ours), Some(theirs)) =
             (r.vs_baseline, r.paper.as_deref().and_then(paper_fraction))
         else {
@@ -127,22 +143,49 @@ fn paper_rank_lines(report: &super::run::Report) -> String {
             c.profile,
             c.cache.name()
         );
-        match groups.iter_mut().find(|g| g.0 == key) {
-            Some(g) => {
-                g.1.push(ours);
-                g.2.push(theirs);
+        let g = c.group();
+        let baseline = (0..report.rows.len())
+            .find(|&j| report.rows[j].config.baseline && report.rows[j].config.group() == g);
+        match groups.iter_mut().find(|x| x.key == key) {
+            Some(x) => {
+                if x.baseline != baseline {
+                    x.baseline = None;
+                }
+                x.rows.push(i);
+                x.ours.push(ours);
+                x.theirs.push(theirs);
             }
-            None => groups.push((key, vec![ours], vec![theirs])),
+            None => groups.push(Group {
+                key,
+                baseline,
+                rows: vec![i],
+                ours: vec![ours],
+                theirs: vec![theirs],
+            }),
         }
     }
     let mut s = String::new();
-    for (key, ours, theirs) in groups {
-        if let Some(rho) = crate::summary::spearman(&ours, &theirs) {
-            s.push_str(&format!(
-                "\nRank correlation with the Rules of Thumb (Spearman, {} rows), {key}: {rho:.2}\n",
-                ours.len()
-            ));
-        }
+    for g in groups {
+        let Some(rho) = crate::summary::spearman(&g.ours, &g.theirs) else {
+            continue;
+        };
+        let ci = g.baseline.and_then(|b| {
+            let runs: Vec<Option<Vec<f64>>> =
+                g.rows.iter().map(|&i| (i != b).then(|| loads(i))).collect();
+            let rows: Vec<Option<&[f64]>> = runs.iter().map(|r| r.as_deref()).collect();
+            crate::summary::spearman_rel_diff_ci(&loads(b), &rows, &g.theirs)
+        });
+        let interval = match ci {
+            Some((lo, hi)) => format!(
+                " (95% bootstrap interval {lo:.2} to {hi:.2}, each row's runs and the baseline's redrawn)"
+            ),
+            None => String::new(),
+        };
+        s.push_str(&format!(
+            "\nRank correlation with the Rules of Thumb (Spearman, {} rows), {}: {rho:.2}{interval}\n",
+            g.ours.len(),
+            g.key
+        ));
     }
     s
 }
