@@ -756,9 +756,7 @@ impl Page {
         let hint = self.hints.iter().map(|h| h.due).reduce(f64::min);
         [
             self.running.map(|(_, end)| end),
-            self.render_until().filter(|&t| t > self.now),
-            self.font_updates
-                .iter()
+            self.updates()
                 .map(|u| u.1)
                 .filter(|&t| t > self.now)
                 .reduce(f64::min),
@@ -1150,12 +1148,7 @@ impl Page {
             }
             // The load event is a main-thread task: a rendering update
             // that started before it delays it.
-            if let (Some(start), Some(end)) = (self.layout_ms, self.render_until()) {
-                if start <= t {
-                    t = t.max(end);
-                }
-            }
-            for &(start, end) in &self.font_updates {
+            for (start, end) in self.updates() {
                 if start <= t {
                     t = t.max(end);
                 }
@@ -1206,17 +1199,18 @@ impl Page {
 }
 
 impl Page {
-    /// When the first rendering update, which starts at the first layout,
-    /// lets the main thread go.
-    fn render_until(&self) -> Option<f64> {
-        self.layout_ms.map(|start| start + self.cpu.render_ms)
+    /// Every rendering update started so far, (start, end) ms: the first,
+    /// from the first layout for `render_ms`, then those web fonts caused.
+    fn updates(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.layout_ms
+            .map(|start| (start, start + self.cpu.render_ms))
+            .into_iter()
+            .chain(self.font_updates.iter().copied())
     }
 
-    /// Whether a rendering update (the first, or one a web font caused)
-    /// holds the main thread now.
+    /// Whether a rendering update holds the main thread now.
     pub(super) fn rendering(&self) -> bool {
-        self.render_until().is_some_and(|t| t > self.now)
-            || self.font_updates.iter().any(|&(_, end)| end > self.now)
+        self.updates().any(|(_, end)| end > self.now)
     }
 
     /// Starts the rendering update a web font made due, now (the main
