@@ -143,9 +143,7 @@ fn paper_rank_lines(report: &super::run::Report) -> String {
             c.profile,
             c.cache.name()
         );
-        let g = c.group();
-        let baseline = (0..report.rows.len())
-            .find(|&j| report.rows[j].config.baseline && report.rows[j].config.group() == g);
+        let baseline = super::run::baseline_of(&report.rows, i);
         match groups.iter_mut().find(|x| x.key == key) {
             Some(x) => {
                 if x.baseline != baseline {

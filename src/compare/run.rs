@@ -1152,10 +1152,7 @@ pub(super) fn summarise(configs: &[Config], runs: &[Run]) -> Vec<Row> {
         _ => None,
     };
     for i in 0..rows.len() {
-        let g = rows[i].config.group();
-        let Some(b) =
-            (0..rows.len()).find(|&j| rows[j].config.baseline && rows[j].config.group() == g)
-        else {
+        let Some(b) = baseline_of(&rows, i) else {
             continue;
         };
         rows[i].vs_baseline = rel(rows[b].load_ms, rows[i].load_ms);
@@ -1166,6 +1163,12 @@ pub(super) fn summarise(configs: &[Config], runs: &[Run]) -> Vec<Row> {
         }
     }
     rows
+}
+
+/// The baseline row of row `i`'s group (its "vs baseline" is against it).
+pub(super) fn baseline_of(rows: &[Row], i: usize) -> Option<usize> {
+    let g = rows[i].config.group();
+    (0..rows.len()).find(|&j| rows[j].config.baseline && rows[j].config.group() == g)
 }
 
 #[cfg(test)]
