@@ -612,6 +612,7 @@ mod tests {
             scripts: Vec::new(),
             first_render: None,
             font_render: None,
+            deliveries: Vec::new(),
         }
     }
 

@@ -87,6 +87,18 @@ pub struct RenderTime {
     pub dur_ms: f64,
 }
 
+/// Main-thread time of handing one response to the page, from a DevTools
+/// trace (the tasks that only did that; see `chromium_page.js`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveryTime {
+    /// The resource's path.
+    pub path: String,
+    /// Its size (bytes, decoded).
+    pub bytes: u64,
+    /// Main-thread time (ms).
+    pub ms: f64,
+}
+
 /// What is needed to run Chromium: node, Chromium and playwright-core.
 /// The error says what is missing and how to install it.
 pub fn check() -> Result<(), String> {
@@ -161,6 +173,7 @@ fn failed(opts: &ChromiumOptions, why: String) -> PageLoad {
         scripts: Vec::new(),
         first_render: None,
         font_render: None,
+        deliveries: Vec::new(),
     }
 }
 
@@ -316,6 +329,10 @@ pub struct Report {
     /// caused (with --trace; times since the time origin).
     #[serde(default)]
     pub font_render: Option<RenderTime>,
+    /// Per subresource URL, the main-thread time of handing its response
+    /// to the page (with --trace).
+    #[serde(default)]
+    pub deliveries: Vec<TracedDelivery>,
     /// Per URL, the priority Chromium gave the request.
     #[serde(default)]
     pub requests: Vec<RequestPriority>,
@@ -337,6 +354,16 @@ pub struct RequestPriority {
     pub priority: String,
     /// The `priority` header sent, when the DevTools protocol showed it.
     pub header: Option<String>,
+}
+
+/// A response's hand-over time, as `chromium_page.js` reports it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TracedDelivery {
+    /// Its URL.
+    pub url: String,
+    /// Main-thread time (ms).
+    #[serde(default)]
+    pub ms: f64,
 }
 
 /// A script's times from the trace, keyed by URL.
@@ -565,6 +592,22 @@ pub fn to_load(opts: &ChromiumOptions, r: &Report) -> PageLoad {
             })
         })
         .collect();
+    let deliveries = r
+        .deliveries
+        .iter()
+        .filter_map(|d| {
+            Some(DeliveryTime {
+                path: path_of(&d.url)?,
+                bytes: r
+                    .resources
+                    .iter()
+                    .find(|e| e.name == d.url)
+                    .map(|e| e.decoded_body_size)
+                    .unwrap_or(0),
+                ms: d.ms,
+            })
+        })
+        .collect();
     let error = (nav.next_hop_protocol != want)
         .then(|| format!("chromium used {:?}, not {want}", nav.next_hop_protocol))
         .or_else(|| {
@@ -589,6 +632,7 @@ pub fn to_load(opts: &ChromiumOptions, r: &Report) -> PageLoad {
             start_ms: x.start_ms - t0,
             ..x
         }),
+        deliveries,
     }
 }
 

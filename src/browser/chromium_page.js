@@ -149,7 +149,12 @@ async function readStream(cdp, handle) {
 //   evaluation ended (`end_ms`);
 // - the first rendering update: the first main-thread task, after the
 //   parser first read the document, that lays out and paints (`render`:
-//   its start and duration).
+//   its start and duration);
+// - per subresource URL, the main-thread time of handing its response to
+//   the page (`deliveries`): the main-thread tasks that hold its
+//   ResourceReceiveResponse, ResourceReceivedData or ResourceFinish event
+//   and no parsing, layout, paint or script run, each task's time split
+//   evenly among the resources it handled.
 // Trace timestamps are on another clock: they are put on the time origin
 // through the resources, each request's ResourceSendRequest event against
 // its Resource Timing fetchStart (the median of the differences).
@@ -212,7 +217,42 @@ function traceFacts(trace, resources, pageUrl) {
       if (update) fontRender = { start_ms: at(update.ts), dur_ms: update.dur / 1000 };
     }
   }
-  return { scripts: [...per.values()], render, fontRender };
+  return { scripts: [...per.values()], render, fontRender, deliveries: deliveryTimes(events, parse, pageUrl) };
+}
+
+// See traceFacts: per subresource URL, the main-thread time of tasks that
+// only handed its response over.
+function deliveryTimes(events, parse, pageUrl) {
+  if (!parse) return [];
+  const urls = new Map();
+  for (const e of events) {
+    if (e.name === 'ResourceSendRequest' && e.args && e.args.data) urls.set(e.args.data.requestId, e.args.data.url);
+  }
+  const HANDOVER = new Set(['ResourceReceiveResponse', 'ResourceReceivedData', 'ResourceFinish']);
+  const OTHER = new Set(['ParseHTML', 'Layout', 'UpdateLayoutTree', 'Paint', 'EvaluateScript', 'v8.compile', 'v8.compileModule', 'EventDispatch', 'FunctionCall', 'TimerFire', 'FireAnimationFrame']);
+  const mine = events
+    .filter((e) => e.pid === parse.pid && e.tid === parse.tid && typeof e.ts === 'number')
+    .sort((a, b) => a.ts - b.ts);
+  const total = new Map();
+  let k = 0;
+  for (const t of mine) {
+    if (t.name !== 'RunTask' || t.ph !== 'X' || typeof t.dur !== 'number') continue;
+    while (k < mine.length && mine[k].ts < t.ts) k++;
+    const handled = new Set();
+    let other = 0;
+    for (let j = k; j < mine.length && mine[j].ts <= t.ts + t.dur; j++) {
+      const e = mine[j];
+      if (HANDOVER.has(e.name) && e.args && e.args.data) {
+        const url = urls.get(e.args.data.requestId);
+        if (url && url !== pageUrl) handled.add(url);
+      } else if (OTHER.has(e.name)) other += e.dur || 0;
+    }
+    // Tasks that also parsed, laid out or ran a script are left out
+    // (those costs have their own constants).
+    if (handled.size === 0 || other >= 300) continue;
+    for (const url of handled) total.set(url, (total.get(url) || 0) + t.dur / 1000 / handled.size);
+  }
+  return [...total].map(([url, ms]) => ({ url, ms }));
 }
 
 async function visit(args, userDataDir, measured) {
@@ -277,6 +317,7 @@ async function visit(args, userDataDir, measured) {
       out.scripts = facts.scripts;
       out.render = facts.render;
       out.fontRender = facts.fontRender;
+      out.deliveries = facts.deliveries;
     }
     return out;
   } finally {

@@ -61,6 +61,10 @@ pub struct PageLoad {
     /// caused, when a real browser's trace gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_render: Option<super::chromium::RenderTime>,
+    /// Per resource, the main-thread time of handing its response to the
+    /// page, when a real browser's trace gave it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<super::chromium::DeliveryTime>,
 }
 
 /// The page's host, port and path (the query dropped: the page model
@@ -299,6 +303,7 @@ fn not_loaded_at(
         scripts: Vec::new(),
         first_render: None,
         font_render: None,
+        deliveries: Vec::new(),
     }
 }
 
@@ -536,6 +541,7 @@ pub async fn load_on(
             scripts: Vec::new(),
             first_render: None,
             font_render: None,
+            deliveries: Vec::new(),
         },
         cache,
     )

@@ -14,4 +14,4 @@ pub mod netlog;
 
 pub use cache::HttpCache;
 pub use driver::{load_on, load_page, not_loaded, BrowserConn, LoadOptions, PageLoad, Warmup};
-pub use model::{Cpu, Page, PageSummary, PushRecord, ResKind, Resource, Source};
+pub use model::{Cpu, Handover, Page, PageSummary, PushRecord, ResKind, Resource, Source};

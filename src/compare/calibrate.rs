@@ -7,7 +7,8 @@
 //!   subresource request (median over loads);
 //! - `script_base_ms` and `script_ms_per_kb`: a least-squares line through
 //!   every script's main-thread time (compile plus evaluate, from the
-//!   trace) against its size;
+//!   trace) against its size; where its slope is negative, the median time
+//!   and no cost per KB;
 //! - `layout_ms`: from rendering unblocked (the last render-blocking
 //!   resource arrived, and run if a script: when the trace says its
 //!   evaluation ended, else its arrival plus its run time) to the start of
@@ -22,10 +23,26 @@
 //! - `paint_ms`: from rendering unblocked to first contentful paint, less
 //!   `layout_ms` (median over all loads);
 //! - `cache_read_ms`: from the request of a resource Chromium's HTTP cache
-//!   answered to its response end (Resource Timing, median over every
-//!   cached resource of the warm-cache loads; warm loads are made only
-//!   for pages the run loads warm, and give no other constant, since a
-//!   warm visit's scripts may come from V8's code cache);
+//!   answered to its response end (Resource Timing, median over the
+//!   cached resources of the warm-cache loads requested after the load's
+//!   first read had ended); `cache_open_ms`: the median of each warm
+//!   load's first read, less `cache_read_ms` (warm loads are made only
+//!   for pages the run loads warm, and give only these and the hand-over
+//!   constants below, since a warm visit's scripts may come from V8's
+//!   code cache);
+//! - `handover`: per resource kind, the median main-thread time of handing
+//!   a cached resource of the warm-cache loads to the page (the trace's
+//!   tasks that held only its `ResourceReceiveResponse`/
+//!   `ResourceReceivedData`/`ResourceFinish` events; a kind without a
+//!   sample takes the median over all). Warm loads, because a cached body
+//!   is handed over whole when it is complete, as the model does with
+//!   every response; a cold load's body is handed over in pieces as it
+//!   arrives, mostly while the main thread is idle;
+//! - `parser_end_first`, per page and cache state: whether in most of its
+//!   cold (warm) loads the parser ended (`domInteractive`) before the first
+//!   rendering update started;
+//! - `cached_script_base_ms` and `cached_script_ms_per_kb`: the script
+//!   line, from the warm loads' scripts (read from the HTTP cache);
 //! - `hint_ms`: from the navigation's 103 having been read to the send of
 //!   the first preload it named, both from Chromium's net log (median over
 //!   the hinted loads: loads from a server with the run's hint policy,
@@ -72,6 +89,16 @@ pub struct Calibration {
     /// page (images, 14 KB of CSS), 10-13 ms for the push-order page (text).
     #[serde(default)]
     pub render_ms_by_page: std::collections::BTreeMap<String, f64>,
+    /// Per page: in how many of its cold loads with a first rendering
+    /// update the parser ended before that update started, and how many
+    /// such loads there were. Where most did, the model's parser end goes
+    /// first on that page ([`Cpu::parser_end_first`]).
+    #[serde(default)]
+    pub parser_end_first_by_page: std::collections::BTreeMap<String, (usize, usize)>,
+    /// The same, over the warm loads (for the runs that load the page
+    /// with a warm cache).
+    #[serde(default)]
+    pub parser_end_first_warm_by_page: std::collections::BTreeMap<String, (usize, usize)>,
     /// How the constants were read (the method, in one line).
     pub method: String,
     /// Every sample the medians and the line came from, to audit them.
@@ -97,13 +124,29 @@ pub struct Samples {
     /// (KB, compile + evaluate ms) per script.
     pub scripts: Vec<(f64, f64)>,
     /// Response end minus request start of each resource a warm load
-    /// read from the HTTP cache.
+    /// read from the HTTP cache after its first read had ended.
     #[serde(default)]
     pub cache_read_ms: Vec<f64>,
+    /// The same, of each warm load's first read.
+    #[serde(default)]
+    pub first_cache_read_ms: Vec<f64>,
     /// Per hinted load, the send of its first hinted preload minus the
     /// navigation's 103 read (net log).
     #[serde(default)]
     pub hint_ms: Vec<f64>,
+    /// (KB, compile + evaluate ms) per script of the warm loads (read
+    /// from the HTTP cache).
+    #[serde(default)]
+    pub cached_scripts: Vec<(f64, f64)>,
+    /// Per resource kind, the main-thread ms of handing each cached
+    /// resource of the warm loads to the page.
+    #[serde(default)]
+    pub handover_ms: std::collections::BTreeMap<String, Vec<f64>>,
+}
+
+/// A resource kind's name in the calibration's samples.
+fn kind_name(kind: ResKind) -> String {
+    format!("{kind:?}").to_lowercase()
 }
 
 /// The main-thread time of a script in a load (compile plus evaluate),
@@ -121,16 +164,58 @@ fn script_ms(load: &PageLoad) -> HashMap<&str, (u64, f64, Option<f64>)> {
 }
 
 impl Calibration {
-    /// The CPU model for loads of `page`: its own rendering cost when the
-    /// calibration measured it.
-    pub fn cpu_for(&self, page: &str) -> Cpu {
+    /// The CPU model for loads of `page` (with a warm cache if `warm`): its
+    /// own rendering cost when the calibration measured it, and whether
+    /// its parser ended first in most of the calibration's loads in that
+    /// cache state.
+    pub fn cpu_for(&self, page: &str, warm: bool) -> Cpu {
+        let first = if warm {
+            &self.parser_end_first_warm_by_page
+        } else {
+            &self.parser_end_first_by_page
+        };
         Cpu {
             render_ms: self
                 .render_ms_by_page
                 .get(page)
                 .copied()
                 .unwrap_or(self.cpu.render_ms),
+            parser_end_first: first.get(page).is_some_and(|&(first, of)| 2 * first > of),
             ..self.cpu
+        }
+    }
+}
+
+/// Per page: in how many `loads` with a first rendering update the parser
+/// ended (`domInteractive`) before it started, of how many.
+fn parser_end_first(loads: &[&PageLoad]) -> std::collections::BTreeMap<String, (usize, usize)> {
+    let mut out: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for l in loads {
+        let (Some(first), Some(dom), Some(page)) = (
+            l.first_render,
+            l.summary.dom_done_ms,
+            chromium::path_of(&l.url),
+        ) else {
+            continue;
+        };
+        let e = out.entry(page).or_insert((0, 0));
+        e.0 += usize::from(dom < first.start_ms);
+        e.1 += 1;
+    }
+    out
+}
+
+/// A script cost line `ms = base + per_kb x KB`: least squares, unless
+/// the slope comes out negative (bigger scripts cheaper: the sizes do not
+/// explain the times), then the median time and no cost per KB. Clamping
+/// a negative slope to 0 and keeping its intercept would put the fixed cost
+/// above every script's. None without samples.
+fn script_line(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    match line(points) {
+        Some((a, b)) if b >= 0.0 => Some((a.max(0.0), b)),
+        _ => {
+            let ms: Vec<f64> = points.iter().map(|p| p.1).collect();
+            Some((median(&ms)?.max(0.0), 0.0))
         }
     }
 }
@@ -218,7 +303,10 @@ pub fn fit(
             layout.push(first.start_ms - unblocked);
             render.push(first.dur_ms);
             if let Some(page) = chromium::path_of(&l.url) {
-                render_by_page.entry(page).or_default().push(first.dur_ms);
+                render_by_page
+                    .entry(page.clone())
+                    .or_default()
+                    .push(first.dur_ms);
             }
         } else if let Some(font) = res
             .iter()
@@ -232,13 +320,61 @@ pub fn fit(
             to_paint.push(fcp - unblocked);
         }
     }
-    let cache_read: Vec<f64> = warm
+    // Per warm load, its first cache read, and the reads made after that
+    // one ended (those made while it was under way waited for it).
+    let mut first_read = Vec::new();
+    let mut cache_read = Vec::new();
+    for l in warm.iter().filter(|l| l.error.is_none()) {
+        let reads: Vec<(f64, f64)> = l
+            .summary
+            .resources
+            .iter()
+            .filter(|r| r.source == Source::Cached)
+            .filter_map(|r| Some((r.requested_ms?, r.done_ms?)))
+            .collect();
+        let Some(&(req, done)) = reads.iter().min_by(|a, b| a.0.total_cmp(&b.0)) else {
+            continue;
+        };
+        first_read.push(done - req);
+        cache_read.extend(reads.iter().filter(|r| r.0 >= done).map(|r| r.1 - r.0));
+    }
+    let cache_read_ms = median(&cache_read).unwrap_or(0.0).max(0.0);
+    // A warm visit's scripts, read from the HTTP cache: their own line.
+    let warm_ok: Vec<&PageLoad> = warm.iter().filter(|l| l.error.is_none()).collect();
+    let warm_points: Vec<(f64, f64)> = warm_ok
         .iter()
-        .filter(|l| l.error.is_none())
-        .flat_map(|l| &l.summary.resources)
-        .filter(|r| r.source == Source::Cached)
-        .filter_map(|r| Some(r.done_ms? - r.requested_ms?))
+        .flat_map(|l| script_ms(l).into_values())
+        .filter(|(bytes, _, _)| *bytes > 0)
+        .map(|(bytes, ms, _)| (bytes as f64 / 1024.0, ms))
         .collect();
+    let (cached_base, cached_per_kb) = script_line(&warm_points).unwrap_or((0.0, 0.0));
+    let mut handover: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for l in warm.iter().filter(|l| l.error.is_none()) {
+        for d in &l.deliveries {
+            let Some(r) = l.summary.resources.iter().find(|r| r.path == d.path) else {
+                continue;
+            };
+            if r.source == Source::Cached {
+                handover.entry(kind_name(r.kind)).or_default().push(d.ms);
+            }
+        }
+    }
+    let all: Vec<f64> = handover.values().flatten().copied().collect();
+    let overall = median(&all).unwrap_or(0.0).max(0.0);
+    let of = |kind: ResKind| {
+        handover
+            .get(&kind_name(kind))
+            .and_then(|v| median(v))
+            .unwrap_or(overall)
+            .max(0.0)
+    };
+    let handover_cpu = crate::browser::Handover {
+        script_ms: of(ResKind::Script),
+        style_ms: of(ResKind::Style),
+        image_ms: of(ResKind::Image),
+        font_ms: of(ResKind::Font),
+        other_ms: overall,
+    };
     let hint: Vec<f64> = hinted
         .iter()
         .filter(|l| l.error.is_none())
@@ -253,7 +389,10 @@ pub fn fit(
             Some(first - read)
         })
         .collect();
-    let (base, per_kb) = line(&points).ok_or("fewer than two script sizes traced")?;
+    if line(&points).is_none() {
+        return Err("fewer than two script sizes traced".into());
+    }
+    let (base, per_kb) = script_line(&points).unwrap_or((0.0, 0.0));
     let layout_ms = median(&layout).unwrap_or(0.0).max(0.0);
     let cpu = Cpu {
         script_base_ms: base.max(0.0),
@@ -263,8 +402,13 @@ pub fn fit(
         render_ms: median(&render).unwrap_or(0.0).max(0.0),
         font_render_ms: median(&font_render).unwrap_or(0.0).max(0.0),
         paint_ms: (median(&to_paint).unwrap_or(layout_ms) - layout_ms).max(0.0),
-        cache_read_ms: median(&cache_read).unwrap_or(0.0).max(0.0),
+        cache_read_ms,
+        cache_open_ms: (median(&first_read).unwrap_or(cache_read_ms) - cache_read_ms).max(0.0),
         hint_ms: median(&hint).unwrap_or(0.0).max(0.0),
+        handover: handover_cpu,
+        parser_end_first: false,
+        cached_script_base_ms: cached_base.max(0.0),
+        cached_script_ms_per_kb: cached_per_kb.max(0.0),
     };
     Ok(Calibration {
         cpu,
@@ -276,6 +420,8 @@ pub fn fit(
             .iter()
             .filter_map(|(page, v)| Some((page.clone(), median(v)?)))
             .collect(),
+        parser_end_first_by_page: parser_end_first(&ok),
+        parser_end_first_warm_by_page: parser_end_first(&warm_ok),
         samples: Samples {
             commit_ms: commit,
             layout_ms: layout,
@@ -284,9 +430,12 @@ pub fn fit(
             unblocked_to_fcp_ms: to_paint,
             scripts: points,
             cache_read_ms: cache_read,
+            first_cache_read_ms: first_read,
             hint_ms: hint,
+            handover_ms: handover,
+            cached_scripts: warm_points,
         },
-        method: "medians over headless Chromium loads (DevTools timeline trace): commit = first subresource request - document first byte; script = least squares of compile+evaluate ms on KB; layout = first rendering update's start (else first font request) - rendering unblocked (a blocking script's evaluation end from the trace); render = first rendering update's main-thread time; font render = main-thread time of the first task that laid out after a web font arrived, if after the first update started; paint = FCP - rendering unblocked - layout; cache read = response end - request start of warm loads' cached resources; hint = first hinted preload's send - the navigation's 103 read (net log) of hinted loads".into(),
+        method: "medians over headless Chromium loads (DevTools timeline trace): commit = first subresource request - document first byte; script = least squares of compile+evaluate ms on KB; layout = first rendering update's start (else first font request) - rendering unblocked (a blocking script's evaluation end from the trace); render = first rendering update's main-thread time; font render = main-thread time of the first task that laid out after a web font arrived, if after the first update started; paint = FCP - rendering unblocked - layout; cache read = response end - request start of warm loads' cached resources requested after the load's first read ended; cache open = the first read's, less cache read; hint = first hinted preload's send - the navigation's 103 read (net log) of hinted loads; handover = per kind, median main-thread ms of tasks that only handed a warm load's cached response to the page; parser end first = per page and cache state, most loads' domInteractive before the first rendering update; cached script = least squares of the warm loads' compile+evaluate ms on KB".into(),
     })
 }
 
@@ -442,7 +591,21 @@ mod tests {
             }],
             first_render: None,
             font_render: None,
+            deliveries: Vec::new(),
         }
+    }
+
+    /// A script line with a negative slope gives way to the median.
+    #[test]
+    fn script_line_falls_back_to_the_median() {
+        let up = [(1.0, 3.0), (2.0, 4.0), (3.0, 5.0)];
+        assert_eq!(script_line(&up), Some((2.0, 1.0)));
+        // 1 KB at 6 ms, 10 KB at 1 and 2 ms: the line's intercept would
+        // be 6.5 ms, above every sample.
+        let down = [(1.0, 6.0), (10.0, 1.0), (10.0, 2.0)];
+        assert_eq!(script_line(&down), Some((2.0, 0.0)));
+        assert_eq!(script_line(&[(5.0, 3.0)]), Some((3.0, 0.0)));
+        assert_eq!(script_line(&[]), None);
     }
 
     /// The constants come back from loads made with them: commit 60 ms,
@@ -456,7 +619,7 @@ mod tests {
         let mut warm = load(4.0, 4.0);
         for (k, r) in warm.summary.resources.iter_mut().skip(1).enumerate() {
             r.source = Source::Cached;
-            r.done_ms = Some(r.requested_ms.unwrap() + 4.0 * (k + 1) as f64);
+            r.done_ms = Some(r.requested_ms.unwrap() + [12.0, 13.0, 4.0][k]);
         }
         // A hinted load: the 103 read at 72 ms, its preloads sent 30 and
         // 40 ms later (the first is the sample); a resource the page
@@ -474,16 +637,44 @@ mod tests {
             rs[r].hinted = hint;
             rs[r].net_log = Some(net(sent));
         }
+        // The warm load's hand-overs, per kind: the stylesheet's 2 ms, the
+        // script's 4, the font's 11, and 4 (their median) for kinds
+        // without a sample; the cold loads' (pieces as they arrive) and a
+        // resource the warm load fetched from the network are not samples.
+        let handed = |path: &str, ms| crate::browser::chromium::DeliveryTime {
+            path: path.into(),
+            bytes: 1000,
+            ms,
+        };
+        warm.deliveries = vec![
+            handed("/a.css", 2.0),
+            handed("/a.js", 4.0),
+            handed("/f.woff2", 11.0),
+            handed("/", 99.0),
+        ];
+        let mut loads = loads;
+        loads[0].deliveries = vec![handed("/a.css", 50.0), handed("/a.js", 1.0)];
         let c = fit(&loads, &[warm], &[hinted], "lte").unwrap();
         let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
+        let h = c.cpu.handover;
+        assert_eq!(
+            (h.style_ms, h.script_ms, h.font_ms, h.image_ms, h.other_ms),
+            (2.0, 4.0, 11.0, 4.0, 4.0),
+            "{:?}",
+            c.samples.handover_ms
+        );
         assert!(close(c.cpu.commit_ms, 60.0), "{c:?}");
         assert!(close(c.cpu.script_base_ms, 2.0), "{c:?}");
         assert!(close(c.cpu.script_ms_per_kb, 0.5), "{c:?}");
         assert!(close(c.cpu.layout_ms, 30.0), "{c:?}");
         assert!(close(c.cpu.paint_ms, 20.0), "{c:?}");
-        // Warm loads give the cache read (4, 8 and 12 ms: median 8), and
-        // nothing else.
-        assert!(close(c.cpu.cache_read_ms, 8.0), "{c:?}");
+        // Warm loads give the cache read: the first (a.css, 70 to 82 ms)
+        // 12 ms, a.js (asked for meanwhile) waited for it and is no
+        // sample, the font 4 ms; so the first read is 8 ms longer.
+        assert_eq!(c.samples.first_cache_read_ms, vec![12.0]);
+        assert_eq!(c.samples.cache_read_ms, vec![4.0]);
+        assert!(close(c.cpu.cache_read_ms, 4.0), "{c:?}");
+        assert!(close(c.cpu.cache_open_ms, 8.0), "{c:?}");
         // Hinted loads give the 103 delay, nothing else.
         assert_eq!(c.samples.hint_ms, vec![30.0]);
         assert!(close(c.cpu.hint_ms, 30.0), "{c:?}");
@@ -513,6 +704,34 @@ mod tests {
         let c = fit(&loads, &[], &[], "lte").unwrap();
         let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
         assert!(close(c.cpu.layout_ms, 7.0), "{c:?}");
+        // The parser's end (domInteractive) before the update (at 137 ms)
+        // in 2 of 3 loads: on that page the model's parser ends first; in
+        // 1 of 3 (or on a page not measured), it does not.
+        let with_dom = |ends: [f64; 3]| {
+            let mut l = loads.clone();
+            for (l, t) in l.iter_mut().zip(ends) {
+                l.summary.dom_done_ms = Some(t);
+            }
+            fit(&l, &[], &[], "lte").unwrap()
+        };
+        let first = with_dom([130.0, 136.0, 150.0]);
+        assert_eq!(first.parser_end_first_by_page["/"], (2, 3));
+        assert!(first.cpu_for("/", false).parser_end_first);
+        assert!(!first.cpu_for("/other.html", false).parser_end_first);
+        assert!(
+            !with_dom([130.0, 140.0, 150.0])
+                .cpu_for("/", false)
+                .parser_end_first
+        );
+        // Warm loads count for warm runs only.
+        let mut warm_loads = loads.clone();
+        for l in &mut warm_loads {
+            l.summary.dom_done_ms = Some(100.0);
+        }
+        let warm = fit(&loads, &warm_loads, &[], "lte").unwrap();
+        assert_eq!(warm.parser_end_first_warm_by_page["/"], (3, 3));
+        assert!(!warm.cpu_for("/", false).parser_end_first);
+        assert!(warm.cpu_for("/", true).parser_end_first);
         assert!(close(c.cpu.render_ms, 30.0), "{c:?}");
         // No late web font in any trace: no font update.
         assert!(c.samples.font_render_ms.is_empty());
@@ -532,16 +751,16 @@ mod tests {
         assert_eq!(c.samples.render_ms, vec![20.0, 30.0, 40.0]);
         // Per page: every load here is of https://x:1/.
         assert_eq!(c.render_ms_by_page.get("/"), Some(&30.0));
-        assert!(close(c.cpu_for("/").render_ms, 30.0));
-        assert!(close(c.cpu_for("/other.html").render_ms, 30.0));
+        assert!(close(c.cpu_for("/", false).render_ms, 30.0));
+        assert!(close(c.cpu_for("/other.html", false).render_ms, 30.0));
         let mut other = loads.clone();
         other[0].url = "https://x:1/po/index.html?x=1".into();
         let c = fit(&other, &[], &[], "lte").unwrap();
         assert_eq!(c.render_ms_by_page.get("/po/index.html"), Some(&20.0));
         assert_eq!(c.render_ms_by_page.get("/"), Some(&35.0));
-        assert!(close(c.cpu_for("/po/index.html").render_ms, 20.0));
-        assert!(close(c.cpu_for("/").render_ms, 35.0));
-        assert!(close(c.cpu_for("/new.html").render_ms, 30.0));
+        assert!(close(c.cpu_for("/po/index.html", false).render_ms, 20.0));
+        assert!(close(c.cpu_for("/", false).render_ms, 35.0));
+        assert!(close(c.cpu_for("/new.html", false).render_ms, 30.0));
         // FCP at 90 + run + 50 against unblocked 130: paint is what is
         // left after layout.
         let fcp_after: Vec<f64> = c.samples.unblocked_to_fcp_ms.clone();

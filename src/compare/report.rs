@@ -601,7 +601,7 @@ fn cpu_line(report: &Report) -> String {
     );
     for c in &report.cpu_calibration {
         s.push_str(&format!(
-            " {}: commit {:.0} ms, scripts {:.1} ms + {:.2} ms/KB, layout {:.0} ms, first rendering update {}, a late web font's update {:.0} ms, paint {:.0} ms, cache read {:.1} ms, 103 preloads {:.0} ms ({} loads);",
+            " {}: commit {:.0} ms, scripts {:.1} ms + {:.2} ms/KB, layout {:.0} ms, first rendering update {}, a late web font's update {:.0} ms, paint {:.0} ms, cache read {:.1} ms (the first {:.1} ms more), handing a response to the page {}, 103 preloads {:.0} ms ({} loads);",
             c.profile,
             c.cpu.commit_ms,
             c.cpu.script_base_ms,
@@ -611,12 +611,30 @@ fn cpu_line(report: &Report) -> String {
             c.cpu.font_render_ms,
             c.cpu.paint_ms,
             c.cpu.cache_read_ms,
+            c.cpu.cache_open_ms,
+            handover_costs(c),
             c.cpu.hint_ms,
             c.loads
         ));
     }
     s.pop();
     s.push_str(".\n\n");
+    s
+}
+
+/// The hand-over costs per kind, and the pages where the parser's end
+/// went first.
+fn handover_costs(c: &super::calibrate::Calibration) -> String {
+    let h = c.cpu.handover;
+    let mut s = format!(
+        "{:.1} ms a script, {:.1} ms a stylesheet, {:.1} ms an image, {:.1} ms a font",
+        h.script_ms, h.style_ms, h.image_ms, h.font_ms
+    );
+    for (page, (first, of)) in &c.parser_end_first_by_page {
+        s.push_str(&format!(
+            "; the parser ended before the first rendering update in {first} of {of} loads of {page}"
+        ));
+    }
     s
 }
 
@@ -829,6 +847,7 @@ pub(super) mod tests {
                 scripts: Vec::new(),
                 first_render: None,
                 font_render: None,
+                deliveries: Vec::new(),
             },
         };
         Report {

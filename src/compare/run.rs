@@ -649,8 +649,8 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
             opts.cpu
         };
         // Per page where the calibration measured its rendering cost.
-        let page_cpu = |page: &str| match (calibrate, calibrations.last()) {
-            (true, Some(c)) => c.cpu_for(page),
+        let page_cpu = |page: &str, warm: bool| match (calibrate, calibrations.last()) {
+            (true, Some(c)) => c.cpu_for(page, warm),
             _ => cpu,
         };
         let emu = start_link(
@@ -711,7 +711,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report, CompareError> {
                     url: format!("https://{}:{port}{}", emu.server_addr, c.page),
                     proto: c.protocol,
                     accept_push: true,
-                    cpu: page_cpu(&c.page),
+                    cpu: page_cpu(&c.page, c.cache == CacheState::Warm),
                     timeout: Duration::from_secs(120),
                     client: ClientOptions {
                         insecure: true,

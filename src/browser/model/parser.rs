@@ -37,6 +37,21 @@ impl Page {
             if self.rendering() {
                 return;
             }
+            // A response being handed to the page.
+            if let Some((i, body, end)) = self.delivering.take() {
+                if end > self.now {
+                    self.delivering = Some((i, body, end));
+                    return;
+                }
+                self.handed_over(i, body, end);
+                continue;
+            }
+            // The next response waiting for the main thread, before the
+            // parser goes on: Blink's parser yields to other tasks.
+            if let Some((i, body, cost)) = self.deliveries.pop_front() {
+                self.delivering = Some((i, body, self.now + cost));
+                continue;
+            }
             // The parser: the next item, unless a blocking script holds it.
             if self.parsing {
                 if let Some(item) = self.parse.front().cloned() {
@@ -60,8 +75,10 @@ impl Page {
                 } else if self.parser_done_ms.is_none()
                     && self.doc.all_read
                     // A due first rendering update goes before the
-                    // parser's end.
-                    && (self.layout_due.is_none() || self.layout_ms.is_some())
+                    // parser's end (unless on this page it did not).
+                    && (self.layout_due.is_none()
+                        || self.layout_ms.is_some()
+                        || self.cpu.parser_end_first)
                 {
                     self.parser_done_ms = Some(self.now);
                     // DOMContentLoaded: what scripts waited for it to load.
@@ -94,7 +111,7 @@ impl Page {
             .iter()
             .enumerate()
             .filter(|(j, r)| r.kind == ResKind::Style && r.render_blocking && self.root_of(*j) < i)
-            .all(|(_, r)| r.done_ms.is_some() || r.error.is_some())
+            .all(|(j, r)| (r.done_ms.is_some() && !self.undelivered(j)) || r.error.is_some())
     }
 
     /// The stylesheet the document referenced that led to `j` (through
@@ -129,13 +146,22 @@ impl Page {
         {
             self.layout_due = Some(self.now + self.cpu.layout_ms);
         }
+        // Where the parser's end goes first, the layout waits for a
+        // parser about to end.
+        let parser_ending = self.cpu.parser_end_first
+            && self.parsing
+            && self.parser_done_ms.is_none()
+            && self.doc.all_read
+            && self.parse.iter().all(|p| !p.blocking_script);
         if let Some(due) = self.layout_due {
-            if self.layout_ms.is_none() && self.now >= due {
-                // On the main thread: after the script it is running.
-                let start = match self.running {
-                    Some((_, end)) if end > due => end,
-                    _ => due,
-                };
+            if self.layout_ms.is_none() && self.now >= due && !parser_ending {
+                // On the main thread: after the script it is running, or
+                // the response it is handing over.
+                let busy = [
+                    self.running.map(|r| r.1),
+                    self.delivering.as_ref().map(|d| d.2),
+                ];
+                let start = busy.into_iter().flatten().fold(due, f64::max);
                 if start <= self.now {
                     self.layout_ms = Some(start);
                     self.layout_fonts();
@@ -171,7 +197,15 @@ impl Page {
 
     pub(super) fn start_script(&mut self, i: usize) {
         let kb = self.bodies.get(&i).map(|b| b.len()).unwrap_or(0) as f64 / 1024.0;
-        let cost = self.cpu.script_base_ms + self.cpu.script_ms_per_kb * kb;
+        // A script read from the HTTP cache costs what the warm
+        // calibration loads' scripts did, when calibrated.
+        let cached = self.res[i].source == Source::Cached
+            && self.cpu.cached_script_base_ms + self.cpu.cached_script_ms_per_kb > 0.0;
+        let cost = if cached {
+            self.cpu.cached_script_base_ms + self.cpu.cached_script_ms_per_kb * kb
+        } else {
+            self.cpu.script_base_ms + self.cpu.script_ms_per_kb * kb
+        };
         let start = self.now.max(self.res[i].done_ms.unwrap_or(self.now));
         self.running = Some((i, start + cost));
     }

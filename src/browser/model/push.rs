@@ -344,7 +344,7 @@ impl Page {
         let path = r.path.clone();
         self.cache.store(&path, headers, body.clone());
         self.cache.set_cookies(headers);
-        self.arrived(i, body);
+        self.deliver(i, body);
     }
 
     /// Pushed bytes that arrived for pushes not (yet) complete when the

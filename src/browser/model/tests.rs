@@ -1116,3 +1116,177 @@ fn cache_reads_take_time_and_are_scheduled() {
     }
     assert_eq!(p.summary().cached, 7 - 1);
 }
+
+/// A visit's first cache read takes `cache_open_ms` longer, and reads made
+/// while it is under way end no earlier than it; later reads take
+/// `cache_read_ms`.
+#[test]
+fn a_visits_first_cache_read_takes_longer() {
+    let doc = r#"<html><head><link rel="stylesheet" href="/a.css">
+        <link rel="stylesheet" href="/b.css"></head>
+        <body><img src="/i.png" width=200 height=200></body></html>"#;
+    let done = |cache_open_ms: f64| {
+        let mut cache = HttpCache::new();
+        cache.store(
+            "/a.css",
+            &cacheable(),
+            Bytes::from_static(b"@import url(/c.css);"),
+        );
+        for path in ["/b.css", "/c.css", "/i.png"] {
+            cache.store(path, &cacheable(), Bytes::from_static(b""));
+        }
+        let cpu = Cpu {
+            cache_read_ms: 2.0,
+            cache_open_ms,
+            ..Cpu::default()
+        };
+        let mut p = Page::new("/", cache, cpu);
+        p.take_requests();
+        respond(&mut p, "/", 100.0, doc);
+        while let Some(w) = p.next_wakeup() {
+            p.advance(w);
+        }
+        assert!(p.finished());
+        ["/a.css", "/b.css", "/i.png", "/c.css"].map(|path| {
+            let r = p.resource(path).unwrap();
+            (r.requested_ms.unwrap(), r.done_ms.unwrap())
+        })
+    };
+    // a.css opens the cache (100 to 110); b.css and the image, asked for
+    // meanwhile, end with it; c.css, found in a.css at 110, takes 2 ms.
+    assert_eq!(
+        done(8.0),
+        [
+            (100.0, 110.0),
+            (100.0, 110.0),
+            (100.0, 110.0),
+            (110.0, 112.0)
+        ]
+    );
+    assert_eq!(
+        done(0.0),
+        [
+            (100.0, 102.0),
+            (100.0, 102.0),
+            (100.0, 102.0),
+            (102.0, 104.0)
+        ]
+    );
+}
+
+/// A response is acted on when the main thread has handed it to the page
+/// (`Cpu::handover`, by kind, one at a time, in arrival order): a blocking
+/// script whose response arrived during a stylesheet's hand-over runs after
+/// both; its response end stays the network's; the load event waits for
+/// the last hand-over. Without the cost, as before.
+#[test]
+fn responses_are_acted_on_when_the_main_thread_hands_them_over() {
+    let doc = "<html><head><link rel=stylesheet href=/a.css><script src=/app.js></script>\
+               </head><body><img src=/i.png></body></html>";
+    let load = |handover: Handover| {
+        let cpu = Cpu {
+            handover,
+            ..Cpu::default()
+        };
+        let mut p = Page::new("/", HttpCache::new(), cpu);
+        p.take_requests();
+        respond(&mut p, "/", 10.0, doc);
+        respond(&mut p, "/a.css", 20.0, "body { color: red; }");
+        respond(&mut p, "/app.js", 21.0, "x = 1;");
+        while let Some(t) = p.next_wakeup() {
+            p.advance(t);
+        }
+        respond(&mut p, "/i.png", 100.0, "img");
+        while let Some(t) = p.next_wakeup() {
+            p.advance(t);
+        }
+        assert!(p.finished());
+        let app = p.resource("/app.js").unwrap().clone();
+        assert_eq!(app.done_ms, Some(21.0), "the network's response end");
+        let start = app.evaluated_ms.unwrap() - Cpu::default().script_base_ms - 6.0 / 1024.0;
+        (start, p.summary().load_ms.unwrap())
+    };
+    // a.css handed over 20 to 23, app.js queued behind it until 24: it
+    // runs then. The image, last in at 100 ms, is handed over by 102 ms.
+    let (start, loaded) = load(Handover {
+        style_ms: 3.0,
+        script_ms: 1.0,
+        image_ms: 2.0,
+        ..Handover::default()
+    });
+    assert!((start - 24.0).abs() < 1e-9, "app.js started at {start}");
+    assert!((loaded - 102.0).abs() < 1e-9, "load at {loaded}");
+    // Without the cost the script starts on arrival, the load at 100.
+    let (start, loaded) = load(Handover::default());
+    assert!((start - 21.0).abs() < 1e-9, "app.js started at {start}");
+    assert_eq!(loaded, 100.0);
+}
+
+/// Where the parser's end goes first (`Cpu::parser_end_first`, Chromium on
+/// the push-order page), a page with nothing left to load fires its load
+/// event when the parser ends, and the first rendering update starts then;
+/// otherwise the update goes first and the load event waits for it.
+#[test]
+fn the_parser_may_end_before_the_first_rendering_update() {
+    let doc = "<html><head><script src=/1.js></script></head><body><p>text</p></body></html>";
+    let load = |parser_end_first: bool| {
+        let cpu = Cpu {
+            render_ms: 10.0,
+            parser_end_first,
+            ..Cpu::default()
+        };
+        let mut p = Page::new("/", HttpCache::new(), cpu);
+        p.take_requests();
+        respond(&mut p, "/", 10.0, doc);
+        respond(&mut p, "/1.js", 20.0, "x = 1;");
+        while let Some(t) = p.next_wakeup() {
+            p.advance(t);
+        }
+        assert!(p.finished());
+        let ran = p.resource("/1.js").unwrap().evaluated_ms.unwrap();
+        let s = p.summary();
+        (
+            s.dom_done_ms.unwrap() - ran,
+            s.load_ms.unwrap() - ran,
+            s.fcp_ms.unwrap() - ran,
+        )
+    };
+    assert_eq!(load(true), (0.0, 0.0, 0.0));
+    assert_eq!(load(false), (10.0, 10.0, 0.0));
+}
+
+/// A script read from the HTTP cache costs `cached_script_base_ms` (+ per
+/// KB) when calibrated; one from the network, or any without that
+/// calibration, the cold cost.
+#[test]
+fn a_cached_script_has_its_own_cost() {
+    let doc = "<html><head><script src=/a.js></script><script src=/b.js></script></head>\
+               <body></body></html>";
+    let ran = |cached_script_base_ms: f64| {
+        let mut cache = HttpCache::new();
+        cache.store("/a.js", &cacheable(), Bytes::from_static(b"x = 1;"));
+        let cpu = Cpu {
+            script_base_ms: 4.0,
+            script_ms_per_kb: 0.0,
+            cached_script_base_ms,
+            ..Cpu::default()
+        };
+        let mut p = Page::new("/", cache, cpu);
+        p.take_requests();
+        respond(&mut p, "/", 10.0, doc);
+        respond(&mut p, "/b.js", 20.0, "y = 1;");
+        while let Some(t) = p.next_wakeup() {
+            p.advance(t);
+        }
+        assert!(p.finished());
+        let a = p.resource("/a.js").unwrap();
+        let b = p.resource("/b.js").unwrap();
+        assert_eq!(a.source, Source::Cached);
+        (
+            a.evaluated_ms.unwrap() - a.done_ms.unwrap(),
+            b.evaluated_ms.unwrap() - b.done_ms.unwrap().max(a.evaluated_ms.unwrap()),
+        )
+    };
+    assert_eq!(ran(1.5), (1.5, 4.0));
+    assert_eq!(ran(0.0), (4.0, 4.0));
+}
