@@ -93,8 +93,6 @@ pub struct RenderTime {
 pub struct DeliveryTime {
     /// The resource's path.
     pub path: String,
-    /// Its size (bytes, decoded).
-    pub bytes: u64,
     /// Main-thread time (ms).
     pub ms: f64,
 }
@@ -598,12 +596,6 @@ pub fn to_load(opts: &ChromiumOptions, r: &Report) -> PageLoad {
         .filter_map(|d| {
             Some(DeliveryTime {
                 path: path_of(&d.url)?,
-                bytes: r
-                    .resources
-                    .iter()
-                    .find(|e| e.name == d.url)
-                    .map(|e| e.decoded_body_size)
-                    .unwrap_or(0),
                 ms: d.ms,
             })
         })

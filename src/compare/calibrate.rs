@@ -643,7 +643,6 @@ mod tests {
         // resource the warm load fetched from the network are not samples.
         let handed = |path: &str, ms| crate::browser::chromium::DeliveryTime {
             path: path.into(),
-            bytes: 1000,
             ms,
         };
         warm.deliveries = vec![
